@@ -1,0 +1,26 @@
+// Subcommand registration for the `recforge` binary. Each add_* function adds
+// one subcommand (with its --help) to the app; its callback does the work and
+// throws recforge::Error on failure (main() maps errors to exit codes).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace recforge::cli {
+
+// Options every subcommand sees (set on the root app).
+struct GlobalOptions {
+  std::vector<std::string> plugins;  // --plugin PATH (repeatable)
+  std::string log_level;             // --log-level (overrides run.log_level)
+  bool log_all_ranks = false;
+};
+
+void add_config_command(CLI::App& app, const GlobalOptions& global);
+void add_train_command(CLI::App& app, const GlobalOptions& global);
+void add_pending_commands(CLI::App& app, const GlobalOptions& global);
+
+}  // namespace recforge::cli

@@ -1,0 +1,36 @@
+# Language standards, ccache, and the CUDA on/off decision.
+# Warnings are applied per target through recforge_warnings (no global flag soup).
+
+set(CMAKE_CXX_STANDARD 20)
+set(CMAKE_CXX_STANDARD_REQUIRED ON)
+set(CMAKE_CXX_EXTENSIONS OFF)
+set(CMAKE_POSITION_INDEPENDENT_CODE ON)
+if(NOT CMAKE_BUILD_TYPE AND NOT CMAKE_CONFIGURATION_TYPES)
+  set(CMAKE_BUILD_TYPE Release CACHE STRING "Build type" FORCE)
+endif()
+
+find_program(RECFORGE_CCACHE ccache)
+if(RECFORGE_CCACHE)
+  set(CMAKE_CXX_COMPILER_LAUNCHER ${RECFORGE_CCACHE})
+  set(CMAKE_CUDA_COMPILER_LAUNCHER ${RECFORGE_CCACHE})
+endif()
+
+set(RECFORGE_WITH_CUDA OFF)
+if(NOT RECFORGE_CUDA STREQUAL "OFF")
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    enable_language(CUDA)
+    include(RecforgeCudaDialect)
+    set(RECFORGE_WITH_CUDA ON)
+  elseif(RECFORGE_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "RECFORGE_CUDA=ON but no CUDA compiler (nvcc) was found")
+  endif()
+endif()
+
+# Per-target warnings; CUDA sources get the host-compiler warnings through -Xcompiler.
+function(recforge_warnings target)
+  target_compile_options(${target} PRIVATE
+    $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wno-unused-parameter>
+    $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall --expt-relaxed-constexpr -diag-suppress=1675>)
+endfunction()

@@ -1,0 +1,39 @@
+# Every third-party dependency, found from Debian packages (launch/install-deps.sh).
+# Nothing is downloaded at configure or build time.
+
+find_package(Threads REQUIRED)
+find_package(OpenMP REQUIRED COMPONENTS CXX)
+find_package(HDF5 REQUIRED COMPONENTS C HL)
+find_package(yaml-cpp REQUIRED)          # Debian 0.7: target `yaml-cpp`
+find_package(fmt REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(CLI11 REQUIRED)
+find_package(nlohmann_json REQUIRED)
+set(BLA_VENDOR OpenBLAS)
+find_package(BLAS REQUIRED)
+find_path(RECFORGE_CBLAS_INCLUDE_DIR cblas.h PATH_SUFFIXES openblas x86_64-linux-gnu REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+
+if(RECFORGE_MPI)
+  find_package(MPI REQUIRED COMPONENTS C)
+endif()
+
+if(RECFORGE_WITH_CUDA)
+  find_package(CUDAToolkit REQUIRED)
+  find_package(NCCL REQUIRED)
+endif()
+
+if(RECFORGE_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()
+if(RECFORGE_BUILD_BENCHMARKS)
+  find_package(benchmark REQUIRED)
+endif()
+
+# One interface target for BLAS so consumers get the header path too.
+if(NOT TARGET recforge_blas)
+  add_library(recforge_blas INTERFACE)
+  target_link_libraries(recforge_blas INTERFACE BLAS::BLAS)
+  target_include_directories(recforge_blas SYSTEM INTERFACE ${RECFORGE_CBLAS_INCLUDE_DIR})
+endif()

@@ -1,0 +1,90 @@
+// Philox 4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3",
+// SC'11): a counter-based generator. The same (key, counter) gives the same four
+// 32-bit words on the CPU and on CUDA, because both compile this very code.
+//
+// recforge streams: value i of stream (seed, stream_id) is word i % 4 of
+//   philox4x32_10(counter = {i/4 lo, i/4 hi, stream_id lo, stream_id hi},
+//                 key     = {seed lo, seed hi}).
+// Any element can be drawn independently (no sequential state), so a kernel
+// thread, a rank or a resumed run all see exactly the same numbers.
+#pragma once
+
+#include <cstdint>
+
+#include "recforge/core/host_device.hpp"
+
+namespace recforge {
+
+struct Philox4x32 {
+  std::uint32_t v[4];
+};
+
+namespace detail {
+RF_HOST_DEVICE RF_FORCE_INLINE std::uint32_t mulhilo32(std::uint32_t a, std::uint32_t b,
+                                                       std::uint32_t* hi) {
+  const std::uint64_t product = static_cast<std::uint64_t>(a) * b;
+  *hi = static_cast<std::uint32_t>(product >> 32);
+  return static_cast<std::uint32_t>(product);
+}
+}  // namespace detail
+
+// The raw block function with 10 rounds.
+RF_HOST_DEVICE inline Philox4x32 philox4x32_10(Philox4x32 counter, std::uint32_t key0,
+                                               std::uint32_t key1) {
+  constexpr std::uint32_t kM0 = 0xD2511F53u, kM1 = 0xCD9E8D57u;
+  constexpr std::uint32_t kW0 = 0x9E3779B9u, kW1 = 0xBB67AE85u;
+  Philox4x32 x = counter;
+  for (int round = 0; round < 10; ++round) {
+    std::uint32_t hi0, hi1;
+    const std::uint32_t lo0 = detail::mulhilo32(kM0, x.v[0], &hi0);
+    const std::uint32_t lo1 = detail::mulhilo32(kM1, x.v[2], &hi1);
+    x = Philox4x32{{hi1 ^ x.v[1] ^ key0, lo1, hi0 ^ x.v[3] ^ key1, lo0}};
+    key0 += kW0;
+    key1 += kW1;
+  }
+  return x;
+}
+
+// Word `index` of the stream (seed, stream_id).
+RF_HOST_DEVICE inline std::uint32_t philox_word(std::uint64_t seed, std::uint64_t stream_id,
+                                                std::uint64_t index) {
+  const std::uint64_t block = index >> 2;
+  const Philox4x32 counter{{static_cast<std::uint32_t>(block), static_cast<std::uint32_t>(block >> 32),
+                            static_cast<std::uint32_t>(stream_id),
+                            static_cast<std::uint32_t>(stream_id >> 32)}};
+  const Philox4x32 out = philox4x32_10(counter, static_cast<std::uint32_t>(seed),
+                                       static_cast<std::uint32_t>(seed >> 32));
+  return out.v[index & 3];
+}
+
+// Uniform float in [0, 1) with 24 random bits: exact and identical on every device.
+RF_HOST_DEVICE inline float philox_uniform(std::uint64_t seed, std::uint64_t stream_id,
+                                           std::uint64_t index) {
+  return static_cast<float>(philox_word(seed, stream_id, index) >> 8) * (1.0f / 16777216.0f);
+}
+
+// Uniform integer in [0, n) by Lemire's multiply-shift (bias below 2^-32 * n).
+RF_HOST_DEVICE inline std::uint32_t philox_below(std::uint64_t seed, std::uint64_t stream_id,
+                                                 std::uint64_t index, std::uint32_t n) {
+  return static_cast<std::uint32_t>(
+      (static_cast<std::uint64_t>(philox_word(seed, stream_id, index)) * n) >> 32);
+}
+
+// Stream ids used across recforge, so that no two consumers share a stream.
+// A consumer that needs many streams (per epoch, per rank) adds its own index
+// in the low 32 bits: stream_id = (purpose << 32) | index.
+enum class RngPurpose : std::uint64_t {
+  kInit = 1,         // parameter initialisation
+  kShuffle = 2,      // mini-batch order
+  kNegatives = 3,    // negative sampling for training
+  kDropout = 4,
+  kSplit = 5,        // train/test splits
+  kEvalNegatives = 6,// sampled-ranking candidates
+  kGenerator = 7,    // synthetic data
+  kTest = 100,
+};
+RF_HOST_DEVICE inline std::uint64_t rng_stream(RngPurpose purpose, std::uint32_t index = 0) {
+  return (static_cast<std::uint64_t>(purpose) << 32) | index;
+}
+
+}  // namespace recforge

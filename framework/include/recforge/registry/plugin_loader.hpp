@@ -1,0 +1,16 @@
+// Loads out-of-tree plugin libraries (paths from the config's `plugins:` list or
+// `recforge --plugin PATH`). Libraries are never unloaded; loading the same
+// file twice is a no-op. Errors name the path and say what to do.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace recforge {
+
+// dlopen()s `path`, checks its ABI version and applies its registrations.
+void load_plugin_library(const std::string& path);
+// Paths of the libraries loaded so far (canonical).
+std::vector<std::string> loaded_plugin_libraries();
+
+}  // namespace recforge

@@ -1,0 +1,87 @@
+// Assembly of the top-level job schema and loading of a job config.
+#include "recforge/config/job_config.hpp"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "recforge/model/model.hpp"
+#include "recforge/registry/plugin_loader.hpp"
+#include "recforge/registry/plugin_registry.hpp"
+
+namespace recforge {
+
+Schema run_schema() {
+  Schema s("What to call the run, where to write it, and how to run it");
+  s.add_string("name", "default", "run name; outputs go to <output_dir>/<name>/")
+      .add_string("output_dir", "runs", "parent directory of run directories")
+      .add_int("seed", 42, "seed of every random stream (init, shuffling, sampling, splits)", 0)
+      .add_int("threads", 0, "CPU threads per rank (0: OpenMP default)", 0, 1024)
+      .add_string("device", "auto", "where to train: auto (CUDA when a GPU is visible), cpu, cuda",
+                  {"auto", "cpu", "cuda"})
+      .add_string("log_level", "info", "log level", {"trace", "debug", "info", "warn", "error", "off"})
+      .add_bool("log_all_ranks", false, "let every rank print at log_level (default: rank 0 only)");
+  return s;
+}
+
+namespace {
+
+// The model section: `type` plus the keys the selected model declares.
+Schema model_schema_for(const ConfigNode& type) {
+  const auto& entry = ModelRegistry::instance().get(type.as_string());
+  const Schema own = entry.schema();
+  const auto keys = own.keys();
+  RF_CHECK_KIND(ErrorKind::kInternal, std::find(keys.begin(), keys.end(), "type") == keys.end(), "model '",
+                entry.name, "' declares its own 'type' key; 'type' is reserved");
+  Schema s(own.doc());
+  s.add_required_string("type", "registered model name", ModelRegistry::instance().names());
+  return s.extend(own);
+}
+
+}  // namespace
+
+Schema job_schema() {
+  Schema s("A recforge job");
+  s.add_section("run", run_schema(), "run identity and placement");
+  s.add_string_list("plugins", {}, "out-of-tree plugin libraries (.so) to load before validation");
+  s.add_variant_section("model", "type", model_schema_for, "the model: `type` selects a registered model plugin");
+  return s;
+}
+
+ConfigNode resolve_job_config(ConfigNode raw, const std::vector<std::string>& extra_plugins) {
+  // Plugins first: they may register the model named in the same file.
+  std::vector<std::string> libraries = extra_plugins;
+  if (const ConfigNode* listed = raw.find("plugins"); listed != nullptr && !listed->is_null()) {
+    for (const ConfigNode& item : listed->items()) {
+      std::string path = item.as_string();
+      // Relative paths are relative to the config file.
+      if (!path.empty() && path[0] != '/' && !item.location().file.empty()) {
+        const auto base = std::filesystem::path(item.location().file).parent_path();
+        path = (base / path).lexically_normal().string();
+      }
+      libraries.push_back(path);
+    }
+  }
+  for (const std::string& library : libraries) load_plugin_library(library);
+  return job_schema().resolve(raw);
+}
+
+ConfigNode load_job_config(const std::string& path, const std::vector<std::string>& overrides,
+                           const std::vector<std::string>& extra_plugins) {
+  ConfigNode raw = load_config_file(path);
+  for (const std::string& assignment : overrides) apply_config_override(raw, assignment);
+  return resolve_job_config(std::move(raw), extra_plugins);
+}
+
+std::string job_schema_markdown() {
+  std::string out = "| key | type | default | description |\n|---|---|---|---|\n";
+  out += job_schema().document();
+  for (const std::string& name : ModelRegistry::instance().names()) {
+    const auto& entry = ModelRegistry::instance().get(name);
+    out += "\n### model.type: " + name + "\n\n" + entry.schema().doc() +
+           "\n\n| key | type | default | description |\n|---|---|---|---|\n";
+    out += entry.schema().document("model");
+  }
+  return out;
+}
+
+}  // namespace recforge

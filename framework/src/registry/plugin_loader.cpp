@@ -1,0 +1,72 @@
+// dlopen-based loading of out-of-tree plugins with an ABI check before registration.
+#include "recforge/registry/plugin_loader.hpp"
+
+#include <dlfcn.h>
+
+#include <filesystem>
+#include <mutex>
+
+#include "recforge/core/error.hpp"
+#include "recforge/registry/plugin_abi.hpp"
+
+namespace recforge {
+namespace {
+
+std::mutex& loader_mutex() {
+  static std::mutex mutex;
+  return mutex;
+}
+
+std::vector<std::string>& loaded() {
+  static std::vector<std::string> libraries;
+  return libraries;
+}
+
+}  // namespace
+
+void load_plugin_library(const std::string& path) {
+  std::error_code ec;
+  RF_CHECK_KIND(ErrorKind::kNotFound, std::filesystem::is_regular_file(path, ec), "plugin library '", path,
+                "' does not exist");
+  const std::string canonical = std::filesystem::canonical(path, ec).string();
+  std::lock_guard lock(loader_mutex());
+  for (const std::string& done : loaded())
+    if (done == canonical) return;
+
+  void* handle = dlopen(canonical.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) {
+    const char* why = dlerror();
+    RF_THROW(ErrorKind::kNotFound, "cannot load plugin library '", path, "': ", why ? why : "unknown dlopen error");
+  }
+  using AbiFn = int (*)();
+  using RegisterFn = int (*)(const char*, char*, std::size_t);
+  auto abi = reinterpret_cast<AbiFn>(dlsym(handle, "recforge_plugin_abi_version"));
+  auto register_fn = reinterpret_cast<RegisterFn>(dlsym(handle, "recforge_plugin_register"));
+  if (abi == nullptr || register_fn == nullptr) {
+    dlclose(handle);  // nothing of it was registered; safe to close
+    RF_THROW(ErrorKind::kInvalidArgument, "'", path,
+             "' is not a recforge plugin: it does not export recforge_plugin_abi_version/"
+             "recforge_plugin_register (build it with recforge_add_plugin from find_package(recforge))");
+  }
+  const int version = abi();
+  if (version != kPluginAbiVersion) {
+    dlclose(handle);
+    RF_THROW(ErrorKind::kInvalidArgument, "plugin '", path, "' was built for recforge plugin ABI ", version,
+             ", but this recforge has plugin ABI ", kPluginAbiVersion,
+             "; rebuild the plugin against this recforge installation");
+  }
+  char error[1024] = {};
+  if (register_fn(canonical.c_str(), error, sizeof error) != 0) {
+    // Some of its registrations may have been applied; keep it loaded (no unloading).
+    loaded().push_back(canonical);
+    RF_THROW(ErrorKind::kInvalidArgument, "plugin '", path, "' failed to register: ", error);
+  }
+  loaded().push_back(canonical);
+}
+
+std::vector<std::string> loaded_plugin_libraries() {
+  std::lock_guard lock(loader_mutex());
+  return loaded();
+}
+
+}  // namespace recforge

@@ -1,0 +1,100 @@
+// YAML loading: locations, syntax errors, size and depth caps, --set overrides.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "recforge/config/config_node.hpp"
+#include "testing/error_testing.hpp"
+
+namespace recforge {
+namespace {
+
+TEST(YamlLoader, RecordsLineAndColumnOfEveryNode) {
+  const ConfigNode root = load_config_string("run:\n  name: x\n  seed: 3\n", "f.yaml");
+  const ConfigNode& seed = root.section("run")["seed"];
+  EXPECT_EQ(seed.location().str(), "f.yaml:3:9");
+  EXPECT_EQ(seed.path(), "run.seed");
+  EXPECT_EQ(seed.as_int(), 3);
+}
+
+TEST(YamlLoader, SyntaxErrorsNameTheLine) {
+  RF_EXPECT_ERROR(load_config_string("a: [1, 2\nb: 3\n", "bad.yaml"), ErrorKind::kConfig, "bad.yaml:");
+  RF_EXPECT_ERROR(load_config_string("a: [1, 2\nb: 3\n", "bad.yaml"), ErrorKind::kConfig, "invalid YAML");
+}
+
+TEST(YamlLoader, TopLevelMustBeAMap) {
+  RF_EXPECT_ERROR(load_config_string("- 1\n- 2\n", "l.yaml"), ErrorKind::kConfig, "must be a map of sections");
+}
+
+TEST(YamlLoader, EmptyFileIsAnEmptyMap) {
+  EXPECT_TRUE(load_config_string("", "e.yaml").is_map());
+  EXPECT_TRUE(load_config_string("# only a comment\n", "e.yaml").is_map());
+}
+
+TEST(YamlLoader, DeepNestingIsRejectedBeforeParsing) {
+  std::string flow(100, '[');
+  flow += std::string(100, ']');
+  RF_EXPECT_ERROR(load_config_string("a: " + flow, "deep.yaml"), ErrorKind::kConfig, "the limit is 32");
+  std::string block;
+  for (int i = 0; i < 40; ++i) block += std::string(static_cast<std::size_t>(i), ' ') + "k" + std::to_string(i) + ":\n";
+  RF_EXPECT_ERROR(load_config_string(block, "deep.yaml"), ErrorKind::kConfig, "the limit is 32");
+}
+
+TEST(YamlLoader, OversizedInputIsRejected) {
+  const std::string big = "a: \"" + std::string(2 << 20, 'x') + "\"\n";
+  RF_EXPECT_ERROR(load_config_string(big, "big.yaml"), ErrorKind::kConfig, "the limit is 1048576");
+}
+
+TEST(YamlLoader, AliasBombIsRejected) {
+  std::string yaml = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 8; ++i) {
+    const std::string prev = "*a" + std::to_string(i - 1);
+    yaml += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [" + prev + ", " + prev + ", " + prev + ", " +
+            prev + ", " + prev + ", " + prev + ", " + prev + ", " + prev + ", " + prev + ", " + prev + "]\n";
+  }
+  RF_EXPECT_ERROR(load_config_string(yaml, "bomb.yaml"), ErrorKind::kConfig, "YAML nodes");
+}
+
+TEST(YamlLoader, MissingFileIsAConfigError) {
+  RF_EXPECT_ERROR(load_config_file("/nonexistent/x.yaml"), ErrorKind::kConfig,
+                  "config file '/nonexistent/x.yaml' does not exist");
+}
+
+TEST(YamlLoader, LoadsFromAFile) {
+  const auto path = std::filesystem::temp_directory_path() / "recforge_yaml_loader_test.yaml";
+  std::ofstream(path) << "model:\n  type: als\n";
+  const ConfigNode root = load_config_file(path.string());
+  EXPECT_EQ(root.section("model").get_string("type"), "als");
+  EXPECT_EQ(root.section("model")["type"].location().line, 2);
+  std::filesystem::remove(path);
+}
+
+TEST(ConfigOverride, SetsCreatesAndReplaces) {
+  ConfigNode root = load_config_string("train:\n  epochs: 3\n", "o.yaml");
+  apply_config_override(root, "train.epochs=10");
+  apply_config_override(root, "train.optimizer.lr=0.5");
+  apply_config_override(root, "eval.k=[5, 10]");
+  EXPECT_EQ(root.section("train").get_int("epochs"), 10);
+  EXPECT_EQ(root.section("train")["epochs"].location().file, "--set train.epochs=10");
+  EXPECT_DOUBLE_EQ(root.section("train").section("optimizer").get_double("lr"), 0.5);
+  EXPECT_EQ(root.section("eval")["k"].as_int_list(), (std::vector<std::int64_t>{5, 10}));
+}
+
+TEST(ConfigOverride, MalformedAssignmentsAreErrors) {
+  ConfigNode root = load_config_string("a: 1\n", "o.yaml");
+  RF_EXPECT_ERROR(apply_config_override(root, "no_equals_sign"), ErrorKind::kConfig, "expected key.path=value");
+  RF_EXPECT_ERROR(apply_config_override(root, "a.b=3"), ErrorKind::kConfig, "'a' is not a section");
+  RF_EXPECT_ERROR(apply_config_override(root, "x..y=3"), ErrorKind::kConfig, "empty key");
+}
+
+TEST(ConfigNode, ToYamlRoundTrips) {
+  const ConfigNode root = load_config_string("a:\n  b: 1\n  c: [x, y]\nd: hello world\n", "r.yaml");
+  const ConfigNode again = load_config_string(root.to_yaml(), "again.yaml");
+  EXPECT_EQ(again.section("a").get_int("b"), 1);
+  EXPECT_EQ(again.section("a")["c"].as_string_list(), (std::vector<std::string>{"x", "y"}));
+  EXPECT_EQ(again.get_string("d"), "hello world");
+}
+
+}  // namespace
+}  // namespace recforge

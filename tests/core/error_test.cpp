@@ -1,0 +1,40 @@
+// recforge::Error: kinds, messages, and file:line of the check that failed.
+#include <gtest/gtest.h>
+
+#include "recforge/core/error.hpp"
+
+namespace recforge {
+namespace {
+
+TEST(Error, CheckThrowsWithMessageFileAndLine) {
+  try {
+    const int got = -3;
+    RF_CHECK(got > 0, "expected a positive dim, got ", got);
+    FAIL() << "RF_CHECK did not throw";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
+    EXPECT_EQ(e.message(), "expected a positive dim, got -3");
+    EXPECT_EQ(std::string(e.file()), "tests/core/error_test.cpp");
+    EXPECT_GT(e.line(), 0);
+    EXPECT_NE(std::string(e.what()).find("[tests/core/error_test.cpp:"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Error, AssertIsAnInternalError) {
+  try {
+    RF_ASSERT(1 + 1 == 3);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInternal);
+    EXPECT_NE(e.message().find("1 + 1 == 3"), std::string::npos);
+    EXPECT_NE(e.message().find("recforge bug"), std::string::npos);
+  }
+}
+
+TEST(Error, PassingChecksDoNothing) {
+  EXPECT_NO_THROW(RF_CHECK(true, "never"));
+  EXPECT_NO_THROW(RF_ASSERT(true));
+}
+
+}  // namespace
+}  // namespace recforge

@@ -1,0 +1,104 @@
+// Philox 4x32-10: the Random123 known-answer vectors, and recforge's streams built on it.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <set>
+
+#include "recforge/core/philox.hpp"
+#include "recforge/core/tensor.hpp"
+#include "recforge/kernels/random.hpp"
+
+namespace recforge {
+namespace {
+
+struct KnownAnswer {
+  Philox4x32 counter;
+  std::uint32_t key0, key1;
+  Philox4x32 expected;
+};
+
+// Random123 tests/kat_vectors, the three "philox4x32 10" lines (counter, key, result).
+const KnownAnswer kKnownAnswers[] = {
+    {{{0x00000000, 0x00000000, 0x00000000, 0x00000000}}, 0x00000000, 0x00000000,
+     {{0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}}},
+    {{{0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff}}, 0xffffffff, 0xffffffff,
+     {{0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd}}},
+    {{{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}}, 0xa4093822, 0x299f31d0,
+     {{0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}}},
+};
+
+TEST(Philox, MatchesRandom123KnownAnswers) {
+  for (const KnownAnswer& k : kKnownAnswers) {
+    const Philox4x32 out = philox4x32_10(k.counter, k.key0, k.key1);
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(out.v[i], k.expected.v[i]) << "word " << i;
+  }
+}
+
+TEST(Philox, StreamWordsAreTheBlockFunctionOfTheirCounter) {
+  const std::uint64_t seed = 0x123456789abcdefULL, stream = 0xfeedULL << 32 | 7;
+  for (std::uint64_t index : {0ULL, 1ULL, 5ULL, (1ULL << 34) + 3}) {
+    const std::uint64_t block = index / 4;
+    const Philox4x32 out = philox4x32_10(
+        {{static_cast<std::uint32_t>(block), static_cast<std::uint32_t>(block >> 32),
+          static_cast<std::uint32_t>(stream), static_cast<std::uint32_t>(stream >> 32)}},
+        static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32));
+    EXPECT_EQ(philox_word(seed, stream, index), out.v[index % 4]) << index;
+  }
+}
+
+TEST(Philox, DifferentSeedsAndStreamsDiffer) {
+  std::set<std::uint32_t> words;
+  for (std::uint64_t seed = 0; seed < 4; ++seed)
+    for (std::uint64_t stream = 0; stream < 4; ++stream) words.insert(philox_word(seed, stream, 0));
+  EXPECT_EQ(words.size(), 16u);
+}
+
+TEST(Philox, UniformIsInUnitIntervalWithTheRightMean) {
+  double sum = 0;
+  const int n = 200000;
+  for (int i = 0; i < n; ++i) {
+    const float u = philox_uniform(7, 1, static_cast<std::uint64_t>(i));
+    ASSERT_GE(u, 0.0f);
+    ASSERT_LT(u, 1.0f);
+    sum += u;
+  }
+  EXPECT_NEAR(sum / n, 0.5, 0.003);  // 0.003 is > 4 standard errors (1/sqrt(12 n) = 0.00065)
+}
+
+TEST(Philox, BelowIsUniformOverSmallRanges) {
+  std::vector<int> counts(7, 0);
+  const int n = 70000;
+  for (int i = 0; i < n; ++i) ++counts[philox_below(3, 2, static_cast<std::uint64_t>(i), 7)];
+  for (int c : counts) EXPECT_NEAR(c, n / 7, 400);  // sd ~ 92
+}
+
+TEST(FillKernels, CpuUniformEqualsTheStreamFormula) {
+  Tensor t = Tensor::empty({33, 3}, DType::kF32);
+  kernels::fill_uniform(Resources::cpu(), t, -2.0f, 2.0f, 11, 5);
+  const float* p = t.data_as<float>();
+  for (std::int64_t i = 0; i < t.numel(); ++i) {
+    EXPECT_EQ(p[i], -2.0f + 4.0f * philox_uniform(11, 5, static_cast<std::uint64_t>(i)));
+  }
+}
+
+TEST(FillKernels, CpuNormalHasMeanAndStddev) {
+  Tensor t = Tensor::empty({100000}, DType::kF32);
+  kernels::fill_normal(Resources::cpu(), t, 1.5f, 0.5f, 3, 9);
+  double sum = 0, sum_sq = 0;
+  for (float v : t.span<float>()) {
+    sum += v;
+    sum_sq += static_cast<double>(v) * v;
+  }
+  const double mean = sum / t.numel();
+  const double stddev = std::sqrt(sum_sq / t.numel() - mean * mean);
+  EXPECT_NEAR(mean, 1.5, 0.01);
+  EXPECT_NEAR(stddev, 0.5, 0.01);
+}
+
+TEST(FillKernels, RejectWrongDtypeAndDevice) {
+  Tensor ints = Tensor::empty({4}, DType::kI32);
+  EXPECT_THROW(kernels::fill_uniform(Resources::cpu(), ints, 0, 1, 0, 0), Error);
+}
+
+}  // namespace
+}  // namespace recforge
