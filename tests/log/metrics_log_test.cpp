@@ -1,0 +1,61 @@
+// metrics.jsonl: one parseable JSON object per record, appended and flushed.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "recforge/log/metrics_log.hpp"
+#include "testing/error_testing.hpp"
+
+namespace recforge {
+namespace {
+
+std::vector<nlohmann::json> read_lines(const std::filesystem::path& path) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+TEST(MetricsLog, WritesOneJsonObjectPerRecordInNestedDirectories) {
+  const auto dir = std::filesystem::temp_directory_path() / "recforge_metrics_test" / "runs" / "a";
+  std::filesystem::remove_all(dir.parent_path().parent_path());
+  const auto path = dir / "metrics.jsonl";
+  {
+    MetricsLog log(path.string());
+    log.write(10, 1, "train", {{"loss", 0.5}, {"lr", 0.01}});
+    log.write(20, 2, "valid", {{"recall@20", 0.1625}});
+    // Visible before the log is closed (flushed per record).
+    EXPECT_EQ(read_lines(path).size(), 2u);
+  }
+  const auto records = read_lines(path);
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0]["step"], 10);
+  EXPECT_EQ(records[0]["epoch"], 1);
+  EXPECT_EQ(records[0]["split"], "train");
+  EXPECT_DOUBLE_EQ(records[0]["values"]["loss"].get<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(records[1]["values"]["recall@20"].get<double>(), 0.1625);
+  EXPECT_GE(records[1]["wall_time"].get<double>(), 0.0);
+  std::filesystem::remove_all(dir.parent_path().parent_path());
+}
+
+TEST(MetricsLog, NonFiniteValuesStayParseable) {
+  const auto path = std::filesystem::temp_directory_path() / "recforge_metrics_nan.jsonl";
+  std::filesystem::remove(path);
+  {
+    MetricsLog log(path.string());
+    log.write(1, 0, "train", {{"loss", std::nan("")}, {"g", INFINITY}});
+  }
+  const auto records = read_lines(path);
+  EXPECT_EQ(records[0]["values"]["loss"], "NaN");
+  EXPECT_EQ(records[0]["values"]["g"], "Infinity");
+  std::filesystem::remove(path);
+}
+
+TEST(MetricsLog, UnwritableLocationIsAnIoError) {
+  RF_EXPECT_ERROR(MetricsLog("/proc/recforge/metrics.jsonl"), ErrorKind::kIo, "/proc/recforge");
+}
+
+}  // namespace
+}  // namespace recforge
