@@ -9,7 +9,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config ccache git
   openmpi-bin libopenmpi-dev
-  libhdf5-dev hdf5-tools
+  libhdf5-dev hdf5-tools libssl-dev
   libyaml-cpp-dev
   libgtest-dev libbenchmark-dev
   libopenblas-dev

@@ -23,6 +23,8 @@ void add_train_command(CLI::App& app, const GlobalOptions& global) {
     RF_CHECK_KIND(ErrorKind::kNotFound, !ModelRegistry::instance().names().empty(),
                   "no model plugins are built into this recforge yet, so there is nothing to train");
     const ConfigNode config = load_job_config(options->file, options->overrides, global.plugins);
+    RF_CHECK_KIND(ErrorKind::kConfig, !config["model"].is_null(), options->file,
+                  ": no model section; add `model:` with a `type:` (see configs/README.md)");
     RF_THROW(ErrorKind::kNotFound, "the trainer is not built yet (config '", options->file, "' is valid)");
   });
 }

@@ -4,6 +4,7 @@
 find_package(Threads REQUIRED)
 find_package(OpenMP REQUIRED COMPONENTS CXX)
 find_package(HDF5 REQUIRED COMPONENTS C HL)
+find_package(OpenSSL REQUIRED COMPONENTS Crypto)  # SHA-256 for fingerprints and manifests
 find_package(yaml-cpp REQUIRED)          # Debian 0.7: target `yaml-cpp`
 find_package(fmt REQUIRED)
 find_package(spdlog REQUIRED)

@@ -39,9 +39,10 @@ TEST(JobConfig, UnknownModelTypeListsKnownModels) {
                   "unknown model 'nope'");
 }
 
-TEST(JobConfig, MissingModelSectionIsAnError) {
-  RF_EXPECT_ERROR(resolve_job_config(load_config_string("run: {seed: 1}\n", "j.yaml")), ErrorKind::kConfig,
-                  "missing section 'model'");
+TEST(JobConfig, ModelSectionIsOptionalForDataOnlyJobs) {
+  const ConfigNode c = resolve_job_config(load_config_string("run: {seed: 1}\n", "j.yaml"));
+  EXPECT_TRUE(c["model"].is_null());
+  EXPECT_EQ(c.section("data").get_string("format"), "auto");
 }
 
 TEST(JobConfig, UnknownTopLevelSection) {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "recforge/data/prepare.hpp"
 #include "recforge/model/model.hpp"
 #include "recforge/registry/plugin_loader.hpp"
 #include "recforge/registry/plugin_registry.hpp"
@@ -43,7 +44,10 @@ Schema job_schema() {
   Schema s("A recforge job");
   s.add_section("run", run_schema(), "run identity and placement");
   s.add_string_list("plugins", {}, "out-of-tree plugin libraries (.so) to load before validation");
-  s.add_variant_section("model", "type", model_schema_for, "the model: `type` selects a registered model plugin");
+  s.add_section("data", data::data_schema(), "input data and its preparation");
+  s.add_variant_section("model", "type", model_schema_for,
+                        "the model: `type` selects a registered model plugin (required by train)",
+                        /*required=*/false);
   return s;
 }
 

@@ -212,8 +212,9 @@ Schema& Schema::add_section(std::string key, Schema section, std::string doc) {
 }
 
 Schema& Schema::add_variant_section(std::string key, std::string selector, SchemaLookup lookup,
-                                    std::string doc) {
+                                    std::string doc, bool required) {
   Field f = make_field(Field::Type::kVariant, std::move(key), std::move(doc));
+  f.required = required;
   f.selector = std::move(selector);
   f.lookup = std::move(lookup);
   return add(std::move(f));
@@ -272,6 +273,10 @@ ConfigNode Schema::resolve(const ConfigNode& raw, const std::string& path) const
         out.set(f.key, f.section->resolve(absent ? ConfigNode::null(key_path, raw.location()) : *given, key_path));
         continue;
       case Field::Type::kVariant: {
+        if (absent && !f.required) {
+          out.set(f.key, ConfigNode::null(key_path));
+          continue;
+        }
         RF_CHECK_KIND(ErrorKind::kConfig, !absent, raw.location().str(), ": missing section '", key_path, "'");
         RF_CHECK_KIND(ErrorKind::kConfig, given->is_map(), given->where(), ": expected a section (a map of keys)");
         const ConfigNode* selector = given->find(f.selector);
@@ -371,12 +376,12 @@ std::string Schema::document(const std::string& prefix) const {
       continue;
     }
     std::string default_text;
-    if (f.required) {
+    if (f.required && f.type != Field::Type::kVariant) {
       default_text = "(required)";
     } else if (f.nullable) {
       default_text = "(none)";
     } else if (f.type == Field::Type::kVariant) {
-      default_text = "(see `" + f.selector + "`)";
+      default_text = "(see " + f.selector + ")";
     } else if (f.type == Field::Type::kStringList || f.type == Field::Type::kIntList ||
                f.type == Field::Type::kFloatList) {
       default_text = "[" + join(f.default_list) + "]";

@@ -3,6 +3,7 @@
 //
 //   run:      name, output directory, seed, threads, device, logging
 //   plugins:  out-of-tree plugin libraries to load before validation
+//   data:     input files, parsing, filtering, split (recforge/data/prepare.hpp)
 //   model:    `type:` picks a registered model; the rest is that model's schema
 //
 // Later components (data, train, eval, checkpoint, comm) add their sections in

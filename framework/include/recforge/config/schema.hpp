@@ -63,7 +63,9 @@ class Schema {
   // A section whose accepted keys depend on the value of its `selector` key (model.type):
   // `lookup(value)` returns the schema for that value (it must contain the selector key).
   using SchemaLookup = std::function<Schema(const ConfigNode& selector_value)>;
-  Schema& add_variant_section(std::string key, std::string selector, SchemaLookup lookup, std::string doc);
+  // With required = false an absent section resolves to null.
+  Schema& add_variant_section(std::string key, std::string selector, SchemaLookup lookup, std::string doc,
+                              bool required = true);
 
   // Appends every key of `other` (a duplicate key is an internal error).
   Schema& extend(const Schema& other);

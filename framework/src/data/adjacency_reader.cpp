@@ -1,0 +1,135 @@
+// Per-user adjacency lists ("uid item item ..."), the format of the NGCF/LightGCN
+// benchmark splits (Gowalla, Yelp2018, Amazon-Book train.txt/test.txt).
+// Lines produce a variable number of rows, so each chunk parses into its own
+// vectors and the chunks are concatenated in file order.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "field_parsing.hpp"
+#include "mapped_file.hpp"
+#include "reader_internal.hpp"
+#include "recforge/core/error.hpp"
+
+namespace recforge::data {
+namespace {
+
+struct Chunk {
+  std::vector<std::int64_t> users, items;
+  std::int64_t lines = 0, blank = 0;
+  std::int64_t error_line = -1;
+  int error_column = 0;
+  std::string error_reason, error_text;
+};
+
+std::string_view next_token(std::string_view line, std::size_t& pos, std::size_t& start) {
+  while (pos < line.size() && (line[pos] == ' ' || line[pos] == '\t')) ++pos;
+  start = pos;
+  while (pos < line.size() && line[pos] != ' ' && line[pos] != '\t') ++pos;
+  return line.substr(start, pos - start);
+}
+
+}  // namespace
+
+RawInteractions read_adjacency(const std::string& path, const ReadOptions& options) {
+  RF_CHECK_KIND(ErrorKind::kConfig, options.integer_ids, path, ": adjacency lists need integer ids");
+  const MappedFile file(path);
+  const std::string_view text = file.bytes();
+  const int threads = options.threads > 0 ? options.threads : omp_get_max_threads();
+
+  // Chunks start right after a '\n'.
+  std::vector<std::size_t> starts = {0};
+  const std::size_t wanted = std::clamp<std::size_t>(
+      text.size() / static_cast<std::size_t>(std::max<std::int64_t>(1, options.chunk_bytes)), 1,
+      std::max<std::size_t>(static_cast<std::size_t>(threads) * 8, text.size() >> 20));
+  for (std::size_t c = 1; c < wanted; ++c) {
+    const std::size_t at = text.size() * c / wanted;
+    const char* nl = static_cast<const char*>(std::memchr(text.data() + at, '\n', text.size() - at));
+    if (!nl || static_cast<std::size_t>(nl - text.data()) + 1 >= text.size()) break;
+    const std::size_t next = static_cast<std::size_t>(nl - text.data()) + 1;
+    if (next > starts.back()) starts.push_back(next);
+  }
+  starts.push_back(text.size());
+  const std::size_t chunks = starts.size() - 1;
+  std::vector<Chunk> parsed(chunks);
+
+#pragma omp parallel for num_threads(threads) schedule(dynamic)
+  for (std::size_t c = 0; c < chunks; ++c) {
+    Chunk& chunk = parsed[c];
+    std::string_view part = text.substr(starts[c], starts[c + 1] - starts[c]);
+    std::size_t pos = 0;
+    while (pos < part.size() && chunk.error_line < 0) {
+      const char* nl = static_cast<const char*>(std::memchr(part.data() + pos, '\n', part.size() - pos));
+      const std::size_t end = nl ? static_cast<std::size_t>(nl - part.data()) : part.size();
+      std::string_view line = part.substr(pos, end - pos);
+      pos = end + 1;
+      const std::int64_t local_line = chunk.lines++;
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      const auto fail = [&](std::size_t column, std::string reason) {
+        chunk.error_line = local_line;
+        chunk.error_column = static_cast<int>(column) + 1;
+        chunk.error_reason = std::move(reason);
+        chunk.error_text = std::string(line.substr(0, 160));
+      };
+      if (line.find('\0') != std::string_view::npos) {
+        fail(line.find('\0'), "NUL byte in line");
+        break;
+      }
+      if (static_cast<std::int64_t>(line.size()) > options.max_line_bytes) {
+        fail(0, "line longer than max_line_bytes (" + std::to_string(options.max_line_bytes) + ")");
+        break;
+      }
+      std::size_t cursor = 0, start = 0;
+      const std::string_view user_text = next_token(line, cursor, start);
+      if (user_text.empty()) {
+        ++chunk.blank;
+        continue;
+      }
+      std::int64_t user = 0;
+      if (detail::parse_id(user_text, user) != detail::FieldStatus::kOk) {
+        fail(start, "user id '" + std::string(user_text.substr(0, 40)) + "' is not a non-negative integer");
+        break;
+      }
+      while (true) {
+        const std::string_view item_text = next_token(line, cursor, start);
+        if (item_text.empty()) break;
+        std::int64_t item = 0;
+        if (detail::parse_id(item_text, item) != detail::FieldStatus::kOk) {
+          fail(start, "item id '" + std::string(item_text.substr(0, 40)) + "' is not a non-negative integer");
+          break;
+        }
+        chunk.users.push_back(user);
+        chunk.items.push_back(item);
+      }
+    }
+  }
+
+  RawInteractions raw;
+  raw.report.path = path;
+  raw.report.format = Format::kAdjacency;
+  raw.report.content_sha256 = block_tree_sha256_of(text);
+  std::int64_t line_base = 1;
+  std::size_t total = 0;
+  for (const Chunk& chunk : parsed) {
+    if (chunk.error_line >= 0) {
+      RF_THROW(ErrorKind::kData, path, ":", line_base + chunk.error_line, ":", chunk.error_column, ": ",
+               chunk.error_reason, "\n  line: ", chunk.error_text);
+    }
+    line_base += chunk.lines;
+    total += chunk.users.size();
+    raw.report.blank_lines += chunk.blank;
+  }
+  raw.report.lines = line_base - 1;
+  raw.users.integers.reserve(total);
+  raw.items.integers.reserve(total);
+  for (Chunk& chunk : parsed) {
+    raw.users.integers.insert(raw.users.integers.end(), chunk.users.begin(), chunk.users.end());
+    raw.items.integers.insert(raw.items.integers.end(), chunk.items.begin(), chunk.items.end());
+    chunk = Chunk{};
+  }
+  raw.report.rows = static_cast<std::int64_t>(total);
+  return raw;
+}
+
+}  // namespace recforge::data

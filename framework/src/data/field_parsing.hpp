@@ -1,0 +1,115 @@
+// Strict parsing of one field of a ratings line. Each parser returns a status
+// so the caller can report the exact reason with file:line:column.
+#pragma once
+
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <string_view>
+
+namespace recforge::data::detail {
+
+enum class FieldStatus { kOk, kEmpty, kNotANumber, kNegative, kOverflow, kNotFinite };
+
+// Non-negative decimal integer (an optional leading '+' is accepted).
+inline FieldStatus parse_id(std::string_view text, std::int64_t& out) {
+  if (text.empty()) return FieldStatus::kEmpty;
+  std::size_t i = 0;
+  if (text[0] == '+') i = 1;
+  else if (text[0] == '-') return text.size() > 1 ? FieldStatus::kNegative : FieldStatus::kNotANumber;
+  if (i == text.size()) return FieldStatus::kNotANumber;
+  std::uint64_t value = 0;
+  for (; i < text.size(); ++i) {
+    const unsigned digit = static_cast<unsigned char>(text[i]) - '0';
+    if (digit > 9) return FieldStatus::kNotANumber;
+    if (value > (static_cast<std::uint64_t>(INT64_MAX) - digit) / 10) return FieldStatus::kOverflow;
+    value = value * 10 + digit;
+  }
+  out = static_cast<std::int64_t>(value);
+  return FieldStatus::kOk;
+}
+
+// A finite decimal number. The common "4", "3.5", "4.0" forms take a fast path
+// that gives exactly the double from_chars would give.
+inline FieldStatus parse_number(std::string_view text, double& out) {
+  if (text.empty()) return FieldStatus::kEmpty;
+  // Fast path: up to 9 integer digits, '.', up to 6 decimals.
+  std::size_t i = 0;
+  std::uint64_t int_part = 0, frac_part = 0;
+  int int_digits = 0, frac_digits = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9' && int_digits < 9) {
+    int_part = int_part * 10 + static_cast<unsigned>(text[i++] - '0');
+    ++int_digits;
+  }
+  if (int_digits > 0) {
+    if (i == text.size()) {
+      out = static_cast<double>(int_part);
+      return FieldStatus::kOk;
+    }
+    if (text[i] == '.') {
+      ++i;
+      while (i < text.size() && text[i] >= '0' && text[i] <= '9' && frac_digits < 6) {
+        frac_part = frac_part * 10 + static_cast<unsigned>(text[i++] - '0');
+        ++frac_digits;
+      }
+      if (i == text.size()) {
+        static constexpr double kPow10[] = {1, 10, 100, 1000, 10000, 100000, 1000000};
+        // int_part * 10^f + frac_part is exact in a double; one division rounds correctly.
+        out = static_cast<double>(int_part * static_cast<std::uint64_t>(kPow10[frac_digits]) + frac_part) /
+              kPow10[frac_digits];
+        return FieldStatus::kOk;
+      }
+    }
+  }
+  const char* first = text.data();
+  const char* last = first + text.size();
+  if (*first == '+') ++first;
+  double value = 0;
+  auto [end, ec] = std::from_chars(first, last, value);
+  if (ec == std::errc::result_out_of_range) return FieldStatus::kNotFinite;
+  if (ec != std::errc() || end != last) return FieldStatus::kNotANumber;
+  if (!std::isfinite(value)) return FieldStatus::kNotFinite;
+  out = value;
+  return FieldStatus::kOk;
+}
+
+// Signed 64-bit integer for timestamps (negative values are reported by the caller).
+inline FieldStatus parse_timestamp(std::string_view text, std::int64_t& out) {
+  if (text.empty()) return FieldStatus::kEmpty;
+  if (text[0] == '-') {
+    std::int64_t magnitude = 0;
+    const FieldStatus status = parse_id(text.substr(1), magnitude);
+    return status == FieldStatus::kOk ? FieldStatus::kNegative : status;
+  }
+  return parse_id(text, out);
+}
+
+// True when `text` is valid UTF-8 (no overlongs, no surrogates).
+inline bool valid_utf8(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    int extra = 0;
+    std::uint32_t code = 0;
+    if ((c & 0xE0) == 0xC0) { extra = 1; code = c & 0x1F; }
+    else if ((c & 0xF0) == 0xE0) { extra = 2; code = c & 0x0F; }
+    else if ((c & 0xF8) == 0xF0) { extra = 3; code = c & 0x07; }
+    else return false;
+    if (i + static_cast<std::size_t>(extra) >= text.size()) return false;  // truncated sequence
+    for (int k = 1; k <= extra; ++k) {
+      const auto cc = static_cast<unsigned char>(text[i + static_cast<std::size_t>(k)]);
+      if ((cc & 0xC0) != 0x80) return false;
+      code = (code << 6) | (cc & 0x3F);
+    }
+    static constexpr std::uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (code < kMin[extra] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return false;
+    i += static_cast<std::size_t>(extra) + 1;
+  }
+  return true;
+}
+
+}  // namespace recforge::data::detail

@@ -1,0 +1,157 @@
+// Format names and detection, the reader dispatch, content digests, and the
+// mapping of original ids to dense ids.
+#include <omp.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <unordered_map>
+
+#include "reader_internal.hpp"
+#include "recforge/core/error.hpp"
+#include "recforge/core/sha256.hpp"
+
+namespace recforge::data {
+
+Format parse_format(const std::string& name) {
+  if (name == "auto") return Format::kAuto;
+  if (name == "movielens_csv") return Format::kMovieLensCsv;
+  if (name == "movielens_dat") return Format::kMovieLensDat;
+  if (name == "movielens_100k") return Format::kMovieLens100k;
+  if (name == "csv") return Format::kCsv;
+  if (name == "tsv") return Format::kTsv;
+  if (name == "adjacency") return Format::kAdjacency;
+  RF_THROW(ErrorKind::kConfig, "unknown data format '", name,
+           "' (auto, movielens_csv, movielens_dat, movielens_100k, csv, tsv, adjacency)");
+}
+
+std::string format_name(Format format) {
+  switch (format) {
+    case Format::kAuto: return "auto";
+    case Format::kMovieLensCsv: return "movielens_csv";
+    case Format::kMovieLensDat: return "movielens_dat";
+    case Format::kMovieLens100k: return "movielens_100k";
+    case Format::kCsv: return "csv";
+    case Format::kTsv: return "tsv";
+    case Format::kAdjacency: return "adjacency";
+  }
+  return "?";
+}
+
+Format detect_format(const std::string& path) {
+  const std::filesystem::path p(path);
+  const std::string name = p.filename().string();
+  const std::string ext = p.extension().string();
+  if (name == "ratings.csv") return Format::kMovieLensCsv;
+  if (name == "ratings.dat") return Format::kMovieLensDat;
+  if (name == "u.data" || (name.starts_with("u") && (ext == ".base" || ext == ".test"))) return Format::kMovieLens100k;
+  if (ext == ".txt") return Format::kAdjacency;
+  if (ext == ".tsv") return Format::kTsv;
+  if (ext == ".csv") return Format::kCsv;
+  RF_THROW(ErrorKind::kConfig, "cannot tell the format of '", path,
+           "' from its name; set data.format (movielens_csv, movielens_dat, movielens_100k, csv, tsv, adjacency)");
+}
+
+RawInteractions read_raw_interactions(const std::string& path, const ReadOptions& options) {
+  const Format format = options.format == Format::kAuto ? detect_format(path) : options.format;
+  if (format == Format::kAdjacency) return read_adjacency(path, options);
+  return read_delimited(path, format, options);
+}
+
+std::string block_tree_sha256_of(std::string_view bytes) {
+  constexpr std::size_t kBlock = 64u << 20;
+  const std::size_t blocks = std::max<std::size_t>(1, (bytes.size() + kBlock - 1) / kBlock);
+  std::vector<Sha256Digest> digests(blocks);
+#pragma omp parallel for schedule(dynamic)
+  for (std::size_t b = 0; b < blocks; ++b) {
+    const std::size_t begin = std::min(bytes.size(), b * kBlock);
+    digests[b] = Sha256::of(bytes.data() + begin, std::min(kBlock, bytes.size() - begin));
+  }
+  Sha256 tree;
+  for (const Sha256Digest& d : digests) tree.update(d.data(), d.size());
+  return Sha256::hex(tree.finish());
+}
+
+namespace {
+
+IdMap map_integer_ids(const std::vector<const RawIds*>& columns, std::vector<std::vector<std::int32_t>*>& out) {
+  std::int64_t lo = INT64_MAX, hi = -1;
+  std::size_t total = 0;
+  for (const RawIds* c : columns) {
+    total += c->integers.size();
+    for (std::int64_t v : c->integers) {
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+    }
+  }
+  if (total == 0) return IdMap::integers({});
+  std::vector<std::int64_t> sorted;
+  const std::uint64_t range = static_cast<std::uint64_t>(hi - lo) + 1;
+  if (range <= 4 * total + (1u << 20)) {
+    // Dense enough for a lookup table indexed by (id - lo).
+    std::vector<std::int32_t> table(range, 0);
+    for (const RawIds* c : columns)
+      for (std::int64_t v : c->integers) table[static_cast<std::size_t>(v - lo)] = 1;
+    std::int32_t next = 0;
+    for (std::uint64_t i = 0; i < range; ++i) {
+      if (table[i]) {
+        sorted.push_back(lo + static_cast<std::int64_t>(i));
+        table[i] = next++;
+      }
+    }
+    for (std::size_t k = 0; k < columns.size(); ++k) {
+      const auto& src = columns[k]->integers;
+      auto& dst = *out[k];
+      dst.resize(src.size());
+#pragma omp parallel for schedule(static)
+      for (std::size_t i = 0; i < src.size(); ++i) dst[i] = table[static_cast<std::size_t>(src[i] - lo)];
+    }
+  } else {
+    for (const RawIds* c : columns) sorted.insert(sorted.end(), c->integers.begin(), c->integers.end());
+    std::sort(sorted.begin(), sorted.end());
+    sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+    for (std::size_t k = 0; k < columns.size(); ++k) {
+      const auto& src = columns[k]->integers;
+      auto& dst = *out[k];
+      dst.resize(src.size());
+#pragma omp parallel for schedule(static)
+      for (std::size_t i = 0; i < src.size(); ++i) {
+        dst[i] = static_cast<std::int32_t>(std::lower_bound(sorted.begin(), sorted.end(), src[i]) - sorted.begin());
+      }
+    }
+  }
+  RF_CHECK_KIND(ErrorKind::kData, sorted.size() < static_cast<std::size_t>(INT32_MAX), "more than 2^31 distinct ids");
+  return IdMap::integers(std::move(sorted));
+}
+
+IdMap map_string_ids(const std::vector<const RawIds*>& columns, std::vector<std::vector<std::int32_t>*>& out) {
+  std::vector<std::string> sorted;
+  for (const RawIds* c : columns) sorted.insert(sorted.end(), c->strings.begin(), c->strings.end());
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  std::unordered_map<std::string_view, std::int32_t> index;
+  index.reserve(sorted.size());
+  for (std::size_t i = 0; i < sorted.size(); ++i) index.emplace(sorted[i], static_cast<std::int32_t>(i));
+  for (std::size_t k = 0; k < columns.size(); ++k) {
+    const auto& src = columns[k]->strings;
+    auto& dst = *out[k];
+    dst.resize(src.size());
+#pragma omp parallel for schedule(static)
+    for (std::size_t i = 0; i < src.size(); ++i) dst[i] = index.at(src[i]);
+  }
+  return IdMap::strings(std::move(sorted));
+}
+
+}  // namespace
+
+IdMap map_ids(const std::vector<const RawIds*>& columns, std::vector<std::vector<std::int32_t>*> dense_out) {
+  RF_ASSERT(columns.size() == dense_out.size());
+  bool any_strings = false, any_integers = false;
+  for (const RawIds* c : columns) {
+    any_strings |= !c->strings.empty();
+    any_integers |= !c->integers.empty();
+  }
+  RF_CHECK_KIND(ErrorKind::kData, !(any_strings && any_integers), "cannot mix integer and string ids in one id space");
+  return any_strings ? map_string_ids(columns, dense_out) : map_integer_ids(columns, dense_out);
+}
+
+}  // namespace recforge::data

@@ -1,0 +1,230 @@
+// H5File: create/open, 1-d datasets, string lists, attributes, with errors that
+// carry the file path and HDF5's own message.
+#include "hdf5_file.hpp"
+
+#include <mutex>
+
+#include "recforge/core/error.hpp"
+
+namespace recforge::io {
+
+void hdf5_quiet() {
+  static std::once_flag once;
+  std::call_once(once, [] { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); });
+}
+
+std::string hdf5_error_message() {
+  std::string message;
+  H5Ewalk2(
+      H5E_DEFAULT, H5E_WALK_DOWNWARD,
+      [](unsigned, const H5E_error2_t* error, void* data) -> herr_t {
+        auto* out = static_cast<std::string*>(data);
+        if (error->desc && *error->desc) *out = error->desc;  // keep the innermost
+        return 0;
+      },
+      &message);
+  H5Eclear2(H5E_DEFAULT);
+  return message;
+}
+
+namespace {
+[[noreturn]] void fail(const std::string& path, const std::string& what) {
+  const std::string detail = hdf5_error_message();
+  RF_THROW(ErrorKind::kHdf5, path, ": ", what, detail.empty() ? std::string() : " (HDF5: " + detail + ")");
+}
+}  // namespace
+
+H5Handle::~H5Handle() {
+  if (id_ < 0) return;
+  switch (kind_) {
+    case Kind::kFile: H5Fclose(id_); break;
+    case Kind::kGroup: H5Gclose(id_); break;
+    case Kind::kDataset: H5Dclose(id_); break;
+    case Kind::kDataspace: H5Sclose(id_); break;
+    case Kind::kDatatype: H5Tclose(id_); break;
+    case Kind::kAttribute: H5Aclose(id_); break;
+    case Kind::kPlist: H5Pclose(id_); break;
+  }
+}
+
+H5Handle& H5Handle::operator=(H5Handle&& other) noexcept {
+  if (this != &other) {
+    this->~H5Handle();
+    id_ = other.id_;
+    kind_ = other.kind_;
+    other.id_ = -1;
+  }
+  return *this;
+}
+
+H5File H5File::create(const std::string& path) {
+  hdf5_quiet();
+  const hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  if (id < 0) fail(path, "cannot create HDF5 file");
+  return H5File(path, H5Handle(id, H5Handle::Kind::kFile));
+}
+
+H5File H5File::open_read(const std::string& path) {
+  hdf5_quiet();
+  const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (id < 0) fail(path, "cannot open HDF5 file");
+  return H5File(path, H5Handle(id, H5Handle::Kind::kFile));
+}
+
+void H5File::flush() {
+  if (H5Fflush(file_.id(), H5F_SCOPE_GLOBAL) < 0) fail(path_, "flush failed");
+}
+
+bool H5File::exists(const std::string& object) const {
+  // Check each path component (H5Lexists fails on a missing intermediate group).
+  std::size_t pos = 0;
+  while (true) {
+    pos = object.find('/', pos + 1);
+    const std::string prefix = object.substr(0, pos);
+    if (!prefix.empty() && prefix != "/") {
+      const htri_t found = H5Lexists(file_.id(), prefix.c_str(), H5P_DEFAULT);
+      if (found <= 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return false;
+      }
+    }
+    if (pos == std::string::npos) return true;
+  }
+}
+
+void H5File::create_group(const std::string& group) {
+  if (exists(group)) return;
+  H5Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Handle::Kind::kPlist);
+  H5Pset_create_intermediate_group(lcpl.id(), 1);
+  H5Handle g(H5Gcreate2(file_.id(), group.c_str(), lcpl.id(), H5P_DEFAULT, H5P_DEFAULT), H5Handle::Kind::kGroup);
+  if (g.id() < 0) fail(path_, "cannot create group " + group);
+}
+
+void H5File::write_raw(const std::string& name, const void* data, std::size_t n, hid_t type, std::size_t,
+                       const DatasetOptions& options) {
+  const hsize_t dims[1] = {static_cast<hsize_t>(n)};
+  H5Handle space(H5Screate_simple(1, dims, nullptr), H5Handle::Kind::kDataspace);
+  H5Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Handle::Kind::kPlist);
+  H5Pset_create_intermediate_group(lcpl.id(), 1);
+  H5Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Handle::Kind::kPlist);
+  if (options.chunk_rows > 0 && n > 0) {
+    const hsize_t chunk[1] = {static_cast<hsize_t>(std::min<std::size_t>(n, static_cast<std::size_t>(options.chunk_rows)))};
+    H5Pset_chunk(dcpl.id(), 1, chunk);
+    if (options.fletcher32) H5Pset_fletcher32(dcpl.id());
+  }
+  H5Handle dataset(H5Dcreate2(file_.id(), name.c_str(), type, space.id(), lcpl.id(), dcpl.id(), H5P_DEFAULT),
+                   H5Handle::Kind::kDataset);
+  if (dataset.id() < 0) fail(path_, "cannot create dataset " + name);
+  if (n > 0 && H5Dwrite(dataset.id(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
+    fail(path_, "cannot write dataset " + name);
+  }
+}
+
+std::int64_t H5File::length(const std::string& name) const {
+  H5Handle dataset(H5Dopen2(file_.id(), name.c_str(), H5P_DEFAULT), H5Handle::Kind::kDataset);
+  if (dataset.id() < 0) fail(path_, "missing dataset " + name);
+  H5Handle space(H5Dget_space(dataset.id()), H5Handle::Kind::kDataspace);
+  if (H5Sget_simple_extent_ndims(space.id()) != 1) fail(path_, "dataset " + name + " is not 1-d");
+  hsize_t dims[1] = {0};
+  H5Sget_simple_extent_dims(space.id(), dims, nullptr);
+  return static_cast<std::int64_t>(dims[0]);
+}
+
+void H5File::read_raw(const std::string& name, void* data, std::size_t n, hid_t type, std::size_t) const {
+  H5Handle dataset(H5Dopen2(file_.id(), name.c_str(), H5P_DEFAULT), H5Handle::Kind::kDataset);
+  if (dataset.id() < 0) fail(path_, "missing dataset " + name);
+  if (n > 0 && H5Dread(dataset.id(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
+    fail(path_, "cannot read dataset " + name);
+  }
+}
+
+void H5File::write_strings(const std::string& name, const std::vector<std::string>& values) {
+  std::vector<std::uint8_t> bytes;
+  std::vector<std::int64_t> offsets = {0};
+  for (const std::string& v : values) {
+    bytes.insert(bytes.end(), v.begin(), v.end());
+    offsets.push_back(static_cast<std::int64_t>(bytes.size()));
+  }
+  write(name + ".bytes", bytes);
+  write(name + ".offsets", offsets);
+}
+
+std::vector<std::string> H5File::read_strings(const std::string& name) const {
+  const auto bytes = read<std::uint8_t>(name + ".bytes");
+  const auto offsets = read<std::int64_t>(name + ".offsets");
+  RF_CHECK_KIND(ErrorKind::kHdf5, !offsets.empty() && offsets.front() == 0 &&
+                                      offsets.back() == static_cast<std::int64_t>(bytes.size()),
+                path_, ": string list ", name, " has inconsistent offsets");
+  std::vector<std::string> out;
+  out.reserve(offsets.size() - 1);
+  for (std::size_t i = 0; i + 1 < offsets.size(); ++i) {
+    RF_CHECK_KIND(ErrorKind::kHdf5, offsets[i] <= offsets[i + 1], path_, ": string list ", name, " is corrupt");
+    out.emplace_back(reinterpret_cast<const char*>(bytes.data()) + offsets[i],
+                     static_cast<std::size_t>(offsets[i + 1] - offsets[i]));
+  }
+  return out;
+}
+
+void H5File::set_attribute(const std::string& object, const std::string& name, const std::string& value) {
+  H5Handle type(H5Tcopy(H5T_C_S1), H5Handle::Kind::kDatatype);
+  H5Tset_size(type.id(), std::max<std::size_t>(1, value.size()));
+  H5Tset_cset(type.id(), H5T_CSET_UTF8);
+  H5Handle space(H5Screate(H5S_SCALAR), H5Handle::Kind::kDataspace);
+  if (H5Aexists_by_name(file_.id(), object.c_str(), name.c_str(), H5P_DEFAULT) > 0) {
+    H5Adelete_by_name(file_.id(), object.c_str(), name.c_str(), H5P_DEFAULT);
+  }
+  H5Handle attr(H5Acreate_by_name(file_.id(), object.c_str(), name.c_str(), type.id(), space.id(), H5P_DEFAULT,
+                                  H5P_DEFAULT, H5P_DEFAULT),
+                H5Handle::Kind::kAttribute);
+  if (attr.id() < 0 || H5Awrite(attr.id(), type.id(), value.empty() ? "" : value.data()) < 0) {
+    fail(path_, "cannot write attribute " + object + "@" + name);
+  }
+}
+
+void H5File::set_attribute(const std::string& object, const std::string& name, std::int64_t value) {
+  H5Handle space(H5Screate(H5S_SCALAR), H5Handle::Kind::kDataspace);
+  if (H5Aexists_by_name(file_.id(), object.c_str(), name.c_str(), H5P_DEFAULT) > 0) {
+    H5Adelete_by_name(file_.id(), object.c_str(), name.c_str(), H5P_DEFAULT);
+  }
+  H5Handle attr(H5Acreate_by_name(file_.id(), object.c_str(), name.c_str(), H5T_STD_I64LE, space.id(), H5P_DEFAULT,
+                                  H5P_DEFAULT, H5P_DEFAULT),
+                H5Handle::Kind::kAttribute);
+  if (attr.id() < 0 || H5Awrite(attr.id(), H5T_NATIVE_INT64, &value) < 0) {
+    fail(path_, "cannot write attribute " + object + "@" + name);
+  }
+}
+
+std::optional<std::string> H5File::string_attribute(const std::string& object, const std::string& name) const {
+  if (H5Aexists_by_name(file_.id(), object.c_str(), name.c_str(), H5P_DEFAULT) <= 0) {
+    H5Eclear2(H5E_DEFAULT);
+    return std::nullopt;
+  }
+  H5Handle attr(H5Aopen_by_name(file_.id(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT),
+                H5Handle::Kind::kAttribute);
+  H5Handle type(H5Aget_type(attr.id()), H5Handle::Kind::kDatatype);
+  if (H5Tget_class(type.id()) != H5T_STRING || H5Tis_variable_str(type.id()) > 0) {
+    fail(path_, "attribute " + object + "@" + name + " is not a fixed-length string");
+  }
+  const std::size_t size = H5Tget_size(type.id());
+  std::string value(size, '\0');
+  H5Handle memtype(H5Tcopy(H5T_C_S1), H5Handle::Kind::kDatatype);
+  H5Tset_size(memtype.id(), size);
+  H5Tset_cset(memtype.id(), H5Tget_cset(type.id()));  // no conversion between ASCII and UTF-8
+  if (H5Aread(attr.id(), memtype.id(), value.data()) < 0) fail(path_, "cannot read attribute " + name);
+  while (!value.empty() && value.back() == '\0') value.pop_back();
+  return value;
+}
+
+std::optional<std::int64_t> H5File::int_attribute(const std::string& object, const std::string& name) const {
+  if (H5Aexists_by_name(file_.id(), object.c_str(), name.c_str(), H5P_DEFAULT) <= 0) {
+    H5Eclear2(H5E_DEFAULT);
+    return std::nullopt;
+  }
+  H5Handle attr(H5Aopen_by_name(file_.id(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT),
+                H5Handle::Kind::kAttribute);
+  std::int64_t value = 0;
+  if (H5Aread(attr.id(), H5T_NATIVE_INT64, &value) < 0) fail(path_, "cannot read attribute " + name);
+  return value;
+}
+
+}  // namespace recforge::io
