@@ -17,10 +17,12 @@
 namespace recforge::data {
 
 GeneratorPreset generator_preset(const std::string& name) {
-  if (name == "ml25m") return {"ml25m", 162541, 59047, 25000095, 20, 64, 1.0, 1.2};
-  if (name == "ml1m") return {"ml1m", 6040, 3706, 1000209, 20, 24, 0.9, 1.0};
-  if (name == "ml100k") return {"ml100k", 943, 1682, 100000, 20, 16, 0.9, 0.9};
-  if (name == "tiny") return {"tiny", 200, 300, 6000, 10, 8, 0.8, 0.7};
+  // Zipf exponents and topic counts calibrated so the share of rows on the top
+  // 10% of items is close to the real datasets' (ML-100K: 0.43 real, 0.44 here).
+  if (name == "ml25m") return {"ml25m", 162541, 59047, 25000095, 20, 24, 1.3, 1.2};
+  if (name == "ml1m") return {"ml1m", 6040, 3706, 1000209, 20, 8, 1.2, 1.0};
+  if (name == "ml100k") return {"ml100k", 943, 1682, 100000, 20, 4, 1.2, 0.9};
+  if (name == "tiny") return {"tiny", 200, 300, 6000, 10, 4, 1.0, 0.7};
   RF_THROW(ErrorKind::kConfig, "unknown synthetic preset '", name, "' (ml25m, ml1m, ml100k, tiny)");
 }
 

@@ -149,21 +149,28 @@ InteractionTable to_table(RawInteractions& raw, std::vector<std::int32_t>&& user
   return t;
 }
 
-Dataset build(const ConfigNode& data, std::uint64_t seed, PrepareReport& report) {
-  const std::string format = data.get_string("format");
-  const bool synthetic = format == "synthetic";
+// Consistency rules between keys, checked before any file is touched.
+void check_data_section(const ConfigNode& data) {
+  const bool synthetic = data.get_string("format") == "synthetic";
   const bool pre_split = !data["test_path"].is_null();
   const std::string method = data.section("split").get_string("method");
   RF_CHECK_KIND(ErrorKind::kConfig, synthetic || !data["path"].is_null(), data.where(),
                 ": data.path is required (or format: synthetic)");
   RF_CHECK_KIND(ErrorKind::kConfig, !pre_split || method == "given", data["test_path"].where(),
                 ": a pre-split dataset (test_path) needs split.method: given");
+  RF_CHECK_KIND(ErrorKind::kConfig, method != "given" || pre_split, data.section("split")["method"].where(),
+                ": split.method given needs data.test_path");
   RF_CHECK_KIND(ErrorKind::kConfig,
                 !pre_split || (data.get_int("min_user_interactions") <= 1 && data.get_int("min_item_interactions") <= 1),
                 data.where(), ": k-core filtering (min_user_interactions, min_item_interactions) would change a "
                               "pre-split dataset's published split; set both to 0");
-  RF_CHECK_KIND(ErrorKind::kConfig, method != "given" || pre_split, data.section("split")["method"].where(),
-                ": split.method given needs data.test_path");
+}
+
+Dataset build(const ConfigNode& data, std::uint64_t seed, PrepareReport& report) {
+  const std::string format = data.get_string("format");
+  const bool synthetic = format == "synthetic";
+  const bool pre_split = !data["test_path"].is_null();
+  const std::string method = data.section("split").get_string("method");
 
   std::vector<RawInteractions> raws;
   Dataset dataset;
@@ -247,6 +254,7 @@ Dataset prepare_dataset(const ConfigNode& data, std::uint64_t seed, PrepareRepor
   const auto start = std::chrono::steady_clock::now();
   const std::string options = options_text(data, seed);
   const bool use_cache = data.get_bool("cache");
+  check_data_section(data);
 
   std::string cache_path;
   if (use_cache) {

@@ -1,0 +1,130 @@
+// The preparation pipeline from a config: counts, cache reuse, fingerprints,
+// and config errors.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "recforge/config/job_config.hpp"
+#include "recforge/data/prepare.hpp"
+#include "testing/error_testing.hpp"
+#include "testing/temp_dir.hpp"
+
+namespace recforge::data {
+namespace {
+
+class PrepareTest : public ::testing::Test {
+ protected:
+  ConfigNode data_config(const std::string& yaml) {
+    std::string text = "data:\n  cache_dir: " + dir_.file("cache") + "\n";
+    std::size_t pos = 0;
+    while (pos < yaml.size()) {
+      const std::size_t end = yaml.find('\n', pos);
+      text += "  " + yaml.substr(pos, end - pos) + "\n";
+      pos = end == std::string::npos ? yaml.size() : end + 1;
+    }
+    return resolve_job_config(load_config_string(text, "prepare_test.yaml")).section("data");
+  }
+  testing::TempDir dir_;
+};
+
+TEST_F(PrepareTest, SyntheticTinyWithLeaveOneOut) {
+  PrepareReport report;
+  const Dataset d = prepare_dataset(data_config("format: synthetic\nsynthetic: {preset: tiny}\n"
+                                                "split: {method: leave_one_out, validation_item: true}"),
+                                    42, &report);
+  EXPECT_EQ(d.num_users(), 200);
+  EXPECT_EQ(d.test.size(), 200);
+  EXPECT_EQ(d.valid.size(), 200);
+  EXPECT_EQ(d.num_interactions(), 6000);
+  EXPECT_FALSE(report.from_cache);
+  EXPECT_EQ(d.fingerprint.size(), 64u);
+}
+
+TEST_F(PrepareTest, SecondRunLoadsTheCacheWithIdenticalContent) {
+  const ConfigNode c = data_config("format: synthetic\nsynthetic: {preset: tiny}\nsplit: {method: random}");
+  PrepareReport first, second;
+  const Dataset a = prepare_dataset(c, 1, &first);
+  const Dataset b = prepare_dataset(c, 1, &second);
+  EXPECT_FALSE(first.from_cache);
+  EXPECT_TRUE(second.from_cache);
+  EXPECT_EQ(first.cache_path, second.cache_path);
+  EXPECT_EQ(a.fingerprint, b.fingerprint);
+  EXPECT_EQ(a.train.item, b.train.item);
+  EXPECT_EQ(a.test.rating, b.test.rating);
+  EXPECT_EQ(a.users.integer_ids(), b.users.integer_ids());
+  // Another seed is another dataset (and another cache entry).
+  PrepareReport third;
+  const Dataset other = prepare_dataset(c, 2, &third);
+  EXPECT_NE(third.cache_path, first.cache_path);
+  EXPECT_NE(other.fingerprint, a.fingerprint);
+}
+
+TEST_F(PrepareTest, AChangedInputFileIsNotServedFromTheCache) {
+  const std::string path = dir_.file("ratings.csv");
+  std::ofstream(path) << "userId,movieId,rating,timestamp\n1,1,4.0,1\n1,2,3.0,2\n2,1,5.0,3\n";
+  const ConfigNode c = data_config("path: " + path + "\nsplit: {method: none}");
+  EXPECT_EQ(prepare_dataset(c, 1).num_interactions(), 3);
+  std::ofstream(path) << "userId,movieId,rating,timestamp\n1,1,4.0,1\n1,2,3.0,2\n2,1,5.0,3\n2,2,1.0,4\n";
+  PrepareReport report;
+  EXPECT_EQ(prepare_dataset(c, 1, &report).num_interactions(), 4);
+  EXPECT_FALSE(report.from_cache);
+}
+
+TEST_F(PrepareTest, ThresholdDedupAndKcoreFromConfig) {
+  const std::string path = dir_.file("ratings.csv");
+  std::ofstream(path) << "userId,movieId,rating,timestamp\n"
+                         "1,10,5.0,1\n1,20,4.0,2\n1,10,4.5,3\n2,10,4.0,4\n2,20,5.0,5\n3,30,5.0,6\n3,10,1.0,7\n";
+  PrepareReport report;
+  const Dataset d = prepare_dataset(data_config("path: " + path + "\nimplicit_threshold: 4.0\nmin_user_interactions: 2\n"
+                                                "min_item_interactions: 2\nsplit: {method: none}\ncache: false"),
+                                    1, &report);
+  EXPECT_EQ(report.below_threshold, 1);     // 3,10,1.0
+  EXPECT_EQ(report.duplicates_removed, 1);  // 1,10 twice: last kept (4.5)
+  EXPECT_EQ(d.num_users(), 2);              // user 3 has one row left -> k-core removes it
+  EXPECT_EQ(d.items.integer_ids(), (std::vector<std::int64_t>{10, 20}));
+  EXPECT_EQ(d.train.rating, (std::vector<float>{4.0f, 4.5f, 4.0f, 5.0f}));
+}
+
+TEST_F(PrepareTest, ConfigErrorsNameTheKey) {
+  RF_EXPECT_ERROR(prepare_dataset(data_config("split: {method: none}"), 1), ErrorKind::kConfig, "data.path is required");
+  RF_EXPECT_ERROR(prepare_dataset(data_config("path: a.txt\ntest_path: b.txt"), 1), ErrorKind::kConfig,
+                  "needs split.method: given");
+  RF_EXPECT_ERROR(prepare_dataset(data_config("path: ${RECFORGE_NO_SUCH_VAR}/x.csv"), 1), ErrorKind::kConfig,
+                  "data.path: environment variable RECFORGE_NO_SUCH_VAR");
+  RF_EXPECT_ERROR(data_config("formt: csv"), ErrorKind::kConfig, "unknown key 'data.formt'; did you mean 'format'?");
+  RF_EXPECT_ERROR(data_config("split: {method: loo}"), ErrorKind::kConfig, "data.split.method: expected one of");
+}
+
+TEST_F(PrepareTest, ExpandPathUsesTheEnvironment) {
+  ::setenv("RECFORGE_TEST_DIR", "/data/x", 1);
+  EXPECT_EQ(expand_path("${RECFORGE_TEST_DIR}/ratings.csv", "k"), "/data/x/ratings.csv");
+  EXPECT_EQ(expand_path("plain/path", "k"), "plain/path");
+  RF_EXPECT_ERROR(expand_path("${OPEN", "data.path"), ErrorKind::kConfig, "data.path: unterminated ${");
+}
+
+TEST_F(PrepareTest, CacheRoundTripKeepsStringIds) {
+  Dataset d;
+  d.name = "strings";
+  d.fingerprint = "f";
+  d.users = IdMap::strings({"ann", "bob"});
+  d.items = IdMap::strings({"x", "y", "z"});
+  d.train = InteractionTable{{0, 1}, {2, 0}, {1.5f, 2.0f}, {}};
+  d.test = InteractionTable{{1}, {1}, {3.0f}, {}};
+  save_dataset(d, dir_.file("d.h5"), "opts");
+  const Dataset back = load_dataset(dir_.file("d.h5"));
+  EXPECT_EQ(back.users.string_ids(), d.users.string_ids());
+  EXPECT_EQ(back.items.string_ids(), d.items.string_ids());
+  EXPECT_EQ(back.train.item, d.train.item);
+  EXPECT_EQ(back.train.rating, d.train.rating);
+  EXPECT_FALSE(back.train.has_timestamps());
+  EXPECT_EQ(back.test.user, d.test.user);
+}
+
+TEST_F(PrepareTest, CorruptCacheIsRejected) {
+  std::ofstream(dir_.file("bad.h5")) << "not hdf5";
+  RF_EXPECT_ERROR(load_dataset(dir_.file("bad.h5")), ErrorKind::kHdf5, "cannot open HDF5 file");
+}
+
+}  // namespace
+}  // namespace recforge::data
