@@ -15,7 +15,7 @@ packages=(
   libopenblas-dev
   libspdlog-dev libfmt-dev
   libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev libomp-dev
   python3 python3-numpy python3-h5py
 )
 

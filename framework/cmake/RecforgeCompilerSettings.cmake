@@ -31,6 +31,10 @@ endif()
 # Per-target warnings; CUDA sources get the host-compiler warnings through -Xcompiler.
 function(recforge_warnings target)
   target_compile_options(${target} PRIVATE
-    $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wno-unused-parameter>
+    # -Wmissing-field-initializers fires on designated initializers that omit
+    # defaulted members on purpose; -Wrestrict has false positives in GCC 12's
+    # std::string (GCC PR 105329).
+    $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+                              $<$<CXX_COMPILER_ID:GNU>:-Wno-restrict>>
     $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall --expt-relaxed-constexpr -diag-suppress=1675>)
 endfunction()

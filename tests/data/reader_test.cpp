@@ -149,7 +149,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"DatWithCommas", "ratings.dat", "1,2,3,4\n",
                 "1:1: expected 4 fields separated by '::', found 1 (the line contains ','"},
         BadCase{"AdjacencyLetters", "train.txt", "0 1 2\n1 x\n", "2:3: item id 'x' is not a non-negative integer"},
-        BadCase{"OnlyHeader", "ratings.csv", kHeader, " no data lines after the header"}),
+        BadCase{"OnlyHeader", "ratings.csv", kHeader, " no data lines after the header"},
+        // Found by the ratings fuzzer: users without items parsed to an empty dataset.
+        BadCase{"AdjacencyWithoutItems", "train.txt", "0 \n239 \n", " no interactions (2 lines"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST_F(ReaderTest, MissingAndEmptyFiles) {

@@ -83,10 +83,14 @@ TEST(Split, LeaveOneOutTakesTheLatestItemPerUser) {
   EXPECT_EQ(d.valid.size(), 50);
   // User 4 has 7 rows at times 4000 + 10k + 1: the test row is the last (k = 6), valid k = 5.
   for (std::size_t i = 0; i < d.test.user.size(); ++i) {
-    if (d.test.user[i] == 4) EXPECT_EQ(d.test.timestamp[i], 4061);
+    if (d.test.user[i] == 4) {
+      EXPECT_EQ(d.test.timestamp[i], 4061);
+    }
   }
   for (std::size_t i = 0; i < d.valid.user.size(); ++i) {
-    if (d.valid.user[i] == 4) EXPECT_EQ(d.valid.timestamp[i], 4051);
+    if (d.valid.user[i] == 4) {
+      EXPECT_EQ(d.valid.timestamp[i], 4051);
+    }
   }
   expect_no_leakage(d);
 }

@@ -8,7 +8,6 @@
 #include <cstring>
 
 #include "field_parsing.hpp"
-#include "mapped_file.hpp"
 #include "reader_internal.hpp"
 #include "recforge/core/error.hpp"
 
@@ -32,10 +31,9 @@ std::string_view next_token(std::string_view line, std::size_t& pos, std::size_t
 
 }  // namespace
 
-RawInteractions read_adjacency(const std::string& path, const ReadOptions& options) {
+RawInteractions parse_adjacency(std::string_view text, const std::string& path, const ReadOptions& options) {
   RF_CHECK_KIND(ErrorKind::kConfig, options.integer_ids, path, ": adjacency lists need integer ids");
-  const MappedFile file(path);
-  const std::string_view text = file.bytes();
+  RF_CHECK_KIND(ErrorKind::kData, !text.empty(), "data file '", path, "' is empty");
   const int threads = options.threads > 0 ? options.threads : omp_get_max_threads();
 
   // Chunks start right after a '\n'.
@@ -121,6 +119,8 @@ RawInteractions read_adjacency(const std::string& path, const ReadOptions& optio
     raw.report.blank_lines += chunk.blank;
   }
   raw.report.lines = line_base - 1;
+  RF_CHECK_KIND(ErrorKind::kData, total > 0, path, ": no interactions (", raw.report.lines,
+                " lines, none lists an item after the user id)");
   raw.users.integers.reserve(total);
   raw.items.integers.reserve(total);
   for (Chunk& chunk : parsed) {

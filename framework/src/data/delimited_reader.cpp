@@ -19,7 +19,6 @@
 #include <optional>
 
 #include "field_parsing.hpp"
-#include "mapped_file.hpp"
 #include "reader_internal.hpp"
 #include "recforge/core/error.hpp"
 #include "recforge/log/logging.hpp"
@@ -82,6 +81,27 @@ int split(std::string_view line, const Layout& layout, std::array<std::string_vi
           int& error_column) {
   int n = 0;
   std::size_t pos = 0;
+  if (!layout.quotes && layout.delimiter.size() == 1) {
+    // Fast path (MovieLens files): one-byte delimiter, no quoting.
+    const char d = layout.delimiter[0];
+    const char* p = line.data();
+    const char* end = p + line.size();
+    while (true) {
+      if (n == kMaxFields) {
+        reason = "more than " + std::to_string(kMaxFields) + " fields";
+        error_column = static_cast<int>(p - line.data()) + 1;
+        return -1;
+      }
+      const char* next = static_cast<const char*>(std::memchr(p, d, static_cast<std::size_t>(end - p)));
+      columns[static_cast<std::size_t>(n)] = static_cast<int>(p - line.data()) + 1;
+      if (next == nullptr) {
+        fields[static_cast<std::size_t>(n++)] = std::string_view(p, static_cast<std::size_t>(end - p));
+        return n;
+      }
+      fields[static_cast<std::size_t>(n++)] = std::string_view(p, static_cast<std::size_t>(next - p));
+      p = next + 1;
+    }
+  }
   while (true) {
     if (n == kMaxFields) {
       reason = "more than " + std::to_string(kMaxFields) + " fields";
@@ -164,11 +184,6 @@ std::string id_problem(const char* what, std::string_view text, detail::FieldSta
 bool parse_line(std::string_view line, std::int64_t row, const Layout& layout, Output& out, LineError& error,
                 std::array<std::string_view, kMaxFields>& fields, std::array<int, kMaxFields>& columns,
                 std::array<std::string, kMaxFields>& unescaped) {
-  if (line.find('\0') != std::string_view::npos) {
-    error.column = static_cast<int>(line.find('\0')) + 1;
-    error.reason = "NUL byte in line";
-    return false;
-  }
   int n = split(line, layout, fields, columns, unescaped, error.reason, error.column);
   if (n < 0) return false;
   if (n != layout.fields) {
@@ -194,6 +209,7 @@ bool parse_line(std::string_view line, std::int64_t row, const Layout& layout, O
       (index == layout.user ? out.user_int : out.item_int)[r] = id;
     } else {
       if (text.empty()) return fail(index, std::string("empty ") + what);
+      if (text.find('\0') != std::string_view::npos) return fail(index, std::string("NUL byte in ") + what);
       if (!detail::valid_utf8(text)) return fail(index, std::string(what) + " is not valid UTF-8");
       (index == layout.user ? out.user_str : out.item_str)[r] = std::string(text);
     }
@@ -356,16 +372,17 @@ void compact(std::vector<T>& values, const std::vector<std::uint8_t>& ok) {
 
 }  // namespace
 
-RawInteractions read_delimited(const std::string& path, Format format, const ReadOptions& options) {
-  const MappedFile file(path);
-  std::string_view text = file.bytes();
+RawInteractions parse_delimited(std::string_view bytes, const std::string& path, Format format,
+                                const ReadOptions& options) {
+  RF_CHECK_KIND(ErrorKind::kData, !bytes.empty(), "data file '", path, "' is empty");
+  std::string_view text = bytes;
   if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);  // UTF-8 byte order mark
   Layout layout = make_layout(format, options);
 
   RawInteractions raw;
   raw.report.path = path;
   raw.report.format = format;
-  raw.report.content_sha256 = block_tree_sha256_of(file.bytes());
+  raw.report.content_sha256 = block_tree_sha256_of(bytes);
 
   // Header and column layout.
   std::int64_t first_line_number = 1;
@@ -469,6 +486,11 @@ RawInteractions read_delimited(const std::string& path, Format format, const Rea
                          std::to_string(options.max_line_bytes) + ")";
         } else if (parse_line(line, this_row, layout, out, error, fields, columns, unescaped)) {
           return true;
+        } else if (const std::size_t nul = line.find('\0'); nul != std::string_view::npos) {
+          // A NUL explains the failure better than the field it landed in (checked
+          // only on failure: scanning every line for it costs a pass over the file).
+          error.column = static_cast<int>(nul) + 1;
+          error.reason = "NUL byte in line";
         }
         error.line = line_number;
         error.text = quote_line(line);

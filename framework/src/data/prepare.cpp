@@ -88,6 +88,19 @@ std::string expand_path(const std::string& text, const std::string& key) {
 
 namespace {
 
+// Logs the time of each preparation stage at debug level.
+class StageTimer {
+ public:
+  void stage(const char* name) {
+    const auto now = std::chrono::steady_clock::now();
+    log::debug("data: {} {:.3f} s", name, std::chrono::duration<double>(now - last_).count());
+    last_ = now;
+  }
+
+ private:
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
 ReadOptions read_options(const ConfigNode& data) {
   ReadOptions o;
   const std::string format = data.get_string("format");
@@ -172,6 +185,7 @@ Dataset build(const ConfigNode& data, std::uint64_t seed, PrepareReport& report)
   const bool pre_split = !data["test_path"].is_null();
   const std::string method = data.section("split").get_string("method");
 
+  StageTimer timer;
   std::vector<RawInteractions> raws;
   Dataset dataset;
   if (synthetic) {
@@ -190,6 +204,7 @@ Dataset build(const ConfigNode& data, std::uint64_t seed, PrepareReport& report)
     if (pre_split) raws.push_back(read_raw_interactions(expand_path(data.get_string("test_path"), "data.test_path"), options));
   }
   for (const RawInteractions& raw : raws) report.reads.push_back(raw.report);
+  timer.stage("read");
 
   // Shared dense ids across the files.
   std::vector<const RawIds*> user_columns, item_columns;
@@ -207,12 +222,15 @@ Dataset build(const ConfigNode& data, std::uint64_t seed, PrepareReport& report)
   for (std::size_t k = 0; k < raws.size(); ++k) {
     tables.push_back(to_table(raws[k], std::move(dense_users[k]), std::move(dense_items[k])));
   }
+  timer.stage("map ids");
 
   const Dedup dedup = parse_dedup(data.get_string("dedup"));
   for (InteractionTable& t : tables) {
     if (!data["implicit_threshold"].is_null()) report.below_threshold += apply_rating_threshold(t, data.get_double("implicit_threshold"));
     sort_by_user_time(t, dataset.num_users());
+    timer.stage("order by user, time");
     report.duplicates_removed += deduplicate(t, dataset.num_users(), dataset.num_items(), dedup, dataset.users, dataset.items);
+    timer.stage("dedup");
   }
 
   if (pre_split) {
@@ -234,6 +252,7 @@ Dataset build(const ConfigNode& data, std::uint64_t seed, PrepareReport& report)
     const std::int32_t num_users = dataset.num_users();
     report.split = split_interactions(std::move(all), num_users, options, dataset);
   }
+  timer.stage("k-core, split");
   if (data.get_bool("drop_cold")) {
     report.cold_heldout_dropped = drop_cold_heldout(dataset);
     drop_unused_ids({&dataset.train, &dataset.valid, &dataset.test}, dataset.users, dataset.items);
@@ -282,7 +301,9 @@ Dataset prepare_dataset(const ConfigNode& data, std::uint64_t seed, PrepareRepor
   Dataset dataset = build(data, seed, report);
   if (use_cache) {
     try {
+      StageTimer timer;
       save_dataset(dataset, cache_path, options);
+      timer.stage("write cache");
     } catch (const Error& e) {
       log::warn("data: could not write the cache {}: {}", cache_path, e.message());
     }

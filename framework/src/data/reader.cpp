@@ -3,9 +3,11 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <unordered_map>
 
+#include "mapped_file.hpp"
 #include "reader_internal.hpp"
 #include "recforge/core/error.hpp"
 #include "recforge/core/sha256.hpp"
@@ -51,10 +53,18 @@ Format detect_format(const std::string& path) {
            "' from its name; set data.format (movielens_csv, movielens_dat, movielens_100k, csv, tsv, adjacency)");
 }
 
+RawInteractions parse_interactions(std::string_view bytes, const std::string& name, const ReadOptions& options) {
+  const Format format = options.format == Format::kAuto ? detect_format(name) : options.format;
+  if (format == Format::kAdjacency) return parse_adjacency(bytes, name, options);
+  return parse_delimited(bytes, name, format, options);
+}
+
 RawInteractions read_raw_interactions(const std::string& path, const ReadOptions& options) {
   const Format format = options.format == Format::kAuto ? detect_format(path) : options.format;
-  if (format == Format::kAdjacency) return read_adjacency(path, options);
-  return read_delimited(path, format, options);
+  const MappedFile file(path);
+  ReadOptions resolved = options;
+  resolved.format = format;
+  return parse_interactions(file.bytes(), path, resolved);
 }
 
 std::string block_tree_sha256_of(std::string_view bytes) {
@@ -78,9 +88,11 @@ IdMap map_integer_ids(const std::vector<const RawIds*>& columns, std::vector<std
   std::size_t total = 0;
   for (const RawIds* c : columns) {
     total += c->integers.size();
-    for (std::int64_t v : c->integers) {
-      lo = std::min(lo, v);
-      hi = std::max(hi, v);
+    const auto& v = c->integers;
+#pragma omp parallel for schedule(static) reduction(min : lo) reduction(max : hi)
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      lo = std::min(lo, v[i]);
+      hi = std::max(hi, v[i]);
     }
   }
   if (total == 0) return IdMap::integers({});
@@ -89,8 +101,14 @@ IdMap map_integer_ids(const std::vector<const RawIds*>& columns, std::vector<std
   if (range <= 4 * total + (1u << 20)) {
     // Dense enough for a lookup table indexed by (id - lo).
     std::vector<std::int32_t> table(range, 0);
-    for (const RawIds* c : columns)
-      for (std::int64_t v : c->integers) table[static_cast<std::size_t>(v - lo)] = 1;
+    for (const RawIds* c : columns) {
+      const auto& v = c->integers;
+      // Every thread writes the same value 1; relaxed atomic stores keep that race-free.
+#pragma omp parallel for schedule(static)
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        std::atomic_ref<std::int32_t>(table[static_cast<std::size_t>(v[i] - lo)]).store(1, std::memory_order_relaxed);
+      }
+    }
     std::int32_t next = 0;
     for (std::uint64_t i = 0; i < range; ++i) {
       if (table[i]) {

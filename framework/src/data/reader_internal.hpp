@@ -8,8 +8,10 @@
 
 namespace recforge::data {
 
-RawInteractions read_delimited(const std::string& path, Format format, const ReadOptions& options);
-RawInteractions read_adjacency(const std::string& path, const ReadOptions& options);
+// Parse bytes already in memory; `path` names them in messages.
+RawInteractions parse_delimited(std::string_view bytes, const std::string& path, Format format,
+                                const ReadOptions& options);
+RawInteractions parse_adjacency(std::string_view bytes, const std::string& path, const ReadOptions& options);
 
 // Content digest of a file's bytes: SHA-256 over the SHA-256s of fixed 64 MiB
 // blocks, hashed in parallel; the value does not depend on the thread count.

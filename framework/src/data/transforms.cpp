@@ -21,6 +21,24 @@ std::int64_t apply_rating_threshold(InteractionTable& table, double threshold) {
   return removed;
 }
 
+namespace {
+
+// True when rows are already grouped by increasing user and, with timestamps,
+// in time order within each user: the common layout of downloaded files.
+bool in_canonical_order(const InteractionTable& table) {
+  const std::size_t n = table.user.size();
+  const bool times = table.has_timestamps();
+  bool ordered = true;
+#pragma omp parallel for schedule(static) reduction(&& : ordered)
+  for (std::size_t i = 1; i < n; ++i) {
+    ordered = ordered && (table.user[i - 1] < table.user[i] ||
+                          (table.user[i - 1] == table.user[i] && (!times || table.timestamp[i - 1] <= table.timestamp[i])));
+  }
+  return ordered;
+}
+
+}  // namespace
+
 std::vector<std::int64_t> user_time_order(const InteractionTable& table, std::int32_t num_users) {
   // Counting sort by user keeps the original order within a user (stable) ...
   std::vector<std::int64_t> offsets(static_cast<std::size_t>(num_users) + 1, 0);
@@ -47,6 +65,7 @@ std::vector<std::int64_t> user_time_order(const InteractionTable& table, std::in
 }
 
 void sort_by_user_time(InteractionTable& table, std::int32_t num_users) {
+  if (in_canonical_order(table)) return;
   table = table.permuted(user_time_order(table, num_users));
 }
 

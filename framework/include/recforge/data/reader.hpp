@@ -79,6 +79,9 @@ struct RawInteractions {
 };
 
 RawInteractions read_raw_interactions(const std::string& path, const ReadOptions& options);
+// The same parsers over bytes in memory; `name` stands for the file in messages
+// (and picks the format when options.format is kAuto).
+RawInteractions parse_interactions(std::string_view bytes, const std::string& name, const ReadOptions& options);
 
 // Maps raw ids of one kind (users or items) from several tables to shared dense
 // ids, assigned in increasing order of the original ids (numeric for integers,
