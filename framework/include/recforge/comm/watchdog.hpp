@@ -1,0 +1,66 @@
+// Watchdog: ends a job whose collective does not complete in time.
+//
+// mpirun ends a job when a rank dies, but not when a rank is stuck alive (a
+// stopped process, a peer that never joins a collective): the others wait
+// forever. Every collective registers with the watchdog (begin/end); a thread
+// checks every 100 ms and, past the timeout, calls on_timeout with a message
+// naming this rank, the collective (sequence number and sizes) and what the
+// peers' heartbeats say (which rank stopped responding, which one is behind).
+// on_timeout aborts the job (MPI_Abort / ncclCommAbort) and does not return.
+//
+// Heartbeats: with a heartbeat directory (the run directory), every rank writes
+// "<completed collectives> <in flight 0/1> <unix ms>" to rank-<r> once a second.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+namespace recforge {
+
+class Watchdog {
+ public:
+  struct Options {
+    double timeout_seconds = 300;
+    std::string heartbeat_dir;  // empty: no heartbeats
+    double poll_seconds = 0.1;
+  };
+  using TimeoutHandler = std::function<void(const std::string& message)>;
+  // Polled every tick; returns a message when the backend reports an error (NCCL async errors).
+  using Poll = std::function<std::optional<std::string>()>;
+
+  Watchdog(Options options, int rank, int world_size, TimeoutHandler on_timeout);
+  ~Watchdog();
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+  void begin(std::uint64_t sequence, std::string description);
+  void end();
+  void set_poll(Poll poll);
+  double timeout_seconds() const { return options_.timeout_seconds; }
+  // What the heartbeats say about the other ranks (for messages).
+  std::string describe_peers() const;
+
+ private:
+  void run();
+  void write_heartbeat();
+  Options options_;
+  int rank_, world_size_;
+  TimeoutHandler on_timeout_;
+  Poll poll_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  bool in_flight_ = false;
+  std::uint64_t sequence_ = 0, completed_ = 0;
+  std::string description_;
+  std::chrono::steady_clock::time_point started_;
+  std::thread thread_;
+};
+
+}  // namespace recforge

@@ -1,0 +1,43 @@
+// Fault injection for reliability tests (RELIABILITY.md section 2): the
+// environment variable RF_FAULT makes a chosen rank misbehave at a chosen step
+// or phase, e.g.
+//   RF_FAULT=throw:rank=1:step=7       throw a recforge::Error
+//   RF_FAULT=kill:rank=0:step=12       SIGKILL itself
+//   RF_FAULT=exit:rank=1:step=3        exit(1)
+//   RF_FAULT=abort:rank=1:step=3       abort()
+//   RF_FAULT=segv:rank=1:step=3        raise SIGSEGV
+//   RF_FAULT=stop:rank=1:step=5        SIGSTOP itself (a stuck rank)
+//   RF_FAULT=nan:rank=1:step=40        the trainer poisons a gradient with NaN
+//   RF_FAULT=oom:rank=1:step=9         throw as an allocation failure would
+//   RF_FAULT=skip_collective:rank=1:step=4   skip one collective (desync)
+//   RF_FAULT=kill:rank=0:phase=after_data_before_commit   a checkpoint phase
+// Compiled in when RECFORGE_FAULT_INJECTION is on (the default for test builds).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace recforge::fault {
+
+struct Fault {
+  std::string kind;   // throw, kill, exit, abort, segv, stop, nan, oom, skip_collective
+  int rank = -1;      // -1: every rank
+  std::int64_t step = -1;
+  std::string phase;  // empty: at `step`
+};
+
+// The fault configured in RF_FAULT (parsed once), if any; throws on a malformed value.
+const std::optional<Fault>& configured();
+// Parses one RF_FAULT value (exposed for tests).
+Fault parse(std::string_view text);
+bool enabled_in_build();
+
+// Triggers process-level faults (throw, kill, exit, abort, segv, stop, oom) when
+// (rank, step) or (rank, phase) match; returns the fault kind for faults the
+// caller implements itself (nan, skip_collective), else an empty string.
+std::string at_step(int rank, std::int64_t step);
+std::string at_phase(int rank, std::string_view phase);
+
+}  // namespace recforge::fault

@@ -1,0 +1,82 @@
+// DistributedRuntime: MPI start-up/shut-down, backend choice, fast failure.
+#include "recforge/comm/runtime.hpp"
+
+#ifdef RECFORGE_WITH_MPI
+#include <mpi.h>
+#endif
+
+#include <cstdlib>
+
+#include "recforge/core/cuda_runtime.hpp"
+#include "recforge/core/error.hpp"
+#include "recforge/log/logging.hpp"
+
+namespace recforge {
+
+bool DistributedRuntime::built_with_mpi() {
+#ifdef RECFORGE_WITH_MPI
+  return true;
+#else
+  return false;
+#endif
+}
+
+bool DistributedRuntime::built_with_nccl() { return cuda::compiled_with_cuda(); }
+
+DistributedRuntime::DistributedRuntime(int* argc, char*** argv) : launch_(read_launch_env()) {
+#ifdef RECFORGE_WITH_MPI
+  if (launch_.under_launcher) {
+    int provided = 0;
+    if (MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided) == MPI_SUCCESS) {
+      mpi_ = true;
+      MPI_Comm_rank(MPI_COMM_WORLD, &launch_.rank);
+      MPI_Comm_size(MPI_COMM_WORLD, &launch_.world_size);
+      if (provided < MPI_THREAD_MULTIPLE) {
+        log::warn("MPI provides thread level {} < MULTIPLE; the watchdog will end stuck jobs by exiting", provided);
+      }
+    }
+  }
+#else
+  (void)argc;
+  (void)argv;
+#endif
+}
+
+DistributedRuntime::~DistributedRuntime() {
+#ifdef RECFORGE_WITH_MPI
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (mpi_ && !finalized) MPI_Finalize();
+#endif
+}
+
+std::unique_ptr<Communicator> DistributedRuntime::make_communicator(const std::string& backend, Device device) {
+  const bool multi = launch_.world_size > 1 || mpi_;
+  if (backend == "single") {
+    RF_CHECK_KIND(ErrorKind::kConfig, !multi || launch_.world_size == 1, "comm.backend single, but the job has ",
+                  launch_.world_size, " ranks");
+    return make_single_communicator();
+  }
+  if (backend == "mpi" || (backend == "auto" && device.is_cpu())) {
+    if (backend == "auto" && !mpi_) return make_single_communicator();
+    RF_CHECK_KIND(ErrorKind::kConfig, built_with_mpi(), "comm.backend mpi, but recforge was built with RECFORGE_MPI=OFF");
+    RF_CHECK_KIND(ErrorKind::kConfig, mpi_, "comm.backend mpi needs the job to be started by mpirun or srun");
+    return make_mpi_communicator();
+  }
+  if (backend == "nccl" || backend == "auto") {
+    RF_CHECK_KIND(ErrorKind::kConfig, device.is_cuda(), "comm.backend nccl needs run.device cuda");
+    std::unique_ptr<Communicator> bootstrap = mpi_ ? make_mpi_communicator() : make_single_communicator();
+    return make_nccl_communicator(std::move(bootstrap), device.index);
+  }
+  RF_THROW(ErrorKind::kConfig, "unknown comm.backend '", backend, "' (auto, single, mpi, nccl)");
+}
+
+void DistributedRuntime::fail(int exit_code, const std::string& message) {
+  log::error("{}", message);
+#ifdef RECFORGE_WITH_MPI
+  if (mpi_ && launch_.world_size > 1) MPI_Abort(MPI_COMM_WORLD, exit_code);
+#endif
+  std::_Exit(exit_code);
+}
+
+}  // namespace recforge

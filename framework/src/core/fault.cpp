@@ -1,0 +1,97 @@
+// RF_FAULT parsing and the process-level faults.
+#include "recforge/core/fault.hpp"
+
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <new>
+
+#include "recforge/core/error.hpp"
+#include "recforge/log/logging.hpp"
+
+namespace recforge::fault {
+
+bool enabled_in_build() {
+#ifdef RECFORGE_FAULT_INJECTION
+  return true;
+#else
+  return false;
+#endif
+}
+
+Fault parse(std::string_view text) {
+  Fault f;
+  std::size_t pos = 0;
+  bool first = true;
+  while (pos <= text.size()) {
+    std::size_t end = text.find(':', pos);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view part = text.substr(pos, end - pos);
+    if (first) {
+      f.kind = std::string(part);
+      static const char* const kKinds[] = {"throw", "kill", "exit", "abort", "segv", "stop", "nan", "oom", "skip_collective"};
+      bool known = false;
+      for (const char* k : kKinds) known |= f.kind == k;
+      RF_CHECK_KIND(ErrorKind::kConfig, known, "RF_FAULT: unknown fault '", f.kind,
+                    "' (throw, kill, exit, abort, segv, stop, nan, oom, skip_collective)");
+      first = false;
+    } else {
+      const std::size_t eq = part.find('=');
+      RF_CHECK_KIND(ErrorKind::kConfig, eq != std::string_view::npos, "RF_FAULT: expected key=value, got '", part, "'");
+      const std::string key(part.substr(0, eq)), value(part.substr(eq + 1));
+      try {
+        if (key == "rank") f.rank = std::stoi(value);
+        else if (key == "step") f.step = std::stoll(value);
+        else if (key == "phase") f.phase = value;
+        else RF_THROW(ErrorKind::kConfig, "RF_FAULT: unknown key '", key, "' (rank, step, phase)");
+      } catch (const std::logic_error&) {
+        RF_THROW(ErrorKind::kConfig, "RF_FAULT: '", value, "' is not a number for ", key);
+      }
+    }
+    pos = end + 1;
+  }
+  return f;
+}
+
+const std::optional<Fault>& configured() {
+  static const std::optional<Fault> fault = []() -> std::optional<Fault> {
+    const char* text = std::getenv("RF_FAULT");
+    if (!enabled_in_build() || text == nullptr || *text == '\0') return std::nullopt;
+    return parse(text);
+  }();
+  return fault;
+}
+
+namespace {
+
+std::string trigger(const Fault& f, int rank, const std::string& where) {
+  log::warn("RF_FAULT: injecting '{}' on rank {} at {}", f.kind, rank, where);
+  if (f.kind == "throw") RF_THROW(ErrorKind::kInternal, "injected fault (RF_FAULT) on rank ", rank, " at ", where);
+  if (f.kind == "oom") throw std::bad_alloc();
+  if (f.kind == "kill") ::kill(::getpid(), SIGKILL);
+  if (f.kind == "exit") std::exit(1);
+  if (f.kind == "abort") std::abort();
+  if (f.kind == "segv") std::raise(SIGSEGV);
+  if (f.kind == "stop") {
+    ::kill(::getpid(), SIGSTOP);
+    return {};
+  }
+  return f.kind;  // nan, skip_collective: the caller implements them
+}
+
+}  // namespace
+
+std::string at_step(int rank, std::int64_t step) {
+  const auto& f = configured();
+  if (!f || !f->phase.empty() || f->step != step || (f->rank >= 0 && f->rank != rank)) return {};
+  return trigger(*f, rank, "step " + std::to_string(step));
+}
+
+std::string at_phase(int rank, std::string_view phase) {
+  const auto& f = configured();
+  if (!f || f->phase != phase || (f->rank >= 0 && f->rank != rank)) return {};
+  return trigger(*f, rank, "phase " + std::string(phase));
+}
+
+}  // namespace recforge::fault

@@ -1,0 +1,35 @@
+// RF_FAULT parsing (the switch the reliability tests use).
+#include <gtest/gtest.h>
+
+#include "recforge/core/fault.hpp"
+#include "testing/error_testing.hpp"
+
+namespace recforge {
+namespace {
+
+TEST(Fault, ParsesKindRankStepAndPhase) {
+  const fault::Fault f = fault::parse("kill:rank=1:step=137");
+  EXPECT_EQ(f.kind, "kill");
+  EXPECT_EQ(f.rank, 1);
+  EXPECT_EQ(f.step, 137);
+  const fault::Fault g = fault::parse("kill:rank=0:phase=after_data_before_commit");
+  EXPECT_EQ(g.phase, "after_data_before_commit");
+  EXPECT_EQ(g.step, -1);
+  EXPECT_EQ(fault::parse("nan").rank, -1);
+}
+
+TEST(Fault, RejectsMalformedValues) {
+  RF_EXPECT_ERROR(fault::parse("explode:rank=1"), ErrorKind::kConfig, "unknown fault 'explode'");
+  RF_EXPECT_ERROR(fault::parse("kill:rank"), ErrorKind::kConfig, "expected key=value");
+  RF_EXPECT_ERROR(fault::parse("kill:rank=x"), ErrorKind::kConfig, "'x' is not a number for rank");
+  RF_EXPECT_ERROR(fault::parse("kill:when=3"), ErrorKind::kConfig, "unknown key 'when'");
+}
+
+TEST(Fault, NothingFiresWithoutAConfiguredFault) {
+  if (fault::configured()) GTEST_SKIP() << "RF_FAULT is set in this environment";
+  EXPECT_EQ(fault::at_step(0, 0), "");
+  EXPECT_EQ(fault::at_phase(0, "after_data_before_commit"), "");
+}
+
+}  // namespace
+}  // namespace recforge

@@ -1,0 +1,106 @@
+// Watchdog: a collective past its deadline triggers the handler with a message
+// naming the rank, the collective and what the peers' heartbeats say.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "recforge/comm/communicator.hpp"
+#include "recforge/comm/watchdog.hpp"
+#include "testing/temp_dir.hpp"
+
+namespace recforge {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Recorder {
+  std::mutex mutex;
+  std::vector<std::string> messages;
+  Watchdog::TimeoutHandler handler() {
+    return [this](const std::string& m) {
+      std::lock_guard lock(mutex);
+      messages.push_back(m);
+    };
+  }
+  std::size_t count() {
+    std::lock_guard lock(mutex);
+    return messages.size();
+  }
+};
+
+TEST(Watchdog, FiresOnAStuckCollectiveAndNamesIt) {
+  testing::TempDir dir;
+  // A peer whose heartbeat is 10 s old.
+  std::ofstream(dir.file("rank-1")) << "4 1 " << (std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                        std::chrono::system_clock::now().time_since_epoch())
+                                                        .count() -
+                                                    10000)
+                                    << "\n";
+  Recorder recorder;
+  Watchdog watchdog({.timeout_seconds = 0.3, .heartbeat_dir = dir.path().string(), .poll_seconds = 0.02}, 0, 2,
+                    recorder.handler());
+  watchdog.begin(7, "allreduce(f32 [1000], sum)");
+  for (int i = 0; i < 100 && recorder.count() == 0; ++i) std::this_thread::sleep_for(20ms);
+  ASSERT_EQ(recorder.count(), 1u);
+  const std::string& m = recorder.messages[0];
+  EXPECT_NE(m.find("rank 0: collective #7 allreduce(f32 [1000], sum) did not complete within 0 s"), std::string::npos) << m;
+  EXPECT_NE(m.find("rank 1 has not responded for 10 s"), std::string::npos) << m;
+}
+
+TEST(Watchdog, QuietWhenCollectivesFinishInTime) {
+  Recorder recorder;
+  Watchdog watchdog({.timeout_seconds = 0.5, .poll_seconds = 0.01}, 0, 1, recorder.handler());
+  for (int i = 0; i < 20; ++i) {
+    watchdog.begin(static_cast<std::uint64_t>(i), "barrier");
+    std::this_thread::sleep_for(5ms);
+    watchdog.end();
+  }
+  std::this_thread::sleep_for(600ms);  // idle time between collectives never counts
+  EXPECT_EQ(recorder.count(), 0u);
+}
+
+TEST(Watchdog, WritesHeartbeatsAndReportsLaggingPeers) {
+  testing::TempDir dir;
+  Recorder recorder;
+  {
+    Watchdog watchdog({.timeout_seconds = 60, .heartbeat_dir = dir.path().string(), .poll_seconds = 0.01}, 1, 2,
+                      recorder.handler());
+    watchdog.begin(2, "barrier");
+    watchdog.end();
+    std::this_thread::sleep_for(200ms);
+  }
+  std::ifstream in(dir.file("rank-1"));
+  std::uint64_t completed = 0;
+  int in_flight = 1;
+  in >> completed >> in_flight;
+  EXPECT_EQ(completed, 3u);
+  EXPECT_EQ(in_flight, 0);
+  // Rank 0 waiting in #9 sees rank 1 fresh but behind.
+  Watchdog observer({.timeout_seconds = 60, .heartbeat_dir = dir.path().string(), .poll_seconds = 10}, 0, 2,
+                    recorder.handler());
+  observer.begin(9, "allreduce");
+  EXPECT_NE(observer.describe_peers().find("rank 1 is alive but behind: it completed 3 collectives"), std::string::npos)
+      << observer.describe_peers();
+}
+
+TEST(Watchdog, PollFailureTriggersTheHandler) {
+  Recorder recorder;
+  Watchdog watchdog({.timeout_seconds = 60, .poll_seconds = 0.01}, 0, 1, recorder.handler());
+  std::atomic<bool> broken{false};
+  watchdog.set_poll([&]() -> std::optional<std::string> {
+    if (broken) return std::string("NCCL asynchronous error: remote process exited");
+    return std::nullopt;
+  });
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(recorder.count(), 0u);
+  broken = true;
+  for (int i = 0; i < 100 && recorder.count() == 0; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(recorder.count(), 1u);
+  EXPECT_NE(recorder.messages[0].find("remote process exited"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace recforge
