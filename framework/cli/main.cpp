@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
                "recforge");
   app.set_version_flag("--version", std::string(version()) + " (" + std::string(git_revision()) + ")");
   app.require_subcommand(1);
+  app.fallthrough();  // global options may follow the subcommand too
   cli::GlobalOptions global;
   app.add_option("--plugin", global.plugins, "load an out-of-tree plugin library (repeatable)");
   app.add_option("--log-level", global.log_level, "trace, debug, info, warn, error or off");

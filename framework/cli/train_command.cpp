@@ -3,10 +3,13 @@
 #include <CLI/CLI.hpp>
 
 #include "commands.hpp"
+#include "exit_codes.hpp"
+#include "recforge/comm/runtime.hpp"
 #include "recforge/config/job_config.hpp"
 #include "recforge/core/error.hpp"
 #include "recforge/model/model.hpp"
 #include "recforge/registry/plugin_registry.hpp"
+#include "recforge/train/run.hpp"
 
 namespace recforge::cli {
 
@@ -20,12 +23,26 @@ void add_train_command(CLI::App& app, const GlobalOptions& global) {
   train->add_option("config", options->file, "YAML config (see configs/README.md)")->required();
   train->add_option("--set", options->overrides, "override a key: --set train.epochs=3 (repeatable)");
   train->callback([options, &global] {
-    RF_CHECK_KIND(ErrorKind::kNotFound, !ModelRegistry::instance().names().empty(),
-                  "no model plugins are built into this recforge yet, so there is nothing to train");
-    const ConfigNode config = load_job_config(options->file, options->overrides, global.plugins);
-    RF_CHECK_KIND(ErrorKind::kConfig, !config["model"].is_null(), options->file,
-                  ": no model section; add `model:` with a `type:` (see configs/README.md)");
-    RF_THROW(ErrorKind::kNotFound, "the trainer is not built yet (config '", options->file, "' is valid)");
+    // MPI starts here (not in main) so that commands without ranks never need it.
+    DistributedRuntime runtime(nullptr, nullptr);
+    try {
+      std::vector<std::string> overrides = options->overrides;
+      if (!global.log_level.empty()) overrides.push_back("run.log_level=" + global.log_level);
+      if (global.log_all_ranks) overrides.push_back("run.log_all_ranks=true");
+      run_training(load_job_config(options->file, overrides, global.plugins), runtime);
+    } catch (const Error& e) {
+      // Other ranks may be waiting in a collective: end the whole job now, with this rank's message.
+      if (runtime.launch().world_size > 1) {
+        runtime.fail(exit_code_for(e.kind()), "rank " + std::to_string(runtime.launch().rank) + ": " +
+                                                  std::string(error_kind_name(e.kind())) + ": " + e.message());
+      }
+      throw;
+    } catch (const std::exception& e) {
+      if (runtime.launch().world_size > 1) {
+        runtime.fail(1, "rank " + std::to_string(runtime.launch().rank) + ": unexpected error: " + e.what());
+      }
+      throw;
+    }
   });
 }
 

@@ -18,6 +18,12 @@ class JobConfigTestModel final : public Model {
   }
   explicit JobConfigTestModel(const ConfigNode&) {}
   std::string_view type() const override { return "job_config_test_model"; }
+  std::vector<recforge::Parameter*> parameters() override { return {}; }
+
+ protected:
+  void build_impl(const recforge::ModelContext&) override {}
+
+ public:
 };
 RF_REGISTER_MODEL("job_config_test_model", JobConfigTestModel);
 

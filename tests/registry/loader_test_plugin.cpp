@@ -12,6 +12,12 @@ class LoaderTestModel final : public recforge::Model {
   }
   explicit LoaderTestModel(const recforge::ConfigNode&) {}
   std::string_view type() const override { return LOADER_TEST_MODEL_NAME; }
+  std::vector<recforge::Parameter*> parameters() override { return {}; }
+
+ protected:
+  void build_impl(const recforge::ModelContext&) override {}
+
+ public:
 };
 }  // namespace
 

@@ -17,6 +17,12 @@ class RegistryTestModel final : public Model {
   }
   explicit RegistryTestModel(const ConfigNode& config) : factors(config.get_int("factors")) {}
   std::string_view type() const override { return "registry_test_model"; }
+  std::vector<recforge::Parameter*> parameters() override { return {}; }
+
+ protected:
+  void build_impl(const recforge::ModelContext&) override {}
+
+ public:
   std::int64_t factors;
 };
 

@@ -3,6 +3,7 @@
 #include "recforge/comm/communicator.hpp"
 
 #include <cstring>
+#include <iterator>
 #include <numeric>
 
 #include "recforge/comm/watchdog.hpp"
@@ -54,19 +55,19 @@ void check_rows_compatible(const char* what, const TensorView& a, const TensorVi
   RF_CHECK(a.dtype == b.dtype, what, ": dtypes differ (", dtype_name(a.dtype), " and ", dtype_name(b.dtype), ")");
 }
 
-// Collective kinds for the desync check.
-enum Kind : std::int64_t { kAllreduce = 1, kAllgatherv, kBroadcast, kReduceScatter, kAlltoallv, kBarrier };
+// Collective kinds for the desync check, by index.
+constexpr const char* kKinds[] = {"?",        "allreduce",     "allgatherv",       "broadcast",
+                                  "reduce_scatter", "alltoallv", "barrier",        "allreduce_int",
+                                  "allreduce_double", "allgather_int", "allgather_string"};
+
+std::int64_t kind_id(const char* name) {
+  for (std::int64_t k = 1; k < static_cast<std::int64_t>(std::size(kKinds)); ++k)
+    if (std::strcmp(kKinds[k], name) == 0) return k;
+  return 0;
+}
 
 const char* kind_name(std::int64_t kind) {
-  switch (kind) {
-    case kAllreduce: return "allreduce";
-    case kAllgatherv: return "allgatherv";
-    case kBroadcast: return "broadcast";
-    case kReduceScatter: return "reduce_scatter";
-    case kAlltoallv: return "alltoallv";
-    case kBarrier: return "barrier";
-  }
-  return "?";
+  return kind > 0 && kind < static_cast<std::int64_t>(std::size(kKinds)) ? kKinds[kind] : "?";
 }
 
 }  // namespace
@@ -78,10 +79,7 @@ void Communicator::check_device(const char* what, const TensorView& t) const {
 
 void Communicator::check_agreement(const char* what, std::int64_t elements) {
   if (!desync_check_ || world_size() == 1) return;
-  std::int64_t kind = 0;
-  for (std::int64_t k = kAllreduce; k <= kBarrier; ++k)
-    if (std::strcmp(kind_name(k), what) == 0) kind = k;
-  const std::int64_t mine[3] = {static_cast<std::int64_t>(sequence_), kind, elements};
+  const std::int64_t mine[3] = {static_cast<std::int64_t>(sequence_), kind_id(what), elements};
   std::vector<std::int64_t> all(static_cast<std::size_t>(3 * world_size()));
   {
     Scope scope(*this, std::string("desync check before ") + what);
@@ -173,12 +171,14 @@ void Communicator::barrier() {
 
 std::int64_t Communicator::allreduce_int(std::int64_t value, ReduceOp op) {
   RF_CHECK(op != ReduceOp::kAvg, "allreduce_int: avg is not defined for integers");
+  check_agreement("allreduce_int", 1);
   Scope scope(*this, "allreduce_int(" + std::string(reduce_op_name(op)) + ")");
   host_allreduce_impl(&value, 1, false, op);
   return value;
 }
 
 double Communicator::allreduce_double(double value, ReduceOp op) {
+  check_agreement("allreduce_double", 1);
   Scope scope(*this, "allreduce_double(" + std::string(reduce_op_name(op)) + ")");
   host_allreduce_impl(&value, 1, true, op == ReduceOp::kAvg ? ReduceOp::kSum : op);
   return op == ReduceOp::kAvg ? value / world_size() : value;
@@ -186,6 +186,7 @@ double Communicator::allreduce_double(double value, ReduceOp op) {
 
 std::vector<std::int64_t> Communicator::allgather_int(std::int64_t value) {
   std::vector<std::int64_t> out(static_cast<std::size_t>(world_size()));
+  check_agreement("allgather_int", 1);
   Scope scope(*this, "allgather_int");
   host_allgather_impl(&value, out.data(), sizeof value);
   return out;
@@ -197,6 +198,7 @@ std::vector<std::string> Communicator::allgather_string(const std::string& value
   std::string padded = value;
   padded.resize(static_cast<std::size_t>(longest));
   std::string all(static_cast<std::size_t>(longest * world_size()), '\0');
+  check_agreement("allgather_string", longest);
   {
     Scope scope(*this, "allgather_string");
     if (longest > 0) host_allgather_impl(padded.data(), all.data(), static_cast<std::size_t>(longest));

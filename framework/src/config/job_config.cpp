@@ -5,6 +5,8 @@
 #include <filesystem>
 
 #include "recforge/data/prepare.hpp"
+#include "recforge/train/run.hpp"
+#include "recforge/train/trainer.hpp"
 #include "recforge/model/model.hpp"
 #include "recforge/registry/plugin_loader.hpp"
 #include "recforge/registry/plugin_registry.hpp"
@@ -45,6 +47,8 @@ Schema job_schema() {
   s.add_section("run", run_schema(), "run identity and placement");
   s.add_string_list("plugins", {}, "out-of-tree plugin libraries (.so) to load before validation");
   s.add_section("data", data::data_schema(), "input data and its preparation");
+  s.add_section("train", train_schema(), "the training loop");
+  s.add_section("comm", comm_schema(), "distributed communication");
   s.add_variant_section("model", "type", model_schema_for,
                         "the model: `type` selects a registered model plugin (required by train)",
                         /*required=*/false);

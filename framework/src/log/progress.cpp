@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <string_view>
 #include <optional>
 
 #include "recforge/log/logging.hpp"
@@ -15,6 +17,17 @@ std::optional<bool> g_forced_tty;
 }
 
 void Progress::force_tty(bool tty) { g_forced_tty = tty; }
+
+namespace {
+// A redrawn bar only on a real terminal. mpirun gives ranks a pty even when its
+// own output goes to a file, so under a launcher plain lines are the default;
+// RECFORGE_PROGRESS=tty|plain overrides.
+bool want_tty() {
+  if (const char* mode = std::getenv("RECFORGE_PROGRESS")) return std::string_view(mode) == "tty";
+  if (std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMIX_RANK") || std::getenv("SLURM_PROCID")) return false;
+  return isatty(fileno(stdout)) != 0;
+}
+}  // namespace
 
 std::string format_duration(double seconds) {
   if (seconds < 0 || seconds != seconds) return "?";
@@ -27,7 +40,7 @@ std::string format_duration(double seconds) {
 Progress::Progress(std::string label, std::int64_t total, std::string unit)
     : label_(std::move(label)), unit_(std::move(unit)), total_(total) {
   active_ = log::rank() == 0 && log::enabled(log::Level::kInfo);
-  tty_ = g_forced_tty.value_or(isatty(fileno(stdout)) != 0);
+  tty_ = g_forced_tty.value_or(want_tty());
   start_ = last_draw_ = std::chrono::steady_clock::now();
 }
 
@@ -37,7 +50,7 @@ Progress::~Progress() {
 
 void Progress::update(std::int64_t done, const Values& values) {
   done_ = done;
-  if (!active_) return;
+  if (!active_ || (total_ > 0 && done >= total_)) return;  // the last line is finish()'s
   const auto now = std::chrono::steady_clock::now();
   const double since_draw = std::chrono::duration<double>(now - last_draw_).count();
   const double fraction = total_ > 0 ? static_cast<double>(done) / static_cast<double>(total_) : 0.0;

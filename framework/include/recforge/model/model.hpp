@@ -1,17 +1,83 @@
-// Model: the interface every model plugin implements. The trainer drives it;
-// see framework/README.md ("How a plugin plugs in").
+// Model: the interface every model plugin implements; the trainer drives it
+// (see framework/README.md, "How a plugin plugs in").
+//
+// Two ways to train:
+//   kMiniBatch  train_step() gets this rank's rows of a global batch, computes
+//               the loss and fills parameter gradients; the trainer synchronises
+//               gradients across ranks and applies the optimizer (NCF, two-tower,
+//               SASRec, LightGCN, MF);
+//   kEpoch      train_epoch() runs one full pass itself, communicating through
+//               context().comm (ALS' alternating least squares).
+// For evaluation a model either exposes user and item embeddings (scores are
+// their dot products) or overrides score().
 #pragma once
 
+#include <cstdint>
+#include <span>
 #include <string_view>
+#include <vector>
+
+#include "recforge/config/config_node.hpp"
+#include "recforge/model/parameter.hpp"
 
 namespace recforge {
+
+class Communicator;
+class Resources;
+namespace data {
+struct Dataset;
+}
+
+struct ModelContext {
+  const data::Dataset* dataset = nullptr;
+  const Resources* resources = nullptr;
+  Communicator* comm = nullptr;
+  std::uint64_t seed = 0;
+};
+
+struct TrainBatch {
+  std::span<const std::uint32_t> rows;  // this rank's rows of dataset.train
+  std::int64_t global_rows = 0;         // rows of the global batch over all ranks
+  std::int64_t epoch = 0, step = 0, global_step = 0;
+};
+
+// Local sums; the trainer reduces them over ranks for logs.
+struct StepStats {
+  double loss_sum = 0;
+  std::int64_t examples = 0;
+};
 
 class Model {
  public:
   static constexpr const char* kPluginKind = "model";
+  enum class Training { kMiniBatch, kEpoch };
+
   virtual ~Model() = default;
   // The registered name ("als", "ncf", ...).
   virtual std::string_view type() const = 0;
+
+  // Creates parameters (identically on every rank for the same seed) and any
+  // data the model derives from the dataset. Called once before training.
+  void build(const ModelContext& context);
+  const ModelContext& context() const { return context_; }
+
+  virtual Training training() const { return Training::kMiniBatch; }
+  virtual std::vector<Parameter*> parameters() = 0;
+
+  virtual StepStats train_step(const TrainBatch& batch);
+  virtual StepStats train_epoch(std::int64_t epoch);
+
+  // Evaluation. Factor models return true and fill user (U x D) and item (I x D)
+  // embeddings (CPU or the model's device); others override score().
+  virtual bool embeddings(Tensor& users, Tensor& items);
+  // scores (users.size() x num_items) for the given users.
+  virtual void score(std::span<const std::int32_t> users, TensorView scores);
+
+ protected:
+  virtual void build_impl(const ModelContext& context) = 0;
+
+ private:
+  ModelContext context_;
 };
 
 }  // namespace recforge

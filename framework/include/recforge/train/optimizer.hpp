@@ -1,0 +1,36 @@
+// Optimizers over a model's parameters. Dense parameters are updated in full;
+// embedding tables only in the rows the step touched (lazy updates), so the cost
+// follows the batch, not the table.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "recforge/config/schema.hpp"
+#include "recforge/core/resources.hpp"
+#include "recforge/model/parameter.hpp"
+
+namespace recforge {
+
+Schema optimizer_schema();
+
+class Optimizer {
+ public:
+  virtual ~Optimizer() = default;
+  // Applies the (already synchronised) gradients with learning rate `lr`.
+  virtual void step(const Resources& res, const std::vector<Parameter*>& params, float lr) = 0;
+  virtual std::string_view name() const = 0;
+  float base_lr() const { return base_lr_; }
+
+ protected:
+  explicit Optimizer(float lr) : base_lr_(lr) {}
+
+ private:
+  float base_lr_;
+};
+
+// From a resolved `train.optimizer` section.
+std::unique_ptr<Optimizer> make_optimizer(const ConfigNode& config);
+
+}  // namespace recforge

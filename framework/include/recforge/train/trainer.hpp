@@ -1,0 +1,93 @@
+// The model-agnostic training loop.
+//
+// For a mini-batch model every step is:
+//   batch (this rank's slice of a global batch) -> model.train_step (loss, grads)
+//   -> count non-finite values -> gradient sync (dense buckets, sparse rows)
+//   -> one small all-reduce deciding together: any NaN/Inf anywhere? any rank
+//      asked to stop (SIGUSR1)? -> clip -> optimizer -> logs, fingerprints
+// Every rank runs the same number of steps (BatchSchedule), so no rank leaves a
+// collective early. An epoch model (ALS) runs model.train_epoch instead.
+// Evaluation, early stopping and checkpoints plug in through hooks.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "recforge/comm/communicator.hpp"
+#include "recforge/config/schema.hpp"
+#include "recforge/data/interactions.hpp"
+#include "recforge/log/metrics_log.hpp"
+#include "recforge/model/model.hpp"
+#include "recforge/train/gradient_sync.hpp"
+
+namespace recforge {
+
+Schema train_schema();
+
+using MetricValues = std::vector<std::pair<std::string, double>>;
+
+struct TrainerHooks {
+  // Called after epochs selected by train.eval_every; returns metrics (every rank calls it).
+  std::function<MetricValues(std::int64_t epoch)> evaluate;
+  // Called after every epoch and on a graceful stop (checkpoints).
+  std::function<void(std::int64_t epoch, std::int64_t global_step, bool final)> end_of_epoch;
+};
+
+struct TrainSummary {
+  std::int64_t epochs = 0;          // completed epochs
+  std::int64_t steps = 0;           // completed global steps
+  bool stopped_by_signal = false;
+  bool stopped_early = false;       // early stopping on the validation metric
+  double last_epoch_loss = 0;
+  MetricValues best_metrics;
+  std::int64_t best_epoch = -1;
+  double seconds = 0;
+  GradientSyncStats sync;
+};
+
+// A cheap hash of every parameter's bytes (FNV-1a over 64-bit words), equal on
+// all ranks while they are in sync.
+std::uint64_t parameter_fingerprint(const std::vector<Parameter*>& params, const Resources& res);
+
+class Trainer {
+ public:
+  Trainer(const ConfigNode& train_config, Model& model, const data::Dataset& dataset, Communicator& comm,
+          const Resources& resources, std::uint64_t seed, MetricsLog* metrics);
+
+  void set_hooks(TrainerHooks hooks) { hooks_ = std::move(hooks); }
+  // Continue from a given epoch/step (resume).
+  void set_start(std::int64_t epoch) { start_epoch_ = epoch; }
+  TrainSummary fit();
+
+  std::int64_t steps_per_epoch() const { return steps_per_epoch_; }
+
+ private:
+  struct EpochResult {
+    double loss_sum = 0;
+    std::int64_t examples = 0;
+    bool stop = false;
+  };
+  EpochResult run_minibatch_epoch(std::int64_t epoch, TrainSummary& summary);
+  EpochResult run_full_epoch(std::int64_t epoch);
+  std::int64_t count_nonfinite_grads(const std::vector<Parameter*>& params, std::string& where) const;
+  void clip_gradients(const std::vector<Parameter*>& params);
+  void check_fingerprints(std::int64_t step);
+  void log(std::int64_t step, std::int64_t epoch, const std::string& split, const MetricValues& values);
+
+  const ConfigNode& config_;
+  Model& model_;
+  const data::Dataset& dataset_;
+  Communicator& comm_;
+  const Resources& resources_;
+  std::uint64_t seed_;
+  MetricsLog* metrics_;
+  TrainerHooks hooks_;
+  std::int64_t start_epoch_ = 0;
+  std::int64_t steps_per_epoch_ = 0;
+};
+
+}  // namespace recforge

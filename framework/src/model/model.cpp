@@ -1,0 +1,28 @@
+// Model defaults: the training mode a model does not support says so clearly.
+#include "recforge/model/model.hpp"
+
+#include "recforge/core/error.hpp"
+
+namespace recforge {
+
+void Model::build(const ModelContext& context) {
+  RF_CHECK(context.dataset && context.resources && context.comm, "Model::build needs dataset, resources and comm");
+  context_ = context;
+  build_impl(context);
+}
+
+StepStats Model::train_step(const TrainBatch&) {
+  RF_THROW(ErrorKind::kInternal, "model '", type(), "' trains by epochs and has no train_step");
+}
+
+StepStats Model::train_epoch(std::int64_t) {
+  RF_THROW(ErrorKind::kInternal, "model '", type(), "' trains by mini-batches and has no train_epoch");
+}
+
+bool Model::embeddings(Tensor&, Tensor&) { return false; }
+
+void Model::score(std::span<const std::int32_t>, TensorView) {
+  RF_THROW(ErrorKind::kInternal, "model '", type(), "' has neither embeddings nor a score() for evaluation");
+}
+
+}  // namespace recforge

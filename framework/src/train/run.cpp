@@ -1,0 +1,105 @@
+// run_training: the orchestration behind `recforge train` (see run.hpp).
+#include "recforge/train/run.hpp"
+
+#include <omp.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "recforge/comm/signals.hpp"
+#include "recforge/comm/watchdog.hpp"
+#include "recforge/core/cuda_runtime.hpp"
+#include "recforge/core/sha256.hpp"
+#include "recforge/data/prepare.hpp"
+#include "recforge/log/logging.hpp"
+#include "recforge/registry/plugin_registry.hpp"
+
+namespace recforge {
+
+Schema comm_schema() {
+  Schema s("how ranks talk to each other");
+  s.add_string("backend", "auto", "auto (nccl on GPUs, mpi under mpirun, else single), single, mpi, nccl",
+               {"auto", "single", "mpi", "nccl"})
+      .add_float("watchdog_timeout", 300.0, "seconds a collective may take before the job is aborted", 1.0)
+      .add_bool("desync_check", true, "verify that every rank issues the same collective with the same size")
+      .add_bool("heartbeats", true, "write per-rank heartbeats to the run directory (names stuck ranks)");
+  return s;
+}
+
+Device choose_device(const std::string& setting, int local_rank) {
+  const int gpus = cuda::device_count();
+  if (setting == "cpu" || (setting == "auto" && gpus == 0)) return Device::cpu();
+  RF_CHECK_KIND(ErrorKind::kConfig, gpus > 0, "run.device cuda, but no CUDA device is visible (",
+                cuda::compiled_with_cuda() ? "no GPU or driver" : "built without CUDA", ")");
+  return Device::cuda(local_rank % gpus);
+}
+
+TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime) {
+  const ConfigNode& run = job.section("run");
+  RF_CHECK_KIND(ErrorKind::kConfig, !job["model"].is_null(), "the config has no model section; add `model:` with a `type:`");
+  const Device device = choose_device(run.get_string("device"), runtime.launch().local_rank);
+  if (run.get_int("threads") > 0) omp_set_num_threads(static_cast<int>(run.get_int("threads")));
+  const Resources resources = Resources::for_device(device, static_cast<int>(run.get_int("threads")));
+
+  std::unique_ptr<Communicator> comm = runtime.make_communicator(job.section("comm").get_string("backend"), device);
+  log::init(comm->rank(), comm->world_size(), log::parse_level(run.get_string("log_level")), run.get_bool("log_all_ranks"));
+  const std::string run_dir = (std::filesystem::path(run.get_string("output_dir")) / run.get_string("name")).string();
+  std::filesystem::create_directories(run_dir);
+
+  const ConfigNode& comm_config = job.section("comm");
+  Communicator* raw_comm = comm.get();
+  Watchdog watchdog({.timeout_seconds = comm_config.get_double("watchdog_timeout"),
+                     .heartbeat_dir = comm_config.get_bool("heartbeats") ? run_dir + "/heartbeats" : std::string()},
+                    comm->rank(), comm->world_size(),
+                    [raw_comm](const std::string& message) { raw_comm->abort(4, message); });
+  watchdog.set_poll([raw_comm] { return raw_comm->async_error(); });
+  comm->set_watchdog(&watchdog);
+  comm->set_desync_check(comm_config.get_bool("desync_check"));
+  if (device.is_cuda()) comm->set_stream(resources.stream());
+  install_stop_signal_handler();
+
+  // Every rank must run the same config (decided before any training collective).
+  const std::string config_text = job.to_yaml();
+  const std::string config_hash = Sha256::hex(Sha256::of(config_text.data(), config_text.size()));
+  const auto hashes = comm->allgather_string(config_hash);
+  for (int r = 1; r < comm->world_size(); ++r) {
+    RF_CHECK_KIND(ErrorKind::kConfig, hashes[static_cast<std::size_t>(r)] == hashes[0], "rank 0 and rank ", r,
+                  " run different configs (hashes ", hashes[0].substr(0, 12), " and ",
+                  hashes[static_cast<std::size_t>(r)].substr(0, 12), "); start every rank with the same file and --set");
+  }
+  std::unique_ptr<MetricsLog> metrics;
+  if (comm->rank() == 0) {
+    std::ofstream(run_dir + "/config.yaml") << config_text;
+    metrics = std::make_unique<MetricsLog>(run_dir + "/metrics.jsonl");
+  }
+  log::info("run {} on {} rank(s), {} backend, device {}", run_dir, comm->world_size(), comm->backend(), device.str());
+
+  // Data: rank 0 prepares (and caches) first so the others load the cache.
+  const auto seed = static_cast<std::uint64_t>(run.get_int("seed"));
+  data::Dataset dataset;
+  if (comm->rank() == 0) dataset = data::prepare_dataset(job.section("data"), seed);
+  comm->barrier();
+  if (comm->rank() != 0) dataset = data::prepare_dataset(job.section("data"), seed);
+  const auto fingerprints = comm->allgather_string(dataset.fingerprint);
+  for (int r = 1; r < comm->world_size(); ++r) {
+    RF_CHECK_KIND(ErrorKind::kData, fingerprints[static_cast<std::size_t>(r)] == fingerprints[0], "rank ", r,
+                  " prepared different data from rank 0 (fingerprints ", fingerprints[0].substr(0, 12), " and ",
+                  fingerprints[static_cast<std::size_t>(r)].substr(0, 12), "); are the data files the same on every node?");
+  }
+
+  const ConfigNode& model_config = job.section("model");
+  auto model = ModelRegistry::instance().get(model_config.get_string("type")).create(model_config);
+  model->build(ModelContext{&dataset, &resources, comm.get(), seed});
+
+  Trainer trainer(job.section("train"), *model, dataset, *comm, resources, seed, metrics.get());
+  TrainRunResult result;
+  result.summary = trainer.fit();
+  result.run_dir = run_dir;
+  log::info("done: {} epochs, {} steps, final loss {:.6g}, {:.1f} s{}", result.summary.epochs, result.summary.steps,
+            result.summary.last_epoch_loss, result.summary.seconds,
+            result.summary.stopped_by_signal ? " (stopped by SIGUSR1)" : "");
+  comm->set_watchdog(nullptr);
+  return result;
+}
+
+}  // namespace recforge

@@ -1,0 +1,272 @@
+// The training loop (see trainer.hpp).
+#include "recforge/train/trainer.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+
+#include "recforge/comm/signals.hpp"
+#include "recforge/core/fault.hpp"
+#include "recforge/core/philox.hpp"
+#include "recforge/data/sampler.hpp"
+#include "recforge/kernels/reduce.hpp"
+#include "recforge/kernels/rows.hpp"
+#include "recforge/log/logging.hpp"
+#include "recforge/log/progress.hpp"
+#include "recforge/train/lr_schedule.hpp"
+#include "recforge/train/optimizer.hpp"
+
+namespace recforge {
+
+Schema train_schema() {
+  Schema early("stop when the validation metric stops improving");
+  early.add_optional_string("metric", "metric to watch, e.g. recall@20 (none: no early stopping)")
+      .add_int("patience", 5, "evaluations without improvement before stopping", 1)
+      .add_string("mode", "max", "whether larger or smaller is better", {"max", "min"});
+  Schema s("the training loop");
+  s.add_int("epochs", 10, "passes over the training data", 1)
+      .add_int("batch_size", 1024, "global batch size (split over ranks)", 1)
+      .add_bool("shuffle", true, "shuffle rows every epoch (seeded by run.seed and the epoch)")
+      .add_bool("drop_last", false, "drop the last, short global batch of an epoch")
+      .add_optional_int("max_steps", "stop after this many global steps", 1)
+      .add_section("optimizer", optimizer_schema(), "optimizer")
+      .add_section("lr_schedule", lr_schedule_schema(), "learning-rate schedule")
+      .add_float("grad_clip", 0.0, "clip the global gradient norm to this (0: off)", 0.0)
+      .add_float("sparse_density_threshold", 0.25,
+                 "exchange an embedding's gradient densely when touched rows exceed this fraction of its rows", 0.0)
+      .add_int("bucket_mb", 25, "dense gradient all-reduce bucket size in MiB", 1, 4096)
+      .add_string("nan_policy", "stop", "on NaN/Inf in loss or gradients: stop (exit 5) or skip the step",
+                  {"stop", "skip_step"})
+      .add_int("fingerprint_every", 100, "compare a hash of all parameters across ranks every N steps (0: off)", 0)
+      .add_int("log_every", 50, "log the training loss every N steps", 1)
+      .add_int("eval_every", 1, "evaluate every N epochs (needs an eval section)", 1)
+      .add_section("early_stopping", early, "early stopping");
+  return s;
+}
+
+std::uint64_t parameter_fingerprint(const std::vector<Parameter*>& params, const Resources& res) {
+  std::uint64_t hash = 0xcbf29ce484222325ULL;
+  for (const Parameter* p : params) {
+    const Tensor host = p->value().device().is_cpu() ? p->value() : p->value().to(Device::cpu(), res.stream());
+    res.synchronize();
+    const auto* bytes = static_cast<const unsigned char*>(host.data());
+    for (std::size_t i = 0; i < host.nbytes(); ++i) hash = (hash ^ bytes[i]) * 0x100000001b3ULL;
+  }
+  return hash;
+}
+
+Trainer::Trainer(const ConfigNode& train_config, Model& model, const data::Dataset& dataset, Communicator& comm,
+                 const Resources& resources, std::uint64_t seed, MetricsLog* metrics)
+    : config_(train_config), model_(model), dataset_(dataset), comm_(comm), resources_(resources), seed_(seed),
+      metrics_(metrics) {}
+
+void Trainer::log(std::int64_t step, std::int64_t epoch, const std::string& split, const MetricValues& values) {
+  if (metrics_ != nullptr) metrics_->write(step, epoch, split, values);
+}
+
+std::int64_t Trainer::count_nonfinite_grads(const std::vector<Parameter*>& params, std::string& where) const {
+  std::int64_t total = 0;
+  for (Parameter* p : params) {
+    const std::int64_t bad = p->is_embedding()
+                                 ? (p->rows().size() ? kernels::count_nonfinite(resources_, p->rows().values) : 0)
+                                 : kernels::count_nonfinite(resources_, p->grad());
+    if (bad > 0) where += fmt::format("{}{} in the gradient of '{}'", where.empty() ? "" : ", ", bad, p->name());
+    total += bad;
+  }
+  return total;
+}
+
+void Trainer::clip_gradients(const std::vector<Parameter*>& params) {
+  const double max_norm = config_.get_double("grad_clip");
+  if (max_norm <= 0) return;
+  double squares = 0;
+  for (Parameter* p : params) {
+    squares += p->is_embedding() ? (p->rows().size() ? kernels::sum_squares(resources_, p->rows().values) : 0.0)
+                                 : kernels::sum_squares(resources_, p->grad());
+  }
+  const double norm = std::sqrt(squares);  // gradients are synchronised: the same on every rank
+  if (norm <= max_norm) return;
+  const auto factor = static_cast<float>(max_norm / (norm + 1e-12));
+  for (Parameter* p : params) {
+    if (p->is_embedding()) {
+      if (p->rows().size()) kernels::scale_inplace(resources_, p->rows().values, factor);
+    } else {
+      kernels::scale_inplace(resources_, p->grad(), factor);
+    }
+  }
+}
+
+void Trainer::check_fingerprints(std::int64_t step) {
+  const auto fingerprint = static_cast<std::int64_t>(parameter_fingerprint(model_.parameters(), resources_));
+  const std::vector<std::int64_t> all = comm_.allgather_int(fingerprint);
+  for (int r = 1; r < comm_.world_size(); ++r) {
+    if (all[static_cast<std::size_t>(r)] != all[0]) {
+      RF_THROW(ErrorKind::kCommunication, "parameters diverged across ranks at step ", step, ": rank 0 has fingerprint ",
+               fmt::format("{:016x}", static_cast<std::uint64_t>(all[0])), ", rank ", r, " has ",
+               fmt::format("{:016x}", static_cast<std::uint64_t>(all[static_cast<std::size_t>(r)])),
+               " (silent divergence; no checkpoint is written from this state)");
+    }
+  }
+}
+
+Trainer::EpochResult Trainer::run_full_epoch(std::int64_t epoch) {
+  EpochResult result;
+  fault::at_step(comm_.rank(), epoch);  // process-level faults only (nan/skip are mini-batch faults)
+  const StepStats stats = model_.train_epoch(epoch);
+  result.loss_sum = stats.loss_sum;
+  result.examples = stats.examples;
+  std::int64_t bad = 0;
+  for (Parameter* p : model_.parameters()) bad += kernels::count_nonfinite(resources_, p->value());
+  std::int64_t flags[2] = {bad, stop_requested() ? 1 : 0};
+  flags[0] = comm_.allreduce_int(flags[0], ReduceOp::kSum);
+  flags[1] = comm_.allreduce_int(flags[1], ReduceOp::kMax);
+  RF_CHECK_KIND(ErrorKind::kNumerical, flags[0] == 0, "epoch ", epoch, ": ", flags[0],
+                " non-finite parameter values after the epoch (nothing is saved from this state)");
+  result.stop = flags[1] > 0;
+  return result;
+}
+
+Trainer::EpochResult Trainer::run_minibatch_epoch(std::int64_t epoch, TrainSummary& summary) {
+  EpochResult result;
+  const std::vector<Parameter*> params = model_.parameters();
+  const std::int64_t rows = dataset_.train.size();
+  data::BatchSchedule schedule(rows, config_.get_int("batch_size"), comm_.world_size(), comm_.rank(), seed_,
+                               config_.get_bool("shuffle"), config_.get_bool("drop_last"));
+  schedule.start_epoch(epoch);
+  auto optimizer = make_optimizer(config_.section("optimizer"));
+  const std::int64_t epochs = config_.get_int("epochs");
+  const std::int64_t max_steps = config_["max_steps"].is_null() ? epochs * steps_per_epoch_ : config_.get_int("max_steps");
+  const LrSchedule lr(config_.section("lr_schedule"), optimizer->base_lr(), steps_per_epoch_, max_steps);
+  GradientSync sync(comm_, resources_,
+                    {.bucket_bytes = config_.get_int("bucket_mb") << 20,
+                     .density_threshold = config_.get_double("sparse_density_threshold")});
+  const bool skip_bad_steps = config_.get_string("nan_policy") == "skip_step";
+  const std::int64_t log_every = config_.get_int("log_every");
+  const std::int64_t fingerprint_every = config_.get_int("fingerprint_every");
+
+  Progress bar(fmt::format("epoch {}", epoch), steps_per_epoch_, "batch");
+  double window_loss = 0;
+  std::int64_t window_examples = 0;
+  const auto window_start = std::chrono::steady_clock::now();
+  for (std::int64_t step = 0; step < steps_per_epoch_; ++step) {
+    const std::int64_t global_step = epoch * steps_per_epoch_ + step;
+    if (global_step >= max_steps) break;
+    const std::string injected = fault::at_step(comm_.rank(), global_step);
+    for (Parameter* p : params) p->zero_grad(resources_.stream());
+    const auto rows_of_rank = schedule.batch(step);
+    const TrainBatch batch{rows_of_rank, static_cast<std::int64_t>(schedule.global_batch(step).size()), epoch, step,
+                           global_step};
+    StepStats stats = model_.train_step(batch);
+    if (injected == "nan") stats.loss_sum = std::nan("");
+    std::string where;
+    std::int64_t bad = count_nonfinite_grads(params, where) + (std::isfinite(stats.loss_sum) ? 0 : 1);
+    if (!std::isfinite(stats.loss_sum)) where += (where.empty() ? "" : ", ") + std::string("the loss");
+    if (injected != "skip_collective") summary.sync = sync.synchronize(params);
+    // One decision for all ranks: integer SUM of non-finite counts (a float sum
+    // could overflow, a MAX could drop a NaN) and MAX of stop requests.
+    const std::int64_t total_bad = comm_.allreduce_int(bad, ReduceOp::kSum);
+    const bool stop = comm_.allreduce_int(stop_requested() ? 1 : 0, ReduceOp::kMax) > 0;
+    if (total_bad > 0) {
+      if (bad > 0) log::warn("step {}: rank {} found {}", global_step, comm_.rank(), where);
+      RF_CHECK_KIND(ErrorKind::kNumerical, skip_bad_steps, "step ", global_step, ": ", total_bad,
+                    " non-finite values in the loss or gradients (", bad > 0 ? "this rank: " + where : "on other ranks",
+                    "); stopping without applying the step (train.nan_policy: stop)");
+      log::warn("step {}: skipped ({} non-finite values; train.nan_policy: skip_step)", global_step, total_bad);
+    } else {
+      clip_gradients(params);
+      optimizer->step(resources_, params, static_cast<float>(lr.at(global_step)));
+      result.loss_sum += stats.loss_sum;
+      result.examples += stats.examples;
+      window_loss += stats.loss_sum;
+      window_examples += stats.examples;
+    }
+    summary.steps = global_step + 1;
+    if (fingerprint_every > 0 && (global_step + 1) % fingerprint_every == 0) check_fingerprints(global_step);
+    if ((step + 1) % log_every == 0 || step + 1 == steps_per_epoch_) {
+      const double loss = comm_.allreduce_double(window_loss, ReduceOp::kSum);
+      const auto examples = comm_.allreduce_int(window_examples, ReduceOp::kSum);
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start).count();
+      const double mean = examples > 0 ? loss / static_cast<double>(examples) : 0.0;
+      log(global_step + 1, epoch, "train",
+          {{"loss", mean}, {"lr", lr.at(global_step)}, {"examples_per_s", seconds > 0 ? result.examples / seconds : 0.0}});
+      bar.update(step + 1, {{"loss", mean}});
+      window_loss = 0;
+      window_examples = 0;
+    }
+    if (stop) {
+      result.stop = true;
+      break;
+    }
+  }
+  bar.finish();
+  return result;
+}
+
+TrainSummary Trainer::fit() {
+  TrainSummary summary;
+  const auto start = std::chrono::steady_clock::now();
+  const std::int64_t epochs = config_.get_int("epochs");
+  const bool minibatch = model_.training() == Model::Training::kMiniBatch;
+  const std::int64_t global_batch = config_.get_int("batch_size");
+  RF_CHECK_KIND(ErrorKind::kConfig, !minibatch || global_batch >= comm_.world_size(), "train.batch_size ", global_batch,
+                " is smaller than the number of ranks (", comm_.world_size(), ")");
+  steps_per_epoch_ = minibatch ? data::BatchSchedule(dataset_.train.size(), global_batch, comm_.world_size(),
+                                                     comm_.rank(), seed_, config_.get_bool("shuffle"),
+                                                     config_.get_bool("drop_last"))
+                                     .steps_per_epoch()
+                               : 1;
+  const ConfigNode& early = config_.section("early_stopping");
+  const bool early_stopping = !early["metric"].is_null() && hooks_.evaluate;
+  const bool maximize = early.get_string("mode") == "max";
+  double best = maximize ? -INFINITY : INFINITY;
+  std::int64_t since_best = 0;
+  log::info("training {} on {} ranks ({}): {} epochs x {} steps, global batch {}", model_.type(), comm_.world_size(),
+            comm_.backend(), epochs, steps_per_epoch_, minibatch ? global_batch : dataset_.train.size());
+  for (std::int64_t epoch = start_epoch_; epoch < epochs; ++epoch) {
+    const auto epoch_start = std::chrono::steady_clock::now();
+    const EpochResult r = minibatch ? run_minibatch_epoch(epoch, summary) : run_full_epoch(epoch);
+    if (!minibatch) summary.steps = epoch + 1;
+    const double loss = comm_.allreduce_double(r.loss_sum, ReduceOp::kSum);
+    const std::int64_t examples = comm_.allreduce_int(r.examples, ReduceOp::kSum);
+    summary.last_epoch_loss = examples > 0 ? loss / static_cast<double>(examples) : loss;
+    summary.epochs = epoch + 1;
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+    log::info("epoch {}: loss {:.6g} ({:.2f} s)", epoch, summary.last_epoch_loss, seconds);
+    log(summary.steps, epoch, "epoch", {{"loss", summary.last_epoch_loss}, {"seconds", seconds}});
+    if (hooks_.evaluate && ((epoch + 1) % config_.get_int("eval_every") == 0 || epoch + 1 == epochs || r.stop)) {
+      const MetricValues metrics = hooks_.evaluate(epoch);
+      log(summary.steps, epoch, "valid", metrics);
+      if (early_stopping) {
+        const std::string& name = early.get_string("metric");
+        const auto it = std::find_if(metrics.begin(), metrics.end(), [&](const auto& m) { return m.first == name; });
+        RF_CHECK_KIND(ErrorKind::kConfig, it != metrics.end(), "train.early_stopping.metric '", name,
+                      "' is not among the evaluation metrics");
+        if (maximize ? it->second > best : it->second < best) {
+          best = it->second;
+          summary.best_metrics = metrics;
+          summary.best_epoch = epoch;
+          since_best = 0;
+        } else if (++since_best >= early.get_int("patience")) {
+          summary.stopped_early = true;
+        }
+      } else {
+        summary.best_metrics = metrics;
+        summary.best_epoch = epoch;
+      }
+    }
+    const bool last = r.stop || summary.stopped_early || epoch + 1 == epochs ||
+                      (!config_["max_steps"].is_null() && summary.steps >= config_.get_int("max_steps"));
+    if (hooks_.end_of_epoch) hooks_.end_of_epoch(epoch, summary.steps, last);
+    if (r.stop) {
+      summary.stopped_by_signal = true;
+      log::info("stopping at step {} (SIGUSR1)", summary.steps);
+      break;
+    }
+    if (last) break;
+  }
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return summary;
+}
+
+}  // namespace recforge

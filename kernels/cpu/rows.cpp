@@ -1,0 +1,86 @@
+// CPU reference kernels for row operations (see rows.hpp).
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "recforge/kernels/rows.hpp"
+
+namespace recforge::kernels {
+
+void check_rows_args(const char* op, const Resources& res, const TensorView& ids, const TensorView& values) {
+  check_dtype(op, ids, DType::kI32);
+  check_dtype(op, values, DType::kF32);
+  check_contiguous(op, ids);
+  check_contiguous(op, values);
+  check_same_device(op, ids, values);
+  RF_CHECK(ids.device == res.device(), op, ": tensors on ", ids.device.str(), ", resources on ", res.device().str());
+  RF_CHECK(ids.ndim() == 1 && values.ndim() == 2 && values.shape[0] == ids.shape[0], op, ": ids ", ids.shape.str(),
+           " and values ", values.shape.str(), " do not pair up (expected (n) and (n, D))");
+}
+
+namespace {
+
+// ids (n), values (n, D) -> sorted unique ids (m), summed rows (m, D).
+void coalesce_rows_cpu(const Resources& res, const TensorView& ids, const TensorView& values, Tensor& out_ids,
+                       Tensor& out_values) {
+  const std::int64_t n = ids.numel(), d = values.shape[1];
+  const std::int32_t* id = ids.data_as<std::int32_t>();
+  const float* v = values.data_as<float>();
+  std::vector<std::int64_t> order(static_cast<std::size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) { return id[a] < id[b]; });
+  std::int64_t m = 0;
+  for (std::int64_t k = 0; k < n; ++k) m += (k == 0 || id[order[static_cast<std::size_t>(k)]] != id[order[static_cast<std::size_t>(k - 1)]]);
+  out_ids = Tensor::empty({m}, DType::kI32, res.allocator(), res.stream());
+  out_values = Tensor::zeros({m, d}, DType::kF32);
+  std::int32_t* oid = out_ids.data_as<std::int32_t>();
+  float* ov = out_values.data_as<float>();
+  std::int64_t j = -1;
+  for (std::int64_t k = 0; k < n; ++k) {
+    const std::int64_t src = order[static_cast<std::size_t>(k)];
+    if (k == 0 || id[src] != oid[j]) oid[++j] = id[src];
+    for (std::int64_t c = 0; c < d; ++c) ov[j * d + c] += v[src * d + c];
+  }
+}
+
+// table (R, D) += values (n, D) at ids (n).
+void scatter_add_rows_cpu(const Resources&, TensorView table, const TensorView& ids, const TensorView& values) {
+  const std::int64_t n = ids.numel(), d = values.shape[1], rows = table.shape[0];
+  const std::int32_t* id = ids.data_as<std::int32_t>();
+  const float* v = values.data_as<float>();
+  float* t = table.data_as<float>();
+  for (std::int64_t k = 0; k < n; ++k) {
+    RF_CHECK(id[k] >= 0 && id[k] < rows, "scatter_add_rows: row id ", id[k], " outside [0, ", rows, ")");
+    for (std::int64_t c = 0; c < d; ++c) t[id[k] * d + c] += v[k * d + c];
+  }
+}
+
+// out (n, D) = table (R, D)[ids (n)].
+void gather_rows_cpu(const Resources&, const TensorView& table, const TensorView& ids, TensorView out) {
+  const std::int64_t n = ids.numel(), d = out.shape[1], rows = table.shape[0];
+  const std::int32_t* id = ids.data_as<std::int32_t>();
+  const float* t = table.data_as<float>();
+  float* o = out.data_as<float>();
+  for (std::int64_t k = 0; k < n; ++k) {
+    RF_CHECK(id[k] >= 0 && id[k] < rows, "gather_rows: row id ", id[k], " outside [0, ", rows, ")");
+    std::copy(t + id[k] * d, t + (id[k] + 1) * d, o + k * d);
+  }
+}
+
+std::int64_t count_nonfinite_cpu(const Resources&, const TensorView& values) {
+  const float* v = values.data_as<float>();
+  const std::int64_t n = values.numel();
+  std::int64_t bad = 0;
+#pragma omp parallel for reduction(+ : bad) schedule(static)
+  for (std::int64_t i = 0; i < n; ++i) bad += !std::isfinite(v[i]);
+  return bad;
+}
+
+}  // namespace
+
+RF_REGISTER_KERNEL(coalesce_rows, kCPU, coalesce_rows_cpu);
+RF_REGISTER_KERNEL(scatter_add_rows, kCPU, scatter_add_rows_cpu);
+RF_REGISTER_KERNEL(gather_rows, kCPU, gather_rows_cpu);
+RF_REGISTER_KERNEL(count_nonfinite, kCPU, count_nonfinite_cpu);
+
+}  // namespace recforge::kernels

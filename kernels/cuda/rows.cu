@@ -1,0 +1,160 @@
+// CUDA kernels for row operations (see rows.hpp; the CPU reference is cpu/rows.cpp).
+// coalesce_rows: CUB stable radix sort of (id, position), run-length encoding of
+// the sorted ids, then one block per unique id summing its rows in input order,
+// so the result equals the CPU reference bit for bit.
+#include <cub/device/device_radix_sort.cuh>
+#include <cub/device/device_run_length_encode.cuh>
+#include <cub/device/device_scan.cuh>
+
+#include "recforge/cuda/check.cuh"
+#include "recforge/cuda/launch.cuh"
+#include "recforge/kernels/rows.hpp"
+
+namespace recforge::kernels {
+namespace {
+
+constexpr int kThreads = 256;
+
+cudaStream_t stream_of(const Resources& res) { return static_cast<cudaStream_t>(res.stream().native()); }
+
+Tensor scratch(const Resources& res, std::size_t bytes) {
+  return Tensor::empty({static_cast<std::int64_t>(bytes)}, DType::kU8, res.allocator(), res.stream());
+}
+
+__global__ void iota_kernel(std::int32_t* out, std::int64_t n) {
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    out[i] = static_cast<std::int32_t>(i);
+  }
+}
+
+// One block per unique id: sum its rows (positions[offset .. offset + count)) column by column.
+__global__ void sum_segments_kernel(const float* values, const std::int32_t* positions, const std::int32_t* offsets,
+                                    const std::int32_t* counts, float* out, std::int64_t d) {
+  const std::int64_t segment = blockIdx.x;
+  const std::int32_t begin = offsets[segment], count = counts[segment];
+  for (std::int64_t c = threadIdx.x; c < d; c += blockDim.x) {
+    float sum = 0.0f;
+    for (std::int32_t k = 0; k < count; ++k) sum += values[static_cast<std::int64_t>(positions[begin + k]) * d + c];
+    out[segment * d + c] = sum;
+  }
+}
+
+void coalesce_rows_cuda(const Resources& res, const TensorView& ids, const TensorView& values, Tensor& out_ids,
+                        Tensor& out_values) {
+  const std::int64_t n = ids.numel(), d = values.shape[1];
+  RF_CHECK(n < INT32_MAX, "coalesce_rows: ", n, " rows exceed the CUDA kernel's 32-bit positions");
+  const cudaStream_t stream = stream_of(res);
+  if (n == 0) {
+    out_ids = Tensor::empty({0}, DType::kI32, res.allocator(), res.stream());
+    out_values = Tensor::empty({0, d}, DType::kF32, res.allocator(), res.stream());
+    return;
+  }
+  const int items = static_cast<int>(n);
+  Tensor positions = Tensor::empty({n}, DType::kI32, res.allocator(), res.stream());
+  iota_kernel<<<cuda::blocks_for(n, kThreads), kThreads, 0, stream>>>(positions.data_as<std::int32_t>(), n);
+  RF_CUDA_CHECK_LAST();
+  Tensor sorted_ids = Tensor::empty({n}, DType::kI32, res.allocator(), res.stream());
+  Tensor sorted_positions = Tensor::empty({n}, DType::kI32, res.allocator(), res.stream());
+  std::size_t bytes = 0;
+  RF_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, bytes, ids.data_as<std::int32_t>(),
+                                                sorted_ids.data_as<std::int32_t>(), positions.data_as<std::int32_t>(),
+                                                sorted_positions.data_as<std::int32_t>(), items, 0, 32, stream));
+  Tensor temp = scratch(res, bytes);
+  RF_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(temp.data(), bytes, ids.data_as<std::int32_t>(),
+                                                sorted_ids.data_as<std::int32_t>(), positions.data_as<std::int32_t>(),
+                                                sorted_positions.data_as<std::int32_t>(), items, 0, 32, stream));
+  Tensor unique = Tensor::empty({n}, DType::kI32, res.allocator(), res.stream());
+  Tensor counts = Tensor::empty({n}, DType::kI32, res.allocator(), res.stream());
+  Tensor runs = Tensor::empty({1}, DType::kI32, res.allocator(), res.stream());
+  RF_CUDA_CHECK(cub::DeviceRunLengthEncode::Encode(nullptr, bytes, sorted_ids.data_as<std::int32_t>(),
+                                                   unique.data_as<std::int32_t>(), counts.data_as<std::int32_t>(),
+                                                   runs.data_as<std::int32_t>(), items, stream));
+  temp = scratch(res, bytes);
+  RF_CUDA_CHECK(cub::DeviceRunLengthEncode::Encode(temp.data(), bytes, sorted_ids.data_as<std::int32_t>(),
+                                                   unique.data_as<std::int32_t>(), counts.data_as<std::int32_t>(),
+                                                   runs.data_as<std::int32_t>(), items, stream));
+  std::int32_t m = 0;
+  RF_CUDA_CHECK(cudaMemcpyAsync(&m, runs.data(), sizeof m, cudaMemcpyDeviceToHost, stream));
+  RF_CUDA_CHECK(cudaStreamSynchronize(stream));  // the output size decides the allocation
+  Tensor offsets = Tensor::empty({m}, DType::kI32, res.allocator(), res.stream());
+  RF_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(nullptr, bytes, counts.data_as<std::int32_t>(),
+                                              offsets.data_as<std::int32_t>(), m, stream));
+  temp = scratch(res, bytes);
+  RF_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(temp.data(), bytes, counts.data_as<std::int32_t>(),
+                                              offsets.data_as<std::int32_t>(), m, stream));
+  out_ids = Tensor::empty({m}, DType::kI32, res.allocator(), res.stream());
+  RF_CUDA_CHECK(cudaMemcpyAsync(out_ids.data(), unique.data(), sizeof(std::int32_t) * static_cast<std::size_t>(m),
+                                cudaMemcpyDeviceToDevice, stream));
+  out_values = Tensor::empty({m, d}, DType::kF32, res.allocator(), res.stream());
+  if (m > 0) {
+    sum_segments_kernel<<<static_cast<unsigned>(m), 128, 0, stream>>>(
+        values.data_as<float>(), sorted_positions.data_as<std::int32_t>(), offsets.data_as<std::int32_t>(),
+        counts.data_as<std::int32_t>(), out_values.data_as<float>(), d);
+    RF_CUDA_CHECK_LAST();
+  }
+}
+
+__global__ void scatter_add_rows_kernel(float* table, const std::int32_t* ids, const float* values, std::int64_t n,
+                                        std::int64_t d) {
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n * d;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    atomicAdd(&table[static_cast<std::int64_t>(ids[i / d]) * d + i % d], values[i]);
+  }
+}
+
+void scatter_add_rows_cuda(const Resources& res, TensorView table, const TensorView& ids, const TensorView& values) {
+  const std::int64_t n = ids.numel(), d = values.shape[1];
+  if (n == 0) return;
+  scatter_add_rows_kernel<<<cuda::blocks_for(n * d, kThreads), kThreads, 0, stream_of(res)>>>(
+      table.data_as<float>(), ids.data_as<std::int32_t>(), values.data_as<float>(), n, d);
+  RF_CUDA_CHECK_LAST();
+}
+
+__global__ void gather_rows_kernel(const float* table, const std::int32_t* ids, float* out, std::int64_t n,
+                                   std::int64_t d) {
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n * d;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    out[i] = table[static_cast<std::int64_t>(ids[i / d]) * d + i % d];
+  }
+}
+
+void gather_rows_cuda(const Resources& res, const TensorView& table, const TensorView& ids, TensorView out) {
+  const std::int64_t n = ids.numel(), d = out.shape[1];
+  if (n == 0) return;
+  gather_rows_kernel<<<cuda::blocks_for(n * d, kThreads), kThreads, 0, stream_of(res)>>>(
+      table.data_as<float>(), ids.data_as<std::int32_t>(), out.data_as<float>(), n, d);
+  RF_CUDA_CHECK_LAST();
+}
+
+__global__ void count_nonfinite_kernel(const float* v, std::int64_t n, unsigned long long* count) {
+  unsigned long long local = 0;
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    local += !isfinite(v[i]);
+  }
+  if (local) atomicAdd(count, local);
+}
+
+std::int64_t count_nonfinite_cuda(const Resources& res, const TensorView& values) {
+  const std::int64_t n = values.numel();
+  if (n == 0) return 0;
+  Tensor count = Tensor::zeros({1}, DType::kI64, res.device(), res.stream());
+  const unsigned blocks = std::min(cuda::blocks_for(n, kThreads), 1024u);
+  count_nonfinite_kernel<<<blocks, kThreads, 0, stream_of(res)>>>(
+      values.data_as<float>(), n, reinterpret_cast<unsigned long long*>(count.data()));
+  RF_CUDA_CHECK_LAST();
+  std::int64_t host = 0;
+  RF_CUDA_CHECK(cudaMemcpyAsync(&host, count.data(), sizeof host, cudaMemcpyDeviceToHost, stream_of(res)));
+  RF_CUDA_CHECK(cudaStreamSynchronize(stream_of(res)));
+  return host;
+}
+
+}  // namespace
+
+RF_REGISTER_KERNEL(coalesce_rows, kCUDA, coalesce_rows_cuda);
+RF_REGISTER_KERNEL(scatter_add_rows, kCUDA, scatter_add_rows_cuda);
+RF_REGISTER_KERNEL(gather_rows, kCUDA, gather_rows_cuda);
+RF_REGISTER_KERNEL(count_nonfinite, kCUDA, count_nonfinite_cuda);
+
+}  // namespace recforge::kernels

@@ -1,0 +1,70 @@
+// Row operations on embedding tables and their sparse gradients.
+//   defines: coalesce_rows, scatter_add_rows, gather_rows, count_nonfinite
+// Shapes: n ids, D columns, R table rows.
+#pragma once
+
+#include <cstdint>
+
+#include "recforge/core/resources.hpp"
+#include "recforge/core/tensor.hpp"
+#include "recforge/registry/kernel_registry.hpp"
+
+namespace recforge::kernels {
+
+// ids (n) i32, values (n, D) f32 -> out_ids (m) sorted unique, out_values (m, D):
+// the rows of equal ids summed in input order (so results are reproducible).
+// Allocates the outputs on the resources' device.
+using CoalesceRowsFn = void(const Resources&, const TensorView& ids, const TensorView& values, Tensor& out_ids,
+                            Tensor& out_values);
+RF_DECLARE_OP(coalesce_rows, CoalesceRowsFn);
+
+// table (R, D) += values (n, D) at rows ids (n). Contract: +=.
+using ScatterAddRowsFn = void(const Resources&, TensorView table, const TensorView& ids, const TensorView& values);
+RF_DECLARE_OP(scatter_add_rows, ScatterAddRowsFn);
+
+// out (n, D) = table (R, D) rows ids (n). Contract: =.
+using GatherRowsFn = void(const Resources&, const TensorView& table, const TensorView& ids, TensorView out);
+RF_DECLARE_OP(gather_rows, GatherRowsFn);
+
+// Number of NaN/Inf values in an f32 tensor (synchronises the stream on CUDA).
+using CountNonfiniteFn = std::int64_t(const Resources&, const TensorView& values);
+RF_DECLARE_OP(count_nonfinite, CountNonfiniteFn);
+
+void check_rows_args(const char* op, const Resources& res, const TensorView& ids, const TensorView& values);
+
+/// Coalesces duplicate rows: sorted unique ids, values summed in input order.
+/// @code
+///   Tensor ids, rows;
+///   coalesce_rows(res, grad.ids, grad.values, ids, rows);
+/// @endcode
+inline void coalesce_rows(const Resources& res, const TensorView& ids, const TensorView& values, Tensor& out_ids,
+                          Tensor& out_values) {
+  check_rows_args("coalesce_rows", res, ids, values);
+  dispatch<coalesce_rows_op>(ids.device)(res, ids, values, out_ids, out_values);
+}
+
+inline void scatter_add_rows(const Resources& res, TensorView table, const TensorView& ids, const TensorView& values) {
+  check_rows_args("scatter_add_rows", res, ids, values);
+  check_dtype("scatter_add_rows table", table, DType::kF32);
+  check_contiguous("scatter_add_rows table", table);
+  RF_CHECK(table.ndim() == 2 && table.shape[1] == values.shape[1], "scatter_add_rows: table ", table.shape.str(),
+           " and values ", values.shape.str(), " differ in columns");
+  dispatch<scatter_add_rows_op>(ids.device)(res, table, ids, values);
+}
+
+inline void gather_rows(const Resources& res, const TensorView& table, const TensorView& ids, TensorView out) {
+  check_rows_args("gather_rows", res, ids, out);
+  check_dtype("gather_rows table", table, DType::kF32);
+  check_contiguous("gather_rows table", table);
+  RF_CHECK(table.ndim() == 2 && table.shape[1] == out.shape[1], "gather_rows: table ", table.shape.str(), " and out ",
+           out.shape.str(), " differ in columns");
+  dispatch<gather_rows_op>(ids.device)(res, table, ids, out);
+}
+
+inline std::int64_t count_nonfinite(const Resources& res, const TensorView& values) {
+  check_dtype("count_nonfinite", values, DType::kF32);
+  check_contiguous("count_nonfinite", values);
+  return dispatch<count_nonfinite_op>(values.device)(res, values);
+}
+
+}  // namespace recforge::kernels

@@ -1,0 +1,72 @@
+// CPU-vs-CUDA parity of the row kernels, SGD and reductions.
+#include <gtest/gtest.h>
+
+#include "recforge/core/philox.hpp"
+#include "recforge/kernels/optim.hpp"
+#include "recforge/kernels/random.hpp"
+#include "recforge/kernels/reduce.hpp"
+#include "recforge/kernels/rows.hpp"
+#include "testing/gpu.hpp"
+#include "testing/tensor_testing.hpp"
+
+namespace recforge::kernels {
+namespace {
+
+Tensor random_ids(std::int64_t n, std::int32_t rows, std::uint64_t seed) {
+  std::vector<std::int32_t> ids(static_cast<std::size_t>(n));
+  for (std::int64_t k = 0; k < n; ++k) ids[static_cast<std::size_t>(k)] = static_cast<std::int32_t>(philox_below(seed, 1, static_cast<std::uint64_t>(k), static_cast<std::uint32_t>(rows)));
+  return Tensor::from_vector(ids);
+}
+
+Tensor random_values(Shape shape, std::uint64_t seed) {
+  Tensor t = Tensor::empty(shape, DType::kF32);
+  fill_uniform(Resources::cpu(), t, -1, 1, seed, 2);
+  return t;
+}
+
+class RowsParity : public ::testing::TestWithParam<std::pair<std::int64_t, std::int64_t>> {};
+
+TEST_P(RowsParity, CoalesceIsBitIdentical) {
+  RF_SKIP_WITHOUT_GPU();
+  const auto [n, d] = GetParam();
+  const Resources gpu = Resources::cuda(0);
+  const Tensor ids = random_ids(n, 97, 1), values = random_values({n, d}, 2);
+  Tensor cpu_ids, cpu_values, gpu_ids, gpu_values;
+  coalesce_rows(Resources::cpu(), ids, values, cpu_ids, cpu_values);
+  coalesce_rows(gpu, ids.to(gpu.device(), gpu.stream()), values.to(gpu.device(), gpu.stream()), gpu_ids, gpu_values);
+  gpu.synchronize();
+  EXPECT_EQ(gpu_ids.to(Device::cpu(), gpu.stream()).to_vector<std::int32_t>(), cpu_ids.to_vector<std::int32_t>());
+  RF_EXPECT_TENSOR_NEAR(gpu_values, cpu_values, 0.0);
+}
+
+TEST_P(RowsParity, ScatterGatherSgdAndReductions) {
+  RF_SKIP_WITHOUT_GPU();
+  const auto [n, d] = GetParam();
+  const Resources gpu = Resources::cuda(0);
+  const Tensor ids = random_ids(n, 97, 3), values = random_values({n, d}, 4);
+  Tensor cpu_table = Tensor::zeros({97, d}, DType::kF32);
+  Tensor gpu_table = cpu_table.to(gpu.device(), gpu.stream());
+  scatter_add_rows(Resources::cpu(), cpu_table, ids, values);
+  scatter_add_rows(gpu, gpu_table, ids.to(gpu.device(), gpu.stream()), values.to(gpu.device(), gpu.stream()));
+  gpu.synchronize();
+  RF_EXPECT_TENSOR_NEAR(gpu_table, cpu_table, 1e-5, 1e-5);  // atomics add in any order
+  EXPECT_NEAR(sum_squares(gpu, gpu_table), sum_squares(Resources::cpu(), cpu_table), 1e-6 * (1 + sum_squares(Resources::cpu(), cpu_table)));
+  Tensor velocity_cpu = Tensor::zeros({97, d}, DType::kF32), velocity_gpu = velocity_cpu.to(gpu.device(), gpu.stream());
+  Tensor unique_ids, rows;
+  coalesce_rows(Resources::cpu(), ids, values, unique_ids, rows);
+  const SgdOptions o{.lr = 0.1f, .momentum = 0.9f, .weight_decay = 0.01f};
+  Tensor cpu_weights = random_values({97, d}, 5), gpu_weights = cpu_weights.to(gpu.device(), gpu.stream());
+  sgd_rows(Resources::cpu(), cpu_weights, velocity_cpu, unique_ids, rows, o);
+  sgd_rows(gpu, gpu_weights, velocity_gpu, unique_ids.to(gpu.device(), gpu.stream()), rows.to(gpu.device(), gpu.stream()), o);
+  gpu.synchronize();
+  RF_EXPECT_TENSOR_NEAR(gpu_weights, cpu_weights, 1e-6, 1e-6);
+  EXPECT_EQ(count_nonfinite(gpu, gpu_weights), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Sizes, RowsParity,
+                         ::testing::Values(std::pair<std::int64_t, std::int64_t>{0, 4}, std::pair<std::int64_t, std::int64_t>{1, 1},
+                                           std::pair<std::int64_t, std::int64_t>{1000, 64}, std::pair<std::int64_t, std::int64_t>{4096, 33}),
+                         [](const auto& info) { return "n" + std::to_string(info.param.first) + "_d" + std::to_string(info.param.second); });
+
+}  // namespace
+}  // namespace recforge::kernels

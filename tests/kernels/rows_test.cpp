@@ -1,0 +1,86 @@
+// Row kernels, SGD and reductions on the CPU: known answers and argument errors.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "recforge/kernels/optim.hpp"
+#include "recforge/kernels/reduce.hpp"
+#include "recforge/kernels/rows.hpp"
+#include "testing/error_testing.hpp"
+
+namespace recforge::kernels {
+namespace {
+
+const Resources kCpu = Resources::cpu();
+
+TEST(CoalesceRows, SortsUniqueIdsAndSumsDuplicatesInInputOrder) {
+  Tensor ids = Tensor::from_vector(std::vector<std::int32_t>{5, 2, 5, 9, 2});
+  Tensor values = Tensor::from_vector(std::vector<float>{1, 10, 2, 20, 3, 30, 4, 40, 5, 50}, {5, 2});
+  Tensor out_ids, out_values;
+  coalesce_rows(kCpu, ids, values, out_ids, out_values);
+  EXPECT_EQ(out_ids.to_vector<std::int32_t>(), (std::vector<std::int32_t>{2, 5, 9}));
+  EXPECT_EQ(out_values.to_vector<float>(), (std::vector<float>{2 + 5, 20 + 50, 1 + 3, 10 + 30, 4, 40}));
+}
+
+TEST(CoalesceRows, EmptyAndMismatchedInputs) {
+  Tensor out_ids, out_values;
+  coalesce_rows(kCpu, Tensor::empty({0}, DType::kI32), Tensor::empty({0, 3}, DType::kF32), out_ids, out_values);
+  EXPECT_EQ(out_ids.numel(), 0);
+  EXPECT_EQ(out_values.shape(), (Shape{0, 3}));
+  RF_EXPECT_ERROR(coalesce_rows(kCpu, Tensor::empty({2}, DType::kI32), Tensor::empty({3, 1}, DType::kF32), out_ids,
+                                out_values),
+                  ErrorKind::kInvalidArgument, "do not pair up");
+  RF_EXPECT_ERROR(coalesce_rows(kCpu, Tensor::empty({2}, DType::kI64), Tensor::empty({2, 1}, DType::kF32), out_ids,
+                                out_values),
+                  ErrorKind::kInvalidArgument, "expected dtype i32, got i64");
+}
+
+TEST(ScatterAndGatherRows, KnownAnswersAndBounds) {
+  Tensor table = Tensor::zeros({4, 2}, DType::kF32);
+  scatter_add_rows(kCpu, table, Tensor::from_vector(std::vector<std::int32_t>{1, 3, 1}),
+                   Tensor::from_vector(std::vector<float>{1, 2, 3, 4, 5, 6}, {3, 2}));
+  EXPECT_EQ(table.to_vector<float>(), (std::vector<float>{0, 0, 6, 8, 0, 0, 3, 4}));
+  Tensor out = Tensor::empty({2, 2}, DType::kF32);
+  gather_rows(kCpu, table, Tensor::from_vector(std::vector<std::int32_t>{3, 1}), out);
+  EXPECT_EQ(out.to_vector<float>(), (std::vector<float>{3, 4, 6, 8}));
+  RF_EXPECT_ERROR(gather_rows(kCpu, table, Tensor::from_vector(std::vector<std::int32_t>{4, 0}), out),
+                  ErrorKind::kInvalidArgument, "row id 4 outside [0, 4)");
+}
+
+TEST(CountNonfinite, CountsNanAndInf) {
+  Tensor t = Tensor::from_vector(std::vector<float>{1, NAN, INFINITY, -INFINITY, 0});
+  EXPECT_EQ(count_nonfinite(kCpu, t), 3);
+}
+
+TEST(Sgd, PlainMomentumAndWeightDecay) {
+  Tensor w = Tensor::from_vector(std::vector<float>{1, 2}), g = Tensor::from_vector(std::vector<float>{0.5f, -1});
+  Tensor v = Tensor::zeros({2}, DType::kF32);
+  sgd_dense(kCpu, w, g, v, {.lr = 0.1f});
+  EXPECT_EQ(w.to_vector<float>(), (std::vector<float>{0.95f, 2.1f}));
+  // momentum 0.9, wd 0.1: g' = g + 0.1 w; v = 0.9 v + g'; w -= lr v (twice).
+  Tensor w2 = Tensor::from_vector(std::vector<float>{1}), g2 = Tensor::from_vector(std::vector<float>{1});
+  Tensor v2 = Tensor::zeros({1}, DType::kF32);
+  const SgdOptions o{.lr = 0.5f, .momentum = 0.9f, .weight_decay = 0.1f};
+  sgd_dense(kCpu, w2, g2, v2, o);  // g' = 1.1, v = 1.1, w = 0.45
+  sgd_dense(kCpu, w2, g2, v2, o);  // g' = 1.045, v = 2.035, w = -0.5675
+  EXPECT_FLOAT_EQ(w2.data_as<float>()[0], -0.5675f);
+  EXPECT_FLOAT_EQ(v2.data_as<float>()[0], 2.035f);
+}
+
+TEST(Sgd, RowsUpdateOnlyTouchedRows) {
+  Tensor table = Tensor::from_vector(std::vector<float>{1, 1, 2, 2, 3, 3}, {3, 2});
+  Tensor v = Tensor::zeros({3, 2}, DType::kF32);
+  sgd_rows(kCpu, table, v, Tensor::from_vector(std::vector<std::int32_t>{2}),
+           Tensor::from_vector(std::vector<float>{1, -1}, {1, 2}), {.lr = 0.5f});
+  EXPECT_EQ(table.to_vector<float>(), (std::vector<float>{1, 1, 2, 2, 2.5f, 3.5f}));
+}
+
+TEST(Reduce, SumSquaresAndScale) {
+  Tensor t = Tensor::from_vector(std::vector<float>{3, 4});
+  EXPECT_DOUBLE_EQ(sum_squares(kCpu, t), 25.0);
+  scale_inplace(kCpu, t, 0.5f);
+  EXPECT_EQ(t.to_vector<float>(), (std::vector<float>{1.5f, 2.0f}));
+}
+
+}  // namespace
+}  // namespace recforge::kernels

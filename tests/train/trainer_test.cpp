@@ -1,0 +1,107 @@
+// Trainer on one process: learning-rate schedules, loss going down, early
+// stopping, max_steps, and the sparse gradient path's coalescing.
+#include <gtest/gtest.h>
+
+#include "recforge/train/gradient_sync.hpp"
+#include "recforge/train/lr_schedule.hpp"
+#include "recforge/train/trainer.hpp"
+#include "recforge/registry/plugin_registry.hpp"
+#include "testing/error_testing.hpp"
+#include "testing/training_job.hpp"
+
+namespace recforge {
+namespace {
+
+ConfigNode schedule(const std::string& yaml) { return lr_schedule_schema().resolve(load_config_string(yaml, "s.yaml")); }
+
+TEST(LrSchedule, ConstantStepAndWarmupCosine) {
+  EXPECT_DOUBLE_EQ(LrSchedule(schedule(""), 0.1, 10, 100).at(57), 0.1);
+  const LrSchedule step(schedule("type: step\nstep_epochs: 2\ngamma: 0.5"), 1.0, 10, 100);
+  EXPECT_DOUBLE_EQ(step.at(19), 1.0);
+  EXPECT_DOUBLE_EQ(step.at(20), 0.5);
+  EXPECT_DOUBLE_EQ(step.at(45), 0.25);
+  const LrSchedule cosine(schedule("type: warmup_cosine\nwarmup_steps: 10\nmin_lr_ratio: 0.1"), 1.0, 10, 110);
+  EXPECT_DOUBLE_EQ(cosine.at(0), 0.1);
+  EXPECT_DOUBLE_EQ(cosine.at(9), 1.0);
+  EXPECT_DOUBLE_EQ(cosine.at(10), 1.0);
+  EXPECT_NEAR(cosine.at(60), 0.55, 1e-12);  // half way: 0.1 + 0.9 * 0.5
+  EXPECT_NEAR(cosine.at(110), 0.1, 1e-12);
+}
+
+TEST(GradientSync, SingleRankCoalescesRows) {
+  auto comm = make_single_communicator();
+  const Resources res = Resources::cpu();
+  Parameter table("t", Tensor::zeros({5, 2}, DType::kF32), Parameter::Kind::kEmbedding);
+  table.rows() = SparseRows{Tensor::from_vector(std::vector<std::int32_t>{3, 1, 3}),
+                            Tensor::from_vector(std::vector<float>{1, 1, 2, 2, 3, 3}, {3, 2})};
+  GradientSync(*comm, res, {}).synchronize({&table});
+  EXPECT_EQ(table.rows().ids.to_vector<std::int32_t>(), (std::vector<std::int32_t>{1, 3}));
+  EXPECT_EQ(table.rows().values.to_vector<float>(), (std::vector<float>{2, 2, 4, 4}));
+}
+
+struct Trained {
+  TrainSummary summary;
+  std::unique_ptr<Model> model;
+};
+
+Trained train(const std::string& model_and_train, TrainerHooks hooks = {}) {
+  const ConfigNode job = testing::tiny_job(model_and_train);
+  static data::Dataset dataset = testing::tiny_dataset(job);
+  auto comm = make_single_communicator();
+  const Resources res = Resources::cpu();
+  Trained out;
+  out.model = ModelRegistry::instance().get(job.section("model").get_string("type")).create(job.section("model"));
+  out.model->build(ModelContext{&dataset, &res, comm.get(), 42});
+  Trainer trainer(job.section("train"), *out.model, dataset, *comm, res, 42, nullptr);
+  trainer.set_hooks(std::move(hooks));
+  out.summary = trainer.fit();
+  return out;
+}
+
+TEST(Trainer, MseLossGoesDownEpochByEpoch) {
+  std::vector<double> losses;
+  TrainerHooks hooks;
+  const std::string job = "model: {type: mf, loss: mse, factors: 8}\ntrain:\n  epochs: 4\n  batch_size: 128\n"
+                          "  optimizer: {lr: 1.0, momentum: 0.5}\n";
+  for (int epochs : {1, 2, 3, 4}) {
+    std::string text = job;
+    text.replace(text.find("epochs: 4"), 9, "epochs: " + std::to_string(epochs));
+    losses.push_back(train(text).summary.last_epoch_loss);
+  }
+  for (std::size_t k = 1; k < losses.size(); ++k) EXPECT_LT(losses[k], losses[k - 1]) << "epoch " << k;
+}
+
+TEST(Trainer, BprLossGoesDown) {
+  const double first = train("model: {type: mf, loss: bpr, factors: 8}\ntrain: {epochs: 1, batch_size: 64, optimizer: {lr: 5.0}}\n").summary.last_epoch_loss;
+  const double later = train("model: {type: mf, loss: bpr, factors: 8}\ntrain: {epochs: 6, batch_size: 64, optimizer: {lr: 5.0}}\n").summary.last_epoch_loss;
+  EXPECT_LT(later, first);
+}
+
+TEST(Trainer, MaxStepsStopsEarly) {
+  const Trained t = train("model: {type: mf, factors: 4}\ntrain: {epochs: 50, batch_size: 100, max_steps: 7}\n");
+  EXPECT_EQ(t.summary.steps, 7);
+  EXPECT_EQ(t.summary.epochs, 1);
+}
+
+TEST(Trainer, EarlyStoppingWaitsForPatience) {
+  int calls = 0;
+  TrainerHooks hooks;
+  hooks.evaluate = [&](std::int64_t epoch) -> MetricValues {
+    ++calls;
+    return {{"recall@20", epoch < 2 ? 0.1 * static_cast<double>(epoch + 1) : 0.05}};  // best at epoch 1
+  };
+  const Trained t = train("model: {type: mf, factors: 4}\ntrain:\n  epochs: 20\n  batch_size: 1000\n"
+                          "  early_stopping: {metric: recall@20, patience: 3}\n",
+                          std::move(hooks));
+  EXPECT_TRUE(t.summary.stopped_early);
+  EXPECT_EQ(t.summary.best_epoch, 1);
+  EXPECT_EQ(calls, 5);  // epochs 0..4: best at 1, then three without improvement
+  EXPECT_DOUBLE_EQ(t.summary.best_metrics[0].second, 0.2);
+}
+
+TEST(Trainer, BatchSmallerThanRanksIsAConfigError) {
+  RF_EXPECT_ERROR(testing::tiny_job("train: {batch_size: 0}"), ErrorKind::kConfig, "train.batch_size");
+}
+
+}  // namespace
+}  // namespace recforge
