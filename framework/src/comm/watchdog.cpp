@@ -23,6 +23,7 @@ Watchdog::Watchdog(Options options, int rank, int world_size, TimeoutHandler on_
   if (!options_.heartbeat_dir.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(options_.heartbeat_dir, ec);
+    write_heartbeat();  // before any collective, so even a rank stuck at once is named
   }
   thread_ = std::thread([this] { run(); });
 }

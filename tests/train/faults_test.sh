@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# End-to-end fault tests of a 2-rank `recforge train` under mpirun:
+#   faults_test.sh <recforge binary> <case>
+#   throw     rank 1 throws at step 30: the job ends within seconds with rank 1's message
+#   stop      rank 1 SIGSTOPs itself: the watchdog ends the job within timeout + 10 s,
+#             naming the collective and the silent rank (RELIABILITY F6)
+#   nan       rank 1's loss turns NaN: both ranks stop at that step, exit code 5 (N1)
+#   desync    rank 1 skips a collective: detected and named, exit code 4 (F7)
+#   sigusr1   SIGUSR1 to mpirun: both ranks finish the step and exit 0 within 10 s (F8)
+set -u
+recforge=$1; case=$2
+work=$(mktemp -d /tmp/recforge-faults.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
+export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive
+cat >"$work/job.yaml" <<YAML
+run: {name: faults, output_dir: $work/runs, log_level: info}
+data: {format: synthetic, synthetic: {preset: tiny}, split: {method: leave_one_out}, cache: false}
+model: {type: mf, factors: 8, loss: bpr}
+train: {epochs: 100000, batch_size: 64, log_every: 1000, fingerprint_every: 50}
+comm: {watchdog_timeout: 5}
+YAML
+mpi=(mpirun -np 2 --oversubscribe --bind-to none -x RF_FAULT -x OMP_NUM_THREADS)
+fail() { echo "FAIL ($case): $*"; echo "--- output ---"; tail -n 30 "$work/out"; exit 1; }
+now() { date +%s.%N; }
+elapsed_since() { awk -v a="$1" -v b="$(now)" 'BEGIN {printf "%.1f", b - a}'; }
+expect_text() { grep -q -- "$1" "$work/out" || fail "output lacks: $1"; }
+
+case "$case" in
+  throw|stop|nan|desync)
+    case "$case" in
+      throw) export RF_FAULT=throw:rank=1:step=30 ;;
+      stop) export RF_FAULT=stop:rank=1:step=30 ;;
+      nan) export RF_FAULT=nan:rank=1:step=30 ;;
+      desync) export RF_FAULT=skip_collective:rank=1:step=30 ;;
+    esac
+    start=$(now)
+    timeout 120 "${mpi[@]}" "$recforge" train "$work/job.yaml" >"$work/out" 2>&1
+    code=$?
+    took=$(elapsed_since "$start")
+    [ "$code" -ne 0 ] || fail "the job exited 0"
+    [ "$code" -ne 124 ] || fail "the job hung until timeout(1) killed it"
+    case "$case" in
+      throw)
+        expect_text "rank 1: internal error: injected fault (RF_FAULT) on rank 1 at step 30"
+        awk -v t="$took" 'BEGIN {exit !(t < 15)}' || fail "took ${took}s to end (limit 15)" ;;
+      stop)
+        expect_text "did not complete within 5 s (watchdog timeout)"
+        expect_text "rank 1 has not responded for"
+        awk -v t="$took" 'BEGIN {exit !(t < 5 + 10 + 5)}' || fail "took ${took}s (limit: timeout 5 + 10 + 5 start-up)" ;;
+      nan)
+        [ "$code" -eq 5 ] || fail "exit code $code, expected 5"
+        expect_text "step 30: 1 non-finite values in the loss or gradients"
+        expect_text "rank 1 found the loss" ;;
+      desync)
+        [ "$code" -eq 4 ] || fail "exit code $code, expected 4"
+        expect_text "collective desync: rank 0 issues #" ;;
+    esac
+    echo "ok ($case): exit $code after ${took}s"
+    ;;
+  sigusr1)
+    unset RF_FAULT
+    "${mpi[@]}" "$recforge" train "$work/job.yaml" >"$work/out" 2>&1 &
+    pid=$!
+    for _ in $(seq 100); do grep -q "training mf" "$work/out" 2>/dev/null && break; sleep 0.2; done
+    sleep 2
+    start=$(now)
+    kill -USR1 "$pid"
+    wait "$pid"
+    code=$?
+    took=$(elapsed_since "$start")
+    [ "$code" -eq 0 ] || fail "exit code $code after SIGUSR1, expected 0"
+    expect_text "(SIGUSR1)"
+    awk -v t="$took" 'BEGIN {exit !(t < 10)}' || fail "took ${took}s to stop (limit 10)"
+    echo "ok (sigusr1): exit 0 ${took}s after the signal"
+    ;;
+  *) echo "unknown case $case"; exit 2 ;;
+esac
