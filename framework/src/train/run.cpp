@@ -3,6 +3,8 @@
 
 #include <omp.h>
 
+#include <algorithm>
+
 #include <filesystem>
 #include <fstream>
 
@@ -13,6 +15,7 @@
 #include "recforge/data/prepare.hpp"
 #include "recforge/log/logging.hpp"
 #include "recforge/registry/plugin_registry.hpp"
+#include "recforge/train/preflight.hpp"
 
 namespace recforge {
 
@@ -22,7 +25,8 @@ Schema comm_schema() {
                {"auto", "single", "mpi", "nccl"})
       .add_float("watchdog_timeout", 300.0, "seconds a collective may take before the job is aborted", 1.0)
       .add_bool("desync_check", true, "verify that every rank issues the same collective with the same size")
-      .add_bool("heartbeats", true, "write per-rank heartbeats to the run directory (names stuck ranks)");
+      .add_bool("heartbeats", true, "write per-rank heartbeats to the run directory (names stuck ranks)")
+      .add_bool("preflight", true, "check devices, a known all-reduce and the data files before training");
   return s;
 }
 
@@ -73,6 +77,12 @@ TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime) 
     metrics = std::make_unique<MetricsLog>(run_dir + "/metrics.jsonl");
   }
   log::info("run {} on {} rank(s), {} backend, device {}", run_dir, comm->world_size(), comm->backend(), device.str());
+  if (comm_config.get_bool("preflight")) {
+    const auto checks = run_preflight(job, *comm, device, resources, /*measure_bandwidth=*/false);
+    const bool ok = std::all_of(checks.begin(), checks.end(), [](const PreflightCheck& c) { return c.ok; });
+    RF_CHECK_KIND(ErrorKind::kCommunication, ok, "preflight failed:\n", format_preflight(checks));
+    log::debug("preflight:\n{}", format_preflight(checks));
+  }
 
   // Data: rank 0 prepares (and caches) first so the others load the cache.
   const auto seed = static_cast<std::uint64_t>(run.get_int("seed"));

@@ -1,0 +1,46 @@
+// `recforge preflight <config>`: devices, a known all-reduce, bandwidth and data
+// files on every rank of the job, before a long run is started.
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "commands.hpp"
+#include "exit_codes.hpp"
+#include "recforge/comm/runtime.hpp"
+#include "recforge/config/job_config.hpp"
+#include "recforge/log/logging.hpp"
+#include "recforge/train/preflight.hpp"
+#include "recforge/train/run.hpp"
+
+namespace recforge::cli {
+
+void add_preflight_command(CLI::App& app, const GlobalOptions& global) {
+  struct Options {
+    std::string file;
+    std::vector<std::string> overrides;
+  };
+  auto options = std::make_shared<Options>();
+  CLI::App* preflight = app.add_subcommand(
+      "preflight", "check, on every rank of the job, the device, a known all-reduce, its bandwidth and the data files");
+  preflight->add_option("config", options->file, "YAML config of the job to check")->required();
+  preflight->add_option("--set", options->overrides, "override a key (repeatable)");
+  preflight->callback([options, &global] {
+    DistributedRuntime runtime(nullptr, nullptr);
+    const ConfigNode job = load_job_config(options->file, options->overrides, global.plugins);
+    const Device device = choose_device(job.section("run").get_string("device"), runtime.launch().local_rank);
+    const Resources resources = Resources::for_device(device);
+    auto comm = runtime.make_communicator(job.section("comm").get_string("backend"), device);
+    if (device.is_cuda()) comm->set_stream(resources.stream());
+    log::init(comm->rank(), comm->world_size(), log::Level::kWarn);
+    const auto checks = run_preflight(job, *comm, device, resources, /*measure_bandwidth=*/true);
+    const bool ok = std::all_of(checks.begin(), checks.end(), [](const PreflightCheck& c) { return c.ok; });
+    if (comm->rank() == 0) {
+      std::printf("preflight of %s on %d rank(s), %s backend:\n%s%s\n", options->file.c_str(), comm->world_size(),
+                  std::string(comm->backend()).c_str(), format_preflight(checks).c_str(), ok ? "all checks passed" : "FAILED");
+    }
+    RF_CHECK_KIND(ErrorKind::kCommunication, ok, "preflight failed (see the table above)");
+  });
+}
+
+}  // namespace recforge::cli

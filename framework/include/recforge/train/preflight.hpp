@@ -1,0 +1,31 @@
+// Preflight: cheap checks that every rank can do its job, before loading 25M rows.
+//   device      every rank sees the device it will use
+//   allreduce   a known tensor all-reduces to the known answer on the chosen backend
+//   bandwidth   all-reduce bandwidth of a 64 MiB buffer (standalone command only)
+//   data        every rank can open and read the data files
+// `recforge preflight <config>` runs them all and prints a table; `recforge
+// train` runs the quick ones first unless comm.preflight is false.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "recforge/comm/communicator.hpp"
+#include "recforge/config/config_node.hpp"
+
+namespace recforge {
+
+struct PreflightCheck {
+  std::string name;
+  bool ok = true;
+  std::string detail;  // per-rank findings when something failed, the measurement otherwise
+};
+
+// Every rank calls this; every rank gets the same report. Never throws for a
+// failed check (the report says what failed); throws only on a broken communicator.
+std::vector<PreflightCheck> run_preflight(const ConfigNode& job, Communicator& comm, Device device,
+                                          const Resources& resources, bool measure_bandwidth);
+
+std::string format_preflight(const std::vector<PreflightCheck>& checks);
+
+}  // namespace recforge

@@ -1,0 +1,113 @@
+// Preflight checks (see preflight.hpp).
+#include "recforge/train/preflight.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <fstream>
+
+#include "recforge/core/cuda_runtime.hpp"
+#include "recforge/core/tensor.hpp"
+#include "recforge/data/prepare.hpp"
+
+namespace recforge {
+namespace {
+
+// Gathers one line per rank; the check passes when every rank said "".
+PreflightCheck agree(Communicator& comm, const std::string& name, const std::string& my_problem) {
+  const auto problems = comm.allgather_string(my_problem);
+  PreflightCheck check{name, true, ""};
+  for (std::size_t r = 0; r < problems.size(); ++r) {
+    if (problems[r].empty()) continue;
+    check.ok = false;
+    check.detail += fmt::format("{}rank {}: {}", check.detail.empty() ? "" : "; ", r, problems[r]);
+  }
+  return check;
+}
+
+std::string readable(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "cannot open " + path;
+  char byte = 0;
+  if (!in.read(&byte, 1)) return path + " is empty or unreadable";
+  return {};
+}
+
+}  // namespace
+
+std::vector<PreflightCheck> run_preflight(const ConfigNode& job, Communicator& comm, Device device,
+                                          const Resources& resources, bool measure_bandwidth) {
+  std::vector<PreflightCheck> checks;
+  std::string device_problem;
+  if (device.is_cuda() && device.index >= cuda::device_count()) {
+    device_problem = "does not see " + device.str() + " (" + std::to_string(cuda::device_count()) + " visible)";
+  }
+  PreflightCheck d = agree(comm, "device", device_problem);
+  if (d.ok) d.detail = device.is_cuda() ? cuda::describe_device(device.index) : "cpu";
+  checks.push_back(d);
+  if (!d.ok) return checks;
+
+  // Known answer: element i of rank r holds (r + 1) * (i % 7 + 1).
+  constexpr std::int64_t kElements = 1 << 16;
+  std::vector<float> values(kElements);
+  for (std::int64_t i = 0; i < kElements; ++i) values[static_cast<std::size_t>(i)] = static_cast<float>((comm.rank() + 1) * (i % 7 + 1));
+  Tensor t = Tensor::from_vector(values).to(device, resources.stream());
+  comm.allreduce(t, ReduceOp::kSum);
+  const Tensor back = t.to(Device::cpu(), resources.stream());
+  resources.synchronize();
+  const float ranks = static_cast<float>(comm.world_size() * (comm.world_size() + 1) / 2);
+  std::string wrong;
+  for (std::int64_t i = 0; i < kElements && wrong.empty(); ++i) {
+    const float expected = ranks * static_cast<float>(i % 7 + 1);
+    if (back.data_as<float>()[i] != expected) {
+      wrong = fmt::format("element {} is {} instead of {}", i, back.data_as<float>()[i], expected);
+    }
+  }
+  PreflightCheck a = agree(comm, std::string("allreduce (") + std::string(comm.backend()) + ")", wrong);
+  if (a.ok) a.detail = fmt::format("{} x f32 sum over {} rank(s) correct", kElements, comm.world_size());
+  checks.push_back(a);
+
+  if (measure_bandwidth && comm.world_size() > 1) {
+    const std::int64_t n = 16 << 20;  // 64 MiB
+    Tensor big = Tensor::zeros({n}, DType::kF32, device, resources.stream());
+    comm.allreduce(big, ReduceOp::kSum);  // warm-up
+    double best = 1e30;
+    for (int repeat = 0; repeat < 3; ++repeat) {
+      comm.barrier();
+      const auto start = std::chrono::steady_clock::now();
+      comm.allreduce(big, ReduceOp::kSum);
+      best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+    best = comm.allreduce_double(best, ReduceOp::kMax);
+    const double algorithmic = static_cast<double>(n) * 4 / best / 1e9;
+    const double bus = algorithmic * 2.0 * (comm.world_size() - 1) / comm.world_size();
+    checks.push_back({"bandwidth", true, fmt::format("64 MiB all-reduce in {:.1f} ms: {:.2f} GB/s algorithmic, "
+                                                     "{:.2f} GB/s bus", best * 1e3, algorithmic, bus)});
+  }
+
+  const ConfigNode& data = job.section("data");
+  std::string data_problem;
+  if (data.get_string("format") != "synthetic") {
+    for (const char* key : {"path", "test_path"}) {
+      if (data[key].is_null()) continue;
+      try {
+        const std::string problem = readable(data::expand_path(data.get_string(key), std::string("data.") + key));
+        if (!problem.empty()) data_problem += (data_problem.empty() ? "" : "; ") + problem;
+      } catch (const Error& e) {
+        data_problem += e.message();
+      }
+    }
+  }
+  PreflightCheck files = agree(comm, "data files", data_problem);
+  if (files.ok) files.detail = data.get_string("format") == "synthetic" ? "synthetic (generated in memory)" : "readable on every rank";
+  checks.push_back(files);
+  return checks;
+}
+
+std::string format_preflight(const std::vector<PreflightCheck>& checks) {
+  std::string out;
+  for (const PreflightCheck& c : checks) out += fmt::format("  {:<18} {:<4} {}\n", c.name, c.ok ? "ok" : "FAIL", c.detail);
+  return out;
+}
+
+}  // namespace recforge
