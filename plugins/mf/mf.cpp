@@ -47,6 +47,21 @@ class MfModel final : public Model {
 
   StepStats train_step(const TrainBatch& batch) override;
 
+  // Rating predictions g + b_u + b_i + p_u.q_i (mse models only).
+  bool predict(std::span<const std::int32_t> users, std::span<const std::int32_t> items, std::span<float> out) override {
+    if (bpr_) return false;
+    const Tensor p = host(user_->value()), q = host(item_->value()), bu = host(user_bias_->value()),
+                 bi = host(item_bias_->value()), g = host(global_bias_->value());
+    for (std::size_t k = 0; k < users.size(); ++k) {
+      const float* pu = p.data_as<float>() + static_cast<std::int64_t>(users[k]) * factors_;
+      const float* qi = q.data_as<float>() + static_cast<std::int64_t>(items[k]) * factors_;
+      float s = g.data_as<float>()[0] + bu.data_as<float>()[users[k]] + bi.data_as<float>()[items[k]];
+      for (std::int64_t c = 0; c < factors_; ++c) s += pu[c] * qi[c];
+      out[k] = s;
+    }
+    return true;
+  }
+
   bool embeddings(Tensor& users, Tensor& items) override {
     // score(u, i) = p_u.q_i + b_i (+ terms constant per user): [p_u, 1] . [q_i, b_i]
     const Tensor p = host(user_->value()), q = host(item_->value()), bi = host(item_bias_->value());

@@ -7,6 +7,7 @@
 #include "recforge/data/prepare.hpp"
 #include "recforge/train/run.hpp"
 #include "recforge/train/trainer.hpp"
+#include "recforge/eval/evaluator.hpp"
 #include "recforge/model/model.hpp"
 #include "recforge/registry/plugin_loader.hpp"
 #include "recforge/registry/plugin_registry.hpp"
@@ -40,6 +41,14 @@ Schema model_schema_for(const ConfigNode& type) {
   return s.extend(own);
 }
 
+// The eval section: `type` plus the keys the selected evaluator declares.
+Schema eval_schema_for(const ConfigNode& type) {
+  const auto& entry = EvaluatorRegistry::instance().get(type.as_string());
+  Schema s(entry.schema().doc());
+  s.add_required_string("type", "registered evaluator name", EvaluatorRegistry::instance().names());
+  return s.extend(entry.schema());
+}
+
 }  // namespace
 
 Schema job_schema() {
@@ -51,6 +60,9 @@ Schema job_schema() {
   s.add_section("comm", comm_schema(), "distributed communication");
   s.add_variant_section("model", "type", model_schema_for,
                         "the model: `type` selects a registered model plugin (required by train)",
+                        /*required=*/false);
+  s.add_variant_section("eval", "type", eval_schema_for,
+                        "evaluation after epochs and at the end: `type` selects an evaluator plugin (e.g. ranking)",
                         /*required=*/false);
   return s;
 }
@@ -88,6 +100,12 @@ std::string job_schema_markdown() {
     out += "\n### model.type: " + name + "\n\n" + entry.schema().doc() +
            "\n\n| key | type | default | description |\n|---|---|---|---|\n";
     out += entry.schema().document("model");
+  }
+  for (const std::string& name : EvaluatorRegistry::instance().names()) {
+    const auto& entry = EvaluatorRegistry::instance().get(name);
+    out += "\n### eval.type: " + name + "\n\n" + entry.schema().doc() +
+           "\n\n| key | type | default | description |\n|---|---|---|---|\n";
+    out += entry.schema().document("eval");
   }
   return out;
 }

@@ -21,6 +21,8 @@ StepStats Model::train_epoch(std::int64_t) {
 
 bool Model::embeddings(Tensor&, Tensor&) { return false; }
 
+bool Model::predict(std::span<const std::int32_t>, std::span<const std::int32_t>, std::span<float>) { return false; }
+
 void Model::score(std::span<const std::int32_t>, TensorView) {
   RF_THROW(ErrorKind::kInternal, "model '", type(), "' has neither embeddings nor a score() for evaluation");
 }

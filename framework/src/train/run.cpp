@@ -5,6 +5,9 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -13,6 +16,7 @@
 #include "recforge/core/cuda_runtime.hpp"
 #include "recforge/core/sha256.hpp"
 #include "recforge/data/prepare.hpp"
+#include "recforge/eval/evaluator.hpp"
 #include "recforge/log/logging.hpp"
 #include "recforge/registry/plugin_registry.hpp"
 #include "recforge/train/preflight.hpp"
@@ -28,6 +32,17 @@ Schema comm_schema() {
       .add_bool("heartbeats", true, "write per-rank heartbeats to the run directory (names stuck ranks)")
       .add_bool("preflight", true, "check devices, a known all-reduce and the data files before training");
   return s;
+}
+
+void write_metrics_json(const std::string& path, const MetricValues& values) {
+  std::ofstream out(path + ".tmp");
+  out << "{\n";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    out << fmt::format("  \"{}\": {:.10g}{}\n", values[i].first, values[i].second, i + 1 < values.size() ? "," : "");
+  }
+  out << "}\n";
+  out.close();
+  std::filesystem::rename(path + ".tmp", path);
 }
 
 Device choose_device(const std::string& setting, int local_rank) {
@@ -102,9 +117,43 @@ TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime) 
   model->build(ModelContext{&dataset, &resources, comm.get(), seed});
 
   Trainer trainer(job.section("train"), *model, dataset, *comm, resources, seed, metrics.get());
+  std::unique_ptr<Evaluator> evaluator;
+  if (!job["eval"].is_null()) {
+    const ConfigNode& eval_config = job.section("eval");
+    evaluator = EvaluatorRegistry::instance().get(eval_config.get_string("type")).create(eval_config);
+  }
+  const EvalContext eval_context{&dataset, &resources, comm.get(), seed};
+  // Validation data for epochs; the test split only when there is no validation split.
+  const bool has_valid = !dataset.valid.empty();
+  if (evaluator) {
+    if (!has_valid && !job.section("train").section("early_stopping")["metric"].is_null()) {
+      log::warn("early stopping watches the test split (the data has no validation split); set "
+                "data.split.valid_ratio or validation_item for an unbiased choice");
+    }
+    trainer.set_hooks({.evaluate = [&](std::int64_t epoch) {
+                         MetricValues values = evaluator->evaluate(*model, has_valid ? dataset.valid : dataset.test,
+                                                                   eval_context);
+                         log::info("epoch {} {}: {}", epoch, has_valid ? "valid" : "test",
+                                   fmt::format("recall/ndcg {:.4f}/{:.4f}", values.size() > 1 ? values[0].second : 0.0,
+                                               values.size() > 1 ? values[1].second : 0.0));
+                         return values;
+                       },
+                       .end_of_epoch = {}});
+  }
   TrainRunResult result;
   result.summary = trainer.fit();
   result.run_dir = run_dir;
+  if (evaluator && !dataset.test.empty()) {
+    const MetricValues test = evaluator->evaluate(*model, dataset.test, eval_context);
+    result.test_metrics = test;
+    if (comm->rank() == 0) {
+      metrics->write(result.summary.steps, result.summary.epochs, "test", test);
+      write_metrics_json(run_dir + "/eval.json", test);
+      std::printf("test metrics (%s, %lld users):\n%s", dataset.name.c_str(),
+                  static_cast<long long>(dataset.test.size()), evaluator->format(test).c_str());
+      std::fflush(stdout);
+    }
+  }
   log::info("done: {} epochs, {} steps, final loss {:.6g}, {:.1f} s{}", result.summary.epochs, result.summary.steps,
             result.summary.last_epoch_loss, result.summary.seconds,
             result.summary.stopped_by_signal ? " (stopped by SIGUSR1)" : "");

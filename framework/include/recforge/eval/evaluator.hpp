@@ -1,15 +1,42 @@
-// Evaluator: the interface of evaluation plugins (ranking metrics, ...).
+// Evaluator: the interface of evaluation plugins ("ranking", ...). The trainer
+// calls it on the validation split after selected epochs and on the test split
+// at the end; every rank calls evaluate() and every rank gets the same values.
 #pragma once
 
+#include <cstdint>
+#include <string>
 #include <string_view>
 
+#include "recforge/log/metrics_log.hpp"
+
 namespace recforge {
+
+class Communicator;
+class Model;
+class Resources;
+namespace data {
+struct Dataset;
+struct InteractionTable;
+}  // namespace data
+
+struct EvalContext {
+  const data::Dataset* dataset = nullptr;
+  const Resources* resources = nullptr;
+  Communicator* comm = nullptr;
+  std::uint64_t seed = 0;
+};
 
 class Evaluator {
  public:
   static constexpr const char* kPluginKind = "evaluator";
   virtual ~Evaluator() = default;
   virtual std::string_view type() const = 0;
+
+  // Metrics of `model` on the held-out interactions `heldout` (dataset.valid or
+  // dataset.test), with the training interactions masked.
+  virtual MetricValues evaluate(Model& model, const data::InteractionTable& heldout, const EvalContext& context) = 0;
+  // A console table of evaluate()'s result.
+  virtual std::string format(const MetricValues& values) const;
 };
 
 }  // namespace recforge

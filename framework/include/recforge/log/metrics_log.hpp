@@ -13,9 +13,12 @@
 
 namespace recforge {
 
+// Named values in a fixed order ("recall@20", 0.1625), as logged and reported.
+using MetricValues = std::vector<std::pair<std::string, double>>;
+
 class MetricsLog {
  public:
-  using Values = std::vector<std::pair<std::string, double>>;
+  using Values = MetricValues;
 
   // Opens (appends to) `path`; creates parent directories.
   explicit MetricsLog(const std::string& path);

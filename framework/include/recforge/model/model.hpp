@@ -72,6 +72,9 @@ class Model {
   virtual bool embeddings(Tensor& users, Tensor& items);
   // scores (users.size() x num_items) for the given users.
   virtual void score(std::span<const std::int32_t> users, TensorView scores);
+  // Rating predictions for (user, item) pairs, for models that predict ratings
+  // (RMSE/MAE); returns false for ranking-only models.
+  virtual bool predict(std::span<const std::int32_t> users, std::span<const std::int32_t> items, std::span<float> out);
 
  protected:
   virtual void build_impl(const ModelContext& context) = 0;

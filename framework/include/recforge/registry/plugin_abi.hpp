@@ -21,7 +21,7 @@
 #include "recforge/registry/plugin_registry.hpp"
 
 namespace recforge {
-inline constexpr int kPluginAbiVersion = 2;
+inline constexpr int kPluginAbiVersion = 3;
 }  // namespace recforge
 
 #ifndef RECFORGE_PLUGIN_ABI_VERSION

@@ -24,7 +24,11 @@ Schema comm_schema();
 struct TrainRunResult {
   TrainSummary summary;
   std::string run_dir;
+  MetricValues test_metrics;  // empty without an eval section or a test split
 };
+
+// {"recall@20": 0.16, ...} written atomically (temporary file + rename).
+void write_metrics_json(const std::string& path, const MetricValues& values);
 
 TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime);
 

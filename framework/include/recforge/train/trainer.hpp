@@ -28,8 +28,6 @@ namespace recforge {
 
 Schema train_schema();
 
-using MetricValues = std::vector<std::pair<std::string, double>>;
-
 struct TrainerHooks {
   // Called after epochs selected by train.eval_every; returns metrics (every rank calls it).
   std::function<MetricValues(std::int64_t epoch)> evaluate;
