@@ -1,0 +1,199 @@
+// Ranking evaluation: hand-computed metric values (ties, users without relevant
+// items, K beyond the catalogue), top-K = sort, the evaluator's independence from
+// the batch size, and the sampled protocol's ranks.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "ranking/ranking_kernels.hpp"
+#include "recforge/comm/communicator.hpp"
+#include "recforge/core/philox.hpp"
+#include "recforge/core/tensor.hpp"
+#include "recforge/data/interactions.hpp"
+#include "recforge/eval/evaluator.hpp"
+#include "recforge/model/model.hpp"
+#include "recforge/registry/plugin_registry.hpp"
+#include "testing/error_testing.hpp"
+
+namespace recforge::ranking {
+namespace {
+
+const Resources kCpu = Resources::cpu();
+
+double fixed(std::int64_t v) { return static_cast<double>(v) / kFixedScale; }
+
+// Metrics of one user from an explicit ranking.
+std::vector<double> one_user(std::vector<std::int32_t> ranked, std::vector<std::int32_t> relevant, int k,
+                             std::vector<float> gains = {}, bool recall_min_k = false) {
+  MetricSpec spec;
+  spec.cutoffs = 1;
+  spec.k[0] = k;
+  spec.recall_min_k = recall_min_k;
+  spec.graded = !gains.empty();
+  const auto kk = static_cast<std::int64_t>(ranked.size());
+  Tensor topk = Tensor::from_vector(ranked, {1, kk});
+  Tensor off = Tensor::from_vector(std::vector<std::int64_t>{0, static_cast<std::int64_t>(relevant.size())});
+  Tensor cols = Tensor::from_vector(relevant);
+  Tensor g = Tensor::from_vector(gains.empty() ? std::vector<float>{} : gains);
+  Tensor groups = Tensor::from_vector(std::vector<std::int32_t>{0});
+  Tensor info = Tensor::from_vector(std::vector<float>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10});
+  Tensor sums = Tensor::zeros({1, kMetricsPerK}, DType::kI64), counts = Tensor::zeros({1}, DType::kI64);
+  metrics(kCpu, MetricInputs{topk, off, cols, g, groups, info, Tensor::empty({0, 1}, DType::kF32)}, spec, sums, counts);
+  std::vector<double> out;
+  for (std::int64_t v : sums.to_vector<std::int64_t>()) out.push_back(fixed(v));
+  EXPECT_EQ(counts.to_vector<std::int64_t>()[0], 1);
+  return out;
+}
+
+TEST(RankingMetrics, HandComputedValues) {
+  // Ranked 7, 3, 9, 1, 5; relevant {1, 3, 4}; K = 5. Hits at positions 2 and 4.
+  const auto m = one_user({7, 3, 9, 1, 5}, {1, 3, 4}, 5);
+  EXPECT_DOUBLE_EQ(m[kHit], 1.0);
+  EXPECT_NEAR(m[kPrecision], 2.0 / 5, 1e-9);
+  EXPECT_NEAR(m[kRecall], 2.0 / 3, 1e-9);
+  const double dcg = 1 / std::log2(3.0) + 1 / std::log2(5.0);
+  const double idcg = 1 + 1 / std::log2(3.0) + 1 / std::log2(4.0);
+  EXPECT_NEAR(m[kNdcg], dcg / idcg, 1e-9);
+  EXPECT_NEAR(m[kMap], (1.0 / 2 + 2.0 / 4) / 3, 1e-9);  // precision at each hit / min(|R|, K)
+  EXPECT_NEAR(m[kMrr], 0.5, 1e-9);
+  EXPECT_NEAR(m[kNovelty], (8 + 4 + 10 + 2 + 6) / 5.0, 1e-9);  // self_info[i] = i + 1
+}
+
+TEST(RankingMetrics, RecallDenominatorOption) {
+  // Four relevant items, K = 2, both top items relevant.
+  EXPECT_NEAR(one_user({1, 2}, {1, 2, 3, 4}, 2)[kRecall], 0.5, 1e-9);
+  EXPECT_NEAR(one_user({1, 2}, {1, 2, 3, 4}, 2, {}, /*recall_min_k=*/true)[kRecall], 1.0, 1e-9);
+}
+
+TEST(RankingMetrics, GradedNdcgUsesExponentialGains) {
+  // Relevant 1 (rating 1) and 2 (rating 3); ranked 1 then 2: the worse order.
+  const auto m = one_user({1, 2}, {1, 2}, 2, {1.0f, 3.0f});
+  const double dcg = 1.0 + 7.0 / std::log2(3.0), idcg = 7.0 + 1.0 / std::log2(3.0);
+  EXPECT_NEAR(m[kNdcg], dcg / idcg, 1e-9);
+}
+
+TEST(RankingMetrics, ShortListsAndMisses) {
+  // K = 5 but only 2 items could be ranked (catalogue smaller than K): -1 pads.
+  const auto m = one_user({4, 2, -1, -1, -1}, {2}, 5);
+  EXPECT_NEAR(m[kPrecision], 1.0 / 5, 1e-9);  // precision divides by K
+  EXPECT_NEAR(m[kRecall], 1.0, 1e-9);
+  EXPECT_NEAR(m[kNovelty], (5 + 3) / 2.0, 1e-9);  // over the items actually listed
+  const auto miss = one_user({4, 5, 6}, {1}, 3);
+  for (int i : {kHit, kPrecision, kRecall, kNdcg, kMap, kMrr}) EXPECT_EQ(miss[i], 0.0);
+}
+
+TEST(RankingTopk, TiesGoToTheSmallerIdAndMaskedItemsNeverShow) {
+  Tensor scores = Tensor::from_vector(std::vector<float>{1, 5, 5, -INFINITY, 5, NAN, 2}, {1, 7});
+  Tensor ids = Tensor::empty({1, 4}, DType::kI32), values = Tensor::empty({1, 4}, DType::kF32);
+  topk(kCpu, scores, ids, values);
+  EXPECT_EQ(ids.to_vector<std::int32_t>(), (std::vector<std::int32_t>{1, 2, 4, 6}));
+  Tensor few = Tensor::from_vector(std::vector<float>{-INFINITY, 3, -INFINITY}, {1, 3});
+  topk(kCpu, few, ids, values);
+  EXPECT_EQ(ids.to_vector<std::int32_t>(), (std::vector<std::int32_t>{1, -1, -1, -1}));
+}
+
+TEST(RankingTopk, SelectionEqualsFullSortOnRandomRowsWithTies) {
+  const std::int64_t rows = 37, items = 501;
+  std::vector<float> values(static_cast<std::size_t>(rows * items));
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    values[i] = static_cast<float>(philox_below(3, 4, i, 50));  // many ties
+    if (i % 97 == 0) values[i] = -INFINITY;
+  }
+  Tensor scores = Tensor::from_vector(values, {rows, items});
+  for (std::int64_t k : {1, 10, 64, 600}) {
+    Tensor a = Tensor::empty({rows, k}, DType::kI32), av = Tensor::empty({rows, k}, DType::kF32);
+    Tensor b = Tensor::empty({rows, k}, DType::kI32), bv = Tensor::empty({rows, k}, DType::kF32);
+    topk(kCpu, scores, a, av);
+    topk_by_sort(kCpu, scores, b, bv);
+    EXPECT_EQ(a.to_vector<std::int32_t>(), b.to_vector<std::int32_t>()) << "k " << k;
+  }
+}
+
+TEST(RankingMask, SetsTrainingItemsToMinusInfinity) {
+  Tensor scores = Tensor::from_vector(std::vector<float>{1, 2, 3, 4, 5, 6}, {2, 3});
+  mask(kCpu, scores, Tensor::from_vector(std::vector<std::int64_t>{0, 1, 3}), Tensor::from_vector(std::vector<std::int32_t>{2, 0, 1}));
+  EXPECT_EQ(scores.to_vector<float>(), (std::vector<float>{1, 2, -INFINITY, -INFINITY, -INFINITY, 6}));
+  RF_EXPECT_ERROR(mask(kCpu, scores, Tensor::from_vector(std::vector<std::int64_t>{0, 1, 1}),
+                       Tensor::from_vector(std::vector<std::int32_t>{3})),
+                  ErrorKind::kInvalidArgument, "item 3 outside [0, 3)");
+}
+
+TEST(RankingSampled, RankCountsBetterCandidatesAndBreaksTiesById) {
+  // One user with embedding (1); items with embeddings 0..4; positive item 2.
+  Tensor users_emb = Tensor::from_vector(std::vector<float>{1}, {1, 1});
+  Tensor items_emb = Tensor::from_vector(std::vector<float>{0, 3, 2, 2, 5}, {5, 1});
+  Tensor cand = Tensor::from_vector(std::vector<std::int32_t>{2, 0, 1, 3, 4}, {1, 5});
+  Tensor ranks = Tensor::empty({1}, DType::kI32);
+  sampled_ranks(kCpu, users_emb, items_emb, Tensor::from_vector(std::vector<std::int32_t>{0}), cand, ranks);
+  EXPECT_EQ(ranks.data_as<std::int32_t>()[0], 3);  // items 1 and 4 score higher; 3 ties but has a larger id
+}
+
+// A tiny factor model with fixed embeddings, for evaluator-level tests.
+class FixedModel final : public Model {
+ public:
+  static Schema config_schema() { return Schema("fixed embeddings"); }
+  explicit FixedModel(const ConfigNode&) {}
+  std::string_view type() const override { return "fixed"; }
+  std::vector<Parameter*> parameters() override { return {}; }
+  bool embeddings(Tensor& users, Tensor& items) override {
+    users = users_;
+    items = items_;
+    return true;
+  }
+  Tensor users_, items_;
+
+ protected:
+  void build_impl(const ModelContext&) override {}
+};
+
+TEST(RankingEvaluator, ResultDoesNotDependOnTheBatchSize) {
+  const std::int32_t num_users = 60, num_items = 45;
+  data::Dataset d;
+  std::vector<std::int64_t> ids_u(num_users), ids_i(num_items);
+  for (int k = 0; k < num_users; ++k) ids_u[k] = k;
+  for (int k = 0; k < num_items; ++k) ids_i[k] = k;
+  d.users = data::IdMap::integers(ids_u);
+  d.items = data::IdMap::integers(ids_i);
+  for (std::int32_t u = 0; u < num_users; ++u) {
+    for (std::int32_t k = 0; k < 3 + u % 17; ++k) {
+      const auto item = static_cast<std::int32_t>(philox_below(1, u, k, num_items));
+      (k % 4 == 0 ? d.test : d.train).user.push_back(u);
+      (k % 4 == 0 ? d.test : d.train).item.push_back(item);
+    }
+  }
+  FixedModel model{ConfigNode()};
+  model.users_ = Tensor::empty({num_users, 4}, DType::kF32);
+  model.items_ = Tensor::empty({num_items, 4}, DType::kF32);
+  for (std::size_t i = 0; i < static_cast<std::size_t>(model.users_.numel()); ++i) model.users_.data_as<float>()[i] = philox_uniform(2, 1, i);
+  for (std::size_t i = 0; i < static_cast<std::size_t>(model.items_.numel()); ++i) model.items_.data_as<float>()[i] = philox_uniform(2, 2, i);
+  auto comm = make_single_communicator();
+  const EvalContext ctx{&d, &kCpu, comm.get(), 1};
+  MetricValues reference;
+  for (int batch : {1, 7, 64, 1000}) {
+    const ConfigNode config = EvaluatorRegistry::instance().get("ranking").schema().resolve(
+        load_config_string("k: [1, 5, 20]\nbatch_users: " + std::to_string(batch) + "\ndiversity: true", "e.yaml"));
+    auto evaluator = EvaluatorRegistry::instance().get("ranking").create(config);
+    const MetricValues values = evaluator->evaluate(model, d.test, ctx);
+    if (reference.empty()) {
+      reference = values;
+      continue;
+    }
+    ASSERT_EQ(values.size(), reference.size());
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      EXPECT_EQ(values[i].first, reference[i].first);
+      EXPECT_EQ(values[i].second, reference[i].second) << values[i].first << " with batch " << batch;
+    }
+  }
+  EXPECT_GT(reference[0].second, 0.0);
+}
+
+TEST(RankingEvaluator, ConfigErrors) {
+  const auto& entry = EvaluatorRegistry::instance().get("ranking");
+  RF_EXPECT_ERROR(entry.schema().resolve(load_config_string("k: [0]", "e.yaml"), "eval"), ErrorKind::kConfig,
+                  "eval.k[0]: expected an integer in [1, 10000], got 0");
+  RF_EXPECT_ERROR(entry.create(entry.schema().resolve(load_config_string("k: [1,2,3,4,5,6,7,8,9]", "e.yaml"), "eval")),
+                  ErrorKind::kConfig, "between 1 and 8 cut-offs");
+}
+
+}  // namespace
+}  // namespace recforge::ranking
