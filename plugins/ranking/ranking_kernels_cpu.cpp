@@ -3,6 +3,11 @@
 #include <cmath>
 #include <vector>
 
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "ranking_kernels.hpp"
 
 namespace recforge::ranking {
@@ -37,6 +42,39 @@ void check_metric_args(const MetricInputs& in, const MetricSpec& spec, const Ten
 
 namespace {
 
+// Inserts scores[0, n) of items first_item.. into a sorted top-K list (`filled`
+// entries so far): an item enters only if it beats the current K-th, and items
+// arrive in increasing id, so on equal scores the smaller id stays ahead. Most
+// scores lose to the threshold; with SSE2 sixteen of them are rejected at once.
+inline void scan_topk(const float* scores, std::int64_t n, std::int32_t first_item, std::int64_t k, std::int32_t* best_id,
+                      float* best, std::int64_t& filled) {
+  float threshold = filled == k ? best[k - 1] : -INFINITY;
+  const auto insert = [&](std::int64_t i) {
+    const float s = scores[i];
+    if (!(s > threshold)) return;  // also drops NaN and -inf
+    std::int64_t p = filled < k ? filled++ : k - 1;
+    while (p > 0 && best[p - 1] < s) {
+      best[p] = best[p - 1];
+      best_id[p] = best_id[p - 1];
+      --p;
+    }
+    best[p] = s;
+    best_id[p] = first_item + static_cast<std::int32_t>(i);
+    if (filled == k) threshold = best[k - 1];
+  };
+  std::int64_t i = 0;
+#if defined(__SSE2__)
+  for (; i + 16 <= n; i += 16) {
+    const __m128 t = _mm_set1_ps(threshold);
+    const __m128 any = _mm_or_ps(_mm_or_ps(_mm_cmpgt_ps(_mm_loadu_ps(scores + i), t), _mm_cmpgt_ps(_mm_loadu_ps(scores + i + 4), t)),
+                                 _mm_or_ps(_mm_cmpgt_ps(_mm_loadu_ps(scores + i + 8), t), _mm_cmpgt_ps(_mm_loadu_ps(scores + i + 12), t)));
+    if (_mm_movemask_ps(any) == 0) continue;  // no score in the chunk beats the K-th (NaN compares false)
+    for (std::int64_t j = i; j < i + 16; ++j) insert(j);
+  }
+#endif
+  for (; i < n; ++i) insert(i);
+}
+
 // scores (B, I), offsets (B + 1), cols (nnz).
 void mask_cpu(const Resources&, TensorView scores, const TensorView& offsets, const TensorView& cols) {
   const std::int64_t* off = offsets.data_as<std::int64_t>();
@@ -51,31 +89,15 @@ void mask_cpu(const Resources&, TensorView scores, const TensorView& offsets, co
   }
 }
 
-// One row: a sorted array of the best K seen so far; an item enters only if it
-// beats the current K-th (items are visited in increasing id, so on equal scores
-// the earlier, smaller id stays ahead).
+// One row at a time through scan_topk.
 void topk_cpu(const Resources&, const TensorView& scores, TensorView ids, TensorView values) {
   const std::int64_t rows = scores.shape[0], items = scores.shape[1], k = ids.shape[1];
 #pragma omp parallel for schedule(dynamic, 16)
   for (std::int64_t b = 0; b < rows; ++b) {
-    const float* row = scores.data_as<float>() + b * scores.strides[0];
     std::int32_t* best_id = ids.data_as<std::int32_t>() + b * k;
     float* best = values.data_as<float>() + b * k;
     std::int64_t filled = 0;
-    float threshold = -INFINITY;  // the K-th best once the list is full
-    for (std::int64_t i = 0; i < items; ++i) {
-      const float s = row[i];
-      if (!(s > threshold)) continue;  // also drops NaN and -inf
-      std::int64_t p = filled < k ? filled++ : k - 1;
-      while (p > 0 && best[p - 1] < s) {
-        best[p] = best[p - 1];
-        best_id[p] = best_id[p - 1];
-        --p;
-      }
-      best[p] = s;
-      best_id[p] = static_cast<std::int32_t>(i);
-      if (filled == k) threshold = best[k - 1];
-    }
+    scan_topk(scores.data_as<float>() + b * scores.strides[0], items, 0, k, best_id, best, filled);
     for (std::int64_t p = filled; p < k; ++p) {
       best[p] = -INFINITY;
       best_id[p] = -1;
