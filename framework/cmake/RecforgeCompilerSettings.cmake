@@ -28,6 +28,15 @@ if(NOT RECFORGE_CUDA STREQUAL "OFF")
   endif()
 endif()
 
+# CPU code generation for kernels: -march=${RECFORGE_CPU_ARCH} on C++ sources of
+# the library and in-tree plugins (a binary built with `native` runs on CPUs
+# like the build machine; set x86-64-v3 or empty for portable builds).
+function(recforge_cpu_tuning target)
+  if(RECFORGE_CPU_ARCH)
+    target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-march=${RECFORGE_CPU_ARCH}>)
+  endif()
+endfunction()
+
 # Per-target warnings; CUDA sources get the host-compiler warnings through -Xcompiler.
 function(recforge_warnings target)
   target_compile_options(${target} PRIVATE

@@ -29,8 +29,11 @@ function(recforge_add_plugin name)
     add_library(${target} STATIC ${sources})
     set_property(GLOBAL APPEND PROPERTY RECFORGE_BUILTIN_PLUGINS ${target})
     recforge_warnings(${target})
+    recforge_cpu_tuning(${target})
   endif()
-  target_link_libraries(${target} PRIVATE recforge::recforge ${ARG_LIBRARIES})
+  # Plugins' CPU kernels are OpenMP loops (parallel for, simd): without the flag
+  # the pragmas would be silently ignored.
+  target_link_libraries(${target} PRIVATE recforge::recforge OpenMP::OpenMP_CXX ${ARG_LIBRARIES})
   target_include_directories(${target} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
 endfunction()
 

@@ -23,6 +23,8 @@ bool Model::embeddings(Tensor&, Tensor&) { return false; }
 
 bool Model::predict(std::span<const std::int32_t>, std::span<const std::int32_t>, std::span<float>) { return false; }
 
+bool Model::fold_in(std::span<const std::int32_t>, std::span<const float>, std::span<float>) { return false; }
+
 void Model::score(std::span<const std::int32_t>, TensorView) {
   RF_THROW(ErrorKind::kInternal, "model '", type(), "' has neither embeddings nor a score() for evaluation");
 }

@@ -75,6 +75,9 @@ class Model {
   // Rating predictions for (user, item) pairs, for models that predict ratings
   // (RMSE/MAE); returns false for ranking-only models.
   virtual bool predict(std::span<const std::int32_t> users, std::span<const std::int32_t> items, std::span<float> out);
+  // Embedding of a user not seen in training, from their interactions (items and
+  // values such as ratings or counts), without retraining; false if unsupported.
+  virtual bool fold_in(std::span<const std::int32_t> items, std::span<const float> values, std::span<float> user);
 
  protected:
   virtual void build_impl(const ModelContext& context) = 0;
