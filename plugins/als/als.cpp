@@ -49,7 +49,8 @@ class AlsModel final : public Model {
                     {"cg", "cholesky"})
         .add_int("cg_steps", 3, "conjugate-gradient steps per row and side", 1, 100)
         .add_float("init_std", 0.01, "standard deviation of the initial factors", 0.0)
-        .add_bool("biases", false, "explicit: learn user and item biases (an extra factor pinned to 1)");
+        .add_bool("biases", false, "explicit: learn user and item biases (an extra factor pinned to 1)")
+        .add_bool("compute_loss", true, "compute the training loss after every epoch (one more pass over the data)");
     return s;
   }
 
@@ -60,7 +61,8 @@ class AlsModel final : public Model {
         confidence_from_rating_(c.get_string("confidence_from") == "rating"),
         init_std_(static_cast<float>(c.get_double("init_std"))),
         cholesky_(c.get_string("solver") == "cholesky"),
-        biases_(c.get_bool("biases")) {
+        biases_(c.get_bool("biases")),
+        compute_loss_(c.get_bool("compute_loss")) {
     options_.reg = static_cast<float>(c.get_double("reg"));
     options_.unobserved_weight = implicit_ ? static_cast<float>(c.get_double("unobserved_weight")) : 0.0f;
     options_.reg_exponent = static_cast<float>(c.get_double("reg_exponent"));
@@ -105,6 +107,7 @@ class AlsModel final : public Model {
   float init_std_;
   bool cholesky_;
   bool biases_;
+  bool compute_loss_;
   Options options_;
   std::unique_ptr<Parameter> users_, items_;
   Side by_user_, by_item_;
@@ -208,6 +211,7 @@ StepStats AlsModel::train_epoch(std::int64_t) {
   Tensor& y = items_->value();
   solve(x, y, by_user_, comm);
   solve(y, x, by_item_, comm);
+  if (!compute_loss_) return {0.0, 0};
   // Loss after the epoch: users' data and regularisation terms, plus the items' regularisation.
   last_loss_ = side_loss(x, y, by_user_, true, comm) + side_loss(y, x, by_item_, false, comm);
   return {last_loss_, 1};

@@ -87,52 +87,131 @@ float row_reg(const Options& o, std::int64_t n_u, std::int64_t n_other) {
   return o.reg * std::pow(static_cast<float>(n_u) + o.unobserved_weight * static_cast<float>(n_other), o.reg_exponent);
 }
 
-// out = A v for row u (A never formed): a0 G v + sum_i (c - a0)(y_i . v) y_i + l v.
-void apply_a(const float* G, const float* Y, const RowView& row, float a0, float l, const float* v, float* out,
-             std::int64_t d) {
-  if (a0 != 0.0f) {
-    for (std::int64_t r = 0; r < d; ++r) out[r] = a0 * dot(G + r * d, v, d) + l * v[r];
-  } else {
-    for (std::int64_t r = 0; r < d; ++r) out[r] = l * v[r];
-  }
-  for (std::int64_t j = 0; j < row.n; ++j) {
-    const float* y = Y + static_cast<std::int64_t>(row.cols[j]) * d;
-    axpy((row.w(j) - a0) * dot(y, v, d), y, out, d);
-  }
-}
+// Note [ALS CG on the CPU]
+// The row's vectors live in fixed-size arrays when D is a compile-time constant
+// (kD = 32, 64, 128), so the compiler keeps the accumulators of A v in vector
+// registers across the whole product instead of re-reading and re-writing them
+// for every term; kD = 0 is the same code for any D.
+// A row's solve reads its observed y_i about six times (right-hand side,
+// residual, three CG steps). They are gathered once into a contiguous
+// thread-local block (with their weights), so the later passes hit L1/L2
+// instead of fetching scattered rows of Y from L3 or memory again.
+template <int kD>
+struct CgRow {
+  static constexpr int kStorage = kD > 0 ? kD : 1024;
+  static constexpr int kPrefetch = 4;  // rows of Y requested ahead of use (they come from L3 or memory)
+  std::int64_t d;
 
-void cg_cpu(const Resources&, const Problem& p, const Options& o) {
+  static float vdot(const float* a, const float* b, std::int64_t n) {
+    float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+    for (std::int64_t k = 0; k < n; ++k) s += a[k] * b[k];
+    return s;
+  }
+  static void vaxpy(float alpha, const float* x, float* y, std::int64_t n) {
+#pragma omp simd
+    for (std::int64_t k = 0; k < n; ++k) y[k] += alpha * x[k];
+  }
+
+  // out = A v: a0 G v + sum_i (c - a0)(y_i . v) y_i + l v, with the row's y_i
+  // stacked in `Yu` (row.n x D) and weights c - a0 in `wu`. G is symmetric:
+  // G v = sum_c v_c G[c, :], a sequence of multiply-adds into `out`.
+  void apply(const float* G, const float* Yu, const float* wu, std::int64_t rows, float a0, float l, const float* v,
+             float* out) const {
+    const std::int64_t n = kD > 0 ? kD : d;
+    float acc[kStorage];
+#pragma omp simd
+    for (std::int64_t r = 0; r < n; ++r) acc[r] = l * v[r];
+    if (a0 != 0.0f) {
+      for (std::int64_t c = 0; c < n; ++c) {
+        const float s = a0 * v[c];
+        const float* g = G + c * n;
+#pragma omp simd
+        for (std::int64_t r = 0; r < n; ++r) acc[r] += s * g[r];
+      }
+    }
+    for (std::int64_t j = 0; j < rows; ++j) {
+      const float* y = Yu + j * n;
+      float t = 0.0f;
+#pragma omp simd reduction(+ : t)
+      for (std::int64_t r = 0; r < n; ++r) t += y[r] * v[r];
+      t *= wu[j];
+#pragma omp simd
+      for (std::int64_t r = 0; r < n; ++r) acc[r] += t * y[r];
+    }
+#pragma omp simd
+    for (std::int64_t r = 0; r < n; ++r) out[r] = acc[r];
+  }
+
+  // `Yu` and `wu` are thread-local scratch of at least row.n x D and row.n floats.
+  void solve(const float* G, const float* Y, const RowView& row, float a0, float l, int steps, float* x, float* Yu,
+             float* wu) const {
+    const std::int64_t n = kD > 0 ? kD : d;
+    float r[kStorage], dir[kStorage], ad[kStorage];
+    // Gather the row's y_i once; the right-hand side b = sum c p y_i on the way.
+#pragma omp simd
+    for (std::int64_t k = 0; k < n; ++k) r[k] = 0.0f;
+    for (std::int64_t j = 0; j < row.n; ++j) {
+      if (j + kPrefetch < row.n) __builtin_prefetch(Y + static_cast<std::int64_t>(row.cols[j + kPrefetch]) * n);
+      const float* y = Y + static_cast<std::int64_t>(row.cols[j]) * n;
+      float* dst = Yu + j * n;
+      const float cp = row.w(j) * row.t(j);
+#pragma omp simd
+      for (std::int64_t k = 0; k < n; ++k) {
+        dst[k] = y[k];
+        r[k] += cp * y[k];
+      }
+      wu[j] = row.w(j) - a0;
+    }
+    apply(G, Yu, wu, row.n, a0, l, x, ad);
+#pragma omp simd
+    for (std::int64_t k = 0; k < n; ++k) r[k] -= ad[k];  // r = b - A x
+    std::copy(r, r + n, dir);
+    float rs = vdot(r, r, n);
+    for (int step = 0; step < steps && rs > 1e-20f; ++step) {
+      apply(G, Yu, wu, row.n, a0, l, dir, ad);
+      const float alpha = rs / vdot(dir, ad, n);
+      vaxpy(alpha, dir, x, n);
+      vaxpy(-alpha, ad, r, n);
+      const float rs_new = vdot(r, r, n);
+      const float beta = rs_new / rs;
+#pragma omp simd
+      for (std::int64_t k = 0; k < n; ++k) dir[k] = r[k] + beta * dir[k];
+      rs = rs_new;
+    }
+  }
+};
+
+template <int kD>
+void cg_rows(const Problem& p, const Options& o) {
   const std::int64_t d = p.factors.shape[1], n_other = p.other.shape[0];
   const float* G = o.unobserved_weight != 0.0f ? p.gram.data_as<float>() : nullptr;
   const float* Y = p.other.data_as<float>();
   const std::int64_t* off = p.offsets.data_as<std::int64_t>();
+  const CgRow<kD> solver{d};
+  std::int64_t longest = 0;
+  for (std::int64_t u = p.row_begin; u < p.row_end; ++u) longest = std::max(longest, off[u + 1] - off[u]);
 #pragma omp parallel
   {
-    std::vector<float> r(static_cast<std::size_t>(d)), dir(static_cast<std::size_t>(d)), ad(static_cast<std::size_t>(d));
+    std::vector<float> Yu(static_cast<std::size_t>(longest * d)), wu(static_cast<std::size_t>(longest));
 #pragma omp for schedule(dynamic, 64)
     for (std::int64_t u = p.row_begin; u < p.row_end; ++u) {
       const RowView row{p.cols.data_as<std::int32_t>() + off[u], p.weights.numel() ? p.weights.data_as<float>() + off[u] : nullptr,
                         p.targets.numel() ? p.targets.data_as<float>() + off[u] : nullptr, off[u + 1] - off[u]};
-      const float l = row_reg(o, row.n, n_other);
-      float* x = p.factors.data_as<float>() + u * d;
-      // r = b - A x
-      apply_a(G, Y, row, o.unobserved_weight, l, x, ad.data(), d);
-      for (std::int64_t k = 0; k < d; ++k) r[static_cast<std::size_t>(k)] = -ad[static_cast<std::size_t>(k)];
-      for (std::int64_t j = 0; j < row.n; ++j) axpy(row.w(j) * row.t(j), Y + static_cast<std::int64_t>(row.cols[j]) * d, r.data(), d);
-      std::copy(r.begin(), r.end(), dir.begin());
-      float rs = dot(r.data(), r.data(), d);
-      for (int step = 0; step < o.cg_steps && rs > 1e-20f; ++step) {
-        apply_a(G, Y, row, o.unobserved_weight, l, dir.data(), ad.data(), d);
-        const float alpha = rs / dot(dir.data(), ad.data(), d);
-        axpy(alpha, dir.data(), x, d);
-        axpy(-alpha, ad.data(), r.data(), d);
-        const float rs_new = dot(r.data(), r.data(), d);
-        const float beta = rs_new / rs;
-#pragma omp simd
-        for (std::int64_t k = 0; k < d; ++k) dir[static_cast<std::size_t>(k)] = r[static_cast<std::size_t>(k)] + beta * dir[static_cast<std::size_t>(k)];
-        rs = rs_new;
-      }
+      solver.solve(G, Y, row, o.unobserved_weight, row_reg(o, row.n, n_other), o.cg_steps,
+                   p.factors.data_as<float>() + u * d, Yu.data(), wu.data());
     }
+  }
+}
+
+void cg_cpu(const Resources&, const Problem& p, const Options& o) {
+  const std::int64_t d = p.factors.shape[1];
+  RF_CHECK(d <= CgRow<0>::kStorage, "als_solve_cg: D = ", d, " exceeds the CPU kernel's ", CgRow<0>::kStorage);
+  switch (d) {
+    case 32: cg_rows<32>(p, o); break;
+    case 64: cg_rows<64>(p, o); break;
+    case 128: cg_rows<128>(p, o); break;
+    default: cg_rows<0>(p, o);
   }
 }
 
