@@ -58,11 +58,13 @@ import json, statistics, sys
 import subprocess
 ours, peer = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 d = int(sys.argv[4])
-# FLOPs of one CG iteration (3 steps + the residual), both sides, plus the Gram matrices.
+# FLOPs of one iteration: per side, 4 products A v (the residual and 3 CG steps),
+# each 2 D^2 per row (the Gram term) + 4 D per interaction (y_i.v and its axpy),
+# plus the Gram matrix of the fixed side (2 N D^2, counted in full).
 out = subprocess.run([sys.executable, "-c", f"import h5py;f=h5py.File('{sys.argv[3]}','r');print(len(f['train/user']), max(f['train/user'][:])+1, max(f['train/item'][:])+1)"],
                      capture_output=True, text=True)
 nnz, users, items = map(int, out.stdout.split()) if out.returncode == 0 else (0, 0, 0)
-flops = 2 * (4 * (2 * d * d * (users + items) + 4 * d * nnz)) + 2 * d * d * (users + items) if nnz else 0
+flops = 4 * (2 * d * d * (users + items) + 8 * d * nnz) + 2 * d * d * (users + items) if nnz else 0
 peer_seconds = statistics.median(peer["seconds_per_iteration"])
 print(f"| | seconds per iteration (median) | GFLOP/s (estimate) | Recall@20 | NDCG@20 |")
 print(f"|---|---|---|---|---|")

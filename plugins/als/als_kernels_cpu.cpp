@@ -87,6 +87,34 @@ float row_reg(const Options& o, std::int64_t n_u, std::int64_t n_other) {
   return o.reg * std::pow(static_cast<float>(n_u) + o.unobserved_weight * static_cast<float>(n_other), o.reg_exponent);
 }
 
+// 16 floats as one value: one AVX-512 register, two AVX2 or four SSE registers
+// (GCC/Clang vector extension; may_alias and aligned(4) let it view any float*).
+using Vec16 = float __attribute__((vector_size(64), aligned(4), may_alias));
+using Vec8 = float __attribute__((vector_size(32), aligned(4), may_alias));
+using Vec4 = float __attribute__((vector_size(16), aligned(4), may_alias));
+
+inline Vec16 load16(const float* p) { return *reinterpret_cast<const Vec16*>(p); }
+inline void store16(float* p, Vec16 v) { *reinterpret_cast<Vec16*>(p) = v; }
+inline float hsum16(Vec16 v) {
+  const Vec8 h = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) + __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+  const Vec4 q = __builtin_shufflevector(h, h, 0, 1, 2, 3) + __builtin_shufflevector(h, h, 4, 5, 6, 7);
+  return (q[0] + q[2]) + (q[1] + q[3]);
+}
+
+inline Vec4 load4(const float* p) { return *reinterpret_cast<const Vec4*>(p); }
+// The horizontal sums of a, b, c, d: a transpose-and-add tree (10 shuffles for four sums).
+inline Vec4 hsum4x16(Vec16 a, Vec16 b, Vec16 c, Vec16 d) {
+  const Vec16 ab = __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+                   __builtin_shufflevector(a, b, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+  const Vec16 cd = __builtin_shufflevector(c, d, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+                   __builtin_shufflevector(c, d, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+  const Vec16 abcd = __builtin_shufflevector(ab, cd, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27) +
+                     __builtin_shufflevector(ab, cd, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+  const Vec8 pairs = __builtin_shufflevector(abcd, abcd, 0, 1, 4, 5, 8, 9, 12, 13) +
+                     __builtin_shufflevector(abcd, abcd, 2, 3, 6, 7, 10, 11, 14, 15);
+  return __builtin_shufflevector(pairs, pairs, 0, 2, 4, 6) + __builtin_shufflevector(pairs, pairs, 1, 3, 5, 7);
+}
+
 // Note [ALS CG on the CPU]
 // The row's vectors live in fixed-size arrays when D is a compile-time constant
 // (kD = 32, 64, 128), so the compiler keeps the accumulators of A v in vector
@@ -98,8 +126,9 @@ float row_reg(const Options& o, std::int64_t n_u, std::int64_t n_other) {
 // instead of fetching scattered rows of Y from L3 or memory again.
 template <int kD>
 struct CgRow {
+  static_assert(kD % 16 == 0, "fixed sizes are whole vectors");
   static constexpr int kStorage = kD > 0 ? kD : 1024;
-  static constexpr int kPrefetch = 4;  // rows of Y requested ahead of use (they come from L3 or memory)
+  static constexpr int kPrefetch = 8;  // rows of Y requested ahead of use (they come from L3 or memory)
   std::int64_t d;
 
   static float vdot(const float* a, const float* b, std::int64_t n) {
@@ -114,11 +143,65 @@ struct CgRow {
   }
 
   // out = A v: a0 G v + sum_i (c - a0)(y_i . v) y_i + l v, with the row's y_i
-  // stacked in `Yu` (row.n x D) and weights c - a0 in `wu`. G is symmetric:
-  // G v = sum_c v_c G[c, :], a sequence of multiply-adds into `out`.
+  // stacked in `Yu` (rows x D) and weights c - a0 in `wu`. G is symmetric:
+  // G v = sum_c v_c G[c, :], a sequence of multiply-adds into the accumulator.
   void apply(const float* G, const float* Yu, const float* wu, std::int64_t rows, float a0, float l, const float* v,
              float* out) const {
-    const std::int64_t n = kD > 0 ? kD : d;
+    if constexpr (kD > 0) {
+      apply_fixed(G, Yu, wu, rows, a0, l, v, out);
+    } else {
+      apply_any(G, Yu, wu, rows, a0, l, v, out);
+    }
+  }
+
+  // D a multiple of 16: v and the accumulator of A v are kD / 16 vector
+  // variables, which the compiler keeps in registers for the whole product
+  // (a plain float array would be loaded and stored around every term).
+  static void apply_fixed(const float* G, const float* Yu, const float* wu, std::int64_t rows, float a0, float l,
+                          const float* v, float* out) {
+    constexpr int kV = kD / 16;
+    Vec16 vv[kV], acc[kV];
+#pragma GCC unroll 8
+    for (int q = 0; q < kV; ++q) {
+      vv[q] = load16(v + 16 * q);
+      acc[q] = l * vv[q];
+    }
+    if (a0 != 0.0f) {
+      for (int c = 0; c < kD; ++c) {
+        const float s = a0 * v[c];
+#pragma GCC unroll 8
+        for (int q = 0; q < kV; ++q) acc[q] += s * load16(G + c * kD + 16 * q);
+      }
+    }
+    const auto partial_dot = [&](const float* y) {
+      Vec16 t = load16(y) * vv[0];
+#pragma GCC unroll 8
+      for (int q = 1; q < kV; ++q) t += load16(y + 16 * q) * vv[q];
+      return t;
+    };
+    const auto add_scaled = [&](float s, const float* y) {
+#pragma GCC unroll 8
+      for (int q = 0; q < kV; ++q) acc[q] += s * load16(y + 16 * q);
+    };
+    std::int64_t j = 0;
+    // Four rows at a time: their four horizontal sums share one shuffle tree.
+    for (; j + 4 <= rows; j += 4) {
+      const float* y = Yu + j * kD;
+      const Vec4 s = hsum4x16(partial_dot(y), partial_dot(y + kD), partial_dot(y + 2 * kD), partial_dot(y + 3 * kD)) *
+                     load4(wu + j);
+      add_scaled(s[0], y);
+      add_scaled(s[1], y + kD);
+      add_scaled(s[2], y + 2 * kD);
+      add_scaled(s[3], y + 3 * kD);
+    }
+    for (; j < rows; ++j) add_scaled(hsum16(partial_dot(Yu + j * kD)) * wu[j], Yu + j * kD);
+#pragma GCC unroll 8
+    for (int q = 0; q < kV; ++q) store16(out + 16 * q, acc[q]);
+  }
+
+  void apply_any(const float* G, const float* Yu, const float* wu, std::int64_t rows, float a0, float l, const float* v,
+                 float* out) const {
+    const std::int64_t n = d;
     float acc[kStorage];
 #pragma omp simd
     for (std::int64_t r = 0; r < n; ++r) acc[r] = l * v[r];
@@ -143,26 +226,54 @@ struct CgRow {
     for (std::int64_t r = 0; r < n; ++r) out[r] = acc[r];
   }
 
+  // Copies the row's y_i into Yu and c - a0 into wu, and sets b = sum c p y_i.
+  void gather(const float* Y, const RowView& row, float a0, float* Yu, float* wu, float* b) const {
+    const std::int64_t n = kD > 0 ? kD : d;
+    const auto y_of = [&](std::int64_t j) { return Y + static_cast<std::int64_t>(row.cols[j]) * n; };
+    if constexpr (kD > 0) {
+      constexpr int kV = kD / 16;
+      Vec16 acc[kV] = {};
+      for (std::int64_t j = 0; j < row.n; ++j) {
+        if (j + kPrefetch < row.n) {
+          // Every cache line of the row: one prefetch brings only the first.
+#pragma GCC unroll 8
+          for (int line = 0; line < kD / 16; ++line) __builtin_prefetch(y_of(j + kPrefetch) + 16 * line);
+        }
+        const float* y = y_of(j);
+        const float cp = row.w(j) * row.t(j);
+#pragma GCC unroll 8
+        for (int q = 0; q < kV; ++q) {
+          const Vec16 yq = load16(y + 16 * q);
+          store16(Yu + j * kD + 16 * q, yq);
+          acc[q] += cp * yq;
+        }
+        wu[j] = row.w(j) - a0;
+      }
+#pragma GCC unroll 8
+      for (int q = 0; q < kV; ++q) store16(b + 16 * q, acc[q]);
+    } else {
+#pragma omp simd
+      for (std::int64_t k = 0; k < n; ++k) b[k] = 0.0f;
+      for (std::int64_t j = 0; j < row.n; ++j) {
+        if (j + kPrefetch < row.n) __builtin_prefetch(y_of(j + kPrefetch));
+        const float* y = y_of(j);
+        const float cp = row.w(j) * row.t(j);
+#pragma omp simd
+        for (std::int64_t k = 0; k < n; ++k) {
+          Yu[j * n + k] = y[k];
+          b[k] += cp * y[k];
+        }
+        wu[j] = row.w(j) - a0;
+      }
+    }
+  }
+
   // `Yu` and `wu` are thread-local scratch of at least row.n x D and row.n floats.
   void solve(const float* G, const float* Y, const RowView& row, float a0, float l, int steps, float* x, float* Yu,
              float* wu) const {
     const std::int64_t n = kD > 0 ? kD : d;
     float r[kStorage], dir[kStorage], ad[kStorage];
-    // Gather the row's y_i once; the right-hand side b = sum c p y_i on the way.
-#pragma omp simd
-    for (std::int64_t k = 0; k < n; ++k) r[k] = 0.0f;
-    for (std::int64_t j = 0; j < row.n; ++j) {
-      if (j + kPrefetch < row.n) __builtin_prefetch(Y + static_cast<std::int64_t>(row.cols[j + kPrefetch]) * n);
-      const float* y = Y + static_cast<std::int64_t>(row.cols[j]) * n;
-      float* dst = Yu + j * n;
-      const float cp = row.w(j) * row.t(j);
-#pragma omp simd
-      for (std::int64_t k = 0; k < n; ++k) {
-        dst[k] = y[k];
-        r[k] += cp * y[k];
-      }
-      wu[j] = row.w(j) - a0;
-    }
+    gather(Y, row, a0, Yu, wu, r);  // r = b
     apply(G, Yu, wu, row.n, a0, l, x, ad);
 #pragma omp simd
     for (std::int64_t k = 0; k < n; ++k) r[k] -= ad[k];  // r = b - A x
