@@ -1,6 +1,7 @@
-// `recforge train <config>`: train a model (the trainer arrives with the
-// distributed-trainer issue; until a model plugin is built this says so).
+// `recforge train <config> [--resume DIR]`: train a model (see train/run.hpp).
 #include <CLI/CLI.hpp>
+
+#include <filesystem>
 
 #include "commands.hpp"
 #include "exit_codes.hpp"
@@ -17,11 +18,14 @@ void add_train_command(CLI::App& app, const GlobalOptions& global) {
   struct Options {
     std::string file;
     std::vector<std::string> overrides;
+    std::string resume;
   };
   auto options = std::make_shared<Options>();
   CLI::App* train = app.add_subcommand("train", "train a model from a YAML config (under mpirun: data-parallel)");
   train->add_option("config", options->file, "YAML config (see configs/README.md)")->required();
   train->add_option("--set", options->overrides, "override a key: --set train.epochs=3 (repeatable)");
+  train->add_option("--resume", options->resume,
+                    "continue from the newest valid checkpoint in DIR (a checkpoint directory or a run directory)");
   train->callback([options, &global] {
     // MPI starts here (not in main) so that commands without ranks never need it.
     DistributedRuntime runtime(nullptr, nullptr);
@@ -29,6 +33,13 @@ void add_train_command(CLI::App& app, const GlobalOptions& global) {
       std::vector<std::string> overrides = options->overrides;
       if (!global.log_level.empty()) overrides.push_back("run.log_level=" + global.log_level);
       if (global.log_all_ranks) overrides.push_back("run.log_all_ranks=true");
+      if (!options->resume.empty()) {
+        // A run directory holds its checkpoints in checkpoints/.
+        const std::filesystem::path dir = options->resume;
+        const bool run_dir = std::filesystem::is_directory(dir / "checkpoints");
+        overrides.push_back("checkpoint.dir=" + (run_dir ? dir / "checkpoints" : dir).string());
+        overrides.push_back("checkpoint.resume=required");
+      }
       run_training(load_job_config(options->file, overrides, global.plugins), runtime);
     } catch (const Error& e) {
       // Other ranks may be waiting in a collective: end the whole job now, with this rank's message.

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "recforge/checkpoint/checkpointer.hpp"
 #include "recforge/data/prepare.hpp"
 #include "recforge/train/run.hpp"
 #include "recforge/train/trainer.hpp"
@@ -58,6 +59,7 @@ Schema job_schema() {
   s.add_section("data", data::data_schema(), "input data and its preparation");
   s.add_section("train", train_schema(), "the training loop");
   s.add_section("comm", comm_schema(), "distributed communication");
+  s.add_section("checkpoint", checkpoint::checkpoint_schema(), "checkpoints, retention and resume");
   s.add_variant_section("model", "type", model_schema_for,
                         "the model: `type` selects a registered model plugin (required by train)",
                         /*required=*/false);

@@ -2,6 +2,9 @@
 // carry the file path and HDF5's own message.
 #include "hdf5_file.hpp"
 
+#include <H5PLpublic.h>
+
+#include <algorithm>
 #include <mutex>
 
 #include "recforge/core/error.hpp"
@@ -10,7 +13,16 @@ namespace recforge::io {
 
 void hdf5_quiet() {
   static std::once_flag once;
-  std::call_once(once, [] { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); });
+  std::call_once(once, [] {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    H5PLset_loading_state(0);  // no filter plugin is ever loaded because a file names one
+  });
+}
+
+std::int64_t ArrayInfo::elements() const {
+  std::int64_t n = 1;
+  for (std::int64_t d : dims) n *= d;
+  return n;
 }
 
 std::string hdf5_error_message() {
@@ -71,6 +83,21 @@ H5File H5File::open_read(const std::string& path) {
   return H5File(path, H5Handle(id, H5Handle::Kind::kFile));
 }
 
+H5File H5File::open_image(const std::vector<std::uint8_t>& bytes, const std::string& label) {
+  hdf5_quiet();
+  H5Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Handle::Kind::kPlist);
+  // Core driver without a backing store: nothing is read from or written to disk.
+  if (H5Pset_fapl_core(fapl.id(), 1 << 20, 0) < 0 ||
+      H5Pset_file_image(fapl.id(), const_cast<std::uint8_t*>(bytes.data()), bytes.size()) < 0) {
+    fail(label, "cannot prepare an in-memory HDF5 image");
+  }
+  // The name only labels the image; a real path would make the core driver look at that file.
+  const std::string name = "memory-image:" + label;
+  const hid_t id = H5Fopen(name.c_str(), H5F_ACC_RDONLY, fapl.id());
+  if (id < 0) fail(label, "not a readable HDF5 file");
+  return H5File(label, H5Handle(id, H5Handle::Kind::kFile));
+}
+
 void H5File::flush() {
   if (H5Fflush(file_.id(), H5F_SCOPE_GLOBAL) < 0) fail(path_, "flush failed");
 }
@@ -118,6 +145,116 @@ void H5File::write_raw(const std::string& name, const void* data, std::size_t n,
   if (n > 0 && H5Dwrite(dataset.id(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
     fail(path_, "cannot write dataset " + name);
   }
+}
+
+void H5File::write_array(const std::string& name, const void* data, hid_t type, const std::vector<std::int64_t>& dims,
+                         const DatasetOptions& options) {
+  RF_CHECK(!dims.empty() && dims.size() <= 8, path_, ": dataset ", name, " needs 1 to 8 dimensions");
+  std::vector<hsize_t> h5dims(dims.begin(), dims.end());
+  H5Handle space(H5Screate_simple(static_cast<int>(h5dims.size()), h5dims.data(), nullptr), H5Handle::Kind::kDataspace);
+  H5Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Handle::Kind::kPlist);
+  H5Pset_create_intermediate_group(lcpl.id(), 1);
+  H5Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Handle::Kind::kPlist);
+  std::int64_t elements = 1;
+  for (std::int64_t d : dims) elements *= d;
+  if (options.chunk_rows > 0 && elements > 0) {
+    std::vector<hsize_t> chunk = h5dims;
+    chunk[0] = static_cast<hsize_t>(std::min(dims[0], options.chunk_rows));
+    H5Pset_chunk(dcpl.id(), static_cast<int>(chunk.size()), chunk.data());
+    if (options.fletcher32) H5Pset_fletcher32(dcpl.id());
+  }
+  H5Handle dataset(H5Dcreate2(file_.id(), name.c_str(), type, space.id(), lcpl.id(), dcpl.id(), H5P_DEFAULT),
+                   H5Handle::Kind::kDataset);
+  if (dataset.id() < 0) fail(path_, "cannot create dataset " + name);
+  if (elements > 0 && H5Dwrite(dataset.id(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
+    fail(path_, "cannot write dataset " + name);
+  }
+}
+
+ArrayInfo H5File::array_info(const std::string& name) const {
+  H5Handle dataset(H5Dopen2(file_.id(), name.c_str(), H5P_DEFAULT), H5Handle::Kind::kDataset);
+  if (dataset.id() < 0) fail(path_, "missing dataset " + name);
+  H5Handle space(H5Dget_space(dataset.id()), H5Handle::Kind::kDataspace);
+  const int ndims = H5Sget_simple_extent_ndims(space.id());
+  if (ndims < 0 || ndims > 8) fail(path_, "dataset " + name + " has an unsupported number of dimensions");
+  std::vector<hsize_t> dims(static_cast<std::size_t>(ndims));
+  if (ndims > 0) H5Sget_simple_extent_dims(space.id(), dims.data(), nullptr);
+  H5Handle type(H5Dget_type(dataset.id()), H5Handle::Kind::kDatatype);
+  ArrayInfo info;
+  for (hsize_t d : dims) {
+    RF_CHECK_KIND(ErrorKind::kHdf5, d < (hsize_t{1} << 62), path_, ": dataset ", name, " declares an impossible size");
+    info.dims.push_back(static_cast<std::int64_t>(d));
+  }
+  info.type_class = H5Tget_class(type.id());
+  info.element_size = H5Tget_size(type.id());
+  info.is_signed = info.type_class != H5T_INTEGER || H5Tget_sign(type.id()) != H5T_SGN_NONE;
+  return info;
+}
+
+void H5File::read_rows(const std::string& name, void* out, hid_t type, std::int64_t row_begin, std::int64_t rows) const {
+  H5Handle dataset(H5Dopen2(file_.id(), name.c_str(), H5P_DEFAULT), H5Handle::Kind::kDataset);
+  if (dataset.id() < 0) fail(path_, "missing dataset " + name);
+  H5Handle space(H5Dget_space(dataset.id()), H5Handle::Kind::kDataspace);
+  const int ndims = H5Sget_simple_extent_ndims(space.id());
+  if (ndims < 1 || ndims > 8) fail(path_, "dataset " + name + " is not an array");
+  std::vector<hsize_t> dims(static_cast<std::size_t>(ndims));
+  H5Sget_simple_extent_dims(space.id(), dims.data(), nullptr);
+  const auto total = static_cast<std::int64_t>(dims[0]);
+  if (rows < 0) rows = total - row_begin;
+  RF_CHECK_KIND(ErrorKind::kHdf5, row_begin >= 0 && rows >= 0 && row_begin + rows <= total, path_, ": rows [", row_begin,
+                ", ", row_begin + rows, ") of dataset ", name, " outside its ", total, " rows");
+  if (rows == 0) return;
+  std::vector<hsize_t> start(dims.size(), 0), count = dims;
+  start[0] = static_cast<hsize_t>(row_begin);
+  count[0] = static_cast<hsize_t>(rows);
+  H5Sselect_hyperslab(space.id(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
+  H5Handle memory(H5Screate_simple(ndims, count.data(), nullptr), H5Handle::Kind::kDataspace);
+  if (H5Dread(dataset.id(), type, memory.id(), space.id(), H5P_DEFAULT, out) < 0) {
+    fail(path_, "cannot read dataset " + name + " (corrupt or failed checksum)");
+  }
+}
+
+std::vector<int> H5File::filters(const std::string& name) const {
+  H5Handle dataset(H5Dopen2(file_.id(), name.c_str(), H5P_DEFAULT), H5Handle::Kind::kDataset);
+  if (dataset.id() < 0) fail(path_, "missing dataset " + name);
+  H5Handle dcpl(H5Dget_create_plist(dataset.id()), H5Handle::Kind::kPlist);
+  std::vector<int> out;
+  const int n = H5Pget_nfilters(dcpl.id());
+  for (int i = 0; i < n; ++i) {
+    unsigned flags = 0, config = 0;
+    std::size_t cd_count = 0;
+    out.push_back(static_cast<int>(H5Pget_filter2(dcpl.id(), static_cast<unsigned>(i), &flags, &cd_count, nullptr, 0,
+                                                  nullptr, &config)));
+  }
+  return out;
+}
+
+std::vector<std::string> H5File::list(const std::string& group) const {
+  std::vector<std::string> names;
+  const herr_t status = H5Literate_by_name(
+      file_.id(), group.c_str(), H5_INDEX_NAME, H5_ITER_INC, nullptr,
+      [](hid_t, const char* name, const H5L_info_t*, void* data) -> herr_t {
+        static_cast<std::vector<std::string>*>(data)->emplace_back(name);
+        return 0;
+      },
+      &names, H5P_DEFAULT);
+  if (status < 0) fail(path_, "cannot list group " + group);
+  return names;
+}
+
+void H5File::require_hard_links_only() const {
+  std::string offending;
+  const herr_t status = H5Lvisit(
+      file_.id(), H5_INDEX_NAME, H5_ITER_INC,
+      [](hid_t, const char* name, const H5L_info_t* info, void* data) -> herr_t {
+        if (info->type == H5L_TYPE_HARD) return 0;
+        *static_cast<std::string*>(data) = name;
+        return 1;  // stop
+      },
+      &offending);
+  if (status < 0) fail(path_, "cannot walk the file's links");
+  RF_CHECK_KIND(ErrorKind::kHdf5, offending.empty(), path_, ": link '", offending,
+                "' is a soft or external link; checkpoints contain hard links only");
 }
 
 std::int64_t H5File::length(const std::string& name) const {
@@ -194,6 +331,49 @@ void H5File::set_attribute(const std::string& object, const std::string& name, s
   }
 }
 
+void H5File::set_attribute(const std::string& object, const std::string& name, double value) {
+  H5Handle space(H5Screate(H5S_SCALAR), H5Handle::Kind::kDataspace);
+  if (H5Aexists_by_name(file_.id(), object.c_str(), name.c_str(), H5P_DEFAULT) > 0) {
+    H5Adelete_by_name(file_.id(), object.c_str(), name.c_str(), H5P_DEFAULT);
+  }
+  H5Handle attr(H5Acreate_by_name(file_.id(), object.c_str(), name.c_str(), H5T_IEEE_F64LE, space.id(), H5P_DEFAULT,
+                                  H5P_DEFAULT, H5P_DEFAULT),
+                H5Handle::Kind::kAttribute);
+  if (attr.id() < 0 || H5Awrite(attr.id(), H5T_NATIVE_DOUBLE, &value) < 0) {
+    fail(path_, "cannot write attribute " + object + "@" + name);
+  }
+}
+
+std::optional<double> H5File::double_attribute(const std::string& object, const std::string& name) const {
+  if (H5Aexists_by_name(file_.id(), object.c_str(), name.c_str(), H5P_DEFAULT) <= 0) {
+    H5Eclear2(H5E_DEFAULT);
+    return std::nullopt;
+  }
+  H5Handle attr(H5Aopen_by_name(file_.id(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT),
+                H5Handle::Kind::kAttribute);
+  H5Handle type(H5Aget_type(attr.id()), H5Handle::Kind::kDatatype);
+  H5Handle space(H5Aget_space(attr.id()), H5Handle::Kind::kDataspace);
+  if (H5Tget_class(type.id()) != H5T_FLOAT || H5Sget_simple_extent_npoints(space.id()) != 1) {
+    fail(path_, "attribute " + object + "@" + name + " is not a scalar float");
+  }
+  double value = 0;
+  if (H5Aread(attr.id(), H5T_NATIVE_DOUBLE, &value) < 0) fail(path_, "cannot read attribute " + name);
+  return value;
+}
+
+std::vector<std::string> H5File::attribute_names(const std::string& object) const {
+  std::vector<std::string> names;
+  const herr_t status = H5Aiterate_by_name(
+      file_.id(), object.c_str(), H5_INDEX_NAME, H5_ITER_INC, nullptr,
+      [](hid_t, const char* name, const H5A_info_t*, void* data) -> herr_t {
+        static_cast<std::vector<std::string>*>(data)->emplace_back(name);
+        return 0;
+      },
+      &names, H5P_DEFAULT);
+  if (status < 0) fail(path_, "cannot list the attributes of " + object);
+  return names;
+}
+
 std::optional<std::string> H5File::string_attribute(const std::string& object, const std::string& name) const {
   if (H5Aexists_by_name(file_.id(), object.c_str(), name.c_str(), H5P_DEFAULT) <= 0) {
     H5Eclear2(H5E_DEFAULT);
@@ -202,10 +382,14 @@ std::optional<std::string> H5File::string_attribute(const std::string& object, c
   H5Handle attr(H5Aopen_by_name(file_.id(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT),
                 H5Handle::Kind::kAttribute);
   H5Handle type(H5Aget_type(attr.id()), H5Handle::Kind::kDatatype);
-  if (H5Tget_class(type.id()) != H5T_STRING || H5Tis_variable_str(type.id()) > 0) {
-    fail(path_, "attribute " + object + "@" + name + " is not a fixed-length string");
+  H5Handle space(H5Aget_space(attr.id()), H5Handle::Kind::kDataspace);
+  // Checked before reading: the buffer is sized for exactly one string.
+  if (H5Tget_class(type.id()) != H5T_STRING || H5Tis_variable_str(type.id()) > 0 ||
+      H5Sget_simple_extent_npoints(space.id()) != 1) {
+    fail(path_, "attribute " + object + "@" + name + " is not a scalar fixed-length string");
   }
   const std::size_t size = H5Tget_size(type.id());
+  if (size > (std::size_t{64} << 20)) fail(path_, "attribute " + object + "@" + name + " is larger than 64 MiB");
   std::string value(size, '\0');
   H5Handle memtype(H5Tcopy(H5T_C_S1), H5Handle::Kind::kDatatype);
   H5Tset_size(memtype.id(), size);
@@ -222,6 +406,11 @@ std::optional<std::int64_t> H5File::int_attribute(const std::string& object, con
   }
   H5Handle attr(H5Aopen_by_name(file_.id(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT),
                 H5Handle::Kind::kAttribute);
+  H5Handle type(H5Aget_type(attr.id()), H5Handle::Kind::kDatatype);
+  H5Handle space(H5Aget_space(attr.id()), H5Handle::Kind::kDataspace);
+  if (H5Tget_class(type.id()) != H5T_INTEGER || H5Sget_simple_extent_npoints(space.id()) != 1) {
+    fail(path_, "attribute " + object + "@" + name + " is not a scalar integer");
+  }
   std::int64_t value = 0;
   if (H5Aread(attr.id(), H5T_NATIVE_INT64, &value) < 0) fail(path_, "cannot read attribute " + name);
   return value;

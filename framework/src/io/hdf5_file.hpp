@@ -36,10 +36,22 @@ struct DatasetOptions {
   bool fletcher32 = false;      // per-chunk checksum (needs chunk_rows > 0)
 };
 
+// Shape and element type of an N-d dataset, read before any data.
+struct ArrayInfo {
+  std::vector<std::int64_t> dims;
+  H5T_class_t type_class = H5T_NO_CLASS;
+  std::size_t element_size = 0;
+  bool is_signed = true;
+  std::int64_t elements() const;
+};
+
 class H5File {
  public:
   static H5File create(const std::string& path);     // truncates
   static H5File open_read(const std::string& path);
+  // Opens bytes already in memory, read-only (the core driver, no backing
+  // file): what was verified is what is parsed. `label` names it in errors.
+  static H5File open_image(const std::vector<std::uint8_t>& bytes, const std::string& label);
   const std::string& path() const { return path_; }
   hid_t id() const { return file_.id(); }
   void flush();
@@ -60,12 +72,32 @@ class H5File {
   // Number of elements of a 1-d dataset (throws if it is not 1-d).
   std::int64_t length(const std::string& name) const;
 
+  // N-d datasets (row-major). Chunks hold options.chunk_rows rows of dims[1..].
+  void write_array(const std::string& name, const void* data, hid_t type, const std::vector<std::int64_t>& dims,
+                   const DatasetOptions& options = {});
+  ArrayInfo array_info(const std::string& name) const;
+  // Reads rows [row_begin, row_begin + rows) of the dataset (all of dims[1..])
+  // into `out`, converting to `type`; `rows` < 0 reads to the end.
+  void read_rows(const std::string& name, void* out, hid_t type, std::int64_t row_begin = 0,
+                 std::int64_t rows = -1) const;
+  // The filters of a dataset's pipeline (H5Z_FILTER_* ids).
+  std::vector<int> filters(const std::string& name) const;
+  // Names of the links directly in `group`, in name order.
+  std::vector<std::string> list(const std::string& group) const;
+  // Throws unless every link in the file is a hard link (no external or soft
+  // links: a checkpoint must not point outside itself).
+  void require_hard_links_only() const;
+
   // Strings as two datasets: <name>.bytes (u8) and <name>.offsets (i64, size n + 1).
   void write_strings(const std::string& name, const std::vector<std::string>& values);
   std::vector<std::string> read_strings(const std::string& name) const;
 
   void set_attribute(const std::string& object, const std::string& name, const std::string& value);
   void set_attribute(const std::string& object, const std::string& name, std::int64_t value);
+  void set_attribute(const std::string& object, const std::string& name, double value);
+  std::optional<double> double_attribute(const std::string& object, const std::string& name) const;
+  // Names of the attributes of `object`.
+  std::vector<std::string> attribute_names(const std::string& object) const;
   std::optional<std::string> string_attribute(const std::string& object, const std::string& name) const;
   std::optional<std::int64_t> int_attribute(const std::string& object, const std::string& name) const;
 
@@ -91,7 +123,8 @@ template <> inline hid_t H5File::native_type<std::uint64_t>() { return H5T_NATIV
 
 // The innermost message of the current HDF5 error stack (empty when none).
 std::string hdf5_error_message();
-// Silences HDF5's default error printing (once per process).
+// Silences HDF5's default error printing and turns off dynamically loaded
+// filter plugins (a file must not make us load a library), once per process.
 void hdf5_quiet();
 
 }  // namespace recforge::io

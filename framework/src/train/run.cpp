@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "recforge/checkpoint/checkpointer.hpp"
 #include "recforge/comm/signals.hpp"
 #include "recforge/comm/watchdog.hpp"
 #include "recforge/core/cuda_runtime.hpp"
@@ -117,6 +118,9 @@ TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime) 
   model->build(ModelContext{&dataset, &resources, comm.get(), seed});
 
   Trainer trainer(job.section("train"), *model, dataset, *comm, resources, seed, metrics.get());
+  checkpoint::Checkpointer checkpointer(job.section("checkpoint"), run_dir, config_text, *model, dataset, *comm,
+                                        resources, seed);
+  if (const auto position = checkpointer.restore()) trainer.set_start(*position);
   std::unique_ptr<Evaluator> evaluator;
   if (!job["eval"].is_null()) {
     const ConfigNode& eval_config = job.section("eval");
@@ -125,25 +129,34 @@ TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime) 
   const EvalContext eval_context{&dataset, &resources, comm.get(), seed};
   // Validation data for epochs; the test split only when there is no validation split.
   const bool has_valid = !dataset.valid.empty();
+  TrainerHooks hooks;
+  if (checkpointer.enabled()) {
+    hooks.checkpoint = [&](const checkpoint::Position& next, const MetricValues& values, bool) {
+      checkpointer.save(next, values);
+    };
+    hooks.checkpoint_every_epochs = checkpointer.every_epochs();
+    hooks.checkpoint_every_steps = checkpointer.every_steps();
+  }
   if (evaluator) {
     if (!has_valid && !job.section("train").section("early_stopping")["metric"].is_null()) {
       log::warn("early stopping watches the test split (the data has no validation split); set "
                 "data.split.valid_ratio or validation_item for an unbiased choice");
     }
-    trainer.set_hooks({.evaluate = [&](std::int64_t epoch) {
-                         MetricValues values = evaluator->evaluate(*model, has_valid ? dataset.valid : dataset.test,
-                                                                   eval_context);
-                         log::info("epoch {} {}: {}", epoch, has_valid ? "valid" : "test",
-                                   fmt::format("recall/ndcg {:.4f}/{:.4f}", values.size() > 1 ? values[0].second : 0.0,
-                                               values.size() > 1 ? values[1].second : 0.0));
-                         return values;
-                       },
-                       .end_of_epoch = {}});
+    hooks.evaluate = [&](std::int64_t epoch) {
+      MetricValues values = evaluator->evaluate(*model, has_valid ? dataset.valid : dataset.test, eval_context);
+      log::info("epoch {} {}: {}", epoch, has_valid ? "valid" : "test",
+                fmt::format("recall/ndcg {:.4f}/{:.4f}", values.size() > 1 ? values[0].second : 0.0,
+                            values.size() > 1 ? values[1].second : 0.0));
+      return values;
+    };
   }
+  trainer.set_hooks(std::move(hooks));
   TrainRunResult result;
   result.summary = trainer.fit();
   result.run_dir = run_dir;
-  if (evaluator && !dataset.test.empty()) {
+  if (result.summary.stopped_by_signal) {
+    log::info("stopped by SIGUSR1: the final evaluation is skipped; continue with --resume {}", checkpointer.dir());
+  } else if (evaluator && !dataset.test.empty()) {
     const MetricValues test = evaluator->evaluate(*model, dataset.test, eval_context);
     result.test_metrics = test;
     if (comm->rank() == 0) {

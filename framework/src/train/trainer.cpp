@@ -127,8 +127,27 @@ Trainer::EpochResult Trainer::run_full_epoch(std::int64_t epoch) {
   return result;
 }
 
-Trainer::EpochResult Trainer::run_minibatch_epoch(std::int64_t epoch, TrainSummary& summary) {
-  EpochResult result;
+checkpoint::Position Trainer::position(std::int64_t epoch, std::int64_t next_step, std::int64_t global_step,
+                                       const EpochResult& partial) const {
+  checkpoint::Position p;
+  p.epoch = epoch;
+  p.step_in_epoch = next_step;
+  p.global_step = global_step;
+  if (next_step > 0) {
+    p.epoch_loss_sum = partial.loss_sum;
+    p.epoch_examples = partial.examples;
+  }
+  p.best_value = best_;
+  p.best_epoch = best_epoch_;
+  p.evals_since_best = evals_since_best_;
+  return p;
+}
+
+Trainer::EpochResult Trainer::run_minibatch_epoch(std::int64_t epoch, std::int64_t first_step, EpochResult partial,
+                                                  TrainSummary& summary) {
+  EpochResult result = partial;
+  result.stop = false;
+  result.next_step = first_step;
   const std::vector<Parameter*> params = model_.parameters();
   const std::int64_t rows = dataset_.train.size();
   data::BatchSchedule schedule(rows, config_.get_int("batch_size"), comm_.world_size(), comm_.rank(), seed_,
@@ -149,7 +168,8 @@ Trainer::EpochResult Trainer::run_minibatch_epoch(std::int64_t epoch, TrainSumma
   double window_loss = 0;
   std::int64_t window_examples = 0;
   const auto window_start = std::chrono::steady_clock::now();
-  for (std::int64_t step = 0; step < steps_per_epoch_; ++step) {
+  bar.update(first_step, {});
+  for (std::int64_t step = first_step; step < steps_per_epoch_; ++step) {
     const std::int64_t global_step = epoch * steps_per_epoch_ + step;
     if (global_step >= max_steps) break;
     const std::string injected = fault::at_step(comm_.rank(), global_step);
@@ -182,6 +202,7 @@ Trainer::EpochResult Trainer::run_minibatch_epoch(std::int64_t epoch, TrainSumma
       window_examples += stats.examples;
     }
     summary.steps = global_step + 1;
+    result.next_step = step + 1;
     if (fingerprint_every > 0 && (global_step + 1) % fingerprint_every == 0) check_fingerprints(global_step);
     if ((step + 1) % log_every == 0 || step + 1 == steps_per_epoch_) {
       const double loss = comm_.allreduce_double(window_loss, ReduceOp::kSum);
@@ -197,6 +218,12 @@ Trainer::EpochResult Trainer::run_minibatch_epoch(std::int64_t epoch, TrainSumma
     if (stop) {
       result.stop = true;
       break;
+    }
+    // Step checkpoints inside the epoch; the epoch's end saves its last step.
+    const std::int64_t every = hooks_.checkpoint_every_steps;
+    if (hooks_.checkpoint && every > 0 && (global_step + 1) % every == 0 && step + 1 < steps_per_epoch_ &&
+        global_step + 1 < max_steps) {
+      hooks_.checkpoint(position(epoch, step + 1, global_step + 1, result), last_metrics_, false);
     }
   }
   bar.finish();
@@ -219,35 +246,69 @@ TrainSummary Trainer::fit() {
   const ConfigNode& early = config_.section("early_stopping");
   const bool early_stopping = !early["metric"].is_null() && hooks_.evaluate;
   const bool maximize = early.get_string("mode") == "max";
-  double best = maximize ? -INFINITY : INFINITY;
-  std::int64_t since_best = 0;
-  log::info("training {} on {} ranks ({}): {} epochs x {} steps, global batch {}", model_.type(), comm_.world_size(),
-            comm_.backend(), epochs, steps_per_epoch_, minibatch ? global_batch : dataset_.train.size());
-  for (std::int64_t epoch = start_epoch_; epoch < epochs; ++epoch) {
+  const std::optional<std::int64_t> max_steps =
+      config_["max_steps"].is_null() ? std::nullopt : std::optional<std::int64_t>(config_.get_int("max_steps"));
+  RF_CHECK_KIND(ErrorKind::kConfig, start_.step_in_epoch < steps_per_epoch_ || start_.step_in_epoch == 0,
+                "the checkpoint is at step ", start_.step_in_epoch, " of an epoch of ", steps_per_epoch_,
+                " steps: train.batch_size or the data changed");
+  const bool resumed = start_.global_step > 0 || start_.epoch > 0;
+  best_ = resumed ? start_.best_value : (maximize ? -INFINITY : INFINITY);
+  best_epoch_ = resumed ? start_.best_epoch : -1;
+  evals_since_best_ = resumed ? start_.evals_since_best : 0;
+  summary.steps = start_.global_step;
+  summary.epochs = start_.epoch;
+  log::info("training {} on {} ranks ({}): {} epochs x {} steps, global batch {}{}", model_.type(), comm_.world_size(),
+            comm_.backend(), epochs, steps_per_epoch_, minibatch ? global_batch : dataset_.train.size(),
+            resumed ? fmt::format(", resuming at epoch {} step {}", start_.epoch, start_.step_in_epoch) : "");
+  for (std::int64_t epoch = start_.epoch; epoch < epochs; ++epoch) {
     const auto epoch_start = std::chrono::steady_clock::now();
-    const EpochResult r = minibatch ? run_minibatch_epoch(epoch, summary) : run_full_epoch(epoch);
-    if (!minibatch) summary.steps = epoch + 1;
+    const bool first = epoch == start_.epoch && start_.step_in_epoch > 0;
+    EpochResult partial;
+    if (first) {
+      partial.loss_sum = start_.epoch_loss_sum;
+      partial.examples = start_.epoch_examples;
+    }
+    EpochResult r;
+    if (minibatch) {
+      r = run_minibatch_epoch(epoch, first ? start_.step_in_epoch : 0, partial, summary);
+    } else {
+      r = run_full_epoch(epoch);
+      r.next_step = 1;
+      summary.steps = epoch + 1;
+    }
+    const bool complete = r.next_step >= steps_per_epoch_;
+    const bool out_of_steps = max_steps && summary.steps >= *max_steps;
+    if (r.stop && !complete) {
+      // A graceful stop inside an epoch: save where we are and leave at once.
+      summary.stopped_by_signal = true;
+      log::info("stopping at step {} (SIGUSR1)", summary.steps);
+      if (hooks_.checkpoint) hooks_.checkpoint(position(epoch, r.next_step, summary.steps, r), last_metrics_, true);
+      break;
+    }
     const double loss = comm_.allreduce_double(r.loss_sum, ReduceOp::kSum);
     const std::int64_t examples = comm_.allreduce_int(r.examples, ReduceOp::kSum);
     summary.last_epoch_loss = examples > 0 ? loss / static_cast<double>(examples) : loss;
-    summary.epochs = epoch + 1;
+    summary.epochs = complete ? epoch + 1 : epoch;
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
     log::info("epoch {}: loss {:.6g} ({:.2f} s)", epoch, summary.last_epoch_loss, seconds);
     log(summary.steps, epoch, "epoch", {{"loss", summary.last_epoch_loss}, {"seconds", seconds}});
-    if (hooks_.evaluate && ((epoch + 1) % config_.get_int("eval_every") == 0 || epoch + 1 == epochs || r.stop)) {
+    if (hooks_.evaluate && ((epoch + 1) % config_.get_int("eval_every") == 0 || epoch + 1 == epochs || r.stop ||
+                            out_of_steps)) {
       const MetricValues metrics = hooks_.evaluate(epoch);
+      last_metrics_ = metrics;
       log(summary.steps, epoch, "valid", metrics);
       if (early_stopping) {
         const std::string& name = early.get_string("metric");
         const auto it = std::find_if(metrics.begin(), metrics.end(), [&](const auto& m) { return m.first == name; });
         RF_CHECK_KIND(ErrorKind::kConfig, it != metrics.end(), "train.early_stopping.metric '", name,
                       "' is not among the evaluation metrics");
-        if (maximize ? it->second > best : it->second < best) {
-          best = it->second;
+        if (maximize ? it->second > best_ : it->second < best_) {
+          best_ = it->second;
           summary.best_metrics = metrics;
           summary.best_epoch = epoch;
-          since_best = 0;
-        } else if (++since_best >= early.get_int("patience")) {
+          best_epoch_ = epoch;
+          evals_since_best_ = 0;
+        } else if (++evals_since_best_ >= early.get_int("patience")) {
           summary.stopped_early = true;
         }
       } else {
@@ -255,9 +316,13 @@ TrainSummary Trainer::fit() {
         summary.best_epoch = epoch;
       }
     }
-    const bool last = r.stop || summary.stopped_early || epoch + 1 == epochs ||
-                      (!config_["max_steps"].is_null() && summary.steps >= config_.get_int("max_steps"));
-    if (hooks_.end_of_epoch) hooks_.end_of_epoch(epoch, summary.steps, last);
+    const bool last = r.stop || summary.stopped_early || epoch + 1 == epochs || out_of_steps;
+    const std::int64_t every = hooks_.checkpoint_every_epochs;
+    if (hooks_.checkpoint && (last || (every > 0 && (epoch + 1) % every == 0))) {
+      const checkpoint::Position next =
+          complete ? position(epoch + 1, 0, summary.steps, {}) : position(epoch, r.next_step, summary.steps, r);
+      hooks_.checkpoint(next, last_metrics_, last);
+    }
     if (r.stop) {
       summary.stopped_by_signal = true;
       log::info("stopping at step {} (SIGUSR1)", summary.steps);

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "recforge/checkpoint/checkpoint_file.hpp"
 #include "recforge/comm/communicator.hpp"
 #include "recforge/config/schema.hpp"
 #include "recforge/data/interactions.hpp"
@@ -31,8 +32,13 @@ Schema train_schema();
 struct TrainerHooks {
   // Called after epochs selected by train.eval_every; returns metrics (every rank calls it).
   std::function<MetricValues(std::int64_t epoch)> evaluate;
-  // Called after every epoch and on a graceful stop (checkpoints).
-  std::function<void(std::int64_t epoch, std::int64_t global_step, bool final)> end_of_epoch;
+  // Saves a checkpoint at `next` (the next step to run) with the latest
+  // evaluation; called on every rank after every `checkpoint_every_epochs`
+  // epochs, every `checkpoint_every_steps` global steps inside epochs, on a
+  // graceful stop and at the end (`final`).
+  std::function<void(const checkpoint::Position& next, const MetricValues& metrics, bool final)> checkpoint;
+  std::int64_t checkpoint_every_epochs = 1;  // 0: only at the end
+  std::int64_t checkpoint_every_steps = 0;   // 0: off
 };
 
 struct TrainSummary {
@@ -57,8 +63,9 @@ class Trainer {
           const Resources& resources, std::uint64_t seed, MetricsLog* metrics);
 
   void set_hooks(TrainerHooks hooks) { hooks_ = std::move(hooks); }
-  // Continue from a given epoch/step (resume).
-  void set_start(std::int64_t epoch) { start_epoch_ = epoch; }
+  // Continue from a restored position (resume): same batches, learning rates
+  // and early-stopping state as the uninterrupted run from there on.
+  void set_start(const checkpoint::Position& position) { start_ = position; }
   TrainSummary fit();
 
   std::int64_t steps_per_epoch() const { return steps_per_epoch_; }
@@ -68,8 +75,12 @@ class Trainer {
     double loss_sum = 0;
     std::int64_t examples = 0;
     bool stop = false;
+    std::int64_t next_step = 0;  // steps of the epoch done (== steps_per_epoch when complete)
   };
-  EpochResult run_minibatch_epoch(std::int64_t epoch, TrainSummary& summary);
+  // Runs steps [first_step, steps_per_epoch) of `epoch`; `partial` carries the
+  // loss sums of the steps before first_step (resume).
+  EpochResult run_minibatch_epoch(std::int64_t epoch, std::int64_t first_step, EpochResult partial,
+                                  TrainSummary& summary);
   EpochResult run_full_epoch(std::int64_t epoch);
   std::int64_t count_nonfinite_grads(const std::vector<Parameter*>& params, std::string& where) const;
   void clip_gradients(const std::vector<Parameter*>& params);
@@ -83,9 +94,17 @@ class Trainer {
   const Resources& resources_;
   std::uint64_t seed_;
   MetricsLog* metrics_;
+  checkpoint::Position position(std::int64_t epoch, std::int64_t next_step, std::int64_t global_step,
+                                const EpochResult& partial) const;
+
   TrainerHooks hooks_;
-  std::int64_t start_epoch_ = 0;
+  checkpoint::Position start_;
   std::int64_t steps_per_epoch_ = 0;
+  // Early stopping and the latest evaluation (saved in checkpoints).
+  double best_ = 0;
+  std::int64_t best_epoch_ = -1;
+  std::int64_t evals_since_best_ = 0;
+  MetricValues last_metrics_;
 };
 
 }  // namespace recforge

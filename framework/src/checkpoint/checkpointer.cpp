@@ -1,0 +1,263 @@
+// Collective checkpoint save and restore for a training run (see checkpointer.hpp).
+#include "recforge/checkpoint/checkpointer.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "recforge/comm/communicator.hpp"
+#include "recforge/config/config_node.hpp"
+#include "recforge/core/fault.hpp"
+#include "recforge/core/resources.hpp"
+#include "recforge/core/sha256.hpp"
+#include "recforge/data/interactions.hpp"
+#include "recforge/kernels/rows.hpp"
+#include "recforge/log/logging.hpp"
+#include "recforge/model/model.hpp"
+#include "recforge/train/trainer.hpp"
+
+namespace recforge::checkpoint {
+namespace fs = std::filesystem;
+
+Schema checkpoint_schema() {
+  Schema s("versioned HDF5 checkpoints of the run (format: framework/README.md)");
+  s.add_bool("enabled", true, "write checkpoints")
+      .add_string("dir", "", "checkpoint directory (empty: <run dir>/checkpoints)")
+      .add_int("every_epochs", 1, "save after every N epochs (0: only at the end)", 0)
+      .add_int("every_steps", 0, "also save every N global steps inside epochs (0: off; mini-batch models)", 0)
+      .add_int("keep_last", 3, "newest versions kept", 1)
+      .add_int("keep_every", 0, "also keep versions whose step is a multiple of N (0: off)", 0)
+      .add_optional_string("keep_best", "also keep the best version by this evaluation metric, e.g. recall@20")
+      .add_string("keep_best_mode", "max", "whether larger or smaller keep_best values are better", {"max", "min"})
+      .add_string("resume", "never",
+                  "never: start fresh (refused if the directory holds versions); auto: continue from the newest "
+                  "valid version if any; required: continue or fail",
+                  {"never", "auto", "required"});
+  return s;
+}
+
+Serving serving_tables(const data::Dataset& dataset) {
+  Serving s;
+  const std::int32_t users = dataset.num_users(), items = dataset.num_items();
+  s.item_popularity.assign(static_cast<std::size_t>(items), 0);
+  s.seen_offsets.assign(static_cast<std::size_t>(users) + 1, 0);
+  for (std::int64_t r = 0; r < dataset.train.size(); ++r) {
+    ++s.item_popularity[static_cast<std::size_t>(dataset.train.item[static_cast<std::size_t>(r)])];
+    ++s.seen_offsets[static_cast<std::size_t>(dataset.train.user[static_cast<std::size_t>(r)]) + 1];
+  }
+  for (std::size_t u = 0; u < static_cast<std::size_t>(users); ++u) s.seen_offsets[u + 1] += s.seen_offsets[u];
+  // A stable counting sort: each user's items keep their training (time) order.
+  s.seen_items.resize(static_cast<std::size_t>(dataset.train.size()));
+  std::vector<std::int64_t> next(s.seen_offsets.begin(), s.seen_offsets.end() - 1);
+  for (std::int64_t r = 0; r < dataset.train.size(); ++r) {
+    const auto u = static_cast<std::size_t>(dataset.train.user[static_cast<std::size_t>(r)]);
+    s.seen_items[static_cast<std::size_t>(next[u]++)] = dataset.train.item[static_cast<std::size_t>(r)];
+  }
+  return s;
+}
+
+namespace {
+
+std::string normalized_dir(const std::string& dir) { return fs::absolute(dir).lexically_normal().string(); }
+
+// Test builds only: restore variants that must break bit-identical resume
+// (the negative controls of RELIABILITY.md F3).
+std::string restore_skip() {
+  const char* v = std::getenv("RF_RESTORE_SKIP");
+  return fault::enabled_in_build() && v != nullptr ? std::string(v) : std::string();
+}
+
+std::string sha256_hex(const std::string& text) { return Sha256::hex(Sha256::of(text.data(), text.size())); }
+
+}  // namespace
+
+Checkpointer::Checkpointer(const ConfigNode& section, const std::string& run_dir, std::string config_yaml, Model& model,
+                           const data::Dataset& dataset, Communicator& comm, const Resources& resources,
+                           std::uint64_t seed)
+    : enabled_(section.get_bool("enabled")),
+      resume_(section.get_string("resume")),
+      every_steps_(section.get_int("every_steps")),
+      every_epochs_(section.get_int("every_epochs")),
+      repository_(section.get_string("dir").empty() ? (fs::path(run_dir) / "checkpoints").string()
+                                                    : section.get_string("dir")),
+      config_yaml_(std::move(config_yaml)),
+      model_(model),
+      dataset_(dataset),
+      comm_(comm),
+      resources_(resources),
+      seed_(seed) {
+  retention_.keep_last = section.get_int("keep_last");
+  retention_.keep_every = section.get_int("keep_every");
+  if (!section["keep_best"].is_null()) retention_.best_metric = section.get_string("keep_best");
+  retention_.maximize = section.get_string("keep_best_mode") == "max";
+}
+
+Contents Checkpointer::contents(const Position& position, const MetricValues& metrics) {
+  Contents c;
+  c.meta.model_type = std::string(model_.type());
+  c.meta.world_size = comm_.world_size();
+  c.meta.seed = seed_;
+  c.meta.dataset_name = dataset_.name;
+  c.meta.dataset_fingerprint = dataset_.fingerprint;
+  c.meta.config_yaml = config_yaml_;
+  c.meta.created = utc_timestamp();
+  c.position = position;
+  for (Parameter* p : model_.parameters()) {
+    // Never publish a poisoned state (RELIABILITY.md N1).
+    const std::int64_t bad = kernels::count_nonfinite(resources_, p->value());
+    RF_CHECK_KIND(ErrorKind::kNumerical, bad == 0, "parameter '", p->name(), "' holds ", bad,
+                  " non-finite values; no checkpoint is written from this state");
+    ParameterState state{p->name(), p->is_embedding() ? "embedding" : "dense", p->value().to(Device::cpu(), resources_.stream()), {}};
+    for (const auto& [slot, value] : p->states()) state.optimizer.push_back({slot, value.to(Device::cpu(), resources_.stream())});
+    c.params.push_back(std::move(state));
+  }
+  if (!serving_) serving_ = serving_tables(dataset_);
+  c.serving = *serving_;
+  Tensor users, items;
+  if (model_.embeddings(users, items)) {
+    c.serving.user_embeddings = users.to(Device::cpu(), resources_.stream());
+    c.serving.item_embeddings = items.to(Device::cpu(), resources_.stream());
+  }
+  resources_.synchronize();
+  c.users = dataset_.users;
+  c.items = dataset_.items;
+  c.metrics = metrics;
+  return c;
+}
+
+void Checkpointer::save(const Position& position, const MetricValues& metrics) {
+  if (!enabled_) return;
+  const auto fingerprint = static_cast<std::int64_t>(parameter_fingerprint(model_.parameters(), resources_));
+  const std::vector<std::int64_t> fingerprints = comm_.allgather_int(fingerprint);
+  for (int r = 1; r < comm_.world_size(); ++r) {
+    RF_CHECK_KIND(ErrorKind::kCommunication, fingerprints[static_cast<std::size_t>(r)] == fingerprints[0],
+                  "parameters differ between rank 0 and rank ", r, " at step ", position.global_step,
+                  " (silent divergence); no checkpoint is written from this state");
+  }
+  std::string status;
+  if (comm_.rank() == 0) {
+    try {
+      const Contents c = contents(position, metrics);
+      Manifest m;
+      m.format_version = kFormatVersion;
+      m.epoch = position.epoch;
+      m.world_size = comm_.world_size();
+      m.model_type = c.meta.model_type;
+      m.config_sha256 = sha256_hex(config_yaml_);
+      m.dataset_fingerprint = dataset_.fingerprint;
+      m.metrics = metrics;
+      m.created = utc_timestamp();
+      const Version v = repository_.publish(
+          position.global_step, [&](const std::string& path) { write_checkpoint(path, c); }, m, comm_.rank());
+      const auto removed = repository_.apply_retention(retention_, comm_.rank());
+      log::info("checkpoint {} saved{}", v.path,
+                removed.empty() ? std::string() : fmt::format(" (removed {})", fmt::join(removed, ", ")));
+    } catch (const std::exception& e) {
+      status = e.what();
+      if (status.empty()) status = "unknown error";
+    }
+  }
+  const std::vector<std::string> statuses = comm_.allgather_string(status);
+  RF_CHECK_KIND(ErrorKind::kIo, statuses[0].empty(), "checkpoint at step ", position.global_step,
+                " failed on rank 0: ", statuses[0], " (the versions already in ", repository_.dir(), " are unchanged)");
+}
+
+std::optional<Position> Checkpointer::restore() {
+  // Every rank must look at the same directory (RELIABILITY.md C3).
+  const std::string mine = normalized_dir(repository_.dir());
+  const std::vector<std::string> dirs = comm_.allgather_string(mine);
+  for (int r = 1; r < comm_.world_size(); ++r) {
+    RF_CHECK_KIND(ErrorKind::kConfig, dirs[static_cast<std::size_t>(r)] == dirs[0], "rank 0 resumes from ", dirs[0],
+                  " but rank ", r, " from ", dirs[static_cast<std::size_t>(r)], "; give every rank the same --resume");
+  }
+  const std::string skip = restore_skip();
+  std::string chosen, error;
+  std::optional<LoadedVersion> loaded;
+  if (comm_.rank() == 0) {
+    try {
+      repository_.remove_stale_temporaries();
+      const std::vector<Version> versions = repository_.list();
+      if (resume_ == "never") {
+        RF_CHECK_KIND(ErrorKind::kConfig, versions.empty(), repository_.dir(), " already holds checkpoints (up to ",
+                      versions.empty() ? "" : versions.back().name,
+                      ") from an earlier run; continue it with --resume, or choose another run.name or checkpoint.dir");
+      } else {
+        std::vector<std::string> rejected;
+        loaded = repository_.load_latest(&rejected);
+        for (const std::string& why : rejected) log::warn("checkpoint refused: {}", why);
+        if (loaded && skip == "latest") {  // negative control: the previous version instead of the newest
+          const auto it = std::find_if(versions.rbegin(), versions.rend(),
+                                       [&](const Version& v) { return v.step < loaded->version.step; });
+          if (it != versions.rend()) loaded = repository_.load(*it);
+        }
+        if (loaded) {
+          chosen = loaded->version.name;
+        } else {
+          RF_CHECK_KIND(ErrorKind::kConfig, resume_ != "required", "checkpoint.resume is required but ",
+                        repository_.dir(), " has no loadable version",
+                        rejected.empty() ? std::string() : " (" + fmt::format("{}", fmt::join(rejected, "; ")) + ")");
+        }
+      }
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  }
+  const std::vector<std::string> errors = comm_.allgather_string(error);
+  if (!errors[0].empty()) RF_THROW(ErrorKind::kConfig, errors[0]);
+  chosen = comm_.allgather_string(chosen)[0];
+  if (chosen.empty()) {
+    if (resume_ != "never") log::info("no checkpoint in {}: starting fresh", repository_.dir());
+    return std::nullopt;
+  }
+
+  // Every rank loads and verifies the chosen version and fills its model.
+  Position position;
+  error.clear();
+  try {
+    if (!loaded) {
+      const auto step = parse_version_name(chosen);
+      RF_CHECK_KIND(ErrorKind::kData, step.has_value(), "bad version name ", chosen);
+      loaded = repository_.load({chosen, *step, (fs::path(repository_.dir()) / chosen).string()});
+    }
+    const CheckpointReader reader(loaded->checkpoint_bytes, loaded->version.path + "/" + kCheckpointFile);
+    const Meta& meta = reader.meta();
+    RF_CHECK_KIND(ErrorKind::kConfig, meta.model_type == model_.type(), reader.label(), ": a '", meta.model_type,
+                  "' checkpoint cannot resume a '", model_.type(), "' model");
+    RF_CHECK_KIND(ErrorKind::kConfig, meta.dataset_fingerprint == dataset_.fingerprint, reader.label(),
+                  ": trained on different data (fingerprint ", meta.dataset_fingerprint.substr(0, 12), ", now ",
+                  dataset_.fingerprint.substr(0, 12), ")");
+    const std::string saved_model = load_config_string(meta.config_yaml, reader.label() + "@config")["model"].to_yaml();
+    const std::string current_model = load_config_string(config_yaml_, "config")["model"].to_yaml();
+    RF_CHECK_KIND(ErrorKind::kConfig, saved_model == current_model, reader.label(),
+                  ": the model section differs from the checkpoint's:\n--- checkpoint\n", saved_model, "--- now\n",
+                  current_model);
+    for (Parameter* p : model_.parameters()) {
+      const ParameterState state = reader.parameter(p->name(), p->value().shape());
+      p->value().copy_from(state.value, resources_.stream());
+      if (skip == "optimizer") continue;
+      for (const NamedTensor& slot : state.optimizer) p->state(slot.name, resources_.stream()).copy_from(slot.value, resources_.stream());
+    }
+    resources_.synchronize();
+    position = reader.position();
+    if (skip == "position") position.step_in_epoch = 0;  // negative control: replay the epoch from its start
+    if (meta.world_size != comm_.world_size()) {
+      log::warn("resuming a {}-rank checkpoint on {} ranks: same batches, but sums in a different order (not bit-exact)",
+                meta.world_size, comm_.world_size());
+    }
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  const std::vector<std::string> load_errors = comm_.allgather_string(error);
+  for (int r = 0; r < comm_.world_size(); ++r) {
+    if (!load_errors[static_cast<std::size_t>(r)].empty()) {
+      RF_THROW(ErrorKind::kConfig, "resume failed on rank ", r, ": ", load_errors[static_cast<std::size_t>(r)]);
+    }
+  }
+  log::info("resumed from {} (epoch {}, step {} of the epoch, global step {})", chosen, position.epoch,
+            position.step_in_epoch, position.global_step);
+  return position;
+}
+
+}  // namespace recforge::checkpoint
