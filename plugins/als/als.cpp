@@ -11,6 +11,7 @@
 // ranks compute the same factors.
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 
 #include "als_kernels.hpp"
 #include "recforge/comm/communicator.hpp"
@@ -79,6 +80,7 @@ class AlsModel final : public Model {
   bool embeddings(Tensor& users, Tensor& items) override;
   bool predict(std::span<const std::int32_t> users, std::span<const std::int32_t> items, std::span<float> out) override;
   bool fold_in(std::span<const std::int32_t> items, std::span<const float> values, std::span<float> user) override;
+  bool supports_fold_in() const override { return true; }
 
   // The loss the last epoch reached (data + regularisation, all ranks).
   double last_loss() const { return last_loss_; }
@@ -113,6 +115,16 @@ class AlsModel final : public Model {
   Side by_user_, by_item_;
   Tensor gram_;
   double last_loss_ = 0;
+  // Fold-in reads the item side only: its Gram matrix is computed once per
+  // version of the item factors, under a lock (the server folds in from many threads).
+  struct FoldInCache {
+    std::uint64_t items_version = 0;
+    Tensor other, gram;
+  };
+  const FoldInCache& fold_in_cache() const;
+  std::uint64_t items_version_ = 0;  // bumped by every epoch
+  mutable std::mutex fold_in_mutex_;
+  mutable std::unique_ptr<FoldInCache> fold_in_cache_;
 };
 
 Side AlsModel::make_side(const data::InteractionTable& t, bool by_user, std::int32_t rows, int world) const {
@@ -142,20 +154,40 @@ Side AlsModel::make_side(const data::InteractionTable& t, bool by_user, std::int
 }
 
 void AlsModel::build_impl(const ModelContext& ctx) {
-  const data::Dataset& d = *ctx.dataset;
+  const data::Dataset* d = ctx.dataset;
   const Resources& res = *ctx.resources;
-  RF_CHECK_KIND(ErrorKind::kConfig, implicit_ || d.train.has_ratings(),
+  RF_CHECK_KIND(ErrorKind::kConfig, implicit_ || !d || d->train.has_ratings(),
                 "model als with feedback: explicit needs ratings; the training data has none");
   const auto table = [&](const char* name, std::int64_t rows, std::uint32_t stream) {
     Tensor t = Tensor::empty({rows, width()}, DType::kF32, res.device(), res.stream());
     kernels::fill_normal(res, t, 0.0f, init_std_, ctx.seed, rng_stream(RngPurpose::kInit, stream));
     return std::make_unique<Parameter>(name, t, Parameter::Kind::kDense);
   };
-  users_ = table("als.user_factors", d.num_users(), 0);
-  items_ = table("als.item_factors", d.num_items(), 1);
-  by_user_ = make_side(d.train, true, d.num_users(), ctx.comm->world_size());
-  by_item_ = make_side(d.train, false, d.num_items(), ctx.comm->world_size());
+  users_ = table("als.user_factors", d ? d->num_users() : ctx.num_users, 0);
+  items_ = table("als.item_factors", d ? d->num_items() : ctx.num_items, 1);
   gram_ = Tensor::zeros({width(), width()}, DType::kF32, res.device(), res.stream());
+  if (!d) return;  // a serving build: factors only (loaded next), for fold-in
+  by_user_ = make_side(d->train, true, d->num_users(), ctx.comm->world_size());
+  by_item_ = make_side(d->train, false, d->num_items(), ctx.comm->world_size());
+}
+
+const AlsModel::FoldInCache& AlsModel::fold_in_cache() const {
+  std::lock_guard<std::mutex> lock(fold_in_mutex_);
+  if (!fold_in_cache_ || fold_in_cache_->items_version != items_version_) {
+    const Resources& res = *context().resources;
+    auto cache = std::make_unique<FoldInCache>();
+    cache->items_version = items_version_;
+    // The fixed side as a one-row solve sees it (biases: bias column set to 1).
+    Side none;
+    none.targets = Tensor::empty({0}, DType::kF32, res.device(), res.stream());
+    none.cols = Tensor::empty({0}, DType::kI32, res.device(), res.stream());
+    cache->other = fixed_side(items_->value(), none).other;
+    cache->gram = Tensor::zeros({width(), width()}, DType::kF32, res.device(), res.stream());
+    if (options_.unobserved_weight != 0.0f) gram(res, cache->other, cache->gram);
+    res.synchronize();
+    fold_in_cache_ = std::move(cache);
+  }
+  return *fold_in_cache_;
 }
 
 AlsModel::FixedSide AlsModel::fixed_side(const Tensor& other, const Side& side) const {
@@ -211,6 +243,7 @@ StepStats AlsModel::train_epoch(std::int64_t) {
   Tensor& y = items_->value();
   solve(x, y, by_user_, comm);
   solve(y, x, by_item_, comm);
+  ++items_version_;
   if (!compute_loss_) return {0.0, 0};
   // Loss after the epoch: users' data and regularisation terms, plus the items' regularisation.
   last_loss_ = side_loss(x, y, by_user_, true, comm) + side_loss(y, x, by_item_, false, comm);
@@ -261,8 +294,10 @@ bool AlsModel::predict(std::span<const std::int32_t> users, std::span<const std:
 
 bool AlsModel::fold_in(std::span<const std::int32_t> items, std::span<const float> values, std::span<float> user) {
   RF_CHECK(items.size() == values.size(), "fold_in: ", items.size(), " items but ", values.size(), " values");
-  RF_CHECK(static_cast<std::int64_t>(user.size()) == width(), "fold_in: the user embedding has ", width(),
-           " dimensions, got room for ", user.size());
+  // The result is the user's row of embeddings(): [x] or, with biases, [x, 1].
+  const std::int64_t embedding_width = width() + (biases_ ? 1 : 0);
+  RF_CHECK(static_cast<std::int64_t>(user.size()) == embedding_width, "fold_in: the user embedding has ",
+           embedding_width, " dimensions, got room for ", user.size());
   const Resources& res = *context().resources;
   const std::int64_t n_items = items_->value().size(0);
   for (std::int32_t i : items) RF_CHECK(i >= 0 && i < n_items, "fold_in: item ", i, " outside [0, ", n_items, ")");
@@ -278,17 +313,20 @@ bool AlsModel::fold_in(std::span<const std::int32_t> items, std::span<const floa
   }
   const auto dev = [&](const Tensor& t) { return t.to(res.device(), res.stream()); };
   Tensor x = Tensor::zeros({1, width()}, DType::kF32, res.device(), res.stream());
-  Side one;
-  one.offsets = dev(Tensor::from_vector(offsets));
-  one.cols = dev(Tensor::from_vector(std::vector<std::int32_t>(items.begin(), items.end())));
-  one.weights = dev(Tensor::from_vector(weights));
-  one.targets = dev(Tensor::from_vector(targets));
-  const FixedSide fixed = fixed_side(items_->value(), one);
-  if (options_.unobserved_weight != 0.0f) gram(res, fixed.other, gram_);
-  solve_cholesky(res, Problem{x, fixed.other, gram_, one.offsets, one.cols, one.weights, fixed.targets, 0, 1}, options_);
+  const FoldInCache& cache = fold_in_cache();
+  if (biases_) {  // the fixed side's biases move into the targets (see fixed_side)
+    const Tensor y = items_->value().to(Device::cpu(), res.stream());
+    res.synchronize();
+    for (std::size_t k = 0; k < targets.size(); ++k) targets[k] -= y.data_as<float>()[items[k] * width() + width() - 1];
+  }
+  const Tensor offsets_t = dev(Tensor::from_vector(offsets));
+  const Tensor cols_t = dev(Tensor::from_vector(std::vector<std::int32_t>(items.begin(), items.end())));
+  const Tensor weights_t = dev(Tensor::from_vector(weights)), targets_t = dev(Tensor::from_vector(targets));
+  solve_cholesky(res, Problem{x, cache.other, cache.gram, offsets_t, cols_t, weights_t, targets_t, 0, 1}, options_);
   const Tensor host = x.to(Device::cpu(), res.stream());
   res.synchronize();
   std::copy(host.data_as<float>(), host.data_as<float>() + width(), user.begin());
+  if (biases_) user[static_cast<std::size_t>(width())] = 1.0f;
   return true;
 }
 

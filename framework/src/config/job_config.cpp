@@ -69,6 +69,12 @@ Schema job_schema() {
   return s;
 }
 
+ConfigNode resolve_model_section(const ConfigNode& raw_model) {
+  RF_CHECK_KIND(ErrorKind::kConfig, raw_model.is_map() && raw_model.find("type") != nullptr, raw_model.where(),
+                ": a model section needs a `type`");
+  return model_schema_for((*raw_model.find("type"))).resolve(raw_model, "model");
+}
+
 ConfigNode resolve_job_config(ConfigNode raw, const std::vector<std::string>& extra_plugins) {
   // Plugins first: they may register the model named in the same file.
   std::vector<std::string> libraries = extra_plugins;

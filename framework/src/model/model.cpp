@@ -6,7 +6,9 @@
 namespace recforge {
 
 void Model::build(const ModelContext& context) {
-  RF_CHECK(context.dataset && context.resources && context.comm, "Model::build needs dataset, resources and comm");
+  RF_CHECK(context.resources && context.comm, "Model::build needs resources and a communicator");
+  RF_CHECK(context.dataset || (context.num_users > 0 && context.num_items > 0),
+           "Model::build needs a dataset, or user and item counts for a serving build");
   context_ = context;
   build_impl(context);
 }

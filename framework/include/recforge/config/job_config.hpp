@@ -27,6 +27,9 @@ ConfigNode load_job_config(const std::string& path, const std::vector<std::strin
                            const std::vector<std::string>& extra_plugins = {});
 // Validates an already-loaded raw tree the same way.
 ConfigNode resolve_job_config(ConfigNode raw, const std::vector<std::string>& extra_plugins = {});
+// Validates a `model:` section alone against its registered model's schema
+// (never loads plugins: for configs read back from checkpoints).
+ConfigNode resolve_model_section(const ConfigNode& raw_model);
 
 // Markdown reference of every key, including each registered model's section.
 std::string job_schema_markdown();

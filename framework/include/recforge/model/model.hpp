@@ -29,10 +29,14 @@ struct Dataset;
 }
 
 struct ModelContext {
+  // The training data; null when the model is built for serving, from a
+  // checkpoint: then build_impl creates parameters of num_users x num_items only
+  // (their values are loaded next) and skips what training alone needs.
   const data::Dataset* dataset = nullptr;
   const Resources* resources = nullptr;
   Communicator* comm = nullptr;
   std::uint64_t seed = 0;
+  std::int32_t num_users = 0, num_items = 0;  // a serving build's sizes
 };
 
 struct TrainBatch {
@@ -77,7 +81,12 @@ class Model {
   virtual bool predict(std::span<const std::int32_t> users, std::span<const std::int32_t> items, std::span<float> out);
   // Embedding of a user not seen in training, from their interactions (items and
   // values such as ratings or counts), without retraining; false if unsupported.
+  // `user` receives the row embeddings() would hold for that user.
+  // The server calls it from several threads at once: it must not modify the model.
   virtual bool fold_in(std::span<const std::int32_t> items, std::span<const float> values, std::span<float> user);
+  // Whether fold_in works (the server then builds the model from a checkpoint,
+  // with ModelContext::dataset null, to fold in users unseen at training time).
+  virtual bool supports_fold_in() const { return false; }
 
  protected:
   virtual void build_impl(const ModelContext& context) = 0;

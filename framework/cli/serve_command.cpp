@@ -1,0 +1,154 @@
+// `recforge serve --model-dir DIR`: the HTTP top-K server. It serves the newest
+// verified checkpoint version of DIR and hot-reloads newer ones (serve/*.hpp);
+// this file only adapts cpp-httplib to serve::HttpApi.
+#include <httplib.h>
+
+#include <CLI/CLI.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+#include "commands.hpp"
+#include "recforge/core/error.hpp"
+#include "recforge/log/logging.hpp"
+#include "recforge/serve/ann_index.hpp"
+#include "recforge/serve/http_api.hpp"
+
+namespace recforge::cli {
+namespace {
+
+struct ServeOptions {
+  std::string model_dir;
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  int threads = 16;
+  int poll_ms = 1000;
+  int max_k = 1000;
+  std::size_t max_body = 1 << 20;
+  std::size_t max_interactions = 1000;
+  bool ann = false;
+  int ann_neighbors = 32;
+  int ann_ef_search = 128;
+  std::string admin_token_file;
+};
+
+std::string read_token(const std::string& path) {
+  if (path.empty()) {
+    const char* env = std::getenv("RECFORGE_ADMIN_TOKEN");
+    return env ? env : "";
+  }
+  std::ifstream in(path);
+  RF_CHECK_KIND(ErrorKind::kConfig, in.good(), "cannot read the admin token file ", path);
+  std::string token;
+  std::getline(in, token);
+  RF_CHECK_KIND(ErrorKind::kConfig, token.size() >= 16, "the admin token in ", path, " must be at least 16 characters");
+  return token;
+}
+
+serve::HttpRequest to_request(const httplib::Request& req) {
+  serve::HttpRequest r;
+  r.method = req.method;
+  r.path = req.path;
+  for (const auto& [key, value] : req.params) r.params.emplace(key, value);
+  r.body = req.body;
+  r.authorization = req.get_header_value("Authorization");
+  return r;
+}
+
+void run_server(const ServeOptions& o) {
+  serve::SnapshotOptions snapshot_options{o.ann, o.ann_neighbors, o.ann_ef_search};
+  RF_CHECK_KIND(ErrorKind::kConfig, !o.ann || serve::AnnIndex::available(),
+                "--ann needs a recforge built with Faiss (libfaiss-dev, -DRECFORGE_FAISS=ON)");
+  serve::ModelWatcher watcher(o.model_dir, snapshot_options, std::chrono::milliseconds(o.poll_ms));
+  watcher.poll_once();
+  if (!watcher.current()) log::warn("no loadable checkpoint in {} yet: /v1/health answers 503 until one appears", o.model_dir);
+  watcher.start();
+  serve::HttpApi api(watcher, {.max_k = o.max_k,
+                               .max_interactions = o.max_interactions,
+                               .approximate_by_default = o.ann,
+                               .admin_token = read_token(o.admin_token_file)});
+
+  httplib::Server server;
+  const int threads = o.threads;
+  server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
+  server.set_payload_max_length(o.max_body);
+  server.set_read_timeout(5, 0);
+  server.set_write_timeout(5, 0);
+  server.set_keep_alive_timeout(2);
+  const auto handler = [&api](const httplib::Request& req, httplib::Response& res) {
+    const serve::HttpResponse out = api.handle(to_request(req));
+    res.status = out.status;
+    res.set_content(out.body, out.content_type.c_str());
+  };
+  for (const char* pattern : {".*"}) {
+    server.Get(pattern, handler);
+    server.Post(pattern, handler);
+    server.Put(pattern, handler);
+    server.Delete(pattern, handler);
+    server.Patch(pattern, handler);
+  }
+  // Errors httplib produces itself (413 body too large, 400 malformed request).
+  server.set_error_handler([&api](const httplib::Request&, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    api.count("http", res.status);
+    const char* what = res.status == 413 ? "request body too large" : res.status == 400 ? "malformed request" : "request failed";
+    res.set_content(fmt::format("{{\"error\":\"{}\"}}\n", what), "application/json");
+  });
+
+  int port = o.port;
+  if (port == 0) {
+    port = server.bind_to_any_port(o.host.c_str());
+  } else if (!server.bind_to_port(o.host.c_str(), port)) {
+    port = -1;
+  }
+  RF_CHECK_KIND(ErrorKind::kIo, port > 0, "cannot listen on ", o.host, ":", o.port);
+
+  // SIGINT/SIGTERM end the server: a thread waits for them and stops it.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::thread signal_thread([&server, signals] {
+    int received = 0;
+    sigwait(&signals, &received);
+    server.stop();
+  });
+  signal_thread.detach();
+
+  std::printf("serving %s on http://%s:%d\n", o.model_dir.c_str(), o.host.c_str(), port);
+  std::fflush(stdout);
+  server.listen_after_bind();
+  watcher.stop();
+  log::info("server stopped");
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app, const GlobalOptions& global) {
+  auto o = std::make_shared<ServeOptions>();
+  CLI::App* serve = app.add_subcommand(
+      "serve", "serve top-K recommendations over HTTP from a checkpoint directory, hot-reloading new versions");
+  serve->add_option("--model-dir", o->model_dir, "checkpoint directory (runs/<name>/checkpoints)")->required();
+  serve->add_option("--host", o->host, "address to listen on")->capture_default_str();
+  serve->add_option("--port", o->port, "port (0: any free port, printed)")->capture_default_str()->check(CLI::Range(0, 65535));
+  serve->add_option("--threads", o->threads, "request threads")->capture_default_str()->check(CLI::Range(1, 1024));
+  serve->add_option("--poll-ms", o->poll_ms, "how often to look for a new version")->capture_default_str()->check(CLI::Range(10, 3600000));
+  serve->add_option("--max-k", o->max_k, "largest k a request may ask for")->capture_default_str()->check(CLI::Range(1, 100000));
+  serve->add_option("--max-body", o->max_body, "largest request body in bytes (413 above)")->capture_default_str();
+  serve->add_option("--max-interactions", o->max_interactions, "most interactions in one POST (413 above)")->capture_default_str();
+  serve->add_flag("--ann", o->ann, "answer with the approximate (Faiss HNSW) index unless a request says approximate=false");
+  serve->add_option("--ann-neighbors", o->ann_neighbors, "HNSW links per item")->capture_default_str();
+  serve->add_option("--ann-ef-search", o->ann_ef_search, "HNSW search breadth")->capture_default_str();
+  serve->add_option("--admin-token-file", o->admin_token_file,
+                    "file holding the token that enables POST /v1/reload (or $RECFORGE_ADMIN_TOKEN); off without one");
+  serve->callback([o, &global] {
+    log::init(0, 1, log::parse_level(global.log_level.empty() ? "info" : global.log_level), false);
+    run_server(*o);
+  });
+}
+
+}  // namespace recforge::cli

@@ -1,0 +1,354 @@
+// Request handling of `recforge serve` (see http_api.hpp). Every input is
+// validated here; nothing a client sends can make it throw past handle().
+#include "recforge/serve/http_api.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <chrono>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "recforge/core/error.hpp"
+#include "recforge/core/version.hpp"
+
+namespace recforge::serve {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+// A client error: status and message, turned into a JSON response.
+struct ClientError {
+  int status;
+  std::string message;
+};
+
+HttpResponse json_response(int status, const Json& body) { return {status, "application/json", body.dump() + "\n"}; }
+
+HttpResponse error_response(int status, const std::string& message) {
+  return json_response(status, Json{{"error", message}});
+}
+
+const std::string* param(const HttpRequest& r, const std::string& name) {
+  const auto it = r.params.find(name);
+  return it == r.params.end() ? nullptr : &it->second;
+}
+
+int parse_k(const std::string* text, const ApiOptions& o) {
+  if (text == nullptr) return o.default_k;
+  int k = 0;
+  const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), k);
+  if (ec != std::errc() || end != text->data() + text->size() || k < 1 || k > o.max_k) {
+    throw ClientError{400, fmt::format("k must be an integer in [1, {}]", o.max_k)};
+  }
+  return k;
+}
+
+bool parse_bool(const std::string* text, const char* name, bool fallback) {
+  if (text == nullptr) return fallback;
+  if (*text == "true" || *text == "1") return true;
+  if (*text == "false" || *text == "0") return false;
+  throw ClientError{400, fmt::format("{} must be true or false", name)};
+}
+
+std::string checked_id(const std::string& id, const char* what, const ApiOptions& o) {
+  if (id.empty() || id.size() > o.max_id_length) {
+    throw ClientError{400, fmt::format("{} id must be 1 to {} characters", what, o.max_id_length)};
+  }
+  return id;
+}
+
+Json id_json(const data::IdMap& ids, std::int32_t dense) {
+  return ids.is_integer() ? Json(ids.integer_id(dense)) : Json(ids.string_id(dense));
+}
+
+Json items_json(const Snapshot& s, const std::vector<ScoredItem>& items) {
+  Json out = Json::array();
+  for (const ScoredItem& i : items) out.push_back({{"item", id_json(s.items(), i.item)}, {"score", i.score}});
+  return out;
+}
+
+std::shared_ptr<const Snapshot> require_model(ModelWatcher& w) {
+  auto s = w.current();
+  if (!s) throw ClientError{503, "no checkpoint version loaded yet"};
+  return s;
+}
+
+// An id from JSON: a string, or an integer for integer-keyed data.
+std::string json_id(const nlohmann::json& v, const char* what) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_number_integer()) return std::to_string(v.get<std::int64_t>());
+  throw ClientError{400, fmt::format("{} ids must be strings or integers", what)};
+}
+
+}  // namespace
+
+HttpApi::HttpApi(ModelWatcher& watcher, ApiOptions options) : watcher_(watcher), options_(std::move(options)) {}
+
+void HttpApi::count(const std::string& endpoint, int status) {
+  std::lock_guard<std::mutex> lock(metrics_mutex_);
+  ++requests_[{endpoint, status}];
+}
+
+HttpResponse HttpApi::handle(const HttpRequest& request) {
+  const auto start = std::chrono::steady_clock::now();
+  std::string endpoint = "other";
+  HttpResponse response;
+  try {
+    response = dispatch(request, endpoint);
+  } catch (const ClientError& e) {
+    response = error_response(e.status, e.message);
+  } catch (const Error& e) {
+    response = error_response(e.kind() == ErrorKind::kInvalidArgument ? 400 : 500, e.message());
+  } catch (const std::exception& e) {
+    response = error_response(500, std::string("internal error: ") + e.what());
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::lock_guard<std::mutex> lock(metrics_mutex_);
+  ++requests_[{endpoint, response.status}];
+  std::size_t b = 0;
+  while (b < kBuckets.size() && seconds > kBuckets[b]) ++b;
+  ++latency_buckets_[b];
+  latency_sum_ += seconds;
+  return response;
+}
+
+HttpResponse HttpApi::dispatch(const HttpRequest& r, std::string& endpoint) {
+  const auto only = [&](const char* method) {
+    if (r.method != method) throw ClientError{405, fmt::format("{} takes {} only", r.path, method)};
+  };
+  if (r.path == "/v1/recommend") {
+    endpoint = "recommend";
+    if (r.method == "GET") return recommend_get(r);
+    if (r.method == "POST") return recommend_post(r);
+    throw ClientError{405, "/v1/recommend takes GET or POST"};
+  }
+  if (r.path == "/v1/similar") {
+    endpoint = "similar";
+    only("GET");
+    return similar(r);
+  }
+  if (r.path == "/v1/health") {
+    endpoint = "health";
+    only("GET");
+    return health();
+  }
+  if (r.path == "/v1/model") {
+    endpoint = "model";
+    only("GET");
+    return model();
+  }
+  if (r.path == "/metrics") {
+    endpoint = "metrics";
+    only("GET");
+    return metrics();
+  }
+  if (r.path == "/v1/reload" && !options_.admin_token.empty()) {
+    endpoint = "reload";
+    only("POST");
+    return reload(r);
+  }
+  throw ClientError{404, "no such endpoint"};
+}
+
+HttpResponse HttpApi::recommend_get(const HttpRequest& r) {
+  const std::string* user = param(r, "user");
+  if (user == nullptr) throw ClientError{400, "missing parameter user"};
+  const std::string id = checked_id(*user, "user", options_);
+  const int k = parse_k(param(r, "k"), options_);
+  const bool exclude_seen = parse_bool(param(r, "exclude_seen"), "exclude_seen", true);
+  const bool approximate = parse_bool(param(r, "approximate"), "approximate", options_.approximate_by_default);
+  const auto s = require_model(watcher_);
+  Json body{{"user", id}, {"version", s->version()}};
+  const auto dense = s->users().find(id);
+  if (dense && s->has_embeddings()) {
+    body["source"] = "model";
+    body["items"] = items_json(*s, s->recommend(*dense, k, exclude_seen, approximate));
+  } else {
+    // Unknown user (or a model without embeddings): the most popular items.
+    std::vector<std::int32_t> exclude;
+    if (dense && exclude_seen) {
+      const auto seen = s->seen(*dense);
+      exclude.assign(seen.begin(), seen.end());
+      std::sort(exclude.begin(), exclude.end());
+    }
+    body["source"] = "popularity";
+    body["items"] = items_json(*s, s->popular(k, exclude));
+  }
+  return json_response(200, body);
+}
+
+HttpResponse HttpApi::recommend_post(const HttpRequest& r) {
+  nlohmann::json request;
+  try {
+    request = nlohmann::json::parse(r.body);
+  } catch (const nlohmann::json::exception& e) {
+    throw ClientError{400, std::string("the body is not JSON: ") + e.what()};
+  }
+  if (!request.is_object()) throw ClientError{400, "the body must be a JSON object"};
+  int k = options_.default_k;
+  if (request.contains("k")) {
+    const auto& v = request["k"];
+    if (!v.is_number_integer() || v.get<std::int64_t>() < 1 || v.get<std::int64_t>() > options_.max_k) {
+      throw ClientError{400, fmt::format("k must be an integer in [1, {}]", options_.max_k)};
+    }
+    k = static_cast<int>(v.get<std::int64_t>());
+  }
+  bool approximate = options_.approximate_by_default;
+  if (request.contains("approximate")) {
+    if (!request["approximate"].is_boolean()) throw ClientError{400, "approximate must be true or false"};
+    approximate = request["approximate"].get<bool>();
+  }
+  // Interactions: {"interactions": [{"item": id, "value": v}]} or {"items": [id, ...]}.
+  std::vector<std::string> ids;
+  std::vector<float> values;
+  for (const char* key : {"interactions", "items"}) {
+    if (!request.contains(key)) continue;
+    const auto& list = request[key];
+    if (!list.is_array()) throw ClientError{400, fmt::format("{} must be an array", key)};
+    if (list.size() + ids.size() > options_.max_interactions) {
+      throw ClientError{413, fmt::format("at most {} interactions per request", options_.max_interactions)};
+    }
+    for (const auto& entry : list) {
+      if (std::string(key) == "items") {
+        ids.push_back(checked_id(json_id(entry, "item"), "item", options_));
+        values.push_back(1.0f);
+        continue;
+      }
+      if (!entry.is_object() || !entry.contains("item")) {
+        throw ClientError{400, "each interaction must be an object with an item"};
+      }
+      ids.push_back(checked_id(json_id(entry["item"], "item"), "item", options_));
+      double value = 1.0;
+      if (entry.contains("value")) {
+        if (!entry["value"].is_number()) throw ClientError{400, "an interaction's value must be a number"};
+        value = entry["value"].get<double>();
+        if (!std::isfinite(value)) throw ClientError{400, "an interaction's value must be finite"};
+      }
+      values.push_back(static_cast<float>(value));
+    }
+  }
+  std::optional<std::string> user;
+  if (request.contains("user")) user = checked_id(json_id(request["user"], "user"), "user", options_);
+  const auto s = require_model(watcher_);
+  std::vector<std::int32_t> items;
+  for (const std::string& id : ids) {
+    const auto dense = s->items().find(id);
+    if (!dense) throw ClientError{404, fmt::format("unknown item '{}'", id)};
+    items.push_back(*dense);
+  }
+  const auto known = user ? s->users().find(*user) : std::nullopt;
+  std::vector<std::int32_t> exclude = items;
+  if (known) {
+    const auto seen = s->seen(*known);
+    exclude.insert(exclude.end(), seen.begin(), seen.end());
+  }
+  std::sort(exclude.begin(), exclude.end());
+  exclude.erase(std::unique(exclude.begin(), exclude.end()), exclude.end());
+  Json body{{"version", s->version()}};
+  if (user) body["user"] = *user;
+  if (known && items.empty() && s->has_embeddings()) {
+    body["source"] = "model";
+    body["items"] = items_json(*s, s->recommend(*known, k, true, approximate));
+  } else if (!items.empty() && s->has_embeddings()) {
+    const auto embedding = s->fold_in(items, values);
+    if (embedding) {
+      body["source"] = "fold_in";
+      body["items"] = items_json(*s, s->recommend_vector(*embedding, k, exclude, approximate));
+    } else {
+      body["source"] = "popularity";
+      body["items"] = items_json(*s, s->popular(k, exclude));
+    }
+  } else {
+    body["source"] = "popularity";
+    body["items"] = items_json(*s, s->popular(k, exclude));
+  }
+  return json_response(200, body);
+}
+
+HttpResponse HttpApi::similar(const HttpRequest& r) {
+  const std::string* item = param(r, "item");
+  if (item == nullptr) throw ClientError{400, "missing parameter item"};
+  const std::string id = checked_id(*item, "item", options_);
+  const int k = parse_k(param(r, "k"), options_);
+  const auto s = require_model(watcher_);
+  const auto dense = s->items().find(id);
+  if (!dense) throw ClientError{404, fmt::format("unknown item '{}'", id)};
+  if (!s->has_embeddings()) throw ClientError{404, "this model has no item embeddings"};
+  return json_response(200, Json{{"item", id}, {"version", s->version()}, {"items", items_json(*s, s->similar(*dense, k))}});
+}
+
+HttpResponse HttpApi::health() {
+  const auto s = watcher_.current();
+  if (!s) return json_response(503, Json{{"status", "loading"}, {"dir", watcher_.dir()}});
+  return json_response(200, Json{{"status", "ok"}, {"version", s->version()}});
+}
+
+HttpResponse HttpApi::model() {
+  const auto s = require_model(watcher_);
+  Json metrics = Json::object();
+  for (const auto& [name, value] : s->metrics()) metrics[name] = value;
+  const auto loaded = std::chrono::duration_cast<std::chrono::seconds>(s->loaded_at().time_since_epoch()).count();
+  return json_response(200, Json{{"version", s->version()},
+                                 {"step", s->step()},
+                                 {"epoch", s->manifest().epoch},
+                                 {"model_type", s->meta().model_type},
+                                 {"created", s->meta().created},
+                                 {"recforge_version", s->meta().recforge_version},
+                                 {"git_revision", s->meta().git_revision},
+                                 {"dataset", s->meta().dataset_name},
+                                 {"users", s->num_users()},
+                                 {"items", s->num_items()},
+                                 {"dim", s->dim()},
+                                 {"fold_in", s->can_fold_in()},
+                                 {"ann", s->has_ann()},
+                                 {"loaded_at_unix", loaded},
+                                 {"reloads", watcher_.reloads()},
+                                 {"refused_versions", watcher_.failures()},
+                                 {"metrics", metrics},
+                                 {"server_version", std::string(version())}});
+}
+
+HttpResponse HttpApi::metrics() {
+  std::string out;
+  out += "# HELP recforge_requests_total Requests by endpoint and HTTP status.\n# TYPE recforge_requests_total counter\n";
+  std::lock_guard<std::mutex> lock(metrics_mutex_);
+  for (const auto& [key, n] : requests_) {
+    out += fmt::format("recforge_requests_total{{endpoint=\"{}\",code=\"{}\"}} {}\n", key.first, key.second, n);
+  }
+  out += "# HELP recforge_request_seconds Time to handle a request (excluding HTTP I/O).\n"
+         "# TYPE recforge_request_seconds histogram\n";
+  std::int64_t cumulative = 0;
+  for (std::size_t b = 0; b < kBuckets.size(); ++b) {
+    cumulative += latency_buckets_[b];
+    out += fmt::format("recforge_request_seconds_bucket{{le=\"{}\"}} {}\n", kBuckets[b], cumulative);
+  }
+  cumulative += latency_buckets_.back();
+  out += fmt::format("recforge_request_seconds_bucket{{le=\"+Inf\"}} {}\n", cumulative);
+  out += fmt::format("recforge_request_seconds_sum {}\nrecforge_request_seconds_count {}\n", latency_sum_, cumulative);
+  const auto s = watcher_.current();
+  out += "# HELP recforge_model_step Training step of the served checkpoint version (-1: none).\n"
+         "# TYPE recforge_model_step gauge\n";
+  out += fmt::format("recforge_model_step {}\n", s ? s->step() : -1);
+  out += fmt::format("# TYPE recforge_reloads_total counter\nrecforge_reloads_total {}\n", watcher_.reloads());
+  out += fmt::format("# TYPE recforge_reload_failures_total counter\nrecforge_reload_failures_total {}\n",
+                     watcher_.failures());
+  return {200, "text/plain; version=0.0.4", out};
+}
+
+HttpResponse HttpApi::reload(const HttpRequest& r) {
+  const std::string expected = "Bearer " + options_.admin_token;
+  if (r.authorization.empty()) throw ClientError{401, "reload needs Authorization: Bearer <token>"};
+  // Constant-time comparison: the token must not leak through timing.
+  unsigned diff = static_cast<unsigned>(r.authorization.size() ^ expected.size());
+  for (std::size_t i = 0; i < r.authorization.size(); ++i) {
+    diff |= static_cast<unsigned>(r.authorization[i] ^ expected[i % expected.size()]);
+  }
+  if (diff != 0) throw ClientError{403, "wrong token"};
+  const bool swapped = watcher_.poll_once();
+  const auto s = watcher_.current();
+  return json_response(200, Json{{"reloaded", swapped}, {"version", s ? s->version() : std::string()}});
+}
+
+}  // namespace recforge::serve
