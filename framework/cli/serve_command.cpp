@@ -5,6 +5,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -58,7 +60,17 @@ serve::HttpRequest to_request(const httplib::Request& req) {
   return r;
 }
 
+// SIGINT/SIGTERM only set a flag (any thread may take the signal: libraries
+// start threads of their own); a thread watching it stops the server.
+std::atomic<bool> g_stop_requested{false};
+void on_serve_stop_signal(int) { g_stop_requested.store(true); }
+
 void run_server(const ServeOptions& o) {
+  struct sigaction action {};
+  action.sa_handler = on_serve_stop_signal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
   serve::SnapshotOptions snapshot_options{o.ann, o.ann_neighbors, o.ann_ef_search};
   RF_CHECK_KIND(ErrorKind::kConfig, !o.ann || serve::AnnIndex::available(),
                 "--ann needs a recforge built with Faiss (libfaiss-dev, -DRECFORGE_FAISS=ON)");
@@ -106,22 +118,17 @@ void run_server(const ServeOptions& o) {
   }
   RF_CHECK_KIND(ErrorKind::kIo, port > 0, "cannot listen on ", o.host, ":", o.port);
 
-  // SIGINT/SIGTERM end the server: a thread waits for them and stops it.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::thread signal_thread([&server, signals] {
-    int received = 0;
-    sigwait(&signals, &received);
+  std::atomic<bool> done{false};
+  std::thread signal_thread([&server, &done] {
+    while (!done.load() && !g_stop_requested.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     server.stop();
   });
-  signal_thread.detach();
 
   std::printf("serving %s on http://%s:%d\n", o.model_dir.c_str(), o.host.c_str(), port);
   std::fflush(stdout);
   server.listen_after_bind();
+  done.store(true);
+  signal_thread.join();
   watcher.stop();
   log::info("server stopped");
 }

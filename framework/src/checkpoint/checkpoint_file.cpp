@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <ctime>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -33,10 +35,27 @@ void check_name(const std::string& what, const std::string& name) {
   RF_CHECK(ok, "checkpoint: ", what, " name '", name, "' must be 1-128 characters of [A-Za-z0-9_.-]");
 }
 
+// Fill values of storage HDF5 cannot find (a damaged chunk index): values the
+// reader rejects (NaN parameters, negative ids and offsets), never zeros.
+const float kFillF32 = std::numeric_limits<float>::quiet_NaN();
+const std::int64_t kFillI64 = std::numeric_limits<std::int64_t>::min();
+const std::int32_t kFillI32 = std::numeric_limits<std::int32_t>::min();
+const std::uint8_t kFillU8 = 0xff;
+
+template <class T>
+const void* fill_of() {
+  if constexpr (std::is_same_v<T, std::int64_t>) return &kFillI64;
+  else if constexpr (std::is_same_v<T, std::int32_t>) return &kFillI32;
+  else if constexpr (std::is_same_v<T, std::uint8_t>) return &kFillU8;
+  else return &kFillF32;
+}
+
 io::DatasetOptions row_chunks(const Tensor& t) {
   std::int64_t row_bytes = 4;
   for (int a = 1; a < t.ndim(); ++a) row_bytes *= t.size(a);
-  return {.chunk_rows = std::max<std::int64_t>(1, kChunkBytes / std::max<std::int64_t>(1, row_bytes)), .fletcher32 = true};
+  return {.chunk_rows = std::max<std::int64_t>(1, kChunkBytes / std::max<std::int64_t>(1, row_bytes)),
+          .fletcher32 = true,
+          .fill_value = &kFillF32};
 }
 
 std::vector<std::int64_t> dims_of(const Tensor& t) { return {t.shape().begin(), t.shape().end()}; }
@@ -51,7 +70,8 @@ template <class T>
 void write_vector(io::H5File& file, const std::string& name, const std::vector<T>& v, hid_t file_type) {
   file.write_array(name, v.data(), file_type, {static_cast<std::int64_t>(v.size())},
                    {.chunk_rows = std::max<std::int64_t>(1, kChunkBytes / static_cast<std::int64_t>(sizeof(T))),
-                    .fletcher32 = true});
+                    .fletcher32 = true,
+                    .fill_value = fill_of<T>()});
 }
 
 void write_ids(io::H5File& file, const std::string& name, const data::IdMap& ids) {
@@ -229,6 +249,7 @@ Tensor CheckpointReader::read_f32(const std::string& dataset, std::int64_t row_b
   if (elements > limits_.max_elements_per_array || elements * 4 > static_cast<std::int64_t>(bytes_->size())) {
     corrupt(label_, fmt::format("{} declares {} elements, more than the file can hold", dataset, elements));
   }
+  require_stored(dataset, elements * 4);
   if (rows < 0) rows = info.dims[0] - row_begin;
   if (row_begin < 0 || rows < 0 || row_begin + rows > info.dims[0]) {
     RF_THROW(ErrorKind::kInvalidArgument, label_, ": rows [", row_begin, ", ", row_begin + rows, ") of ", dataset,
@@ -239,7 +260,22 @@ Tensor CheckpointReader::read_f32(const std::string& dataset, std::int64_t row_b
   for (std::size_t a = 1; a < info.dims.size(); ++a) shape.push_back(info.dims[a]);
   Tensor out = Tensor::empty(shape, DType::kF32);
   file_->read_rows(dataset, out.data(), H5T_NATIVE_FLOAT, row_begin, rows);
+  // Writers never store non-finite values: one here is damage (or the NaN fill
+  // of a chunk the index lost).
+  const float* v = out.data_as<float>();
+  for (std::int64_t i = 0; i < out.numel(); ++i) {
+    if (!std::isfinite(v[i])) corrupt(label_, fmt::format("{} holds a non-finite value at element {}", dataset, i));
+  }
   return out;
+}
+
+void CheckpointReader::require_stored(const std::string& dataset, std::int64_t bytes) const {
+  // HDF5 returns fill values (zeros) for chunks its index does not list: a
+  // damaged index would otherwise read as silently zeroed parameters.
+  const std::int64_t stored = file_->storage_bytes(dataset);
+  if (stored < bytes) {
+    corrupt(label_, fmt::format("{} has {} bytes stored for {} bytes of data (chunks missing)", dataset, stored, bytes));
+  }
 }
 
 template <class T>
@@ -254,6 +290,7 @@ std::vector<T> CheckpointReader::read_vector(const std::string& dataset, std::in
                                          static_cast<std::int64_t>(bytes_->size())) {
     corrupt(label_, fmt::format("{} declares {} elements, more than the file can hold", dataset, info.dims[0]));
   }
+  require_stored(dataset, info.dims[0] * static_cast<std::int64_t>(sizeof(T)));
   std::vector<T> out(static_cast<std::size_t>(info.dims[0]));
   file_->read_rows(dataset, out.data(), io::H5File::native_type<T>(), 0, info.dims[0]);
   return out;
@@ -319,6 +356,9 @@ Serving CheckpointReader::serving() const {
   const auto scorer = file_->string_attribute("/serving", "scorer");
   if (!scorer || (*scorer != "dot" && *scorer != "model")) corrupt(label_, "/serving has no valid scorer attribute");
   s.item_popularity = read_vector<std::int64_t>("/serving/item_popularity", max);
+  if (std::any_of(s.item_popularity.begin(), s.item_popularity.end(), [](std::int64_t c) { return c < 0; })) {
+    corrupt(label_, "/serving/item_popularity holds a negative count");
+  }
   s.seen_offsets = read_vector<std::int64_t>("/serving/seen/offsets", std::int64_t{max} + 1);
   s.seen_items = read_vector<std::int32_t>("/serving/seen/items", limits_.max_elements_per_array);
   const auto items = static_cast<std::int64_t>(s.item_popularity.size());

@@ -31,10 +31,10 @@ Schema checkpoint_schema() {
       .add_int("keep_every", 0, "also keep versions whose step is a multiple of N (0: off)", 0)
       .add_optional_string("keep_best", "also keep the best version by this evaluation metric, e.g. recall@20")
       .add_string("keep_best_mode", "max", "whether larger or smaller keep_best values are better", {"max", "min"})
-      .add_string("resume", "never",
-                  "never: start fresh (refused if the directory holds versions); auto: continue from the newest "
-                  "valid version if any; required: continue or fail",
-                  {"never", "auto", "required"});
+      .add_string("resume", "auto",
+                  "auto: continue from the newest valid version if there is one; required: continue or fail; never: "
+                  "start fresh (refused if the directory holds versions)",
+                  {"auto", "required", "never"});
   return s;
 }
 
@@ -228,11 +228,14 @@ std::optional<Position> Checkpointer::restore() {
     RF_CHECK_KIND(ErrorKind::kConfig, meta.dataset_fingerprint == dataset_.fingerprint, reader.label(),
                   ": trained on different data (fingerprint ", meta.dataset_fingerprint.substr(0, 12), ", now ",
                   dataset_.fingerprint.substr(0, 12), ")");
-    const std::string saved_model = load_config_string(meta.config_yaml, reader.label() + "@config")["model"].to_yaml();
-    const std::string current_model = load_config_string(config_yaml_, "config")["model"].to_yaml();
-    RF_CHECK_KIND(ErrorKind::kConfig, saved_model == current_model, reader.label(),
-                  ": the model section differs from the checkpoint's:\n--- checkpoint\n", saved_model, "--- now\n",
-                  current_model);
+    const ConfigNode saved = load_config_string(meta.config_yaml, reader.label() + "@config");
+    const ConfigNode current = load_config_string(config_yaml_, "config");
+    RF_CHECK_KIND(ErrorKind::kConfig, saved["model"].to_yaml() == current["model"].to_yaml(), reader.label(),
+                  ": the model section differs from the checkpoint's:\n--- checkpoint\n", saved["model"].to_yaml(),
+                  "--- now\n", current["model"].to_yaml());
+    if (comm_.rank() == 0 && saved["train"].to_yaml() != current["train"].to_yaml()) {
+      log::warn("the train section differs from the checkpoint's; resuming with the new one");
+    }
     for (Parameter* p : model_.parameters()) {
       const ParameterState state = reader.parameter(p->name(), p->value().shape());
       p->value().copy_from(state.value, resources_.stream());
@@ -255,8 +258,9 @@ std::optional<Position> Checkpointer::restore() {
       RF_THROW(ErrorKind::kConfig, "resume failed on rank ", r, ": ", load_errors[static_cast<std::size_t>(r)]);
     }
   }
-  log::info("resumed from {} (epoch {}, step {} of the epoch, global step {})", chosen, position.epoch,
-            position.step_in_epoch, position.global_step);
+  log::info("resumed from {}/{} (epoch {}, step {} of the epoch, global step {}); to start over use another "
+            "run.name or checkpoint.resume: never with an empty checkpoint.dir",
+            repository_.dir(), chosen, position.epoch, position.step_in_epoch, position.global_step);
   return position;
 }
 

@@ -8,12 +8,12 @@ namespace recforge {
 namespace {
 std::atomic<bool> g_stop{false};
 static_assert(std::atomic<bool>::is_always_lock_free);
-extern "C" void on_stop_signal(int) { g_stop.store(true, std::memory_order_relaxed); }
+void on_training_stop_signal(int) { g_stop.store(true, std::memory_order_relaxed); }
 }  // namespace
 
 void install_stop_signal_handler() {
   struct sigaction action {};
-  action.sa_handler = on_stop_signal;
+  action.sa_handler = on_training_stop_signal;
   sigemptyset(&action.sa_mask);
   action.sa_flags = SA_RESTART;
   sigaction(SIGUSR1, &action, nullptr);

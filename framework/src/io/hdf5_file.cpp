@@ -163,6 +163,7 @@ void H5File::write_array(const std::string& name, const void* data, hid_t type, 
     H5Pset_chunk(dcpl.id(), static_cast<int>(chunk.size()), chunk.data());
     if (options.fletcher32) H5Pset_fletcher32(dcpl.id());
   }
+  if (options.fill_value != nullptr) H5Pset_fill_value(dcpl.id(), type, options.fill_value);
   H5Handle dataset(H5Dcreate2(file_.id(), name.c_str(), type, space.id(), lcpl.id(), dcpl.id(), H5P_DEFAULT),
                    H5Handle::Kind::kDataset);
   if (dataset.id() < 0) fail(path_, "cannot create dataset " + name);
@@ -212,6 +213,12 @@ void H5File::read_rows(const std::string& name, void* out, hid_t type, std::int6
   if (H5Dread(dataset.id(), type, memory.id(), space.id(), H5P_DEFAULT, out) < 0) {
     fail(path_, "cannot read dataset " + name + " (corrupt or failed checksum)");
   }
+}
+
+std::int64_t H5File::storage_bytes(const std::string& name) const {
+  H5Handle dataset(H5Dopen2(file_.id(), name.c_str(), H5P_DEFAULT), H5Handle::Kind::kDataset);
+  if (dataset.id() < 0) fail(path_, "missing dataset " + name);
+  return static_cast<std::int64_t>(H5Dget_storage_size(dataset.id()));
 }
 
 std::vector<int> H5File::filters(const std::string& name) const {

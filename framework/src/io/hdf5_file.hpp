@@ -34,6 +34,9 @@ class H5Handle {
 struct DatasetOptions {
   std::int64_t chunk_rows = 0;  // 0: contiguous
   bool fletcher32 = false;      // per-chunk checksum (needs chunk_rows > 0)
+  // Value HDF5 returns for storage it cannot find (in the dataset's type), e.g.
+  // NaN: a damaged chunk index then reads as values a checker rejects, not as zeros.
+  const void* fill_value = nullptr;
 };
 
 // Shape and element type of an N-d dataset, read before any data.
@@ -80,6 +83,8 @@ class H5File {
   // into `out`, converting to `type`; `rows` < 0 reads to the end.
   void read_rows(const std::string& name, void* out, hid_t type, std::int64_t row_begin = 0,
                  std::int64_t rows = -1) const;
+  // Bytes of storage allocated to a dataset (chunks actually written).
+  std::int64_t storage_bytes(const std::string& name) const;
   // The filters of a dataset's pipeline (H5Z_FILTER_* ids).
   std::vector<int> filters(const std::string& name) const;
   // Names of the links directly in `group`, in name order.

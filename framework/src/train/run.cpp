@@ -167,9 +167,14 @@ TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime) 
       std::fflush(stdout);
     }
   }
-  log::info("done: {} epochs, {} steps, final loss {:.6g}, {:.1f} s{}", result.summary.epochs, result.summary.steps,
-            result.summary.last_epoch_loss, result.summary.seconds,
-            result.summary.stopped_by_signal ? " (stopped by SIGUSR1)" : "");
+  if (result.summary.epochs_run == 0 && !result.summary.stopped_by_signal) {
+    log::info("done: the resumed run had already completed its {} epochs ({} steps); nothing left to train",
+              result.summary.epochs, result.summary.steps);
+  } else {
+    log::info("done: {} epochs, {} steps, final loss {:.6g}, {:.1f} s{}", result.summary.epochs, result.summary.steps,
+              result.summary.last_epoch_loss, result.summary.seconds,
+              result.summary.stopped_by_signal ? " (stopped by SIGUSR1)" : "");
+  }
   comm->set_watchdog(nullptr);
   return result;
 }

@@ -288,6 +288,7 @@ TrainSummary Trainer::fit() {
     const double loss = comm_.allreduce_double(r.loss_sum, ReduceOp::kSum);
     const std::int64_t examples = comm_.allreduce_int(r.examples, ReduceOp::kSum);
     summary.last_epoch_loss = examples > 0 ? loss / static_cast<double>(examples) : loss;
+    ++summary.epochs_run;
     summary.epochs = complete ? epoch + 1 : epoch;
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
     log::info("epoch {}: loss {:.6g} ({:.2f} s)", epoch, summary.last_epoch_loss, seconds);

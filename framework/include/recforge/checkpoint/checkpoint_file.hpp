@@ -122,6 +122,7 @@ class CheckpointReader {
   template <class T>
   std::vector<T> read_vector(const std::string& dataset, std::int64_t max_elements) const;
   data::IdMap read_ids(const std::string& name) const;
+  void require_stored(const std::string& dataset, std::int64_t bytes) const;
 
   std::shared_ptr<const std::vector<std::uint8_t>> bytes_;
   std::string label_;

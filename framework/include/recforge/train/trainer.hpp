@@ -47,6 +47,7 @@ struct TrainSummary {
   bool stopped_by_signal = false;
   bool stopped_early = false;       // early stopping on the validation metric
   double last_epoch_loss = 0;
+  std::int64_t epochs_run = 0;     // epochs (whole or partial) run by this process
   MetricValues best_metrics;
   std::int64_t best_epoch = -1;
   double seconds = 0;

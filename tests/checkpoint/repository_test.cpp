@@ -1,0 +1,185 @@
+// The checkpoint directory: publish, verified loads that name the failed check,
+// LATEST as a hint only, leftovers of crashed writers, symlinks, retention.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "recforge/checkpoint/checkpoint_file.hpp"
+#include "recforge/checkpoint/repository.hpp"
+#include "testing/error_testing.hpp"
+#include "testing/temp_dir.hpp"
+
+namespace recforge::checkpoint {
+namespace {
+namespace fs = std::filesystem;
+
+// Publishes a small but real checkpoint at `step` with a metric value.
+Version publish(CheckpointRepository& repo, std::int64_t step, double metric = 0) {
+  Contents c;
+  c.meta.model_type = "mf";
+  c.position.global_step = step;
+  Tensor t = Tensor::zeros({3, 2}, DType::kF32);
+  t.data_as<float>()[0] = static_cast<float>(step);
+  c.params.push_back({"w", "dense", t, {}});
+  c.users = data::IdMap::integers({1, 2});
+  c.items = data::IdMap::integers({5});
+  c.serving.item_popularity = {1};
+  c.serving.seen_offsets = {0, 1, 1};
+  c.serving.seen_items = {0};
+  Manifest m;
+  m.format_version = kFormatVersion;
+  m.model_type = "mf";
+  m.metrics = {{"recall@20", metric}};
+  return repo.publish(step, [&](const std::string& path) { write_checkpoint(path, c); }, m);
+}
+
+float first_value(const LoadedVersion& v) {
+  return CheckpointReader(v.checkpoint_bytes, v.version.name).parameter("w").value.data_as<float>()[0];
+}
+
+std::vector<std::int64_t> steps(const CheckpointRepository& repo) {
+  std::vector<std::int64_t> out;
+  for (const Version& v : repo.list()) out.push_back(v.step);
+  return out;
+}
+
+void overwrite(const std::string& path, std::int64_t offset, char byte) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(offset);
+  f.put(byte);
+}
+
+TEST(Repository, PublishesAndLoadsTheLatestVersion) {
+  testing::TempDir dir;
+  CheckpointRepository repo(dir.file("ckpt"));
+  EXPECT_FALSE(repo.load_latest().has_value());
+  publish(repo, 10);
+  const Version v = publish(repo, 20);
+  EXPECT_EQ(v.name, "step-0000000020");
+  EXPECT_EQ(steps(repo), (std::vector<std::int64_t>{10, 20}));
+  EXPECT_EQ(repo.latest_pointer()->name, "step-0000000020");
+  const auto latest = repo.load_latest();
+  ASSERT_TRUE(latest);
+  EXPECT_EQ(latest->version.step, 20);
+  EXPECT_EQ(latest->manifest.files.front().name, kCheckpointFile);
+  EXPECT_EQ(first_value(*latest), 20.0f);
+  // Nothing temporary is left behind.
+  for (const auto& e : fs::directory_iterator(dir.file("ckpt"))) EXPECT_NE(e.path().filename().string()[0], '.');
+}
+
+TEST(Repository, NamesTheCheckThatFailed) {
+  testing::TempDir dir;
+  CheckpointRepository repo(dir.file("ckpt"));
+  const Version v = publish(repo, 7);
+  const std::string h5 = v.path + "/" + kCheckpointFile;
+  const auto size = static_cast<std::int64_t>(fs::file_size(h5));
+  overwrite(h5, size / 2, 'X');
+  RF_EXPECT_ERROR(repo.load(v), ErrorKind::kData, "checkpoint.h5: SHA-256");
+  fs::resize_file(h5, static_cast<std::uintmax_t>(size - 10));
+  RF_EXPECT_ERROR(repo.load(v), ErrorKind::kData, " bytes, the manifest says ");
+  fs::remove(h5);
+  RF_EXPECT_ERROR(repo.load(v), ErrorKind::kIo, "cannot open");
+  std::ofstream(v.path + "/" + kManifestFile) << "{not json";
+  RF_EXPECT_ERROR(repo.load(v), ErrorKind::kData, "MANIFEST.json: unreadable manifest");
+}
+
+TEST(Repository, RefusesAManifestFromANewerRecforge) {
+  testing::TempDir dir;
+  CheckpointRepository repo(dir.file("ckpt"));
+  const Version v = publish(repo, 3);
+  std::ifstream in(v.path + "/" + kManifestFile);
+  Manifest m = parse_manifest(std::string(std::istreambuf_iterator<char>(in), {}), "m");
+  in.close();
+  m.format_version = kFormatVersion + 1;
+  std::ofstream(v.path + "/" + kManifestFile) << manifest_json(m);
+  RF_EXPECT_ERROR(repo.load(v), ErrorKind::kConfig, "format version 2 was written by a newer recforge");
+}
+
+TEST(Repository, FallsBackPastACorruptLatestVersion) {
+  testing::TempDir dir;
+  CheckpointRepository repo(dir.file("ckpt"));
+  publish(repo, 1);
+  const Version bad = publish(repo, 2);
+  overwrite(bad.path + "/" + kCheckpointFile, 100, '\x7f');
+  std::vector<std::string> rejected;
+  const auto loaded = repo.load_latest(&rejected);
+  ASSERT_TRUE(loaded);
+  EXPECT_EQ(loaded->version.step, 1);
+  ASSERT_EQ(rejected.size(), 1u);
+  EXPECT_NE(rejected[0].find("step-0000000002/checkpoint.h5: SHA-256"), std::string::npos) << rejected[0];
+}
+
+TEST(Repository, LatestIsOnlyAHint) {
+  testing::TempDir dir;
+  CheckpointRepository repo(dir.file("ckpt"));
+  publish(repo, 1);
+  publish(repo, 2);
+  // A crash between the version's rename and LATEST's: LATEST names the older one.
+  std::ofstream(dir.file("ckpt/LATEST")) << "step-0000000001\n";
+  EXPECT_EQ(repo.load_latest()->version.step, 1);  // the pointer, when it verifies, wins
+  std::ofstream(dir.file("ckpt/LATEST")) << "garbage";
+  EXPECT_EQ(repo.load_latest()->version.step, 2);
+  fs::remove(dir.file("ckpt/LATEST"));
+  EXPECT_EQ(repo.load_latest()->version.step, 2);
+}
+
+TEST(Repository, IgnoresAndCleansUpWhatCrashedWritersLeft) {
+  testing::TempDir dir;
+  CheckpointRepository repo(dir.file("ckpt"));
+  publish(repo, 5);
+  fs::create_directories(dir.file("ckpt/.tmp-step-0000000006-123"));
+  std::ofstream(dir.file("ckpt/.tmp-step-0000000006-123/checkpoint.h5")) << "half";
+  fs::create_directories(dir.file("ckpt/.trash-step-0000000004-9"));
+  fs::create_directories(dir.file("ckpt/step-0000000007"));  // no manifest: never committed
+  EXPECT_EQ(steps(repo), (std::vector<std::int64_t>{5}));
+  repo.remove_stale_temporaries();
+  EXPECT_FALSE(fs::exists(dir.file("ckpt/.tmp-step-0000000006-123")));
+  EXPECT_FALSE(fs::exists(dir.file("ckpt/.trash-step-0000000004-9")));
+  EXPECT_EQ(repo.load_latest()->version.step, 5);
+}
+
+TEST(Repository, NeverFollowsASymlinkedVersion) {
+  testing::TempDir dir, outside;
+  CheckpointRepository elsewhere(outside.file("x"));
+  const Version foreign = publish(elsewhere, 99);
+  CheckpointRepository repo(dir.file("ckpt"));
+  publish(repo, 1);
+  fs::create_directory_symlink(foreign.path, dir.file("ckpt/step-0000000099"));
+  EXPECT_EQ(steps(repo), (std::vector<std::int64_t>{1}));
+  EXPECT_EQ(repo.load_latest()->version.step, 1);
+}
+
+TEST(Repository, VersionNamesAreStrict) {
+  EXPECT_EQ(parse_version_name("step-0000000042"), 42);
+  for (const char* bad : {"step-42", "step-000000004x", "../step-0000000042", "step-00000000420", "Step-0000000042", ""}) {
+    EXPECT_FALSE(parse_version_name(bad).has_value()) << bad;
+  }
+}
+
+TEST(Repository, RetentionKeepsExactlyThePolicysVersions) {
+  testing::TempDir dir;
+  CheckpointRepository repo(dir.file("ckpt"));
+  const Retention policy{.keep_last = 3, .keep_every = 50, .best_metric = "recall@20", .maximize = true};
+  for (std::int64_t step = 1; step <= 100; ++step) {
+    publish(repo, step, step == 17 ? 0.9 : 0.1);  // the best evaluation at step 17
+    repo.apply_retention(policy);
+  }
+  EXPECT_EQ(steps(repo), (std::vector<std::int64_t>{17, 50, 98, 99, 100}));
+  for (const auto& e : fs::directory_iterator(dir.file("ckpt"))) {
+    const std::string name = e.path().filename().string();
+    EXPECT_TRUE(name == "LATEST" || parse_version_name(name)) << "left over: " << name;
+  }
+}
+
+TEST(Repository, RepublishingAStepReplacesIt) {
+  testing::TempDir dir;
+  CheckpointRepository repo(dir.file("ckpt"));
+  publish(repo, 4);
+  publish(repo, 4);
+  EXPECT_EQ(steps(repo), (std::vector<std::int64_t>{4}));
+  EXPECT_EQ(first_value(*repo.load_latest()), 4.0f);
+}
+
+}  // namespace
+}  // namespace recforge::checkpoint

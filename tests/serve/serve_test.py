@@ -1,0 +1,270 @@
+#!/usr/bin/env python3
+"""`recforge serve` over real HTTP on loopback.
+
+  serve_test.py <recforge binary>
+
+Trains the tiny ALS config, starts the server on a free port and checks every
+endpoint against numbers computed here from the checkpoint with h5py/NumPy,
+every bad input's status and message, and hot reload: client threads send
+requests while a training run publishes ~40 new versions (retention deleting
+old ones as it goes), then a corrupt version and a good one are published. No
+request may fail, versions seen by a client never go backwards, the corrupt
+version is refused and the good one served (RELIABILITY.md S1-S3).
+"""
+import glob
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import h5py
+import numpy as np
+
+TOKEN = "test-token-0123456789abcdef"
+failures = []
+
+
+def check(condition, message):
+    if not condition:
+        failures.append(message)
+        print("FAIL:", message)
+
+
+def request(base, path, method="GET", body=None, headers=None):
+    data = body.encode() if isinstance(body, str) else body
+    req = urllib.request.Request(base + path, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def get_json(base, path, method="GET", body=None, headers=None):
+    status, text = request(base, path, method, body, headers)
+    try:
+        return status, json.loads(text)
+    except json.JSONDecodeError:
+        return status, {"raw": text}
+
+
+def newest_version(ckpt):
+    return sorted(v for v in os.listdir(ckpt) if re.match(r"^step-\d{10}$", v))[-1]
+
+
+def load_checkpoint(ckpt):
+    with h5py.File(os.path.join(ckpt, newest_version(ckpt), "checkpoint.h5"), "r") as f:
+        return {
+            "users": f["ids/users"][...], "items": f["ids/items"][...],
+            "U": f["serving/user_embeddings"][...], "V": f["serving/item_embeddings"][...],
+            "offsets": f["serving/seen/offsets"][...], "seen": f["serving/seen/items"][...],
+            "popularity": f["serving/item_popularity"][...],
+        }
+
+
+def expected_top(scores, k, exclude=()):
+    scores = scores.astype(np.float64).copy()
+    scores[list(exclude)] = -np.inf
+    order = np.lexsort((np.arange(len(scores)), -scores))  # score desc, then id asc
+    return [int(i) for i in order[:k]]
+
+
+def endpoint_checks(base, c):
+    status, body = get_json(base, "/v1/health")
+    check(status == 200 and body.get("status") == "ok", f"health: {status} {body}")
+    status, model = get_json(base, "/v1/model")
+    check(status == 200 and model["model_type"] == "als" and model["users"] == len(c["users"]) and
+          model["items"] == len(c["items"]) and model["fold_in"] and "recall@10" in model["metrics"],
+          f"model: {status} {model}")
+
+    items = c["items"]
+    for dense in [0, 7, 123]:
+        user = int(c["users"][dense])
+        seen = set(c["seen"][c["offsets"][dense]:c["offsets"][dense + 1]].tolist())
+        status, body = get_json(base, f"/v1/recommend?user={user}&k=5")
+        got = [int(i["item"]) for i in body.get("items", [])]
+        want = [int(items[i]) for i in expected_top(c["V"] @ c["U"][dense], 5, seen)]
+        check(status == 200 and body["source"] == "model" and got == want, f"recommend user {user}: {got} != {want}")
+        check(not (set(got) & {int(items[i]) for i in seen}), f"recommend user {user} returned a training item")
+        status, body = get_json(base, f"/v1/recommend?user={user}&k=5&exclude_seen=false")
+        want = [int(items[i]) for i in expected_top(c["V"] @ c["U"][dense], 5)]
+        check([int(i["item"]) for i in body["items"]] == want, f"exclude_seen=false for {user}")
+
+    status, body = get_json(base, "/v1/recommend?user=no-such-user&k=4")
+    want = [int(items[i]) for i in expected_top(c["popularity"].astype(np.float64), 4)]
+    check(status == 200 and body["source"] == "popularity" and [int(i["item"]) for i in body["items"]] == want,
+          f"unknown user: {status} {body}")
+
+    posted = [int(items[3]), int(items[10]), int(items[42])]
+    status, body = get_json(base, "/v1/recommend", "POST", json.dumps({"items": posted, "k": 6}))
+    got = [int(i["item"]) for i in body.get("items", [])]
+    check(status == 200 and body["source"] == "fold_in" and len(got) == 6 and not set(got) & set(posted),
+          f"fold-in: {status} {body}")
+    status, body = get_json(base, "/v1/recommend", "POST",
+                            json.dumps({"interactions": [{"item": posted[0], "value": 2.5}], "k": 2}))
+    check(status == 200 and body["source"] == "fold_in", f"fold-in with values: {status} {body}")
+
+    item = int(items[5])
+    norms = np.linalg.norm(c["V"], axis=1)
+    cosine = (c["V"] @ c["V"][5]) / np.maximum(norms * norms[5], 1e-30)
+    status, body = get_json(base, f"/v1/similar?item={item}&k=3")
+    want = [int(items[i]) for i in expected_top(cosine, 3, {5})]
+    check(status == 200 and [int(i["item"]) for i in body["items"]] == want, f"similar: {body} != {want}")
+
+    bad = [
+        ("GET", "/v1/recommend", None, 400, "missing parameter user"),
+        ("GET", "/v1/recommend?user=1&k=0", None, 400, "k must be an integer in [1, 100]"),
+        ("GET", "/v1/recommend?user=1&k=abc", None, 400, "k must be an integer"),
+        ("GET", "/v1/recommend?user=1&k=101", None, 400, "k must be an integer"),
+        ("GET", "/v1/recommend?user=1&k=5x", None, 400, "k must be an integer"),
+        ("GET", "/v1/recommend?user=1&exclude_seen=maybe", None, 400, "exclude_seen must be true or false"),
+        ("GET", "/v1/recommend?user=" + "9" * 300, None, 400, "user id must be 1 to 256 characters"),
+        ("GET", "/v1/similar?item=999999999", None, 404, "unknown item '999999999'"),
+        ("GET", "/v1/similar", None, 400, "missing parameter item"),
+        ("POST", "/v1/recommend", "{not json", 400, "the body is not JSON"),
+        ("POST", "/v1/recommend", "[1, 2]", 400, "the body must be a JSON object"),
+        ("POST", "/v1/recommend", json.dumps({"items": [int(items[0])] * 21}), 413, "at most 20 interactions"),
+        ("POST", "/v1/recommend", json.dumps({"items": [123456789]}), 404, "unknown item '123456789'"),
+        ("POST", "/v1/recommend", json.dumps({"items": [[1]]}), 400, "item ids must be strings or integers"),
+        ("POST", "/v1/recommend", json.dumps({"interactions": [{"item": int(items[0]), "value": "x"}]}), 400,
+         "value must be a number"),
+        ("POST", "/v1/recommend", json.dumps({"k": 1000}), 400, "k must be an integer"),
+        ("POST", "/v1/recommend", "x" * 5000, 413, "request body too large"),
+        ("GET", "/v1/nothing", None, 404, "no such endpoint"),
+        ("GET", "/v1/../../etc/passwd", None, 404, "no such endpoint"),
+        ("PUT", "/v1/recommend", "{}", 405, "takes GET or POST"),
+        ("GET", "/v1/reload", None, 405, "takes POST only"),
+        ("POST", "/v1/reload", "", 401, "needs Authorization"),
+    ]
+    for method, path, body, want_status, want_text in bad:
+        status, text = request(base, path, method, body)
+        check(status == want_status and want_text in text, f"{method} {path[:60]}: {status} {text.strip()[:200]}")
+        if status >= 400:
+            try:
+                check("error" in json.loads(text), f"{method} {path[:60]}: error body is not JSON with 'error'")
+            except json.JSONDecodeError:
+                check(False, f"{method} {path[:60]}: error body is not JSON: {text[:100]}")
+    status, _ = get_json(base, "/v1/reload", "POST", "", {"Authorization": "Bearer wrong-token-0000000000"})
+    check(status == 403, f"reload with a wrong token: {status}")
+    status, body = get_json(base, "/v1/reload", "POST", "", {"Authorization": "Bearer " + TOKEN})
+    check(status == 200 and "version" in body, f"reload with the token: {status} {body}")
+    status, text = request(base, "/metrics")
+    check(status == 200 and 'recforge_requests_total{endpoint="recommend",code="200"}' in text and
+          "recforge_request_seconds_bucket" in text and "recforge_model_step" in text, "metrics text")
+
+
+def hot_reload_checks(base, recforge, config, run_dir, ckpt, users):
+    stop = threading.Event()
+    results = []  # per thread: list of (status, version)
+
+    def client(seed):
+        rng = random.Random(seed)
+        mine = []
+        results.append(mine)
+        while not stop.is_set():
+            status, body = get_json(base, f"/v1/recommend?user={rng.choice(users)}&k=10")
+            mine.append((status, body.get("version", "")))
+
+    threads = [threading.Thread(target=client, args=(s,)) for s in range(4)]
+    for t in threads:
+        t.start()
+    writer = subprocess.run([recforge, "train", config, "--resume", run_dir, "--set", "train.epochs=45",
+                             "--set", "checkpoint.keep_last=2", "--set", "run.log_level=warn"],
+                            capture_output=True, text=True)
+    check(writer.returncode == 0, f"the writer failed: {writer.stderr[-500:]}")
+    final = newest_version(ckpt)
+    deadline = time.time() + 5
+    while time.time() < deadline and get_json(base, "/v1/health")[1].get("version") != final:
+        time.sleep(0.02)
+    check(get_json(base, "/v1/health")[1].get("version") == final, f"the server did not reach {final}")
+
+    # A corrupt version, then a good one (a copy of the newest under a later step).
+    source = os.path.join(ckpt, final)
+    for step, corrupt in [(900, True), (901, False)]:
+        temp = os.path.join(ckpt, f".tmp-test-{step}")
+        shutil.copytree(source, temp)
+        if corrupt:
+            with open(os.path.join(temp, "checkpoint.h5"), "r+b") as f:
+                f.seek(os.path.getsize(f.name) // 2)
+                f.write(b"\xde\xad\xbe\xef")
+        manifest = json.load(open(os.path.join(temp, "MANIFEST.json")))
+        manifest["step"] = step
+        json.dump(manifest, open(os.path.join(temp, "MANIFEST.json"), "w"))
+        os.rename(temp, os.path.join(ckpt, f"step-{step:010d}"))
+        time.sleep(0.5)
+        version = get_json(base, "/v1/health")[1].get("version")
+        want = final if corrupt else f"step-{step:010d}"
+        check(version == want, f"after publishing a {'corrupt' if corrupt else 'good'} version: serving {version}")
+    stop.set()
+    for t in threads:
+        t.join()
+    total = sum(len(r) for r in results)
+    bad = [s for r in results for s, _ in r if s != 200]
+    check(total > 100 and not bad, f"{len(bad)} of {total} requests failed during reloads ({bad[:5]})")
+    for r in results:
+        versions = [v for _, v in r]
+        check(versions == sorted(versions), "a client saw the served version go backwards")
+    served = sorted({v for r in results for _, v in r})
+    _, text = request(base, "/metrics")
+    failures_total = int(re.search(r"recforge_reload_failures_total (\d+)", text).group(1))
+    check(failures_total >= 1, "the corrupt version was not counted as refused")
+    print(f"hot reload: {total} requests, 0 failed, {len(served)} versions served, "
+          f"{failures_total} version(s) refused")
+
+
+def main():
+    recforge = os.path.abspath(sys.argv[1])
+    work = tempfile.mkdtemp(prefix="recforge-serve-")
+    server = None
+    try:
+        config = "configs/als_tiny.yaml"
+        train = subprocess.run([recforge, "train", config, "--set", f"run.output_dir={work}", "--set", "train.epochs=3",
+                                "--set", "checkpoint.keep_last=2"], capture_output=True, text=True)
+        if train.returncode != 0:
+            sys.exit(f"training failed: {train.stderr[-800:]}")
+        run_dir = os.path.join(work, "als_tiny")
+        ckpt = os.path.join(run_dir, "checkpoints")
+        env = dict(os.environ, RECFORGE_ADMIN_TOKEN=TOKEN)
+        server = subprocess.Popen([recforge, "serve", "--model-dir", ckpt, "--port", "0", "--poll-ms", "50",
+                                   "--max-k", "100", "--max-interactions", "20", "--max-body", "4096", "--threads", "8"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        lines = []
+        match = None
+        while match is None:  # log lines come first; the address line says it listens
+            line = server.stdout.readline()
+            if not line:
+                sys.exit("the server did not start:\n" + "".join(lines))
+            lines.append(line)
+            match = re.search(r" on (http://[\d.]+:\d+)", line)
+        base = match.group(1)
+        # Keep draining the server's output (a full pipe would block it).
+        threading.Thread(target=lambda: [None for _ in server.stdout], daemon=True).start()
+        c = load_checkpoint(ckpt)
+        endpoint_checks(base, c)
+        hot_reload_checks(base, recforge, config, run_dir, ckpt, [int(u) for u in c["users"]])
+    finally:
+        if server:
+            server.terminate()
+            try:
+                code = server.wait(timeout=10)
+                check(code == 0, f"the server exited with {code} on SIGTERM")
+            except subprocess.TimeoutExpired:
+                server.kill()
+                check(False, "the server did not stop on SIGTERM")
+        shutil.rmtree(work, ignore_errors=True)
+    if failures:
+        print(f"{len(failures)} check(s) failed")
+        sys.exit(1)
+    print("ok: every endpoint, every bad input, hot reload under load")
+
+
+if __name__ == "__main__":
+    main()
