@@ -14,7 +14,7 @@ packages=(
   libgtest-dev libbenchmark-dev
   libopenblas-dev
   libspdlog-dev libfmt-dev
-  libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
+  libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libfaiss-dev wrk
   clang libclang-rt-14-dev libomp-dev
   python3 python3-numpy python3-h5py
 )

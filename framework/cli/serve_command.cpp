@@ -34,13 +34,18 @@ struct ServeOptions {
   bool ann = false;
   int ann_neighbors = 32;
   int ann_ef_search = 128;
+  int max_batch = 32;
+  int scoring_threads = 0;
   std::string admin_token_file;
 };
 
 std::string read_token(const std::string& path) {
   if (path.empty()) {
     const char* env = std::getenv("RECFORGE_ADMIN_TOKEN");
-    return env ? env : "";
+    const std::string token = env ? env : "";
+    RF_CHECK_KIND(ErrorKind::kConfig, token.empty() || token.size() >= 16,
+                  "$RECFORGE_ADMIN_TOKEN must be at least 16 characters");
+    return token;
   }
   std::ifstream in(path);
   RF_CHECK_KIND(ErrorKind::kConfig, in.good(), "cannot read the admin token file ", path);
@@ -71,7 +76,9 @@ void run_server(const ServeOptions& o) {
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
-  serve::SnapshotOptions snapshot_options{o.ann, o.ann_neighbors, o.ann_ef_search};
+  serve::SnapshotOptions snapshot_options{
+      .build_ann = o.ann, .ann_neighbors = o.ann_neighbors, .ann_ef_search = o.ann_ef_search, .max_batch = o.max_batch,
+      .scoring_threads = o.scoring_threads};
   RF_CHECK_KIND(ErrorKind::kConfig, !o.ann || serve::AnnIndex::available(),
                 "--ann needs a recforge built with Faiss (libfaiss-dev, -DRECFORGE_FAISS=ON)");
   serve::ModelWatcher watcher(o.model_dir, snapshot_options, std::chrono::milliseconds(o.poll_ms));
@@ -86,6 +93,9 @@ void run_server(const ServeOptions& o) {
   httplib::Server server;
   const int threads = o.threads;
   server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
+  // Responses go out as header and body writes: without TCP_NODELAY, Nagle and
+  // the client's delayed ACK add ~40 ms to every keep-alive request.
+  server.set_tcp_nodelay(true);
   server.set_payload_max_length(o.max_body);
   server.set_read_timeout(5, 0);
   server.set_write_timeout(5, 0);
@@ -145,11 +155,19 @@ void add_serve_command(CLI::App& app, const GlobalOptions& global) {
   serve->add_option("--threads", o->threads, "request threads")->capture_default_str()->check(CLI::Range(1, 1024));
   serve->add_option("--poll-ms", o->poll_ms, "how often to look for a new version")->capture_default_str()->check(CLI::Range(10, 3600000));
   serve->add_option("--max-k", o->max_k, "largest k a request may ask for")->capture_default_str()->check(CLI::Range(1, 100000));
-  serve->add_option("--max-body", o->max_body, "largest request body in bytes (413 above)")->capture_default_str();
-  serve->add_option("--max-interactions", o->max_interactions, "most interactions in one POST (413 above)")->capture_default_str();
+  serve->add_option("--max-body", o->max_body, "largest request body in bytes (413 above)")->capture_default_str()
+      ->check(CLI::Range(std::size_t{64}, std::size_t{1} << 30));
+  serve->add_option("--max-interactions", o->max_interactions, "most interactions in one POST (413 above)")
+      ->capture_default_str()->check(CLI::Range(std::size_t{1}, std::size_t{1} << 24));
   serve->add_flag("--ann", o->ann, "answer with the approximate (Faiss HNSW) index unless a request says approximate=false");
-  serve->add_option("--ann-neighbors", o->ann_neighbors, "HNSW links per item")->capture_default_str();
-  serve->add_option("--ann-ef-search", o->ann_ef_search, "HNSW search breadth")->capture_default_str();
+  serve->add_option("--ann-neighbors", o->ann_neighbors, "HNSW links per item")->capture_default_str()->check(CLI::Range(2, 256));
+  serve->add_option("--ann-ef-search", o->ann_ef_search, "HNSW search breadth")->capture_default_str()->check(CLI::Range(1, 100000));
+  serve->add_option("--max-batch", o->max_batch,
+                    "exact queries arriving together are scored in one pass over the items, up to this many (1: off)")
+      ->capture_default_str()->check(CLI::Range(1, 1024));
+  serve->add_option("--scoring-threads", o->scoring_threads,
+                    "request threads that may score exact queries at once (0: one per core)")
+      ->capture_default_str()->check(CLI::Range(0, 1024));
   serve->add_option("--admin-token-file", o->admin_token_file,
                     "file holding the token that enables POST /v1/reload (or $RECFORGE_ADMIN_TOKEN); off without one");
   serve->callback([o, &global] {

@@ -16,6 +16,19 @@ find_path(RECFORGE_CBLAS_INCLUDE_DIR cblas.h PATH_SUFFIXES openblas x86_64-linux
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 
+# Faiss (HNSW for `recforge serve --ann`) is optional.
+set(RECFORGE_WITH_FAISS OFF)
+if(NOT RECFORGE_FAISS STREQUAL "OFF")
+  if(RECFORGE_FAISS STREQUAL "ON")
+    find_package(faiss CONFIG REQUIRED)
+  else()
+    find_package(faiss CONFIG QUIET)
+  endif()
+  if(TARGET faiss)
+    set(RECFORGE_WITH_FAISS ON)
+  endif()
+endif()
+
 if(RECFORGE_MPI)
   find_package(MPI REQUIRED COMPONENTS C)
 endif()

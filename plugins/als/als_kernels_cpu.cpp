@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "als_kernels.hpp"
+#include "recforge/core/simd.hpp"
 
 namespace recforge::als {
 
@@ -87,33 +88,13 @@ float row_reg(const Options& o, std::int64_t n_u, std::int64_t n_other) {
   return o.reg * std::pow(static_cast<float>(n_u) + o.unobserved_weight * static_cast<float>(n_other), o.reg_exponent);
 }
 
-// 16 floats as one value: one AVX-512 register, two AVX2 or four SSE registers
-// (GCC/Clang vector extension; may_alias and aligned(4) let it view any float*).
-using Vec16 = float __attribute__((vector_size(64), aligned(4), may_alias));
-using Vec8 = float __attribute__((vector_size(32), aligned(4), may_alias));
-using Vec4 = float __attribute__((vector_size(16), aligned(4), may_alias));
-
-inline Vec16 load16(const float* p) { return *reinterpret_cast<const Vec16*>(p); }
-inline void store16(float* p, Vec16 v) { *reinterpret_cast<Vec16*>(p) = v; }
-inline float hsum16(Vec16 v) {
-  const Vec8 h = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) + __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
-  const Vec4 q = __builtin_shufflevector(h, h, 0, 1, 2, 3) + __builtin_shufflevector(h, h, 4, 5, 6, 7);
-  return (q[0] + q[2]) + (q[1] + q[3]);
-}
-
-inline Vec4 load4(const float* p) { return *reinterpret_cast<const Vec4*>(p); }
-// The horizontal sums of a, b, c, d: a transpose-and-add tree (10 shuffles for four sums).
-inline Vec4 hsum4x16(Vec16 a, Vec16 b, Vec16 c, Vec16 d) {
-  const Vec16 ab = __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
-                   __builtin_shufflevector(a, b, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
-  const Vec16 cd = __builtin_shufflevector(c, d, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
-                   __builtin_shufflevector(c, d, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
-  const Vec16 abcd = __builtin_shufflevector(ab, cd, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27) +
-                     __builtin_shufflevector(ab, cd, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
-  const Vec8 pairs = __builtin_shufflevector(abcd, abcd, 0, 1, 4, 5, 8, 9, 12, 13) +
-                     __builtin_shufflevector(abcd, abcd, 2, 3, 6, 7, 10, 11, 14, 15);
-  return __builtin_shufflevector(pairs, pairs, 0, 2, 4, 6) + __builtin_shufflevector(pairs, pairs, 1, 3, 5, 7);
-}
+using simd::hsum16;
+using simd::hsum4x16;
+using simd::load16;
+using simd::load4;
+using simd::store16;
+using simd::Vec16;
+using simd::Vec4;
 
 // Note [ALS CG on the CPU]
 // The row's vectors live in fixed-size arrays when D is a compile-time constant

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <ctime>
 #include <limits>
 
@@ -72,6 +73,20 @@ void write_vector(io::H5File& file, const std::string& name, const std::vector<T
                    {.chunk_rows = std::max<std::int64_t>(1, kChunkBytes / static_cast<std::int64_t>(sizeof(T))),
                     .fletcher32 = true,
                     .fill_value = fill_of<T>()});
+}
+
+// Factor models serve their parameters as they are (ALS: the factors): the
+// serving name is then a hard link to the parameter's dataset, not a copy.
+void write_serving_embeddings(io::H5File& file, const std::string& name, const Tensor& t,
+                              const std::vector<ParameterState>& params) {
+  for (const ParameterState& p : params) {
+    if (p.value.shape() == t.shape() && p.value.dtype() == t.dtype() && p.value.is_contiguous() && t.is_contiguous() &&
+        std::memcmp(p.value.data(), t.data(), static_cast<std::size_t>(t.nbytes())) == 0) {
+      file.hard_link("/params/" + p.name, name);
+      return;
+    }
+  }
+  write_f32(file, name, t);
 }
 
 void write_ids(io::H5File& file, const std::string& name, const data::IdMap& ids) {
@@ -145,8 +160,8 @@ void write_checkpoint(const std::string& path, const Contents& c) {
   const bool dot = s.user_embeddings.defined() && s.item_embeddings.defined();
   file.set_attribute("/serving", "scorer", std::string(dot ? "dot" : "model"));
   if (dot) {
-    write_f32(file, "/serving/user_embeddings", s.user_embeddings);
-    write_f32(file, "/serving/item_embeddings", s.item_embeddings);
+    write_serving_embeddings(file, "/serving/user_embeddings", s.user_embeddings, c.params);
+    write_serving_embeddings(file, "/serving/item_embeddings", s.item_embeddings, c.params);
   }
   write_vector(file, "/serving/item_popularity", s.item_popularity, H5T_STD_I64LE);
   write_vector(file, "/serving/seen/offsets", s.seen_offsets, H5T_STD_I64LE);
@@ -160,6 +175,19 @@ void write_checkpoint(const std::string& path, const Contents& c) {
 // ---- reading ----------------------------------------------------------------
 
 namespace {
+
+// Index of the first NaN/Inf, or -1. A branch-free scan of the exponent bits
+// (vectorised) first: parameters are large and almost always clean.
+std::int64_t first_nonfinite(const float* v, std::int64_t n) {
+  const auto* bits = reinterpret_cast<const std::uint32_t*>(v);
+  std::uint32_t any = 0;
+  for (std::int64_t i = 0; i < n; ++i) any |= static_cast<std::uint32_t>((bits[i] & 0x7f800000u) == 0x7f800000u);
+  if (any == 0) return -1;
+  for (std::int64_t i = 0; i < n; ++i) {
+    if (!std::isfinite(v[i])) return i;
+  }
+  return -1;
+}
 
 [[noreturn]] void corrupt(const std::string& label, const std::string& what) {
   RF_THROW(ErrorKind::kHdf5, label, ": ", what);
@@ -262,9 +290,8 @@ Tensor CheckpointReader::read_f32(const std::string& dataset, std::int64_t row_b
   file_->read_rows(dataset, out.data(), H5T_NATIVE_FLOAT, row_begin, rows);
   // Writers never store non-finite values: one here is damage (or the NaN fill
   // of a chunk the index lost).
-  const float* v = out.data_as<float>();
-  for (std::int64_t i = 0; i < out.numel(); ++i) {
-    if (!std::isfinite(v[i])) corrupt(label_, fmt::format("{} holds a non-finite value at element {}", dataset, i));
+  if (const std::int64_t bad = first_nonfinite(out.data_as<float>(), out.numel()); bad >= 0) {
+    corrupt(label_, fmt::format("{} holds a non-finite value at element {}", dataset, bad));
   }
   return out;
 }

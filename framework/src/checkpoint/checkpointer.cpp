@@ -110,7 +110,12 @@ Contents Checkpointer::contents(const Position& position, const MetricValues& me
     RF_CHECK_KIND(ErrorKind::kNumerical, bad == 0, "parameter '", p->name(), "' holds ", bad,
                   " non-finite values; no checkpoint is written from this state");
     ParameterState state{p->name(), p->is_embedding() ? "embedding" : "dense", p->value().to(Device::cpu(), resources_.stream()), {}};
-    for (const auto& [slot, value] : p->states()) state.optimizer.push_back({slot, value.to(Device::cpu(), resources_.stream())});
+    for (const auto& [slot, value] : p->states()) {
+      const std::int64_t bad_slot = kernels::count_nonfinite(resources_, value);
+      RF_CHECK_KIND(ErrorKind::kNumerical, bad_slot == 0, "optimizer slot '", p->name(), "/", slot, "' holds ", bad_slot,
+                    " non-finite values; no checkpoint is written from this state");
+      state.optimizer.push_back({slot, value.to(Device::cpu(), resources_.stream())});
+    }
     c.params.push_back(std::move(state));
   }
   if (!serving_) serving_ = serving_tables(dataset_);
@@ -154,14 +159,20 @@ void Checkpointer::save(const Position& position, const MetricValues& metrics) {
       const auto removed = repository_.apply_retention(retention_, comm_.rank());
       log::info("checkpoint {} saved{}", v.path,
                 removed.empty() ? std::string() : fmt::format(" (removed {})", fmt::join(removed, ", ")));
+    } catch (const Error& e) {
+      // The kind travels as the first character, so every rank exits alike
+      // (a poisoned state is a numerical failure, not an I/O one).
+      status = std::string(1, static_cast<char>('A' + static_cast<int>(e.kind()))) + e.what();
     } catch (const std::exception& e) {
-      status = e.what();
-      if (status.empty()) status = "unknown error";
+      status = std::string(1, static_cast<char>('A' + static_cast<int>(ErrorKind::kIo))) + e.what();
     }
   }
   const std::vector<std::string> statuses = comm_.allgather_string(status);
-  RF_CHECK_KIND(ErrorKind::kIo, statuses[0].empty(), "checkpoint at step ", position.global_step,
-                " failed on rank 0: ", statuses[0], " (the versions already in ", repository_.dir(), " are unchanged)");
+  if (!statuses[0].empty()) {
+    RF_THROW(static_cast<ErrorKind>(statuses[0][0] - 'A'), "checkpoint at step ", position.global_step,
+             " failed on rank 0: ", statuses[0].substr(1), " (the versions already in ", repository_.dir(),
+             " are unchanged)");
+  }
 }
 
 std::optional<Position> Checkpointer::restore() {
@@ -198,6 +209,11 @@ std::optional<Position> Checkpointer::restore() {
           RF_CHECK_KIND(ErrorKind::kConfig, resume_ != "required", "checkpoint.resume is required but ",
                         repository_.dir(), " has no loadable version",
                         rejected.empty() ? std::string() : " (" + fmt::format("{}", fmt::join(rejected, "; ")) + ")");
+          // Starting fresh over refused versions would let retention delete
+          // them: someone must look first.
+          RF_CHECK_KIND(ErrorKind::kConfig, versions.empty(), repository_.dir(), " holds ", versions.size(),
+                        " checkpoint version(s) but none loads (", fmt::format("{}", fmt::join(rejected, "; ")),
+                        "); move them away or set checkpoint.dir to start fresh");
         }
       }
     } catch (const std::exception& e) {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -71,7 +72,10 @@ std::string manifest_json(const Manifest& m) {
   for (const Manifest::File& f : m.files) files[f.name] = {{"bytes", f.bytes}, {"sha256", f.sha256}};
   j["files"] = files;
   nlohmann::ordered_json metrics = nlohmann::ordered_json::object();
-  for (const auto& [name, value] : m.metrics) metrics[name] = value;
+  // JSON has no NaN/Inf: a non-finite metric is left out (the HDF5 file keeps it).
+  for (const auto& [name, value] : m.metrics) {
+    if (std::isfinite(value)) metrics[name] = value;
+  }
   j["metrics"] = metrics;
   return j.dump(2) + "\n";
 }

@@ -2,6 +2,8 @@
 // carry the file path and HDF5's own message.
 #include "hdf5_file.hpp"
 
+#include <H5LTpublic.h>
+
 #include <H5PLpublic.h>
 
 #include <algorithm>
@@ -85,15 +87,10 @@ H5File H5File::open_read(const std::string& path) {
 
 H5File H5File::open_image(const std::vector<std::uint8_t>& bytes, const std::string& label) {
   hdf5_quiet();
-  H5Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Handle::Kind::kPlist);
-  // Core driver without a backing store: nothing is read from or written to disk.
-  if (H5Pset_fapl_core(fapl.id(), 1 << 20, 0) < 0 ||
-      H5Pset_file_image(fapl.id(), const_cast<std::uint8_t*>(bytes.data()), bytes.size()) < 0) {
-    fail(label, "cannot prepare an in-memory HDF5 image");
-  }
-  // The name only labels the image; a real path would make the core driver look at that file.
-  const std::string name = "memory-image:" + label;
-  const hid_t id = H5Fopen(name.c_str(), H5F_ACC_RDONLY, fapl.id());
+  // Read-only and without a copy: the caller keeps `bytes` alive while the file
+  // is open (the checkpoint reader holds them). Nothing touches the disk.
+  const unsigned flags = H5LT_FILE_IMAGE_DONT_COPY | H5LT_FILE_IMAGE_DONT_RELEASE;
+  const hid_t id = H5LTopen_file_image(const_cast<std::uint8_t*>(bytes.data()), bytes.size(), flags);
   if (id < 0) fail(label, "not a readable HDF5 file");
   return H5File(label, H5Handle(id, H5Handle::Kind::kFile));
 }
@@ -125,6 +122,14 @@ void H5File::create_group(const std::string& group) {
   H5Pset_create_intermediate_group(lcpl.id(), 1);
   H5Handle g(H5Gcreate2(file_.id(), group.c_str(), lcpl.id(), H5P_DEFAULT, H5P_DEFAULT), H5Handle::Kind::kGroup);
   if (g.id() < 0) fail(path_, "cannot create group " + group);
+}
+
+void H5File::hard_link(const std::string& existing, const std::string& name) {
+  H5Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Handle::Kind::kPlist);
+  H5Pset_create_intermediate_group(lcpl.id(), 1);
+  if (H5Lcreate_hard(file_.id(), existing.c_str(), file_.id(), name.c_str(), lcpl.id(), H5P_DEFAULT) < 0) {
+    fail(path_, "cannot link " + name + " to " + existing);
+  }
 }
 
 void H5File::write_raw(const std::string& name, const void* data, std::size_t n, hid_t type, std::size_t,

@@ -61,6 +61,8 @@ class H5File {
 
   bool exists(const std::string& object) const;
   void create_group(const std::string& group);
+  // A second name for an existing object (both names are equal hard links).
+  void hard_link(const std::string& existing, const std::string& name);
 
   template <class T>
   void write(const std::string& name, const std::vector<T>& values, const DatasetOptions& options = {}) {

@@ -334,6 +334,13 @@ HttpResponse HttpApi::metrics() {
   out += fmt::format("# TYPE recforge_reloads_total counter\nrecforge_reloads_total {}\n", watcher_.reloads());
   out += fmt::format("# TYPE recforge_reload_failures_total counter\nrecforge_reload_failures_total {}\n",
                      watcher_.failures());
+  if (s) {
+    const auto [requests, batches] = s->exact_batches();
+    out += fmt::format("# HELP recforge_exact_queries_total Exact top-k queries scored by the served version.\n"
+                       "# TYPE recforge_exact_queries_total counter\nrecforge_exact_queries_total {}\n", requests);
+    out += fmt::format("# HELP recforge_exact_batches_total Batches those queries were scored in.\n"
+                       "# TYPE recforge_exact_batches_total counter\nrecforge_exact_batches_total {}\n", batches);
+  }
   return {200, "text/plain; version=0.0.4", out};
 }
 

@@ -20,7 +20,10 @@ bool ModelWatcher::poll_once() {
   std::reverse(versions.begin(), versions.end());  // newest first
   for (const checkpoint::Version& v : versions) {
     if (serving && v.step <= serving->step()) break;
-    if (rejected_.count(v.name)) continue;
+    std::error_code ec;
+    const auto published = std::filesystem::last_write_time(
+        std::filesystem::path(v.path) / checkpoint::kManifestFile, ec);
+    if (const auto it = rejected_.find(v.name); it != rejected_.end() && (ec || it->second == published)) continue;
     try {
       const checkpoint::LoadedVersion loaded = repository_.load(v);
       std::shared_ptr<const Snapshot> next = Snapshot::load(loaded, options_);
@@ -30,9 +33,10 @@ bool ModelWatcher::poll_once() {
                 serving ? " in place of " + serving->version() : std::string());
       return true;
     } catch (const std::exception& e) {
-      // Deleted by retention while we looked, corrupt, incompatible: skip it for good.
+      // Deleted by retention while we looked, corrupt, incompatible: skip it
+      // until it is published again.
       ++failures_;
-      rejected_.insert(v.name);
+      rejected_[v.name] = published;
       log::warn("refused checkpoint version {}: {}{}", v.name, e.what(),
                 serving ? "; still serving " + serving->version() : std::string());
     }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <thread>
 
 #include "recforge/comm/communicator.hpp"
 #include "recforge/config/config_node.hpp"
@@ -13,6 +14,7 @@
 #include "recforge/model/model.hpp"
 #include "recforge/registry/plugin_registry.hpp"
 #include "recforge/serve/ann_index.hpp"
+#include "score_batcher.hpp"
 
 namespace recforge::serve {
 
@@ -112,6 +114,12 @@ std::shared_ptr<const Snapshot> Snapshot::load(const checkpoint::LoadedVersion& 
   } catch (const Error& e) {
     log::warn("{}: fold-in unavailable for this version ({})", reader.label(), e.what());
   }
+  if (s->has_embeddings()) {
+    const int threads = options.scoring_threads > 0 ? options.scoring_threads
+                                                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    s->batcher_ = std::make_unique<ScoreBatcher>(sv.item_embeddings.data_as<float>(), s->num_items(), s->dim_,
+                                                 options.max_batch, threads);
+  }
   if (options.build_ann && s->has_embeddings()) {
     s->ann_ = AnnIndex::hnsw(sv.item_embeddings.data_as<float>(), s->num_items(), s->dim_, options.ann_neighbors,
                              options.ann_ef_search);
@@ -126,18 +134,13 @@ std::span<const std::int32_t> Snapshot::seen(std::int32_t user) const {
   return {serving_.seen_items.data() + begin, static_cast<std::size_t>(end - begin)};
 }
 
+std::pair<std::int64_t, std::int64_t> Snapshot::exact_batches() const {
+  if (!batcher_) return {0, 0};
+  return {batcher_->requests(), batcher_->batches()};
+}
+
 std::vector<ScoredItem> Snapshot::exact_top_k(const float* query, int k, std::span<const std::int32_t> exclude) const {
-  thread_local std::vector<float> scores;
-  scores.resize(static_cast<std::size_t>(num_items()));
-  const float* e = serving_.item_embeddings.data_as<float>();
-  const std::int64_t d = dim_;
-  for (std::int64_t i = 0; i < num_items(); ++i) {
-    float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-    for (std::int64_t c = 0; c < d; ++c) s += e[i * d + c] * query[c];
-    scores[static_cast<std::size_t>(i)] = s;
-  }
-  return top_k(scores, k, exclude);
+  return batcher_->top_k(query, k, exclude);
 }
 
 std::vector<ScoredItem> Snapshot::recommend_vector(std::span<const float> user, int k,
@@ -146,14 +149,18 @@ std::vector<ScoredItem> Snapshot::recommend_vector(std::span<const float> user, 
            dim_);
   if (approximate && ann_) {
     // Ask for enough extra candidates to survive the exclusions.
-    const int wanted = k + static_cast<int>(std::min<std::size_t>(exclude.size(), 10000));
+    // Ask for enough extra candidates to survive the exclusions, within a
+    // bound: a graph search for thousands of neighbours costs more than the
+    // exact scan, which answers the rare user whose exclusions eat them all.
+    const std::size_t extra = std::min<std::size_t>(exclude.size(), 4 * static_cast<std::size_t>(k) + 256);
+    const int wanted = k + static_cast<int>(extra);
     std::vector<ScoredItem> candidates = ann_->search(user, wanted);
     std::vector<ScoredItem> out;
     for (const ScoredItem& c : candidates) {
       if (!excluded(exclude, c.item)) out.push_back(c);
       if (static_cast<int>(out.size()) == k) return out;
     }
-    if (static_cast<int>(candidates.size()) < wanted) return out;  // fewer items than asked for
+    if (static_cast<int>(candidates.size()) < wanted && extra == exclude.size()) return out;  // a small catalog
   }
   return exact_top_k(user.data(), k, exclude);
 }

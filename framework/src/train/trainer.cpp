@@ -134,8 +134,10 @@ checkpoint::Position Trainer::position(std::int64_t epoch, std::int64_t next_ste
   p.step_in_epoch = next_step;
   p.global_step = global_step;
   if (next_step > 0) {
-    p.epoch_loss_sum = partial.loss_sum;
-    p.epoch_examples = partial.examples;
+    // The whole job's partial sums (every rank calls this at the same step);
+    // a resumed rank 0 carries them on (see fit()).
+    p.epoch_loss_sum = comm_.allreduce_double(partial.loss_sum, ReduceOp::kSum);
+    p.epoch_examples = comm_.allreduce_int(partial.examples, ReduceOp::kSum);
   }
   p.best_value = best_;
   p.best_epoch = best_epoch_;
@@ -264,7 +266,7 @@ TrainSummary Trainer::fit() {
     const auto epoch_start = std::chrono::steady_clock::now();
     const bool first = epoch == start_.epoch && start_.step_in_epoch > 0;
     EpochResult partial;
-    if (first) {
+    if (first && comm_.rank() == 0) {  // job-wide sums: counted once
       partial.loss_sum = start_.epoch_loss_sum;
       partial.examples = start_.epoch_examples;
     }

@@ -10,9 +10,10 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 #include <thread>
 
@@ -48,7 +49,9 @@ class ModelWatcher {
   std::atomic<std::shared_ptr<const Snapshot>> current_;
   std::atomic<std::int64_t> reloads_{0}, failures_{0};
   std::mutex poll_mutex_;          // one poll at a time (thread and /v1/reload)
-  std::set<std::string> rejected_;  // versions already refused (logged once)
+  // Versions refused, with their manifest's modification time: a version is
+  // tried again only when it is published anew under the same name.
+  std::map<std::string, std::filesystem::file_time_type> rejected_;
   std::mutex stop_mutex_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;

@@ -9,6 +9,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "recforge/checkpoint/checkpoint_file.hpp"
@@ -33,7 +34,11 @@ struct SnapshotOptions {
   bool build_ann = false;     // approximate index over the item embeddings (Faiss HNSW)
   int ann_neighbors = 32;     // HNSW M
   int ann_ef_search = 128;
+  int max_batch = 32;         // exact queries scored together (score_batcher.hpp)
+  int scoring_threads = 0;    // request threads scoring at once (0: the machine's cores)
 };
+
+class ScoreBatcher;
 
 class Snapshot {
  public:
@@ -50,6 +55,8 @@ class Snapshot {
   bool has_embeddings() const { return dim_ > 0; }
   bool can_fold_in() const { return model_ != nullptr; }
   bool has_ann() const { return ann_ != nullptr; }
+  // Exact queries scored so far and the batches they were scored in.
+  std::pair<std::int64_t, std::int64_t> exact_batches() const;
   std::chrono::system_clock::time_point loaded_at() const { return loaded_at_; }
 
   const data::IdMap& users() const { return users_; }
@@ -89,6 +96,7 @@ class Snapshot {
   std::unique_ptr<Communicator> comm_;
   std::unique_ptr<Model> model_;  // for fold-in only
   std::unique_ptr<AnnIndex> ann_;
+  std::unique_ptr<ScoreBatcher> batcher_;
 };
 
 // Exact top-k of `scores` (ties: smaller item id first), skipping `exclude` (sorted).
