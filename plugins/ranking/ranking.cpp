@@ -34,6 +34,30 @@ Tensor to_device(const Tensor& host, const Resources& res) {
   return res.device().is_cpu() ? host : host.to(res.device(), res.stream());
 }
 
+// Sampled ranks from a model's pair scores (models without embeddings), with
+// the tie rule of ranking_sampled_ranks: a candidate beats the positive (column
+// 0) with a higher score, or an equal score and a smaller item id.
+std::vector<std::int32_t> pair_ranks(Model& model, const std::vector<std::int32_t>& users,
+                                     const std::vector<std::int32_t>& candidates, std::int64_t columns) {
+  const auto n = static_cast<std::int64_t>(users.size());
+  std::vector<std::int32_t> pair_users(static_cast<std::size_t>(n * columns));
+  for (std::int64_t p = 0; p < n; ++p) {
+    std::fill_n(pair_users.begin() + p * columns, columns, users[static_cast<std::size_t>(p)]);
+  }
+  std::vector<float> scores(pair_users.size());
+  RF_CHECK_KIND(ErrorKind::kConfig, model.score_pairs(pair_users, candidates, scores), "eval.protocol sampled needs ",
+                "a model with embeddings or pair scores; model '", model.type(), "' has neither (use protocol: full)");
+  std::vector<std::int32_t> ranks(static_cast<std::size_t>(n));
+  for (std::int64_t p = 0; p < n; ++p) {
+    const float* s = scores.data() + p * columns;
+    const std::int32_t* c = candidates.data() + p * columns;
+    std::int32_t rank = 1;
+    for (std::int64_t j = 1; j < columns; ++j) rank += s[j] > s[0] || (s[j] == s[0] && c[j] < c[0]);
+    ranks[static_cast<std::size_t>(p)] = rank;
+  }
+  return ranks;
+}
+
 template <class T>
 Tensor device_vector(const std::vector<T>& values, const Resources& res) {
   return to_device(Tensor::from_vector(values), res);
@@ -309,21 +333,24 @@ void RankingEvaluator::sampled_ranking(Model& model, const data::InteractionTabl
       }
     }
   }
-  Tensor user_emb, item_emb;
-  RF_CHECK_KIND(ErrorKind::kConfig, model.embeddings(user_emb, item_emb), "eval.protocol sampled needs a model with ",
-                "embeddings; model '", model.type(), "' only scores full rows (use protocol: full)");
   std::vector<std::int32_t> users, cand;
   for (std::int64_t r : rows) {
     users.push_back(heldout.user[static_cast<std::size_t>(r)]);
     cand.insert(cand.end(), candidates.begin() + r * columns, candidates.begin() + (r + 1) * columns);
   }
   const auto n = static_cast<std::int64_t>(users.size());
-  Tensor ranks = Tensor::empty({n}, DType::kI32, res.allocator(), res.stream());
-  const Tensor users_t = device_vector(users, res), cand_t = to_device(Tensor::from_vector(cand, {n, columns}), res);
-  const Tensor user_emb_t = to_device(user_emb, res), item_emb_t = to_device(item_emb, res);
-  sampled_ranks(res, user_emb_t, item_emb_t, users_t, cand_t, ranks);
-  const auto host_ranks = ranks.to(Device::cpu(), res.stream()).to_vector<std::int32_t>();
-  res.synchronize();
+  std::vector<std::int32_t> host_ranks;
+  Tensor user_emb, item_emb;
+  if (model.embeddings(user_emb, item_emb)) {
+    Tensor ranks = Tensor::empty({n}, DType::kI32, res.allocator(), res.stream());
+    const Tensor users_t = device_vector(users, res), cand_t = to_device(Tensor::from_vector(cand, {n, columns}), res);
+    const Tensor user_emb_t = to_device(user_emb, res), item_emb_t = to_device(item_emb, res);
+    sampled_ranks(res, user_emb_t, item_emb_t, users_t, cand_t, ranks);
+    host_ranks = ranks.to(Device::cpu(), res.stream()).to_vector<std::int32_t>();
+    res.synchronize();
+  } else {
+    host_ranks = pair_ranks(model, users, cand, columns);
+  }
   // One relevant item per candidate list: the metrics follow from its rank.
   const std::size_t width = cutoffs_.size() * kMetricsPerK;
   for (std::int64_t p = 0; p < n; ++p) {

@@ -23,6 +23,10 @@ StepStats Model::train_epoch(std::int64_t) {
 
 bool Model::embeddings(Tensor&, Tensor&) { return false; }
 
+bool Model::score_pairs(std::span<const std::int32_t>, std::span<const std::int32_t>, std::span<float>) {
+  return false;
+}
+
 bool Model::predict(std::span<const std::int32_t>, std::span<const std::int32_t>, std::span<float>) { return false; }
 
 bool Model::fold_in(std::span<const std::int32_t>, std::span<const float>, std::span<float>) { return false; }

@@ -197,7 +197,7 @@ Trainer::EpochResult Trainer::run_minibatch_epoch(std::int64_t epoch, std::int64
       log::warn("step {}: skipped ({} non-finite values; train.nan_policy: skip_step)", global_step, total_bad);
     } else {
       clip_gradients(params);
-      optimizer->step(resources_, params, static_cast<float>(lr.at(global_step)));
+      optimizer->step(resources_, params, static_cast<float>(lr.at(global_step)), global_step);
       result.loss_sum += stats.loss_sum;
       result.examples += stats.examples;
       window_loss += stats.loss_sum;

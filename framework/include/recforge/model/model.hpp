@@ -76,6 +76,11 @@ class Model {
   virtual bool embeddings(Tensor& users, Tensor& items);
   // scores (users.size() x num_items) for the given users.
   virtual void score(std::span<const std::int32_t> users, TensorView scores);
+  // Ranking scores of (user, item) pairs, for models without embeddings (NeuMF,
+  // SASRec): the sampled protocol ranks each held-out item among its negatives
+  // with them. Returns false when unsupported.
+  virtual bool score_pairs(std::span<const std::int32_t> users, std::span<const std::int32_t> items,
+                           std::span<float> out);
   // Rating predictions for (user, item) pairs, for models that predict ratings
   // (RMSE/MAE); returns false for ranking-only models.
   virtual bool predict(std::span<const std::int32_t> users, std::span<const std::int32_t> items, std::span<float> out);

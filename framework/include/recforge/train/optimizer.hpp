@@ -18,8 +18,11 @@ Schema optimizer_schema();
 class Optimizer {
  public:
   virtual ~Optimizer() = default;
-  // Applies the (already synchronised) gradients with learning rate `lr`.
-  virtual void step(const Resources& res, const std::vector<Parameter*>& params, float lr) = 0;
+  // Applies the (already synchronised) gradients with learning rate `lr` at
+  // global step `global_step` (0-based; Adam's bias correction uses it, so a
+  // resumed run continues exactly).
+  virtual void step(const Resources& res, const std::vector<Parameter*>& params, float lr,
+                    std::int64_t global_step) = 0;
   virtual std::string_view name() const = 0;
   float base_lr() const { return base_lr_; }
 

@@ -1,0 +1,63 @@
+// Differentiable ops on ag::Var (see graph.hpp). Each records its output and a
+// backward closure built from the kernels in recforge/kernels/{nn,gemm}.hpp, so
+// one op works on the CPU and on CUDA alike. Shapes are checked by the kernels'
+// entry points. Matrices are (rows, columns), row-major.
+#pragma once
+
+#include <vector>
+
+#include "recforge/autograd/graph.hpp"
+#include "recforge/kernels/nn.hpp"
+
+namespace recforge::ag {
+
+// ---- linear algebra
+// (n, k) x (k, m) -> (n, m); with trans_b, b is (m, k).
+Var matmul(const Var& a, const Var& b, bool trans_b = false);
+// x (n, in) W (in, out) + bias (out): a fully connected layer. `bias` may be undefined.
+Var linear(const Var& x, const Var& weight, const Var& bias);
+// x (n, d) + b (d) on every row.
+Var bias_add(const Var& x, const Var& b);
+
+// ---- elementwise (same shapes)
+Var add(const Var& a, const Var& b);
+Var sub(const Var& a, const Var& b);
+Var mul(const Var& a, const Var& b);
+Var scale(const Var& x, float alpha);
+Var activation(const Var& x, kernels::Activation f);
+inline Var relu(const Var& x) { return activation(x, kernels::Activation::kRelu); }
+inline Var gelu(const Var& x) { return activation(x, kernels::Activation::kGelu); }
+inline Var sigmoid(const Var& x) { return activation(x, kernels::Activation::kSigmoid); }
+inline Var log_sigmoid(const Var& x) { return activation(x, kernels::Activation::kLogSigmoid); }
+inline Var tanh(const Var& x) { return activation(x, kernels::Activation::kTanh); }
+// Inverted dropout (identity when p == 0 or the graph is not training); the
+// mask is keyed by `key`, so a step's dropout is reproducible and equal on CPU and CUDA.
+Var dropout(const Var& x, float p, const kernels::DropoutKey& key);
+
+// ---- rows and columns
+// (n, d), (n, d) -> (n): row-wise dot products.
+Var rowwise_dot(const Var& a, const Var& b);
+// Columns side by side: (n, d1), (n, d2), ... -> (n, d1 + d2 + ...).
+Var concat_columns(const std::vector<Var>& parts);
+// Columns [begin, begin + width) of x (n, d).
+Var slice_columns(const Var& x, std::int64_t begin, std::int64_t width);
+// The same values with another shape of the same size.
+Var reshape(const Var& x, const Shape& shape);
+
+// ---- reductions
+Var sum(const Var& x);   // -> (1)
+Var mean(const Var& x);  // -> (1)
+
+// ---- normalisation
+Var softmax_rows(const Var& x);
+Var layer_norm(const Var& x, const Var& gamma, const Var& beta, float eps = 1e-5f);
+// Rows scaled to unit L2 norm (norms below eps are clamped to eps).
+Var l2_normalize_rows(const Var& x, float eps = 1e-12f);
+
+// ---- losses (per-example; sum or mean them)
+// logits (n), targets (n) in [0, 1] -> (n).
+Var bce_with_logits(const Var& logits, const Tensor& targets);
+// logits (n, c), target classes (n) i32 -> (n): -log softmax(logits)[target].
+Var softmax_cross_entropy(const Var& logits, const Tensor& target);
+
+}  // namespace recforge::ag

@@ -1,0 +1,96 @@
+// Layers over the autograd: each owns its Parameters (initialised the same way
+// on every rank from the run seed) and records its forward pass in a Graph.
+// Plugin authors compose them and write only the forward pass:
+//
+//   nn::Embedding users("ncf.gmf.users", num_users, 32, init);
+//   nn::Mlp tower("ncf.mlp", {64, 32, 16, 8}, kernels::Activation::kRelu, 0.0f, init);
+//   ag::Var h = tower.forward(g, users.forward(g, ids), dropout_key);
+//
+// Initialisation follows PyTorch's defaults where a peer comparison needs it:
+// Linear weights and biases U(-1/sqrt(in), 1/sqrt(in)); Embedding N(0, std).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "recforge/autograd/ops.hpp"
+#include "recforge/core/resources.hpp"
+#include "recforge/model/parameter.hpp"
+
+namespace recforge::nn {
+
+// Where a layer's initial values come from: Philox keyed by (seed, stream);
+// `stream` counts up as layers draw, so construction order fixes the values.
+struct Init {
+  const Resources* resources = nullptr;
+  std::uint64_t seed = 0;
+  std::uint32_t next_stream = 0;
+};
+
+class Module {
+ public:
+  virtual ~Module() = default;
+  std::vector<Parameter*> parameters() const;
+
+ protected:
+  Parameter& add(std::unique_ptr<Parameter> p);
+  void add_children(const Module& child);
+
+ private:
+  std::vector<std::unique_ptr<Parameter>> owned_;
+  std::vector<Parameter*> all_;
+};
+
+class Embedding : public Module {
+ public:
+  Embedding(const std::string& name, std::int64_t rows, std::int64_t dim, float init_std, Init& init);
+  // Rows `ids` (i32 on the layer's device): (n, dim); the gradient is sparse rows.
+  ag::Var forward(ag::Graph& g, const Tensor& ids) const { return g.embedding(*table_, ids); }
+  Parameter& table() const { return *table_; }
+
+ private:
+  Parameter* table_;
+};
+
+class Linear : public Module {
+ public:
+  Linear(const std::string& name, std::int64_t in, std::int64_t out, bool bias, Init& init);
+  ag::Var forward(ag::Graph& g, const ag::Var& x) const;
+  std::int64_t in() const { return in_; }
+  std::int64_t out() const { return out_; }
+
+ private:
+  std::int64_t in_, out_;
+  Parameter* weight_;  // (in, out)
+  Parameter* bias_ = nullptr;
+};
+
+// Linear layers with an activation (and dropout) between them: dims = {in, h1, ..., out}.
+class Mlp : public Module {
+ public:
+  Mlp(const std::string& name, const std::vector<std::int64_t>& dims, kernels::Activation activation, float dropout,
+      bool activate_last, Init& init);
+  // `key` seeds the dropout masks of this step (layer k uses stream key.stream + k).
+  ag::Var forward(ag::Graph& g, ag::Var x, const kernels::DropoutKey& key = {}) const;
+  std::int64_t out() const { return layers_.back()->out(); }
+
+ private:
+  std::vector<std::unique_ptr<Linear>> layers_;
+  kernels::Activation activation_;
+  float dropout_;
+  bool activate_last_;
+};
+
+class LayerNorm : public Module {
+ public:
+  LayerNorm(const std::string& name, std::int64_t dim, const Resources& resources, float eps = 1e-5f);
+  ag::Var forward(ag::Graph& g, const ag::Var& x) const;
+
+ private:
+  Parameter* gamma_;
+  Parameter* beta_;
+  float eps_;
+};
+
+}  // namespace recforge::nn

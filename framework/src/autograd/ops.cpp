@@ -1,0 +1,246 @@
+// The differentiable ops: forward with the nn/gemm kernels, backward closures
+// that accumulate into the inputs' gradients (Graph::grad_of is nullptr for an
+// input that needs none, and that input is skipped).
+#include "recforge/autograd/ops.hpp"
+
+#include "recforge/kernels/gemm.hpp"
+
+namespace recforge::ag {
+namespace {
+
+Graph& graph_of(const Var& v, const char* op) {
+  RF_CHECK(v.defined(), "autograd: undefined input to '", op, "'");
+  return v.graph();
+}
+
+}  // namespace
+
+Var matmul(const Var& a, const Var& b, bool trans_b) {
+  Graph& g = graph_of(a, "matmul");
+  const Resources& res = g.resources();
+  RF_CHECK(a.value().ndim() == 2 && b.value().ndim() == 2, "matmul: needs 2-d inputs, got ", a.shape().str(), " and ",
+           b.shape().str());
+  const std::int64_t m = trans_b ? b.size(0) : b.size(1);
+  Tensor y = g.empty({a.size(0), m});
+  kernels::gemm(res, a.value(), b.value(), y, {.trans_b = trans_b});
+  return g.record("matmul", y, {a, b}, [a, b, trans_b](Graph& g, const Tensor& dy) {
+    const Resources& res = g.resources();
+    if (Tensor* da = g.grad_of(a)) {
+      // y = a b: da += dy b^T;  y = a b^T: da += dy b.
+      kernels::gemm(res, dy, b.value(), *da, {.trans_b = !trans_b, .beta = 1.0f});
+    }
+    if (Tensor* db = g.grad_of(b)) {
+      if (trans_b) {
+        kernels::gemm(res, dy, a.value(), *db, {.trans_a = true, .beta = 1.0f});  // db += dy^T a
+      } else {
+        kernels::gemm(res, a.value(), dy, *db, {.trans_a = true, .beta = 1.0f});  // db += a^T dy
+      }
+    }
+  });
+}
+
+Var bias_add(const Var& x, const Var& b) {
+  Graph& g = graph_of(x, "bias_add");
+  Tensor y = g.empty(x.shape());
+  kernels::bias_add(g.resources(), x.value(), b.value(), y);
+  return g.record("bias_add", y, {x, b}, [x, b](Graph& g, const Tensor& dy) {
+    if (Tensor* dx = g.grad_of(x)) kernels::axpy(g.resources(), 1.0f, dy, *dx);
+    if (Tensor* db = g.grad_of(b)) kernels::sum_rows_accumulate(g.resources(), dy, *db);
+  });
+}
+
+Var linear(const Var& x, const Var& weight, const Var& bias) {
+  const Var y = matmul(x, weight);
+  return bias.defined() ? bias_add(y, bias) : y;
+}
+
+namespace {
+
+Var binary(const Var& a, const Var& b, kernels::Binary op, const char* name) {
+  Graph& g = graph_of(a, name);
+  Tensor y = g.empty(a.shape());
+  kernels::binary(g.resources(), op, a.value(), b.value(), y);
+  return g.record(name, y, {a, b}, [a, b, op](Graph& g, const Tensor& dy) {
+    const Resources& res = g.resources();
+    if (Tensor* da = g.grad_of(a)) {
+      if (op == kernels::Binary::kMul) {
+        kernels::mul_accumulate(res, dy, b.value(), *da);
+      } else {
+        kernels::axpy(res, 1.0f, dy, *da);
+      }
+    }
+    if (Tensor* db = g.grad_of(b)) {
+      if (op == kernels::Binary::kMul) {
+        kernels::mul_accumulate(res, dy, a.value(), *db);
+      } else {
+        kernels::axpy(res, op == kernels::Binary::kSub ? -1.0f : 1.0f, dy, *db);
+      }
+    }
+  });
+}
+
+}  // namespace
+
+Var add(const Var& a, const Var& b) { return binary(a, b, kernels::Binary::kAdd, "add"); }
+Var sub(const Var& a, const Var& b) { return binary(a, b, kernels::Binary::kSub, "sub"); }
+Var mul(const Var& a, const Var& b) { return binary(a, b, kernels::Binary::kMul, "mul"); }
+
+Var scale(const Var& x, float alpha) {
+  Graph& g = graph_of(x, "scale");
+  Tensor y = g.empty(x.shape());
+  kernels::scale(g.resources(), alpha, x.value(), y);
+  return g.record("scale", y, {x}, [x, alpha](Graph& g, const Tensor& dy) {
+    if (Tensor* dx = g.grad_of(x)) kernels::axpy(g.resources(), alpha, dy, *dx);
+  });
+}
+
+Var activation(const Var& x, kernels::Activation f) {
+  Graph& g = graph_of(x, "activation");
+  Tensor y = g.empty(x.shape());
+  kernels::activation_forward(g.resources(), f, x.value(), y);
+  return g.record("activation", y, {x}, [x, f, y](Graph& g, const Tensor& dy) {
+    if (Tensor* dx = g.grad_of(x)) kernels::activation_backward(g.resources(), f, x.value(), y, dy, *dx);
+  });
+}
+
+Var dropout(const Var& x, float p, const kernels::DropoutKey& key) {
+  Graph& g = graph_of(x, "dropout");
+  if (p == 0.0f || !g.training()) return x;
+  Tensor y = g.empty(x.shape());
+  kernels::dropout(g.resources(), x.value(), p, key, y);
+  return g.record("dropout", y, {x}, [x, p, key](Graph& g, const Tensor& dy) {
+    if (Tensor* dx = g.grad_of(x)) kernels::dropout_backward(g.resources(), dy, p, key, *dx);
+  });
+}
+
+Var rowwise_dot(const Var& a, const Var& b) {
+  Graph& g = graph_of(a, "rowwise_dot");
+  Tensor y = g.empty({a.size(0)});
+  kernels::rowwise_dot(g.resources(), a.value(), b.value(), y);
+  return g.record("rowwise_dot", y, {a, b}, [a, b](Graph& g, const Tensor& dy) {
+    if (Tensor* da = g.grad_of(a)) kernels::scale_rows_accumulate(g.resources(), b.value(), dy, *da);
+    if (Tensor* db = g.grad_of(b)) kernels::scale_rows_accumulate(g.resources(), a.value(), dy, *db);
+  });
+}
+
+Var concat_columns(const std::vector<Var>& parts) {
+  RF_CHECK(!parts.empty(), "concat_columns: nothing to concatenate");
+  Graph& g = graph_of(parts.front(), "concat_columns");
+  std::int64_t width = 0;
+  for (const Var& p : parts) {
+    RF_CHECK(p.value().ndim() == 2 && p.size(0) == parts.front().size(0), "concat_columns: ", p.shape().str(),
+             " does not match ", parts.front().shape().str(), " in rows");
+    width += p.size(1);
+  }
+  Tensor y = g.empty({parts.front().size(0), width});
+  std::int64_t at = 0;
+  for (const Var& p : parts) {
+    kernels::copy_columns(g.resources(), p.value(), 0, y, at, p.size(1), false);
+    at += p.size(1);
+  }
+  return g.record("concat_columns", y, parts, [parts](Graph& g, const Tensor& dy) {
+    std::int64_t at = 0;
+    for (const Var& p : parts) {
+      if (Tensor* dp = g.grad_of(p)) kernels::copy_columns(g.resources(), dy, at, *dp, 0, p.size(1), true);
+      at += p.size(1);
+    }
+  });
+}
+
+Var slice_columns(const Var& x, std::int64_t begin, std::int64_t width) {
+  Graph& g = graph_of(x, "slice_columns");
+  Tensor y = g.empty({x.size(0), width});
+  kernels::copy_columns(g.resources(), x.value(), begin, y, 0, width, false);
+  return g.record("slice_columns", y, {x}, [x, begin, width](Graph& g, const Tensor& dy) {
+    if (Tensor* dx = g.grad_of(x)) kernels::copy_columns(g.resources(), dy, 0, *dx, begin, width, true);
+  });
+}
+
+Var reshape(const Var& x, const Shape& shape) {
+  Graph& g = graph_of(x, "reshape");
+  return g.record("reshape", x.value().reshape(shape), {x}, [x](Graph& g, const Tensor& dy) {
+    if (Tensor* dx = g.grad_of(x)) kernels::axpy(g.resources(), 1.0f, dy.reshape(x.shape()), *dx);
+  });
+}
+
+namespace {
+
+Var reduce(const Var& x, float factor, const char* name) {
+  Graph& g = graph_of(x, name);
+  Tensor total = g.empty({1});
+  kernels::sum_all(g.resources(), x.value(), total);
+  Tensor y = total;
+  if (factor != 1.0f) {
+    y = g.empty({1});
+    kernels::scale(g.resources(), factor, total, y);
+  }
+  return g.record(name, y, {x}, [x, factor](Graph& g, const Tensor& dy) {
+    if (Tensor* dx = g.grad_of(x)) kernels::broadcast_accumulate(g.resources(), dy, factor, *dx);
+  });
+}
+
+}  // namespace
+
+Var sum(const Var& x) { return reduce(x, 1.0f, "sum"); }
+Var mean(const Var& x) {
+  RF_CHECK(x.value().numel() > 0, "mean: of an empty tensor");
+  return reduce(x, 1.0f / static_cast<float>(x.value().numel()), "mean");
+}
+
+Var softmax_rows(const Var& x) {
+  Graph& g = graph_of(x, "softmax_rows");
+  Tensor y = g.empty(x.shape());
+  kernels::softmax_rows(g.resources(), x.value(), y);
+  return g.record("softmax_rows", y, {x}, [x, y](Graph& g, const Tensor& dy) {
+    if (Tensor* dx = g.grad_of(x)) kernels::softmax_rows_backward(g.resources(), y, dy, *dx);
+  });
+}
+
+Var layer_norm(const Var& x, const Var& gamma, const Var& beta, float eps) {
+  Graph& g = graph_of(x, "layer_norm");
+  Tensor y = g.empty(x.shape()), mu = g.empty({x.size(0)}), rstd = g.empty({x.size(0)});
+  kernels::layer_norm(g.resources(), x.value(), gamma.value(), beta.value(), eps, y, mu, rstd);
+  return g.record("layer_norm", y, {x, gamma, beta}, [x, gamma, beta, mu, rstd](Graph& g, const Tensor& dy) {
+    // The kernel writes all three gradients; inputs that need none get scratch.
+    Tensor* dx = g.grad_of(x);
+    Tensor* dgamma = g.grad_of(gamma);
+    Tensor* dbeta = g.grad_of(beta);
+    Tensor sx = dx ? Tensor() : g.zeros(x.shape()), sg = dgamma ? Tensor() : g.zeros(gamma.shape()),
+           sb = dbeta ? Tensor() : g.zeros(beta.shape());
+    kernels::layer_norm_backward(g.resources(), x.value(), gamma.value(), mu, rstd, dy, dx ? *dx : sx,
+                                 dgamma ? *dgamma : sg, dbeta ? *dbeta : sb);
+  });
+}
+
+Var l2_normalize_rows(const Var& x, float eps) {
+  Graph& g = graph_of(x, "l2_normalize_rows");
+  Tensor y = g.empty(x.shape()), norms = g.empty({x.size(0)});
+  kernels::l2_normalize_rows(g.resources(), x.value(), eps, y, norms);
+  return g.record("l2_normalize_rows", y, {x}, [x, y, norms, eps](Graph& g, const Tensor& dy) {
+    if (Tensor* dx = g.grad_of(x)) kernels::l2_normalize_rows_backward(g.resources(), x.value(), y, norms, eps, dy, *dx);
+  });
+}
+
+Var bce_with_logits(const Var& logits, const Tensor& targets) {
+  Graph& g = graph_of(logits, "bce_with_logits");
+  Tensor loss = g.empty(logits.shape());
+  kernels::bce_with_logits(g.resources(), logits.value(), targets, loss);
+  return g.record("bce_with_logits", loss, {logits}, [logits, targets](Graph& g, const Tensor& dloss) {
+    if (Tensor* dx = g.grad_of(logits)) {
+      kernels::bce_with_logits_backward(g.resources(), logits.value(), targets, dloss, *dx);
+    }
+  });
+}
+
+Var softmax_cross_entropy(const Var& logits, const Tensor& target) {
+  Graph& g = graph_of(logits, "softmax_cross_entropy");
+  Tensor probs = g.empty(logits.shape()), loss = g.empty({logits.size(0)});
+  kernels::softmax_cross_entropy(g.resources(), logits.value(), target, probs, loss);
+  return g.record("softmax_cross_entropy", loss, {logits}, [logits, target, probs](Graph& g, const Tensor& dloss) {
+    if (Tensor* dx = g.grad_of(logits)) {
+      kernels::softmax_cross_entropy_backward(g.resources(), probs, target, dloss, *dx);
+    }
+  });
+}
+
+}  // namespace recforge::ag

@@ -1,0 +1,96 @@
+// Layers: parameter creation and forward passes.
+#include "recforge/nn/layers.hpp"
+
+#include <cmath>
+
+#include "recforge/core/philox.hpp"
+#include "recforge/kernels/random.hpp"
+
+namespace recforge::nn {
+namespace {
+
+Tensor fresh(const Resources& res, const Shape& shape) {
+  return Tensor::empty(shape, DType::kF32, res.device(), res.stream());
+}
+
+std::uint64_t take_stream(Init& init) { return rng_stream(RngPurpose::kInit, init.next_stream++); }
+
+void fill_constant(const Resources& res, Tensor& t, float value) {
+  Tensor host = Tensor::from_vector(std::vector<float>(static_cast<std::size_t>(t.numel()), value), t.shape());
+  t.copy_from(host.to(t.device(), res.stream()), res.stream());
+}
+
+}  // namespace
+
+std::vector<Parameter*> Module::parameters() const { return all_; }
+
+Parameter& Module::add(std::unique_ptr<Parameter> p) {
+  all_.push_back(p.get());
+  owned_.push_back(std::move(p));
+  return *all_.back();
+}
+
+void Module::add_children(const Module& child) {
+  for (Parameter* p : child.parameters()) all_.push_back(p);
+}
+
+Embedding::Embedding(const std::string& name, std::int64_t rows, std::int64_t dim, float init_std, Init& init) {
+  RF_CHECK(init.resources != nullptr, "nn::Embedding '", name, "': Init has no resources");
+  Tensor t = fresh(*init.resources, {rows, dim});
+  kernels::fill_normal(*init.resources, t, 0.0f, init_std, init.seed, take_stream(init));
+  table_ = &add(std::make_unique<Parameter>(name, t, Parameter::Kind::kEmbedding));
+}
+
+Linear::Linear(const std::string& name, std::int64_t in, std::int64_t out, bool bias, Init& init) : in_(in), out_(out) {
+  RF_CHECK(init.resources != nullptr, "nn::Linear '", name, "': Init has no resources");
+  RF_CHECK(in > 0 && out > 0, "nn::Linear '", name, "': sizes ", in, " x ", out);
+  const Resources& res = *init.resources;
+  const float bound = 1.0f / std::sqrt(static_cast<float>(in));
+  Tensor w = fresh(res, {in, out});
+  kernels::fill_uniform(res, w, -bound, bound, init.seed, take_stream(init));
+  weight_ = &add(std::make_unique<Parameter>(name + ".weight", w, Parameter::Kind::kDense));
+  if (bias) {
+    Tensor b = fresh(res, {out});
+    kernels::fill_uniform(res, b, -bound, bound, init.seed, take_stream(init));
+    bias_ = &add(std::make_unique<Parameter>(name + ".bias", b, Parameter::Kind::kDense));
+  }
+}
+
+ag::Var Linear::forward(ag::Graph& g, const ag::Var& x) const {
+  return ag::linear(x, g.parameter(*weight_), bias_ ? g.parameter(*bias_) : ag::Var());
+}
+
+Mlp::Mlp(const std::string& name, const std::vector<std::int64_t>& dims, kernels::Activation activation, float dropout,
+         bool activate_last, Init& init)
+    : activation_(activation), dropout_(dropout), activate_last_(activate_last) {
+  RF_CHECK(dims.size() >= 2, "nn::Mlp '", name, "' needs at least an input and an output size");
+  for (std::size_t k = 0; k + 1 < dims.size(); ++k) {
+    layers_.push_back(std::make_unique<Linear>(name + "." + std::to_string(k), dims[k], dims[k + 1], true, init));
+    add_children(*layers_.back());
+  }
+}
+
+ag::Var Mlp::forward(ag::Graph& g, ag::Var x, const kernels::DropoutKey& key) const {
+  for (std::size_t k = 0; k < layers_.size(); ++k) {
+    x = layers_[k]->forward(g, x);
+    if (k + 1 < layers_.size() || activate_last_) {
+      x = ag::activation(x, activation_);
+      x = ag::dropout(x, dropout_, {key.seed, key.stream + k, key.offset});
+    }
+  }
+  return x;
+}
+
+LayerNorm::LayerNorm(const std::string& name, std::int64_t dim, const Resources& resources, float eps) : eps_(eps) {
+  Tensor gamma = fresh(resources, {dim}), beta = fresh(resources, {dim});
+  fill_constant(resources, gamma, 1.0f);
+  fill_constant(resources, beta, 0.0f);
+  gamma_ = &add(std::make_unique<Parameter>(name + ".gamma", gamma, Parameter::Kind::kDense));
+  beta_ = &add(std::make_unique<Parameter>(name + ".beta", beta, Parameter::Kind::kDense));
+}
+
+ag::Var LayerNorm::forward(ag::Graph& g, const ag::Var& x) const {
+  return ag::layer_norm(x, g.parameter(*gamma_), g.parameter(*beta_), eps_);
+}
+
+}  // namespace recforge::nn

@@ -1,0 +1,387 @@
+// CPU reference kernels of the neural-network ops (see nn.hpp). Written for
+// clarity first: rows are independent, so the row loops run in parallel
+// (OpenMP); every reduction runs in a fixed order, so results do not depend on
+// the thread count.
+#include <algorithm>
+#include <cmath>
+
+#include "recforge/core/philox.hpp"
+#include "recforge/kernels/nn.hpp"
+
+namespace recforge::kernels {
+namespace {
+
+constexpr float kInvSqrt2 = 0.70710678118654752f;
+constexpr float kInvSqrt2Pi = 0.39894228040143268f;
+
+float sigmoid(float x) {
+  if (x >= 0.0f) return 1.0f / (1.0f + std::exp(-x));
+  const float e = std::exp(x);
+  return e / (1.0f + e);
+}
+
+float activation_value(Activation f, float x) {
+  switch (f) {
+    case Activation::kRelu: return x > 0.0f ? x : 0.0f;
+    case Activation::kGelu: return 0.5f * x * (1.0f + std::erf(x * kInvSqrt2));
+    case Activation::kSigmoid: return sigmoid(x);
+    case Activation::kLogSigmoid: return std::min(x, 0.0f) - std::log1p(std::exp(-std::fabs(x)));
+    case Activation::kTanh: return std::tanh(x);
+  }
+  return 0.0f;
+}
+
+float activation_derivative(Activation f, float x, float y) {
+  switch (f) {
+    case Activation::kRelu: return x > 0.0f ? 1.0f : 0.0f;
+    case Activation::kGelu: return 0.5f * (1.0f + std::erf(x * kInvSqrt2)) + x * std::exp(-0.5f * x * x) * kInvSqrt2Pi;
+    case Activation::kSigmoid: return y * (1.0f - y);
+    case Activation::kLogSigmoid: return sigmoid(-x);  // = 1 - sigmoid(x), exact for large x
+    case Activation::kTanh: return 1.0f - y * y;
+  }
+  return 0.0f;
+}
+
+void activation_forward_cpu(const Resources&, Activation f, const TensorView& x, TensorView y) {
+  const float* in = x.data_as<float>();
+  float* out = y.data_as<float>();
+  const std::int64_t n = x.numel();
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (std::int64_t i = 0; i < n; ++i) out[i] = activation_value(f, in[i]);
+}
+
+void activation_backward_cpu(const Resources&, Activation f, const TensorView& x, const TensorView& y,
+                             const TensorView& dy, TensorView dx) {
+  const float *in = x.data_as<float>(), *out = y.data_as<float>(), *g = dy.data_as<float>();
+  float* dst = dx.data_as<float>();
+  const std::int64_t n = x.numel();
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (std::int64_t i = 0; i < n; ++i) dst[i] += g[i] * activation_derivative(f, in[i], out[i]);
+}
+
+void binary_cpu(const Resources&, Binary op, const TensorView& a, const TensorView& b, TensorView y) {
+  const float *pa = a.data_as<float>(), *pb = b.data_as<float>();
+  float* out = y.data_as<float>();
+  const std::int64_t n = a.numel();
+  switch (op) {
+    case Binary::kAdd:
+      for (std::int64_t i = 0; i < n; ++i) out[i] = pa[i] + pb[i];
+      break;
+    case Binary::kSub:
+      for (std::int64_t i = 0; i < n; ++i) out[i] = pa[i] - pb[i];
+      break;
+    case Binary::kMul:
+      for (std::int64_t i = 0; i < n; ++i) out[i] = pa[i] * pb[i];
+      break;
+  }
+}
+
+void axpy_cpu(const Resources&, float alpha, const TensorView& x, TensorView y) {
+  const float* in = x.data_as<float>();
+  float* out = y.data_as<float>();
+  for (std::int64_t i = 0; i < x.numel(); ++i) out[i] += alpha * in[i];
+}
+
+void mul_accumulate_cpu(const Resources&, const TensorView& a, const TensorView& b, TensorView y) {
+  const float *pa = a.data_as<float>(), *pb = b.data_as<float>();
+  float* out = y.data_as<float>();
+  for (std::int64_t i = 0; i < a.numel(); ++i) out[i] += pa[i] * pb[i];
+}
+
+void scale_cpu(const Resources&, float alpha, const TensorView& x, TensorView y) {
+  const float* in = x.data_as<float>();
+  float* out = y.data_as<float>();
+  for (std::int64_t i = 0; i < x.numel(); ++i) out[i] = alpha * in[i];
+}
+
+void bias_add_cpu(const Resources&, const TensorView& x, const TensorView& b, TensorView y) {
+  const std::int64_t n = x.shape[0], d = x.shape[1];
+  const float *in = x.data_as<float>(), *bias = b.data_as<float>();
+  float* out = y.data_as<float>();
+#pragma omp parallel for schedule(static) if (n * d > 65536)
+  for (std::int64_t r = 0; r < n; ++r) {
+    for (std::int64_t c = 0; c < d; ++c) out[r * d + c] = in[r * d + c] + bias[c];
+  }
+}
+
+void sum_rows_accumulate_cpu(const Resources&, const TensorView& dy, TensorView db) {
+  const std::int64_t n = dy.shape[0], d = dy.shape[1];
+  const float* g = dy.data_as<float>();
+  float* out = db.data_as<float>();
+  for (std::int64_t c = 0; c < d; ++c) {
+    float s = 0.0f;
+    for (std::int64_t r = 0; r < n; ++r) s += g[r * d + c];
+    out[c] += s;
+  }
+}
+
+void rowwise_dot_cpu(const Resources&, const TensorView& a, const TensorView& b, TensorView y) {
+  const std::int64_t n = a.shape[0], d = a.shape[1];
+  const float *pa = a.data_as<float>(), *pb = b.data_as<float>();
+  float* out = y.data_as<float>();
+#pragma omp parallel for schedule(static) if (n * d > 65536)
+  for (std::int64_t r = 0; r < n; ++r) {
+    float s = 0.0f;
+    for (std::int64_t c = 0; c < d; ++c) s += pa[r * d + c] * pb[r * d + c];
+    out[r] = s;
+  }
+}
+
+void scale_rows_accumulate_cpu(const Resources&, const TensorView& x, const TensorView& s, TensorView y) {
+  const std::int64_t n = x.shape[0], d = x.shape[1];
+  const float *in = x.data_as<float>(), *scale = s.data_as<float>();
+  float* out = y.data_as<float>();
+#pragma omp parallel for schedule(static) if (n * d > 65536)
+  for (std::int64_t r = 0; r < n; ++r) {
+    for (std::int64_t c = 0; c < d; ++c) out[r * d + c] += in[r * d + c] * scale[r];
+  }
+}
+
+void copy_columns_cpu(const Resources&, const TensorView& src, std::int64_t src_col, TensorView dst,
+                      std::int64_t dst_col, std::int64_t width, bool accumulate) {
+  const std::int64_t n = src.shape[0], ds = src.shape[1], dd = dst.shape[1];
+  const float* in = src.data_as<float>();
+  float* out = dst.data_as<float>();
+  for (std::int64_t r = 0; r < n; ++r) {
+    const float* s = in + r * ds + src_col;
+    float* t = out + r * dd + dst_col;
+    if (accumulate) {
+      for (std::int64_t c = 0; c < width; ++c) t[c] += s[c];
+    } else {
+      std::copy(s, s + width, t);
+    }
+  }
+}
+
+void sum_all_cpu(const Resources&, const TensorView& x, TensorView out) {
+  const float* in = x.data_as<float>();
+  double s = 0.0;
+  for (std::int64_t i = 0; i < x.numel(); ++i) s += in[i];
+  out.data_as<float>()[0] = static_cast<float>(s);
+}
+
+void broadcast_accumulate_cpu(const Resources&, const TensorView& dy, float alpha, TensorView dx) {
+  const float g = alpha * dy.data_as<float>()[0];
+  float* out = dx.data_as<float>();
+  for (std::int64_t i = 0; i < dx.numel(); ++i) out[i] += g;
+}
+
+void bce_with_logits_cpu(const Resources&, const TensorView& logits, const TensorView& targets, TensorView loss) {
+  const float *x = logits.data_as<float>(), *t = targets.data_as<float>();
+  float* out = loss.data_as<float>();
+  for (std::int64_t i = 0; i < logits.numel(); ++i) {
+    out[i] = std::max(x[i], 0.0f) - x[i] * t[i] + std::log1p(std::exp(-std::fabs(x[i])));
+  }
+}
+
+void bce_with_logits_backward_cpu(const Resources&, const TensorView& logits, const TensorView& targets,
+                                  const TensorView& dloss, TensorView dlogits) {
+  const float *x = logits.data_as<float>(), *t = targets.data_as<float>(), *g = dloss.data_as<float>();
+  float* out = dlogits.data_as<float>();
+  for (std::int64_t i = 0; i < logits.numel(); ++i) out[i] += g[i] * (sigmoid(x[i]) - t[i]);
+}
+
+// probs[r] = softmax(x[r]); returns log(sum exp(x - max)) + max (the row's logsumexp).
+float softmax_row(const float* x, std::int64_t c, float* probs) {
+  float m = -INFINITY;
+  for (std::int64_t j = 0; j < c; ++j) m = std::max(m, x[j]);
+  double sum = 0.0;
+  for (std::int64_t j = 0; j < c; ++j) sum += std::exp(static_cast<double>(x[j] - m));
+  const auto inv = static_cast<float>(1.0 / sum);
+  for (std::int64_t j = 0; j < c; ++j) probs[j] = std::exp(x[j] - m) * inv;
+  return m + static_cast<float>(std::log(sum));
+}
+
+void softmax_cross_entropy_cpu(const Resources&, const TensorView& logits, const TensorView& target,
+                               TensorView probs, TensorView loss) {
+  const std::int64_t n = logits.shape[0], c = logits.shape[1];
+  const float* x = logits.data_as<float>();
+  const std::int32_t* t = target.data_as<std::int32_t>();
+  float *p = probs.data_as<float>(), *out = loss.data_as<float>();
+  for (std::int64_t r = 0; r < n; ++r) {
+    RF_CHECK(t[r] >= 0 && t[r] < c, "softmax_cross_entropy: target ", t[r], " of row ", r, " outside [0, ", c, ")");
+  }
+#pragma omp parallel for schedule(static) if (n * c > 65536)
+  for (std::int64_t r = 0; r < n; ++r) {
+    const float lse = softmax_row(x + r * c, c, p + r * c);
+    out[r] = lse - x[r * c + t[r]];
+  }
+}
+
+void softmax_cross_entropy_backward_cpu(const Resources&, const TensorView& probs, const TensorView& target,
+                                        const TensorView& dloss, TensorView dlogits) {
+  const std::int64_t n = probs.shape[0], c = probs.shape[1];
+  const float *p = probs.data_as<float>(), *g = dloss.data_as<float>();
+  const std::int32_t* t = target.data_as<std::int32_t>();
+  float* out = dlogits.data_as<float>();
+#pragma omp parallel for schedule(static) if (n * c > 65536)
+  for (std::int64_t r = 0; r < n; ++r) {
+    for (std::int64_t j = 0; j < c; ++j) out[r * c + j] += g[r] * (p[r * c + j] - (j == t[r] ? 1.0f : 0.0f));
+  }
+}
+
+void softmax_rows_cpu(const Resources&, const TensorView& x, TensorView y) {
+  const std::int64_t n = x.shape[0], c = x.shape[1];
+  const float* in = x.data_as<float>();
+  float* out = y.data_as<float>();
+#pragma omp parallel for schedule(static) if (n * c > 65536)
+  for (std::int64_t r = 0; r < n; ++r) softmax_row(in + r * c, c, out + r * c);
+}
+
+void softmax_rows_backward_cpu(const Resources&, const TensorView& y, const TensorView& dy, TensorView dx) {
+  const std::int64_t n = y.shape[0], c = y.shape[1];
+  const float *p = y.data_as<float>(), *g = dy.data_as<float>();
+  float* out = dx.data_as<float>();
+#pragma omp parallel for schedule(static) if (n * c > 65536)
+  for (std::int64_t r = 0; r < n; ++r) {
+    float dot = 0.0f;
+    for (std::int64_t j = 0; j < c; ++j) dot += g[r * c + j] * p[r * c + j];
+    for (std::int64_t j = 0; j < c; ++j) out[r * c + j] += p[r * c + j] * (g[r * c + j] - dot);
+  }
+}
+
+void layer_norm_cpu(const Resources&, const TensorView& x, const TensorView& gamma, const TensorView& beta, float eps,
+                    TensorView y, TensorView mean, TensorView rstd) {
+  const std::int64_t n = x.shape[0], d = x.shape[1];
+  const float *in = x.data_as<float>(), *g = gamma.data_as<float>(), *b = beta.data_as<float>();
+  float *out = y.data_as<float>(), *mu = mean.data_as<float>(), *rs = rstd.data_as<float>();
+#pragma omp parallel for schedule(static) if (n * d > 65536)
+  for (std::int64_t r = 0; r < n; ++r) {
+    const float* row = in + r * d;
+    double s = 0.0;
+    for (std::int64_t c = 0; c < d; ++c) s += row[c];
+    const auto m = static_cast<float>(s / static_cast<double>(d));
+    double v = 0.0;
+    for (std::int64_t c = 0; c < d; ++c) v += static_cast<double>(row[c] - m) * (row[c] - m);
+    const auto inv = static_cast<float>(1.0 / std::sqrt(v / static_cast<double>(d) + eps));
+    mu[r] = m;
+    rs[r] = inv;
+    for (std::int64_t c = 0; c < d; ++c) out[r * d + c] = (row[c] - m) * inv * g[c] + b[c];
+  }
+}
+
+void layer_norm_backward_cpu(const Resources&, const TensorView& x, const TensorView& gamma, const TensorView& mean,
+                             const TensorView& rstd, const TensorView& dy, TensorView dx, TensorView dgamma,
+                             TensorView dbeta) {
+  const std::int64_t n = x.shape[0], d = x.shape[1];
+  const float *in = x.data_as<float>(), *g = gamma.data_as<float>(), *mu = mean.data_as<float>(),
+              *rs = rstd.data_as<float>(), *up = dy.data_as<float>();
+  float *out = dx.data_as<float>(), *dg = dgamma.data_as<float>(), *db = dbeta.data_as<float>();
+#pragma omp parallel for schedule(static) if (n * d > 65536)
+  for (std::int64_t r = 0; r < n; ++r) {
+    // With xhat = (x - mean) rstd and h = dy * gamma:
+    // dx = rstd (h - mean(h) - xhat mean(h xhat)).
+    double sum_h = 0.0, sum_hx = 0.0;
+    for (std::int64_t c = 0; c < d; ++c) {
+      const float xhat = (in[r * d + c] - mu[r]) * rs[r];
+      const float h = up[r * d + c] * g[c];
+      sum_h += h;
+      sum_hx += static_cast<double>(h) * xhat;
+    }
+    const auto mean_h = static_cast<float>(sum_h / static_cast<double>(d));
+    const auto mean_hx = static_cast<float>(sum_hx / static_cast<double>(d));
+    for (std::int64_t c = 0; c < d; ++c) {
+      const float xhat = (in[r * d + c] - mu[r]) * rs[r];
+      out[r * d + c] += rs[r] * (up[r * d + c] * g[c] - mean_h - xhat * mean_hx);
+    }
+  }
+  for (std::int64_t c = 0; c < d; ++c) {
+    float sg = 0.0f, sb = 0.0f;
+    for (std::int64_t r = 0; r < n; ++r) {
+      sg += up[r * d + c] * (in[r * d + c] - mu[r]) * rs[r];
+      sb += up[r * d + c];
+    }
+    dg[c] += sg;
+    db[c] += sb;
+  }
+}
+
+float row_norm(const float* x, std::int64_t d) {
+  double s = 0.0;
+  for (std::int64_t c = 0; c < d; ++c) s += static_cast<double>(x[c]) * x[c];
+  return static_cast<float>(std::sqrt(s));
+}
+
+void l2_normalize_rows_cpu(const Resources&, const TensorView& x, float eps, TensorView y, TensorView norms) {
+  const std::int64_t n = x.shape[0], d = x.shape[1];
+  const float* in = x.data_as<float>();
+  float *out = y.data_as<float>(), *nr = norms.data_as<float>();
+#pragma omp parallel for schedule(static) if (n * d > 65536)
+  for (std::int64_t r = 0; r < n; ++r) {
+    const float norm = std::max(row_norm(in + r * d, d), eps);
+    nr[r] = norm;
+    for (std::int64_t c = 0; c < d; ++c) out[r * d + c] = in[r * d + c] / norm;
+  }
+}
+
+void l2_normalize_rows_backward_cpu(const Resources&, const TensorView& x, const TensorView& y,
+                                    const TensorView& norms, float eps, const TensorView& dy, TensorView dx) {
+  const std::int64_t n = x.shape[0], d = x.shape[1];
+  const float *in = x.data_as<float>(), *out = y.data_as<float>(), *nr = norms.data_as<float>(),
+              *g = dy.data_as<float>();
+  float* dst = dx.data_as<float>();
+#pragma omp parallel for schedule(static) if (n * d > 65536)
+  for (std::int64_t r = 0; r < n; ++r) {
+    if (row_norm(in + r * d, d) <= eps) {  // clamped: y = x / eps is linear
+      for (std::int64_t c = 0; c < d; ++c) dst[r * d + c] += g[r * d + c] / eps;
+      continue;
+    }
+    float dot = 0.0f;
+    for (std::int64_t c = 0; c < d; ++c) dot += out[r * d + c] * g[r * d + c];
+    for (std::int64_t c = 0; c < d; ++c) dst[r * d + c] += (g[r * d + c] - out[r * d + c] * dot) / nr[r];
+  }
+}
+
+bool kept(float p, const DropoutKey& key, std::int64_t i) {
+  return philox_uniform(key.seed, key.stream, key.offset + static_cast<std::uint64_t>(i)) >= p;
+}
+
+void dropout_cpu(const Resources&, const TensorView& x, float p, const DropoutKey& key, TensorView y) {
+  const float* in = x.data_as<float>();
+  float* out = y.data_as<float>();
+  const float keep_scale = 1.0f / (1.0f - p);
+  const std::int64_t n = x.numel();
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (std::int64_t i = 0; i < n; ++i) out[i] = kept(p, key, i) ? in[i] * keep_scale : 0.0f;
+}
+
+void dropout_backward_cpu(const Resources&, const TensorView& dy, float p, const DropoutKey& key, TensorView dx) {
+  const float* g = dy.data_as<float>();
+  float* out = dx.data_as<float>();
+  const float keep_scale = 1.0f / (1.0f - p);
+  const std::int64_t n = dy.numel();
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (std::int64_t i = 0; i < n; ++i) {
+    if (kept(p, key, i)) out[i] += g[i] * keep_scale;
+  }
+}
+
+}  // namespace
+
+RF_REGISTER_KERNEL(activation_forward, kCPU, activation_forward_cpu);
+RF_REGISTER_KERNEL(activation_backward, kCPU, activation_backward_cpu);
+RF_REGISTER_KERNEL(binary, kCPU, binary_cpu);
+RF_REGISTER_KERNEL(axpy, kCPU, axpy_cpu);
+RF_REGISTER_KERNEL(mul_accumulate, kCPU, mul_accumulate_cpu);
+RF_REGISTER_KERNEL(scale, kCPU, scale_cpu);
+RF_REGISTER_KERNEL(bias_add, kCPU, bias_add_cpu);
+RF_REGISTER_KERNEL(sum_rows_accumulate, kCPU, sum_rows_accumulate_cpu);
+RF_REGISTER_KERNEL(rowwise_dot, kCPU, rowwise_dot_cpu);
+RF_REGISTER_KERNEL(scale_rows_accumulate, kCPU, scale_rows_accumulate_cpu);
+RF_REGISTER_KERNEL(copy_columns, kCPU, copy_columns_cpu);
+RF_REGISTER_KERNEL(sum_all, kCPU, sum_all_cpu);
+RF_REGISTER_KERNEL(broadcast_accumulate, kCPU, broadcast_accumulate_cpu);
+RF_REGISTER_KERNEL(bce_with_logits, kCPU, bce_with_logits_cpu);
+RF_REGISTER_KERNEL(bce_with_logits_backward, kCPU, bce_with_logits_backward_cpu);
+RF_REGISTER_KERNEL(softmax_cross_entropy, kCPU, softmax_cross_entropy_cpu);
+RF_REGISTER_KERNEL(softmax_cross_entropy_backward, kCPU, softmax_cross_entropy_backward_cpu);
+RF_REGISTER_KERNEL(softmax_rows, kCPU, softmax_rows_cpu);
+RF_REGISTER_KERNEL(softmax_rows_backward, kCPU, softmax_rows_backward_cpu);
+RF_REGISTER_KERNEL(layer_norm, kCPU, layer_norm_cpu);
+RF_REGISTER_KERNEL(layer_norm_backward, kCPU, layer_norm_backward_cpu);
+RF_REGISTER_KERNEL(l2_normalize_rows, kCPU, l2_normalize_rows_cpu);
+RF_REGISTER_KERNEL(l2_normalize_rows_backward, kCPU, l2_normalize_rows_backward_cpu);
+RF_REGISTER_KERNEL(dropout, kCPU, dropout_cpu);
+RF_REGISTER_KERNEL(dropout_backward, kCPU, dropout_backward_cpu);
+
+}  // namespace recforge::kernels

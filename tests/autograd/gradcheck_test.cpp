@@ -1,0 +1,216 @@
+// Finite-difference gradient checks of every autograd op on the CPU: the
+// analytic gradient of L = sum(w * op(inputs)) (w random, so every output
+// element matters differently) against central differences of L, element by
+// element, for every input.
+#include <gtest/gtest-spi.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <memory>
+
+#include "recforge/autograd/ops.hpp"
+#include "recforge/core/philox.hpp"
+
+namespace recforge::ag {
+namespace {
+
+using Build = std::function<Var(Graph&, const std::vector<Var>&)>;
+
+Tensor random_tensor(const Shape& shape, std::uint64_t stream, float lo = -1.0f, float hi = 1.0f) {
+  Tensor t = Tensor::empty(shape, DType::kF32);
+  for (std::int64_t i = 0; i < t.numel(); ++i) {
+    t.data_as<float>()[i] = lo + (hi - lo) * philox_uniform(17, stream, static_cast<std::uint64_t>(i));
+  }
+  return t;
+}
+
+struct Check {
+  double max_abs_error = 0;
+  std::string worst;
+};
+
+// L(inputs) = sum(w * build(inputs)), in double from the float forward.
+double objective(const Resources& res, const Build& build, std::vector<std::unique_ptr<Parameter>>& params,
+                 const Tensor& weights) {
+  Graph g(res);
+  std::vector<Var> inputs;
+  for (auto& p : params) inputs.push_back(g.constant(p->value()));
+  const Tensor y = build(g, inputs).value();
+  double total = 0;
+  for (std::int64_t i = 0; i < y.numel(); ++i) total += static_cast<double>(y.data_as<float>()[i]) * weights.data_as<float>()[i];
+  return total;
+}
+
+// Compares analytic and numeric gradients: |a - n| <= atol + rtol |n| (float
+// forward passes with step h leave ~1e-4 of noise in n; a 5% error in a
+// derivative must fail, see GradCheck.CatchesAWrongDerivative).
+void expect_gradients(const char* name, const Build& build, const std::vector<Tensor>& input_values,
+                      double rtol = 1e-2, double atol = 1e-3, float h = 1e-2f) {
+  SCOPED_TRACE(name);
+  const Resources res = Resources::cpu();
+  std::vector<std::unique_ptr<Parameter>> params;
+  for (std::size_t k = 0; k < input_values.size(); ++k) {
+    Tensor copy = Tensor::empty(input_values[k].shape(), DType::kF32);
+    copy.copy_from(input_values[k]);
+    params.push_back(std::make_unique<Parameter>("in" + std::to_string(k), copy, Parameter::Kind::kDense));
+  }
+  Graph g(res);
+  std::vector<Var> inputs;
+  for (auto& p : params) inputs.push_back(g.parameter(*p));
+  const Var y = build(g, inputs);
+  const Tensor weights = random_tensor(y.shape(), 99);
+  const Var loss = sum(mul(y, g.constant(weights)));
+  g.backward(loss);
+
+  for (std::size_t k = 0; k < params.size(); ++k) {
+    Parameter& p = *params[k];
+    ASSERT_TRUE(p.grad().defined());
+    float* v = p.value().data_as<float>();
+    for (std::int64_t i = 0; i < p.value().numel(); ++i) {
+      const float saved = v[i];
+      v[i] = saved + h;
+      const double up = objective(res, build, params, weights);
+      v[i] = saved - h;
+      const double down = objective(res, build, params, weights);
+      v[i] = saved;
+      const double numeric = (up - down) / (2.0 * h);
+      const double analytic = p.grad().data_as<float>()[i];
+      EXPECT_NEAR(analytic, numeric, atol + rtol * std::fabs(numeric))
+          << "input " << k << " element " << i;
+    }
+  }
+}
+
+TEST(GradCheck, Matmul) {
+  expect_gradients("matmul", [](Graph&, const std::vector<Var>& x) { return matmul(x[0], x[1]); },
+                   {random_tensor({3, 4}, 1), random_tensor({4, 5}, 2)});
+  expect_gradients("matmul trans_b", [](Graph&, const std::vector<Var>& x) { return matmul(x[0], x[1], true); },
+                   {random_tensor({3, 4}, 3), random_tensor({5, 4}, 4)});
+}
+
+TEST(GradCheck, LinearAndBias) {
+  expect_gradients("linear", [](Graph&, const std::vector<Var>& x) { return linear(x[0], x[1], x[2]); },
+                   {random_tensor({4, 3}, 5), random_tensor({3, 2}, 6), random_tensor({2}, 7)});
+}
+
+TEST(GradCheck, Elementwise) {
+  const std::vector<Tensor> two = {random_tensor({3, 5}, 8), random_tensor({3, 5}, 9)};
+  expect_gradients("add", [](Graph&, const std::vector<Var>& x) { return add(x[0], x[1]); }, two);
+  expect_gradients("sub", [](Graph&, const std::vector<Var>& x) { return sub(x[0], x[1]); }, two);
+  expect_gradients("mul", [](Graph&, const std::vector<Var>& x) { return mul(x[0], x[1]); }, two);
+  expect_gradients("scale", [](Graph&, const std::vector<Var>& x) { return scale(x[0], -2.5f); }, {two[0]});
+  // An input used twice accumulates both contributions.
+  expect_gradients("mul(x, x)", [](Graph&, const std::vector<Var>& x) { return mul(x[0], x[0]); }, {two[0]});
+}
+
+TEST(GradCheck, Activations) {
+  // Keep ReLU inputs away from the kink at 0, where the derivative jumps.
+  Tensor away = random_tensor({4, 6}, 10, 0.1f, 1.0f);
+  for (std::int64_t i = 0; i < away.numel(); i += 2) away.data_as<float>()[i] *= -1.0f;
+  expect_gradients("relu", [](Graph&, const std::vector<Var>& x) { return relu(x[0]); }, {away});
+  const Tensor wide = random_tensor({4, 6}, 11, -4.0f, 4.0f);
+  expect_gradients("gelu", [](Graph&, const std::vector<Var>& x) { return gelu(x[0]); }, {wide});
+  expect_gradients("sigmoid", [](Graph&, const std::vector<Var>& x) { return sigmoid(x[0]); }, {wide});
+  expect_gradients("log_sigmoid", [](Graph&, const std::vector<Var>& x) { return log_sigmoid(x[0]); }, {wide});
+  expect_gradients("tanh", [](Graph&, const std::vector<Var>& x) { return ag::tanh(x[0]); }, {wide});
+}
+
+TEST(GradCheck, Dropout) {
+  const kernels::DropoutKey key{5, 6, 7};
+  expect_gradients("dropout", [&](Graph&, const std::vector<Var>& x) { return dropout(x[0], 0.3f, key); },
+                   {random_tensor({5, 8}, 12)});
+}
+
+TEST(GradCheck, RowsAndColumns) {
+  const std::vector<Tensor> two = {random_tensor({4, 3}, 13), random_tensor({4, 3}, 14)};
+  expect_gradients("rowwise_dot", [](Graph&, const std::vector<Var>& x) { return rowwise_dot(x[0], x[1]); }, two);
+  expect_gradients("concat_columns",
+                   [](Graph&, const std::vector<Var>& x) { return concat_columns({x[0], x[1], x[0]}); }, two);
+  expect_gradients("slice_columns", [](Graph&, const std::vector<Var>& x) { return slice_columns(x[0], 1, 2); },
+                   {two[0]});
+  expect_gradients("reshape", [](Graph&, const std::vector<Var>& x) { return reshape(x[0], Shape{2, 6}); }, {two[0]});
+}
+
+TEST(GradCheck, Reductions) {
+  expect_gradients("sum", [](Graph&, const std::vector<Var>& x) { return sum(x[0]); }, {random_tensor({3, 4}, 15)});
+  expect_gradients("mean", [](Graph&, const std::vector<Var>& x) { return mean(x[0]); }, {random_tensor({3, 4}, 16)});
+}
+
+TEST(GradCheck, Normalisation) {
+  expect_gradients("softmax_rows", [](Graph&, const std::vector<Var>& x) { return softmax_rows(x[0]); },
+                   {random_tensor({3, 5}, 17, -2.0f, 2.0f)});
+  expect_gradients("layer_norm",
+                   [](Graph&, const std::vector<Var>& x) { return layer_norm(x[0], x[1], x[2]); },
+                   {random_tensor({3, 6}, 18, -2.0f, 2.0f), random_tensor({6}, 19), random_tensor({6}, 20)});
+  expect_gradients("l2_normalize_rows", [](Graph&, const std::vector<Var>& x) { return l2_normalize_rows(x[0]); },
+                   {random_tensor({3, 4}, 21)});
+}
+
+TEST(GradCheck, Losses) {
+  const Tensor targets = random_tensor({6}, 22, 0.0f, 1.0f);
+  expect_gradients("bce_with_logits",
+                   [&](Graph&, const std::vector<Var>& x) { return bce_with_logits(x[0], targets); },
+                   {random_tensor({6}, 23, -3.0f, 3.0f)});
+  const Tensor classes = Tensor::from_vector(std::vector<std::int32_t>{2, 0, 4});
+  expect_gradients("softmax_cross_entropy",
+                   [&](Graph&, const std::vector<Var>& x) { return softmax_cross_entropy(x[0], classes); },
+                   {random_tensor({3, 5}, 24, -2.0f, 2.0f)});
+}
+
+TEST(GradCheck, ComposedMlpWithBce) {
+  // A small NeuMF-like tower: concat -> linear -> relu -> linear -> bce.
+  const Tensor targets = Tensor::from_vector(std::vector<float>{1, 0, 1, 0});
+  expect_gradients("mlp",
+                   [&](Graph&, const std::vector<Var>& x) {
+                     const Var h = gelu(linear(concat_columns({x[0], x[1]}), x[2], x[3]));
+                     const Var logits = reshape(linear(h, x[4], Var()), Shape{4});
+                     return bce_with_logits(logits, targets);
+                   },
+                   {random_tensor({4, 3}, 25), random_tensor({4, 2}, 26), random_tensor({5, 6}, 27),
+                    random_tensor({6}, 28), random_tensor({6, 1}, 29)});
+}
+
+// The negative control: an op whose backward is 5% off must fail the check.
+Var scaled_by_two_with_a_wrong_gradient(const Var& x) {
+  Graph& g = x.graph();
+  Tensor y = g.empty(x.shape());
+  kernels::scale(g.resources(), 2.0f, x.value(), y);
+  return g.record("wrong", y, {x}, [x](Graph& g, const Tensor& dy) {
+    if (Tensor* dx = g.grad_of(x)) kernels::axpy(g.resources(), 2.1f, dy, *dx);
+  });
+}
+
+TEST(GradCheck, CatchesAWrongDerivative) {
+  EXPECT_NONFATAL_FAILURE(
+      expect_gradients("wrong", [](Graph&, const std::vector<Var>& x) { return scaled_by_two_with_a_wrong_gradient(x[0]); },
+                       {random_tensor({1, 1}, 40, 0.2f, 1.0f)}),
+      "input 0");
+}
+
+TEST(Autograd, EmbeddingGradientsAreRowsOfTheLookups) {
+  const Resources res = Resources::cpu();
+  Parameter table("t", random_tensor({5, 3}, 30), Parameter::Kind::kEmbedding);
+  Graph g(res);
+  const Tensor ids_a = Tensor::from_vector(std::vector<std::int32_t>{4, 1}),
+               ids_b = Tensor::from_vector(std::vector<std::int32_t>{1});
+  const Var a = g.embedding(table, ids_a), b = g.embedding(table, ids_b);
+  EXPECT_EQ(a.value().to_vector<float>()[0], table.value().to_vector<float>()[12]);
+  // L = sum(a) + 2 sum(b): every looked-up row gets ones, b's row twos.
+  g.backward(add(sum(a), scale(sum(b), 2.0f)));
+  EXPECT_EQ(table.rows().ids.to_vector<std::int32_t>(), (std::vector<std::int32_t>{4, 1, 1}));
+  EXPECT_EQ(table.rows().values.to_vector<float>(), (std::vector<float>{1, 1, 1, 1, 1, 1, 2, 2, 2}));
+}
+
+TEST(Autograd, MisuseIsAClearError) {
+  const Resources res = Resources::cpu();
+  Graph g(res), other(res);
+  const Var a = g.constant(random_tensor({2, 2}, 31));
+  const Var b = other.constant(random_tensor({2, 2}, 32));
+  EXPECT_THROW(add(a, b), Error);
+  EXPECT_THROW(g.backward(a), Error);  // not a 1-element loss
+  EXPECT_THROW(matmul(a, g.constant(random_tensor({3, 2}, 33))), Error);
+}
+
+}  // namespace
+}  // namespace recforge::ag
