@@ -4,12 +4,18 @@
 // the thread count.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <vector>
 
 #include "recforge/core/philox.hpp"
 #include "recforge/kernels/nn.hpp"
 
 namespace recforge::kernels {
 namespace {
+
+// Rows and elements go to OpenMP threads only above this size: a mini-batch
+// step's ops are small, and waking the pool for each costs more than the op.
+constexpr std::int64_t kParallelElements = std::int64_t{1} << 20;
 
 constexpr float kInvSqrt2 = 0.70710678118654752f;
 constexpr float kInvSqrt2Pi = 0.39894228040143268f;
@@ -42,21 +48,49 @@ float activation_derivative(Activation f, float x, float y) {
   return 0.0f;
 }
 
+// The activation is a template parameter so each loop is specialised and vectorised.
+template <Activation F>
+void activation_forward_loop(const float* in, float* out, std::int64_t n) {
+#pragma omp parallel for schedule(static) if (n > kParallelElements)
+  for (std::int64_t i = 0; i < n; ++i) out[i] = activation_value(F, in[i]);
+}
+
+template <Activation F>
+void activation_backward_loop(const float* in, const float* out, const float* g, float* dst, std::int64_t n) {
+#pragma omp parallel for schedule(static) if (n > kParallelElements)
+  for (std::int64_t i = 0; i < n; ++i) dst[i] += g[i] * activation_derivative(F, in[i], out[i]);
+}
+
+template <template <Activation> class Loop, class... Args>
+void with_activation(Activation f, Args... args) {
+  switch (f) {
+    case Activation::kRelu: return Loop<Activation::kRelu>::run(args...);
+    case Activation::kGelu: return Loop<Activation::kGelu>::run(args...);
+    case Activation::kSigmoid: return Loop<Activation::kSigmoid>::run(args...);
+    case Activation::kLogSigmoid: return Loop<Activation::kLogSigmoid>::run(args...);
+    case Activation::kTanh: return Loop<Activation::kTanh>::run(args...);
+  }
+}
+
+template <Activation F>
+struct ForwardLoop {
+  static void run(const float* in, float* out, std::int64_t n) { activation_forward_loop<F>(in, out, n); }
+};
+template <Activation F>
+struct BackwardLoop {
+  static void run(const float* in, const float* out, const float* g, float* dst, std::int64_t n) {
+    activation_backward_loop<F>(in, out, g, dst, n);
+  }
+};
+
 void activation_forward_cpu(const Resources&, Activation f, const TensorView& x, TensorView y) {
-  const float* in = x.data_as<float>();
-  float* out = y.data_as<float>();
-  const std::int64_t n = x.numel();
-#pragma omp parallel for schedule(static) if (n > 65536)
-  for (std::int64_t i = 0; i < n; ++i) out[i] = activation_value(f, in[i]);
+  with_activation<ForwardLoop>(f, x.data_as<float>(), y.data_as<float>(), x.numel());
 }
 
 void activation_backward_cpu(const Resources&, Activation f, const TensorView& x, const TensorView& y,
                              const TensorView& dy, TensorView dx) {
-  const float *in = x.data_as<float>(), *out = y.data_as<float>(), *g = dy.data_as<float>();
-  float* dst = dx.data_as<float>();
-  const std::int64_t n = x.numel();
-#pragma omp parallel for schedule(static) if (n > 65536)
-  for (std::int64_t i = 0; i < n; ++i) dst[i] += g[i] * activation_derivative(f, in[i], out[i]);
+  with_activation<BackwardLoop>(f, static_cast<const float*>(x.data_as<float>()), static_cast<const float*>(y.data_as<float>()),
+                                static_cast<const float*>(dy.data_as<float>()), dx.data_as<float>(), x.numel());
 }
 
 void binary_cpu(const Resources&, Binary op, const TensorView& a, const TensorView& b, TensorView y) {
@@ -79,26 +113,26 @@ void binary_cpu(const Resources&, Binary op, const TensorView& a, const TensorVi
 void axpy_cpu(const Resources&, float alpha, const TensorView& x, TensorView y) {
   const float* in = x.data_as<float>();
   float* out = y.data_as<float>();
-  for (std::int64_t i = 0; i < x.numel(); ++i) out[i] += alpha * in[i];
+  for (std::int64_t i = 0, n = x.numel(); i < n; ++i) out[i] += alpha * in[i];
 }
 
 void mul_accumulate_cpu(const Resources&, const TensorView& a, const TensorView& b, TensorView y) {
   const float *pa = a.data_as<float>(), *pb = b.data_as<float>();
   float* out = y.data_as<float>();
-  for (std::int64_t i = 0; i < a.numel(); ++i) out[i] += pa[i] * pb[i];
+  for (std::int64_t i = 0, n = a.numel(); i < n; ++i) out[i] += pa[i] * pb[i];
 }
 
 void scale_cpu(const Resources&, float alpha, const TensorView& x, TensorView y) {
   const float* in = x.data_as<float>();
   float* out = y.data_as<float>();
-  for (std::int64_t i = 0; i < x.numel(); ++i) out[i] = alpha * in[i];
+  for (std::int64_t i = 0, n = x.numel(); i < n; ++i) out[i] = alpha * in[i];
 }
 
 void bias_add_cpu(const Resources&, const TensorView& x, const TensorView& b, TensorView y) {
   const std::int64_t n = x.shape[0], d = x.shape[1];
   const float *in = x.data_as<float>(), *bias = b.data_as<float>();
   float* out = y.data_as<float>();
-#pragma omp parallel for schedule(static) if (n * d > 65536)
+#pragma omp parallel for schedule(static) if (n * d > kParallelElements)
   for (std::int64_t r = 0; r < n; ++r) {
     for (std::int64_t c = 0; c < d; ++c) out[r * d + c] = in[r * d + c] + bias[c];
   }
@@ -108,18 +142,20 @@ void sum_rows_accumulate_cpu(const Resources&, const TensorView& dy, TensorView 
   const std::int64_t n = dy.shape[0], d = dy.shape[1];
   const float* g = dy.data_as<float>();
   float* out = db.data_as<float>();
-  for (std::int64_t c = 0; c < d; ++c) {
-    float s = 0.0f;
-    for (std::int64_t r = 0; r < n; ++r) s += g[r * d + c];
-    out[c] += s;
+  // Row by row with one running sum per column: each column is still summed
+  // in row order (the same result), but memory is read sequentially.
+  std::vector<float> sums(static_cast<std::size_t>(d), 0.0f);
+  for (std::int64_t r = 0; r < n; ++r) {
+    for (std::int64_t c = 0; c < d; ++c) sums[static_cast<std::size_t>(c)] += g[r * d + c];
   }
+  for (std::int64_t c = 0; c < d; ++c) out[c] += sums[static_cast<std::size_t>(c)];
 }
 
 void rowwise_dot_cpu(const Resources&, const TensorView& a, const TensorView& b, TensorView y) {
   const std::int64_t n = a.shape[0], d = a.shape[1];
   const float *pa = a.data_as<float>(), *pb = b.data_as<float>();
   float* out = y.data_as<float>();
-#pragma omp parallel for schedule(static) if (n * d > 65536)
+#pragma omp parallel for schedule(static) if (n * d > kParallelElements)
   for (std::int64_t r = 0; r < n; ++r) {
     float s = 0.0f;
     for (std::int64_t c = 0; c < d; ++c) s += pa[r * d + c] * pb[r * d + c];
@@ -131,7 +167,7 @@ void scale_rows_accumulate_cpu(const Resources&, const TensorView& x, const Tens
   const std::int64_t n = x.shape[0], d = x.shape[1];
   const float *in = x.data_as<float>(), *scale = s.data_as<float>();
   float* out = y.data_as<float>();
-#pragma omp parallel for schedule(static) if (n * d > 65536)
+#pragma omp parallel for schedule(static) if (n * d > kParallelElements)
   for (std::int64_t r = 0; r < n; ++r) {
     for (std::int64_t c = 0; c < d; ++c) out[r * d + c] += in[r * d + c] * scale[r];
   }
@@ -156,20 +192,20 @@ void copy_columns_cpu(const Resources&, const TensorView& src, std::int64_t src_
 void sum_all_cpu(const Resources&, const TensorView& x, TensorView out) {
   const float* in = x.data_as<float>();
   double s = 0.0;
-  for (std::int64_t i = 0; i < x.numel(); ++i) s += in[i];
+  for (std::int64_t i = 0, n = x.numel(); i < n; ++i) s += in[i];
   out.data_as<float>()[0] = static_cast<float>(s);
 }
 
 void broadcast_accumulate_cpu(const Resources&, const TensorView& dy, float alpha, TensorView dx) {
   const float g = alpha * dy.data_as<float>()[0];
   float* out = dx.data_as<float>();
-  for (std::int64_t i = 0; i < dx.numel(); ++i) out[i] += g;
+  for (std::int64_t i = 0, n = dx.numel(); i < n; ++i) out[i] += g;
 }
 
 void bce_with_logits_cpu(const Resources&, const TensorView& logits, const TensorView& targets, TensorView loss) {
   const float *x = logits.data_as<float>(), *t = targets.data_as<float>();
   float* out = loss.data_as<float>();
-  for (std::int64_t i = 0; i < logits.numel(); ++i) {
+  for (std::int64_t i = 0, n = logits.numel(); i < n; ++i) {
     out[i] = std::max(x[i], 0.0f) - x[i] * t[i] + std::log1p(std::exp(-std::fabs(x[i])));
   }
 }
@@ -178,17 +214,39 @@ void bce_with_logits_backward_cpu(const Resources&, const TensorView& logits, co
                                   const TensorView& dloss, TensorView dlogits) {
   const float *x = logits.data_as<float>(), *t = targets.data_as<float>(), *g = dloss.data_as<float>();
   float* out = dlogits.data_as<float>();
-  for (std::int64_t i = 0; i < logits.numel(); ++i) out[i] += g[i] * (sigmoid(x[i]) - t[i]);
+  for (std::int64_t i = 0, n = logits.numel(); i < n; ++i) out[i] += g[i] * (sigmoid(x[i]) - t[i]);
+}
+
+// exp(x) for x <= 0 (softmax arguments after the max is subtracted) without a
+// library call, so the loop vectorises: 2^n e^r with n = round(x / ln 2),
+// |r| <= ln2 / 2, e^r by a degree-6 polynomial (relative error ~2e-7, like expf).
+inline float exp_nonpositive(float x) {
+  x = std::max(x, -87.0f);  // below: e^x underflows; 2^n stays a normal float
+  const float n = std::nearbyint(x * 1.44269504088896341f);
+  const float r = (x - n * 0.693145751953125f) - n * 1.42860682030941723212e-6f;  // ln2 split in two
+  float p = 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  const auto bits = static_cast<std::uint32_t>(static_cast<std::int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
 }
 
 // probs[r] = softmax(x[r]); returns log(sum exp(x - max)) + max (the row's logsumexp).
 float softmax_row(const float* x, std::int64_t c, float* probs) {
   float m = -INFINITY;
   for (std::int64_t j = 0; j < c; ++j) m = std::max(m, x[j]);
+  // exp once per element (float, vectorised), the sum in double.
+  for (std::int64_t j = 0; j < c; ++j) probs[j] = exp_nonpositive(x[j] - m);
   double sum = 0.0;
-  for (std::int64_t j = 0; j < c; ++j) sum += std::exp(static_cast<double>(x[j] - m));
+  for (std::int64_t j = 0; j < c; ++j) sum += probs[j];
   const auto inv = static_cast<float>(1.0 / sum);
-  for (std::int64_t j = 0; j < c; ++j) probs[j] = std::exp(x[j] - m) * inv;
+  for (std::int64_t j = 0; j < c; ++j) probs[j] *= inv;
   return m + static_cast<float>(std::log(sum));
 }
 
@@ -201,7 +259,7 @@ void softmax_cross_entropy_cpu(const Resources&, const TensorView& logits, const
   for (std::int64_t r = 0; r < n; ++r) {
     RF_CHECK(t[r] >= 0 && t[r] < c, "softmax_cross_entropy: target ", t[r], " of row ", r, " outside [0, ", c, ")");
   }
-#pragma omp parallel for schedule(static) if (n * c > 65536)
+#pragma omp parallel for schedule(static) if (n * c > kParallelElements)
   for (std::int64_t r = 0; r < n; ++r) {
     const float lse = softmax_row(x + r * c, c, p + r * c);
     out[r] = lse - x[r * c + t[r]];
@@ -214,7 +272,7 @@ void softmax_cross_entropy_backward_cpu(const Resources&, const TensorView& prob
   const float *p = probs.data_as<float>(), *g = dloss.data_as<float>();
   const std::int32_t* t = target.data_as<std::int32_t>();
   float* out = dlogits.data_as<float>();
-#pragma omp parallel for schedule(static) if (n * c > 65536)
+#pragma omp parallel for schedule(static) if (n * c > kParallelElements)
   for (std::int64_t r = 0; r < n; ++r) {
     for (std::int64_t j = 0; j < c; ++j) out[r * c + j] += g[r] * (p[r * c + j] - (j == t[r] ? 1.0f : 0.0f));
   }
@@ -224,7 +282,7 @@ void softmax_rows_cpu(const Resources&, const TensorView& x, TensorView y) {
   const std::int64_t n = x.shape[0], c = x.shape[1];
   const float* in = x.data_as<float>();
   float* out = y.data_as<float>();
-#pragma omp parallel for schedule(static) if (n * c > 65536)
+#pragma omp parallel for schedule(static) if (n * c > kParallelElements)
   for (std::int64_t r = 0; r < n; ++r) softmax_row(in + r * c, c, out + r * c);
 }
 
@@ -232,7 +290,7 @@ void softmax_rows_backward_cpu(const Resources&, const TensorView& y, const Tens
   const std::int64_t n = y.shape[0], c = y.shape[1];
   const float *p = y.data_as<float>(), *g = dy.data_as<float>();
   float* out = dx.data_as<float>();
-#pragma omp parallel for schedule(static) if (n * c > 65536)
+#pragma omp parallel for schedule(static) if (n * c > kParallelElements)
   for (std::int64_t r = 0; r < n; ++r) {
     float dot = 0.0f;
     for (std::int64_t j = 0; j < c; ++j) dot += g[r * c + j] * p[r * c + j];
@@ -245,7 +303,7 @@ void layer_norm_cpu(const Resources&, const TensorView& x, const TensorView& gam
   const std::int64_t n = x.shape[0], d = x.shape[1];
   const float *in = x.data_as<float>(), *g = gamma.data_as<float>(), *b = beta.data_as<float>();
   float *out = y.data_as<float>(), *mu = mean.data_as<float>(), *rs = rstd.data_as<float>();
-#pragma omp parallel for schedule(static) if (n * d > 65536)
+#pragma omp parallel for schedule(static) if (n * d > kParallelElements)
   for (std::int64_t r = 0; r < n; ++r) {
     const float* row = in + r * d;
     double s = 0.0;
@@ -267,7 +325,7 @@ void layer_norm_backward_cpu(const Resources&, const TensorView& x, const Tensor
   const float *in = x.data_as<float>(), *g = gamma.data_as<float>(), *mu = mean.data_as<float>(),
               *rs = rstd.data_as<float>(), *up = dy.data_as<float>();
   float *out = dx.data_as<float>(), *dg = dgamma.data_as<float>(), *db = dbeta.data_as<float>();
-#pragma omp parallel for schedule(static) if (n * d > 65536)
+#pragma omp parallel for schedule(static) if (n * d > kParallelElements)
   for (std::int64_t r = 0; r < n; ++r) {
     // With xhat = (x - mean) rstd and h = dy * gamma:
     // dx = rstd (h - mean(h) - xhat mean(h xhat)).
@@ -306,7 +364,7 @@ void l2_normalize_rows_cpu(const Resources&, const TensorView& x, float eps, Ten
   const std::int64_t n = x.shape[0], d = x.shape[1];
   const float* in = x.data_as<float>();
   float *out = y.data_as<float>(), *nr = norms.data_as<float>();
-#pragma omp parallel for schedule(static) if (n * d > 65536)
+#pragma omp parallel for schedule(static) if (n * d > kParallelElements)
   for (std::int64_t r = 0; r < n; ++r) {
     const float norm = std::max(row_norm(in + r * d, d), eps);
     nr[r] = norm;
@@ -320,7 +378,7 @@ void l2_normalize_rows_backward_cpu(const Resources&, const TensorView& x, const
   const float *in = x.data_as<float>(), *out = y.data_as<float>(), *nr = norms.data_as<float>(),
               *g = dy.data_as<float>();
   float* dst = dx.data_as<float>();
-#pragma omp parallel for schedule(static) if (n * d > 65536)
+#pragma omp parallel for schedule(static) if (n * d > kParallelElements)
   for (std::int64_t r = 0; r < n; ++r) {
     if (row_norm(in + r * d, d) <= eps) {  // clamped: y = x / eps is linear
       for (std::int64_t c = 0; c < d; ++c) dst[r * d + c] += g[r * d + c] / eps;
@@ -341,7 +399,7 @@ void dropout_cpu(const Resources&, const TensorView& x, float p, const DropoutKe
   float* out = y.data_as<float>();
   const float keep_scale = 1.0f / (1.0f - p);
   const std::int64_t n = x.numel();
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for schedule(static) if (n > kParallelElements)
   for (std::int64_t i = 0; i < n; ++i) out[i] = kept(p, key, i) ? in[i] * keep_scale : 0.0f;
 }
 
@@ -350,7 +408,7 @@ void dropout_backward_cpu(const Resources&, const TensorView& dy, float p, const
   float* out = dx.data_as<float>();
   const float keep_scale = 1.0f / (1.0f - p);
   const std::int64_t n = dy.numel();
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for schedule(static) if (n > kParallelElements)
   for (std::int64_t i = 0; i < n; ++i) {
     if (kept(p, key, i)) out[i] += g[i] * keep_scale;
   }

@@ -40,7 +40,7 @@ void sgd_rows_cpu(const Resources&, TensorView table, TensorView velocity, const
 }
 
 inline void adam_element(float& w, float g, float& m, float& v, const AdamOptions& o, float c1, float c2) {
-  if (o.decoupled_decay > 0.0f) w -= o.lr * o.decoupled_decay * w;
+  w -= o.lr * o.decoupled_decay * w;  // AdamW (0 for Adam: w is unchanged)
   g += o.weight_decay * w;
   m = o.beta1 * m + (1.0f - o.beta1) * g;
   v = o.beta2 * v + (1.0f - o.beta2) * g * g;
@@ -55,7 +55,7 @@ void adam_dense_cpu(const Resources&, TensorView weights, const TensorView& grad
   float *w = weights.data_as<float>(), *pm = m.data_as<float>(), *pv = v.data_as<float>();
   const float* g = grad.data_as<float>();
   const float c1 = correction(o.beta1, o.step), c2 = correction(o.beta2, o.step);
-  for (std::int64_t i = 0; i < weights.numel(); ++i) adam_element(w[i], g[i], pm[i], pv[i], o, c1, c2);
+  for (std::int64_t i = 0, n = weights.numel(); i < n; ++i) adam_element(w[i], g[i], pm[i], pv[i], o, c1, c2);
 }
 
 void adam_rows_cpu(const Resources&, TensorView table, TensorView m, TensorView v, const TensorView& ids,
@@ -82,7 +82,7 @@ void adagrad_dense_cpu(const Resources&, TensorView weights, const TensorView& g
                        const AdagradOptions& o) {
   float *w = weights.data_as<float>(), *s = sum_squares.data_as<float>();
   const float* g = grad.data_as<float>();
-  for (std::int64_t i = 0; i < weights.numel(); ++i) adagrad_element(w[i], g[i], s[i], o);
+  for (std::int64_t i = 0, n = weights.numel(); i < n; ++i) adagrad_element(w[i], g[i], s[i], o);
 }
 
 void adagrad_rows_cpu(const Resources&, TensorView table, TensorView sum_squares, const TensorView& ids,

@@ -11,7 +11,7 @@ void fill_uniform_cpu(const Resources&, TensorView out, float low, float high, s
   float* data = out.data_as<float>();
   const std::int64_t n = out.numel();
   const float scale = high - low;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > (std::int64_t{1} << 16))
   for (std::int64_t i = 0; i < n; ++i) {
     data[i] = low + scale * philox_uniform(seed, stream, static_cast<std::uint64_t>(i));
   }
@@ -21,7 +21,7 @@ void fill_normal_cpu(const Resources&, TensorView out, float mean, float stddev,
                      std::uint64_t stream) {
   float* data = out.data_as<float>();
   const std::int64_t n = out.numel();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > (std::int64_t{1} << 16))
   for (std::int64_t i = 0; i < n; ++i) {
     data[i] = detail::normal_element(seed, stream, static_cast<std::uint64_t>(i), mean, stddev);
   }

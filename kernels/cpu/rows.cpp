@@ -26,9 +26,16 @@ void coalesce_rows_cpu(const Resources& res, const TensorView& ids, const Tensor
   const std::int64_t n = ids.numel(), d = values.shape[1];
   const std::int32_t* id = ids.data_as<std::int32_t>();
   const float* v = values.data_as<float>();
+  RF_CHECK(n < (std::int64_t{1} << 32), "coalesce_rows: ", n, " rows exceed 32-bit positions");
+  // Sort (id, position) keys: equal ids keep their input order, as a stable sort would.
+  std::vector<std::uint64_t> keys(static_cast<std::size_t>(n));
+  for (std::int64_t k = 0; k < n; ++k) {
+    keys[static_cast<std::size_t>(k)] =
+        (static_cast<std::uint64_t>(static_cast<std::uint32_t>(id[k]) ^ 0x80000000u) << 32) | static_cast<std::uint64_t>(k);
+  }
+  std::sort(keys.begin(), keys.end());
   std::vector<std::int64_t> order(static_cast<std::size_t>(n));
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) { return id[a] < id[b]; });
+  for (std::int64_t k = 0; k < n; ++k) order[static_cast<std::size_t>(k)] = static_cast<std::int64_t>(keys[static_cast<std::size_t>(k)] & 0xffffffffu);
   std::int64_t m = 0;
   for (std::int64_t k = 0; k < n; ++k) m += (k == 0 || id[order[static_cast<std::size_t>(k)]] != id[order[static_cast<std::size_t>(k - 1)]]);
   out_ids = Tensor::empty({m}, DType::kI32, res.allocator(), res.stream());
@@ -71,7 +78,7 @@ std::int64_t count_nonfinite_cpu(const Resources&, const TensorView& values) {
   const float* v = values.data_as<float>();
   const std::int64_t n = values.numel();
   std::int64_t bad = 0;
-#pragma omp parallel for reduction(+ : bad) schedule(static)
+#pragma omp parallel for reduction(+ : bad) schedule(static) if (n > (std::int64_t{1} << 20))
   for (std::int64_t i = 0; i < n; ++i) bad += !std::isfinite(v[i]);
   return bad;
 }

@@ -452,7 +452,7 @@ void bce_with_logits_backward_cuda(const Resources& res, const TensorView& logit
 }
 
 // Max-subtracted softmax statistics of one row, identical in every lane. As on
-// the CPU, the sum of exp(x - max) is taken in double, and the row is written as
+// the CPU, exp(x - max) is taken in float and summed in double, and the row is written as
 // exp(x - max) * inv with inv = 1 / sum rounded to float.
 struct SoftmaxStats {
   float max;
@@ -465,7 +465,7 @@ __device__ __forceinline__ SoftmaxStats softmax_stats(const float* xr, std::int6
   for (std::int64_t c = lane; c < d; c += kWarp) m = fmaxf(m, xr[c]);
   m = warp_max(m);
   double sum = 0.0;
-  for (std::int64_t c = lane; c < d; c += kWarp) sum += exp(static_cast<double>(xr[c] - m));
+  for (std::int64_t c = lane; c < d; c += kWarp) sum += static_cast<double>(expf(xr[c] - m));
   sum = warp_sum(sum);
   return {m, static_cast<float>(1.0 / sum), static_cast<float>(log(sum))};
 }

@@ -85,7 +85,7 @@ void expect_gradients(const char* name, const Build& build, const std::vector<Te
 TEST(GradCheck, Matmul) {
   expect_gradients("matmul", [](Graph&, const std::vector<Var>& x) { return matmul(x[0], x[1]); },
                    {random_tensor({3, 4}, 1), random_tensor({4, 5}, 2)});
-  expect_gradients("matmul trans_b", [](Graph&, const std::vector<Var>& x) { return matmul(x[0], x[1], true); },
+  expect_gradients("matmul trans_b", [](Graph&, const std::vector<Var>& x) { return matmul(x[0], x[1], true, -0.5f); },
                    {random_tensor({3, 4}, 3), random_tensor({5, 4}, 4)});
 }
 

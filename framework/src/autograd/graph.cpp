@@ -103,7 +103,7 @@ void Graph::backward(const Var& loss, float seed) {
       const Tensor grad_out = n.grad;
       step(*this, grad_out);
     } else if (n.parameter != nullptr && !n.parameter->is_embedding()) {
-      kernels::axpy(resources_, 1.0f, n.grad, n.parameter->grad());
+      kernels::axpy(resources_, 1.0f, n.grad, n.parameter->grad(resources_.stream()));
     } else if (n.parameter != nullptr) {
       lookups[n.parameter].push_back(static_cast<std::int32_t>(i));
     }

@@ -15,25 +15,25 @@ Graph& graph_of(const Var& v, const char* op) {
 
 }  // namespace
 
-Var matmul(const Var& a, const Var& b, bool trans_b) {
+Var matmul(const Var& a, const Var& b, bool trans_b, float alpha) {
   Graph& g = graph_of(a, "matmul");
   const Resources& res = g.resources();
   RF_CHECK(a.value().ndim() == 2 && b.value().ndim() == 2, "matmul: needs 2-d inputs, got ", a.shape().str(), " and ",
            b.shape().str());
   const std::int64_t m = trans_b ? b.size(0) : b.size(1);
   Tensor y = g.empty({a.size(0), m});
-  kernels::gemm(res, a.value(), b.value(), y, {.trans_b = trans_b});
-  return g.record("matmul", y, {a, b}, [a, b, trans_b](Graph& g, const Tensor& dy) {
+  kernels::gemm(res, a.value(), b.value(), y, {.trans_b = trans_b, .alpha = alpha});
+  return g.record("matmul", y, {a, b}, [a, b, trans_b, alpha](Graph& g, const Tensor& dy) {
     const Resources& res = g.resources();
     if (Tensor* da = g.grad_of(a)) {
       // y = a b: da += dy b^T;  y = a b^T: da += dy b.
-      kernels::gemm(res, dy, b.value(), *da, {.trans_b = !trans_b, .beta = 1.0f});
+      kernels::gemm(res, dy, b.value(), *da, {.trans_b = !trans_b, .alpha = alpha, .beta = 1.0f});
     }
     if (Tensor* db = g.grad_of(b)) {
       if (trans_b) {
-        kernels::gemm(res, dy, a.value(), *db, {.trans_a = true, .beta = 1.0f});  // db += dy^T a
+        kernels::gemm(res, dy, a.value(), *db, {.trans_a = true, .alpha = alpha, .beta = 1.0f});  // db += dy^T a
       } else {
-        kernels::gemm(res, a.value(), dy, *db, {.trans_a = true, .beta = 1.0f});  // db += a^T dy
+        kernels::gemm(res, a.value(), dy, *db, {.trans_a = true, .alpha = alpha, .beta = 1.0f});  // db += a^T dy
       }
     }
   });

@@ -2,8 +2,12 @@
 // cuda_allocator.cpp; both share the counters here.
 #include "recforge/core/allocator.hpp"
 
+#include <bit>
 #include <cstdlib>
+#include <map>
+#include <mutex>
 #include <new>
+#include <vector>
 
 #include "recforge/core/error.hpp"
 
@@ -35,18 +39,70 @@ void Allocator::reset_peak() { peak_.store(current_.load()); }
 
 namespace {
 
+// Host memory with a cache of freed blocks: a training step allocates the same
+// buffers every step, and returning them to the OS each time (glibc unmaps
+// large blocks) costs page faults and page clearing on every reuse. Blocks of
+// 64 KiB to 64 MiB are rounded up to a power of two and kept on a free list of
+// that size; the cache holds at most kMaxCachedBytes, beyond which blocks go
+// back to the OS. Larger blocks (parameter tables) are exact and not cached.
 class HostAllocator final : public Allocator {
  public:
   Device device() const override { return Device::cpu(); }
+  ~HostAllocator() override {
+    for (auto& [size, blocks] : free_) {
+      for (void* p : blocks) std::free(p);
+    }
+  }
 
  protected:
   void* allocate_impl(std::size_t bytes, const Stream&) override {
-    const std::size_t rounded = (bytes + kHostAlignment - 1) / kHostAlignment * kHostAlignment;
-    void* ptr = std::aligned_alloc(kHostAlignment, rounded);
+    const std::size_t size = block_size(bytes);
+    if (cached(size)) {
+      std::lock_guard lock(mutex_);
+      auto it = free_.find(size);
+      if (it != free_.end() && !it->second.empty()) {
+        void* p = it->second.back();
+        it->second.pop_back();
+        cached_bytes_ -= size;
+        return p;
+      }
+    }
+    void* ptr = std::aligned_alloc(kHostAlignment, size);
     RF_CHECK_KIND(ErrorKind::kIo, ptr != nullptr, "host allocation of ", bytes, " bytes failed (out of memory)");
     return ptr;
   }
-  void deallocate_impl(void* ptr, std::size_t, const Stream&) noexcept override { std::free(ptr); }
+
+  void deallocate_impl(void* ptr, std::size_t bytes, const Stream&) noexcept override {
+    const std::size_t size = block_size(bytes);
+    if (cached(size)) {
+      std::lock_guard lock(mutex_);
+      if (cached_bytes_ + size <= kMaxCachedBytes) {
+        try {
+          free_[size].push_back(ptr);
+          cached_bytes_ += size;
+          return;
+        } catch (...) {  // no memory for the list: give the block back instead
+        }
+      }
+    }
+    std::free(ptr);
+  }
+
+ private:
+  static constexpr std::size_t kMinCachedBlock = std::size_t{64} << 10;
+  static constexpr std::size_t kMaxCachedBlock = std::size_t{64} << 20;
+  static constexpr std::size_t kMaxCachedBytes = std::size_t{1} << 30;
+
+  static bool cached(std::size_t size) { return size >= kMinCachedBlock && size <= kMaxCachedBlock; }
+  static std::size_t block_size(std::size_t bytes) {
+    const std::size_t aligned = (bytes + kHostAlignment - 1) / kHostAlignment * kHostAlignment;
+    const std::size_t pow2 = std::bit_ceil(aligned);
+    return cached(pow2) ? pow2 : aligned;
+  }
+
+  std::mutex mutex_;
+  std::map<std::size_t, std::vector<void*>> free_;
+  std::size_t cached_bytes_ = 0;
 };
 
 }  // namespace

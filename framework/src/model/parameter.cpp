@@ -10,9 +10,11 @@ Parameter::Parameter(std::string name, Tensor value, Kind kind)
            value_.shape().str());
 }
 
-Tensor& Parameter::grad() {
+Tensor& Parameter::grad() { return grad(Stream()); }
+
+Tensor& Parameter::grad(const Stream& stream) {
   if (!grad_.defined() || grad_.numel() != value_.numel() || grad_.data() == nullptr) {
-    grad_ = Tensor::zeros(value_.shape(), DType::kF32, value_.device());
+    grad_ = Tensor::zeros(value_.shape(), DType::kF32, value_.device(), stream);
   }
   return grad_;
 }

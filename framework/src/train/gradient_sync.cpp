@@ -41,14 +41,14 @@ void GradientSync::sync_dense(const std::vector<Parameter*>& params, GradientSyn
     if (filled == 0) return;
     for (const Piece& piece : pieces) {
       Tensor dst = bucket.slice_rows(piece.bucket_offset, piece.bucket_offset + piece.length);
-      dst.copy_from(piece.param->grad().reshape({piece.param->grad().numel()}).slice_rows(
+      dst.copy_from(piece.param->grad(resources_.stream()).reshape({piece.param->grad().numel()}).slice_rows(
                         piece.param_offset, piece.param_offset + piece.length),
                     resources_.stream());
     }
     Tensor used = bucket.slice_rows(0, filled);
     comm_.allreduce(used, ReduceOp::kSum);
     for (const Piece& piece : pieces) {
-      Tensor dst = piece.param->grad().reshape({piece.param->grad().numel()}).slice_rows(
+      Tensor dst = piece.param->grad(resources_.stream()).reshape({piece.param->grad().numel()}).slice_rows(
           piece.param_offset, piece.param_offset + piece.length);
       dst.copy_from(bucket.slice_rows(piece.bucket_offset, piece.bucket_offset + piece.length), resources_.stream());
     }
@@ -57,7 +57,7 @@ void GradientSync::sync_dense(const std::vector<Parameter*>& params, GradientSyn
     filled = 0;
   };
   for (Parameter* p : params) {
-    const std::int64_t n = p->grad().numel();
+    const std::int64_t n = p->grad(resources_.stream()).numel();
     std::int64_t offset = 0;
     while (offset < n) {
       const std::int64_t take = std::min(n - offset, bucket.numel() - filled);

@@ -43,7 +43,7 @@ class Sgd final : public Optimizer {
         if (rows.size() == 0) continue;
         kernels::sgd_rows(res, p->value(), velocity, rows.ids, rows.values, options);
       } else {
-        kernels::sgd_dense(res, p->value(), p->grad(), velocity, options);
+        kernels::sgd_dense(res, p->value(), p->grad(res.stream()), velocity, options);
       }
     }
   }
@@ -80,7 +80,7 @@ class Adam final : public Optimizer {
         if (rows.size() == 0) continue;
         kernels::adam_rows(res, p->value(), m, v, rows.ids, rows.values, o);
       } else {
-        kernels::adam_dense(res, p->value(), p->grad(), m, v, o);
+        kernels::adam_dense(res, p->value(), p->grad(res.stream()), m, v, o);
       }
     }
   }
@@ -107,7 +107,7 @@ class Adagrad final : public Optimizer {
         if (rows.size() == 0) continue;
         kernels::adagrad_rows(res, p->value(), s, rows.ids, rows.values, o);
       } else {
-        kernels::adagrad_dense(res, p->value(), p->grad(), s, o);
+        kernels::adagrad_dense(res, p->value(), p->grad(res.stream()), s, o);
       }
     }
   }

@@ -70,7 +70,7 @@ std::int64_t Trainer::count_nonfinite_grads(const std::vector<Parameter*>& param
   for (Parameter* p : params) {
     const std::int64_t bad = p->is_embedding()
                                  ? (p->rows().size() ? kernels::count_nonfinite(resources_, p->rows().values) : 0)
-                                 : kernels::count_nonfinite(resources_, p->grad());
+                                 : kernels::count_nonfinite(resources_, p->grad(resources_.stream()));
     if (bad > 0) where += fmt::format("{}{} in the gradient of '{}'", where.empty() ? "" : ", ", bad, p->name());
     total += bad;
   }
@@ -83,7 +83,7 @@ void Trainer::clip_gradients(const std::vector<Parameter*>& params) {
   double squares = 0;
   for (Parameter* p : params) {
     squares += p->is_embedding() ? (p->rows().size() ? kernels::sum_squares(resources_, p->rows().values) : 0.0)
-                                 : kernels::sum_squares(resources_, p->grad());
+                                 : kernels::sum_squares(resources_, p->grad(resources_.stream()));
   }
   const double norm = std::sqrt(squares);  // gradients are synchronised: the same on every rank
   if (norm <= max_norm) return;
@@ -92,7 +92,7 @@ void Trainer::clip_gradients(const std::vector<Parameter*>& params) {
     if (p->is_embedding()) {
       if (p->rows().size()) kernels::scale_inplace(resources_, p->rows().values, factor);
     } else {
-      kernels::scale_inplace(resources_, p->grad(), factor);
+      kernels::scale_inplace(resources_, p->grad(resources_.stream()), factor);
     }
   }
 }

@@ -12,8 +12,8 @@
 namespace recforge::ag {
 
 // ---- linear algebra
-// (n, k) x (k, m) -> (n, m); with trans_b, b is (m, k).
-Var matmul(const Var& a, const Var& b, bool trans_b = false);
+// alpha (n, k) x (k, m) -> (n, m); with trans_b, b is (m, k).
+Var matmul(const Var& a, const Var& b, bool trans_b = false, float alpha = 1.0f);
 // x (n, in) W (in, out) + bias (out): a fully connected layer. `bias` may be undefined.
 Var linear(const Var& x, const Var& weight, const Var& bias);
 // x (n, d) + b (d) on every row.

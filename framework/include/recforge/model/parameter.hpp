@@ -36,8 +36,10 @@ class Parameter {
   bool is_embedding() const { return kind_ == Kind::kEmbedding; }
   Tensor& value() { return value_; }
   const Tensor& value() const { return value_; }
-  // Dense gradient (allocated on first use, same shape/device as value()).
+  // Dense gradient (allocated zeroed on first use, same shape/device as value()),
+  // the zeroing ordered on `stream` (the default stream without one).
   Tensor& grad();
+  Tensor& grad(const Stream& stream);
   // Embedding gradient rows.
   SparseRows& rows() { return rows_; }
   // Zeroes the dense gradient / drops the rows; called by the trainer every step.

@@ -1,0 +1,218 @@
+// Two-tower retrieval model: a user tower and an item tower (ID embeddings,
+// optionally followed by an MLP), L2-normalised outputs, score = u . v / tau.
+//   softmax  in-batch sampled softmax: every other positive item of the global
+//            batch is a negative; logits corrected by -log Q(item) (Yi et al.
+//            2019: in-batch negatives are drawn by popularity, the correction
+//            removes that bias); item vectors are all-gathered across ranks
+//            with their gradients routed back, so N ranks with batch B train
+//            like 1 rank with batch N B.
+//   bpr      -log sigmoid(s(u, i) - s(u, j)) with one sampled negative j.
+// Evaluation uses the exported embeddings (full ranking by dot products).
+#include <cmath>
+
+#include "recforge/autograd/collectives.hpp"
+#include "recforge/autograd/ops.hpp"
+#include "recforge/comm/communicator.hpp"
+#include "recforge/core/philox.hpp"
+#include "recforge/data/interactions.hpp"
+#include "recforge/data/sampler.hpp"
+#include "recforge/model/model.hpp"
+#include "recforge/nn/layers.hpp"
+#include "recforge/registry/plugin_registry.hpp"
+
+namespace recforge::two_tower {
+namespace {
+
+class TwoTowerModel final : public Model {
+ public:
+  static Schema config_schema() {
+    Schema s("Two-tower retrieval: ID embeddings and MLP towers, in-batch sampled softmax with log-Q correction");
+    s.add_int("dim", 64, "ID embedding width", 1, 4096)
+        .add_int_list("tower", {}, "MLP widths after the embedding in each tower (empty: the embedding is the output)", 1, 4096)
+        .add_string("activation", "relu", "tower activation", {"relu", "gelu", "tanh"})
+        .add_float("dropout", 0.0, "dropout after each tower layer", 0.0, 0.95)
+        .add_bool("normalize", true, "L2-normalise both towers' outputs (cosine scores)")
+        .add_float("temperature", 0.1, "softmax temperature tau (scores u . v / tau)", 1e-4)
+        .add_string("loss", "softmax", "softmax: in-batch sampled softmax; bpr: one sampled negative", {"softmax", "bpr"})
+        .add_bool("log_q", true, "softmax: subtract log of each in-batch item's sampling probability")
+        .add_bool("gather_negatives", true, "softmax: share in-batch negatives across ranks (all-gather)")
+        .add_float("init_std", 0.1, "standard deviation of the ID embeddings' normal initialisation", 0.0);
+    return s;
+  }
+
+  explicit TwoTowerModel(const ConfigNode& c)
+      : dim_(c.get_int("dim")),
+        tower_(c["tower"].as_int_list()),
+        dropout_(static_cast<float>(c.get_double("dropout"))),
+        normalize_(c.get_bool("normalize")),
+        temperature_(static_cast<float>(c.get_double("temperature"))),
+        softmax_(c.get_string("loss") == "softmax"),
+        log_q_(c.get_bool("log_q")),
+        gather_(c.get_bool("gather_negatives")),
+        init_std_(static_cast<float>(c.get_double("init_std"))) {
+    const std::string& a = c.get_string("activation");
+    activation_ = a == "gelu" ? kernels::Activation::kGelu
+                  : a == "tanh" ? kernels::Activation::kTanh
+                                : kernels::Activation::kRelu;
+  }
+
+  std::string_view type() const override { return "two_tower"; }
+  std::vector<Parameter*> parameters() override { return params_; }
+  StepStats train_step(const TrainBatch& batch) override;
+  bool embeddings(Tensor& users, Tensor& items) override;
+
+ protected:
+  void build_impl(const ModelContext& ctx) override;
+
+ private:
+  ag::Var tower(ag::Graph& g, const nn::Embedding& ids, const nn::Mlp* mlp, const Tensor& rows,
+                std::uint64_t dropout_stream) const;
+  Tensor on_device(const std::vector<std::int32_t>& v) const {
+    const Resources& res = *context().resources;
+    return Tensor::from_vector(v).to(res.device(), res.stream());
+  }
+  // Every row of a table through its tower (evaluation), in blocks.
+  Tensor export_all(const nn::Embedding& ids, const nn::Mlp* mlp, std::int32_t rows) const;
+
+  std::int64_t dim_;
+  std::vector<std::int64_t> tower_;
+  kernels::Activation activation_ = kernels::Activation::kRelu;
+  float dropout_;
+  bool normalize_;
+  float temperature_;
+  bool softmax_, log_q_, gather_;
+  float init_std_;
+  std::unique_ptr<nn::Embedding> user_ids_, item_ids_;
+  std::unique_ptr<nn::Mlp> user_mlp_, item_mlp_;
+  std::vector<Parameter*> params_;
+  std::vector<float> log_q_table_;  // log P(item) under the training distribution
+  data::Csr positives_;
+  std::unique_ptr<data::NegativeSampler> sampler_;
+};
+
+void TwoTowerModel::build_impl(const ModelContext& ctx) {
+  const std::int32_t users = ctx.dataset ? ctx.dataset->num_users() : ctx.num_users;
+  const std::int32_t items = ctx.dataset ? ctx.dataset->num_items() : ctx.num_items;
+  nn::Init init{ctx.resources, ctx.seed, 0};
+  user_ids_ = std::make_unique<nn::Embedding>("two_tower.user_ids", users, dim_, init_std_, init);
+  item_ids_ = std::make_unique<nn::Embedding>("two_tower.item_ids", items, dim_, init_std_, init);
+  for (Parameter* p : user_ids_->parameters()) params_.push_back(p);
+  for (Parameter* p : item_ids_->parameters()) params_.push_back(p);
+  if (!tower_.empty()) {
+    std::vector<std::int64_t> dims = {dim_};
+    dims.insert(dims.end(), tower_.begin(), tower_.end());
+    user_mlp_ = std::make_unique<nn::Mlp>("two_tower.user_tower", dims, activation_, dropout_, false, init);
+    item_mlp_ = std::make_unique<nn::Mlp>("two_tower.item_tower", dims, activation_, dropout_, false, init);
+    for (Parameter* p : user_mlp_->parameters()) params_.push_back(p);
+    for (Parameter* p : item_mlp_->parameters()) params_.push_back(p);
+  }
+  if (!ctx.dataset) return;
+  const data::Dataset& d = *ctx.dataset;
+  std::vector<std::int64_t> counts(static_cast<std::size_t>(items), 0);
+  for (std::int32_t i : d.train.item) ++counts[static_cast<std::size_t>(i)];
+  // A batch's positives follow the training distribution: P(i) = count / total.
+  log_q_table_.resize(counts.size());
+  const double total = static_cast<double>(std::max<std::int64_t>(1, d.train.size()));
+  for (std::size_t i = 0; i < counts.size(); ++i) {
+    log_q_table_[i] = static_cast<float>(std::log(std::max<double>(1.0, static_cast<double>(counts[i])) / total));
+  }
+  if (!softmax_) {
+    positives_ = data::user_item_csr(data::InteractionTable{d.train.user, d.train.item, {}, {}}, d.num_users());
+    sampler_ = std::make_unique<data::NegativeSampler>(d.num_items(), data::NegativeSampler::Distribution::kUniform,
+                                                       &positives_, counts);
+  }
+}
+
+ag::Var TwoTowerModel::tower(ag::Graph& g, const nn::Embedding& ids, const nn::Mlp* mlp, const Tensor& rows,
+                             std::uint64_t dropout_stream) const {
+  ag::Var x = ids.forward(g, rows);
+  if (mlp) x = mlp->forward(g, x, {context().seed, dropout_stream, 0});
+  return normalize_ ? ag::l2_normalize_rows(x) : x;
+}
+
+StepStats TwoTowerModel::train_step(const TrainBatch& batch) {
+  const data::Dataset& d = *context().dataset;
+  const Resources& res = *context().resources;
+  Communicator& comm = *context().comm;
+  const auto n = static_cast<std::int64_t>(batch.rows.size());
+  std::vector<std::int32_t> users(static_cast<std::size_t>(n)), items(static_cast<std::size_t>(n));
+  for (std::int64_t k = 0; k < n; ++k) {
+    users[static_cast<std::size_t>(k)] = d.train.user[batch.rows[static_cast<std::size_t>(k)]];
+    items[static_cast<std::size_t>(k)] = d.train.item[batch.rows[static_cast<std::size_t>(k)]];
+  }
+  ag::Graph g(res);
+  const auto step_stream = [&](std::uint32_t tower_index) {
+    return rng_stream(RngPurpose::kDropout, tower_index) ^ (static_cast<std::uint64_t>(batch.global_step) << 8);
+  };
+  const ag::Var u = tower(g, *user_ids_, user_mlp_.get(), on_device(users), step_stream(0));
+  const ag::Var v = tower(g, *item_ids_, item_mlp_.get(), on_device(items), step_stream(1));
+  ag::Var losses;
+  if (softmax_) {
+    // Negatives: the positives of the whole global batch (this rank's rows
+    // first in rank order), so row k's target is its own item's column.
+    const bool gather = gather_ && comm.world_size() > 1;
+    const ag::Var all_items = gather ? ag::allgather_rows(v, comm) : v;
+    std::int64_t offset = 0;
+    std::vector<std::int32_t> all_ids = items;
+    if (gather) {
+      const std::vector<std::int64_t> counts = comm.allgather_int(n);
+      for (int r = 0; r < comm.rank(); ++r) offset += counts[static_cast<std::size_t>(r)];
+      Tensor gathered = Tensor::empty({all_items.size(0)}, DType::kI32);
+      comm.allgatherv(Tensor::from_vector(items), gathered, counts);
+      all_ids = gathered.to_vector<std::int32_t>();
+    }
+    ag::Var logits = ag::matmul(u, all_items, true, 1.0f / temperature_);
+    if (log_q_) {
+      std::vector<float> correction(all_ids.size());
+      for (std::size_t j = 0; j < all_ids.size(); ++j) correction[j] = -log_q_table_[static_cast<std::size_t>(all_ids[j])];
+      logits = ag::bias_add(logits, g.constant(Tensor::from_vector(correction).to(res.device(), res.stream())));
+    }
+    std::vector<std::int32_t> targets(static_cast<std::size_t>(n));
+    for (std::int64_t k = 0; k < n; ++k) targets[static_cast<std::size_t>(k)] = static_cast<std::int32_t>(offset + k);
+    losses = ag::softmax_cross_entropy(logits, on_device(targets));
+  } else {
+    std::vector<std::int32_t> negatives(static_cast<std::size_t>(n));
+    const std::uint64_t stream = rng_stream(RngPurpose::kNegatives, static_cast<std::uint32_t>(batch.epoch));
+    for (std::int64_t k = 0; k < n; ++k) {
+      negatives[static_cast<std::size_t>(k)] = sampler_->sample(users[static_cast<std::size_t>(k)], context().seed,
+                                                                stream, batch.rows[static_cast<std::size_t>(k)]);
+    }
+    const ag::Var vj = tower(g, *item_ids_, item_mlp_.get(), on_device(negatives), step_stream(2));
+    const ag::Var margin = ag::scale(ag::sub(ag::rowwise_dot(u, v), ag::rowwise_dot(u, vj)), 1.0f / temperature_);
+    losses = ag::scale(ag::log_sigmoid(margin), -1.0f);
+  }
+  const ag::Var loss = ag::sum(losses);
+  g.backward(loss, 1.0f / static_cast<float>(batch.global_rows));
+  const Tensor total = loss.value().to(Device::cpu(), res.stream());
+  res.synchronize();
+  return {static_cast<double>(total.data_as<float>()[0]), n};
+}
+
+Tensor TwoTowerModel::export_all(const nn::Embedding& ids, const nn::Mlp* mlp, std::int32_t rows) const {
+  const Resources& res = *context().resources;
+  const std::int64_t width = mlp ? mlp->out() : dim_;
+  Tensor out = Tensor::empty({rows, width}, DType::kF32);
+  constexpr std::int32_t kBlock = 8192;
+  for (std::int32_t begin = 0; begin < rows; begin += kBlock) {
+    const std::int32_t end = std::min(rows, begin + kBlock);
+    std::vector<std::int32_t> block(static_cast<std::size_t>(end - begin));
+    for (std::int32_t r = begin; r < end; ++r) block[static_cast<std::size_t>(r - begin)] = r;
+    ag::Graph g(res);
+    g.set_training(false);
+    const Tensor values = tower(g, ids, mlp, on_device(block), 0).value().to(Device::cpu(), res.stream());
+    res.synchronize();
+    out.slice_rows(begin, end).copy_from(values);
+  }
+  return out;
+}
+
+bool TwoTowerModel::embeddings(Tensor& users, Tensor& items) {
+  users = export_all(*user_ids_, user_mlp_.get(), static_cast<std::int32_t>(user_ids_->table().value().size(0)));
+  items = export_all(*item_ids_, item_mlp_.get(), static_cast<std::int32_t>(item_ids_->table().value().size(0)));
+  return true;
+}
+
+}  // namespace
+}  // namespace recforge::two_tower
+
+RF_REGISTER_MODEL("two_tower", recforge::two_tower::TwoTowerModel);
