@@ -132,6 +132,27 @@ TEST(GradCheck, RowsAndColumns) {
   expect_gradients("reshape", [](Graph&, const std::vector<Var>& x) { return reshape(x[0], Shape{2, 6}); }, {two[0]});
 }
 
+TEST(GradCheck, GatherAndSparseProducts) {
+  const Tensor ids = Tensor::from_vector(std::vector<std::int32_t>{2, 0, 2, 3});
+  expect_gradients("gather_rows", [&](Graph&, const std::vector<Var>& x) { return gather_rows(x[0], ids); },
+                   {random_tensor({4, 3}, 34)});
+  // A (3 x 4) and its transpose (4 x 3), CSR with sorted columns.
+  SparseMatrix a{Tensor::from_vector(std::vector<std::int64_t>{0, 2, 3, 5}),
+                 Tensor::from_vector(std::vector<std::int32_t>{0, 3, 1, 0, 2}),
+                 Tensor::from_vector(std::vector<float>{0.5f, -1.0f, 2.0f, 1.5f, 0.25f}), 3, 4};
+  SparseMatrix at{Tensor::from_vector(std::vector<std::int64_t>{0, 2, 3, 4, 5}),
+                  Tensor::from_vector(std::vector<std::int32_t>{0, 2, 1, 2, 0}),
+                  Tensor::from_vector(std::vector<float>{0.5f, 1.5f, 2.0f, 0.25f, -1.0f}), 4, 3};
+  expect_gradients("spmm", [&](Graph&, const std::vector<Var>& x) { return spmm(a, at, x[0]); },
+                   {random_tensor({4, 5}, 35)});
+  // Two layers of a symmetric matrix, as LightGCN propagates.
+  SparseMatrix sym{Tensor::from_vector(std::vector<std::int64_t>{0, 2, 3, 4}),
+                   Tensor::from_vector(std::vector<std::int32_t>{1, 2, 0, 0}),
+                   Tensor::from_vector(std::vector<float>{0.7f, 0.3f, 0.7f, 0.3f}), 3, 3};
+  expect_gradients("spmm twice", [&](Graph&, const std::vector<Var>& x) { return spmm(sym, sym, spmm(sym, sym, x[0])); },
+                   {random_tensor({3, 4}, 36)});
+}
+
 TEST(GradCheck, Reductions) {
   expect_gradients("sum", [](Graph&, const std::vector<Var>& x) { return sum(x[0]); }, {random_tensor({3, 4}, 15)});
   expect_gradients("mean", [](Graph&, const std::vector<Var>& x) { return mean(x[0]); }, {random_tensor({3, 4}, 16)});

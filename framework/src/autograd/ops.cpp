@@ -4,6 +4,7 @@
 #include "recforge/autograd/ops.hpp"
 
 #include "recforge/kernels/gemm.hpp"
+#include "recforge/kernels/rows.hpp"
 
 namespace recforge::ag {
 namespace {
@@ -160,6 +161,26 @@ Var reshape(const Var& x, const Shape& shape) {
   Graph& g = graph_of(x, "reshape");
   return g.record("reshape", x.value().reshape(shape), {x}, [x](Graph& g, const Tensor& dy) {
     if (Tensor* dx = g.grad_of(x)) kernels::axpy(g.resources(), 1.0f, dy.reshape(x.shape()), *dx);
+  });
+}
+
+Var gather_rows(const Var& x, const Tensor& ids) {
+  Graph& g = graph_of(x, "gather_rows");
+  Tensor y = g.empty({ids.numel(), x.size(1)});
+  kernels::gather_rows(g.resources(), x.value(), ids, y);
+  return g.record("gather_rows", y, {x}, [x, ids](Graph& g, const Tensor& dy) {
+    if (Tensor* dx = g.grad_of(x)) kernels::scatter_add_rows(g.resources(), *dx, ids, dy);
+  });
+}
+
+Var spmm(const SparseMatrix& a, const SparseMatrix& a_transposed, const Var& x) {
+  Graph& g = graph_of(x, "spmm");
+  RF_CHECK(a_transposed.rows == a.cols && a_transposed.cols == a.rows, "spmm: the transpose of a ", a.rows, " x ",
+           a.cols, " matrix is ", a_transposed.rows, " x ", a_transposed.cols);
+  Tensor y = g.empty({a.rows, x.size(1)});
+  kernels::spmm(g.resources(), a.view(), x.value(), y, false);
+  return g.record("spmm", y, {x}, [x, a_transposed](Graph& g, const Tensor& dy) {
+    if (Tensor* dx = g.grad_of(x)) kernels::spmm(g.resources(), a_transposed.view(), dy, *dx, true);
   });
 }
 

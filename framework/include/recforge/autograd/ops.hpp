@@ -8,6 +8,7 @@
 
 #include "recforge/autograd/graph.hpp"
 #include "recforge/kernels/nn.hpp"
+#include "recforge/kernels/sparse.hpp"
 
 namespace recforge::ag {
 
@@ -43,6 +44,21 @@ Var concat_columns(const std::vector<Var>& parts);
 Var slice_columns(const Var& x, std::int64_t begin, std::int64_t width);
 // The same values with another shape of the same size.
 Var reshape(const Var& x, const Shape& shape);
+
+// Rows `ids` (i32, n) of x (R, d) -> (n, d); the gradient is scattered back
+// (dense: for tables every row of which gets a gradient anyway, e.g. LightGCN's
+// propagated embeddings; embedding tables use Graph::embedding instead).
+Var gather_rows(const Var& x, const Tensor& ids);
+
+// A constant CSR matrix on the graph's device.
+struct SparseMatrix {
+  Tensor offsets, columns, values;  // (rows + 1) i64, (nnz) i32, (nnz) f32
+  std::int64_t rows = 0, cols = 0;
+  kernels::CsrView view() const { return {offsets, columns, values, rows, cols}; }
+};
+// A x for x (cols, d); the backward multiplies by `a_transposed` (pass `a`
+// itself for a symmetric matrix such as a normalised graph adjacency).
+Var spmm(const SparseMatrix& a, const SparseMatrix& a_transposed, const Var& x);
 
 // ---- reductions
 Var sum(const Var& x);   // -> (1)
