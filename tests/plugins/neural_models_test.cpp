@@ -160,6 +160,52 @@ TEST(TwoTower, SoftmaxLossIsTheInBatchCrossEntropyWithLogQ) {
   EXPECT_NEAR(stats.loss_sum, expected, 1e-4 * std::fabs(expected));
 }
 
+TEST(LightGcn, TrainingImprovesRanking) {
+  expect_training_improves_ranking("{type: lightgcn, dim: 16, layers: 2}",
+                                   "train: {epochs: 5, batch_size: 256, optimizer: {type: adam, lr: 0.01}}\n");
+}
+
+// The exported embeddings are mean(E_0, A E_0, A^2 E_0) with A built here,
+// densely, from the training pairs: D^-1/2 [[0, R], [R^T, 0]] D^-1/2.
+TEST(LightGcn, EmbeddingsAreTheMeanOfPropagatedLayers) {
+  auto b = build("{type: lightgcn, dim: 4, layers: 2}");
+  const data::Dataset& d = dataset();
+  const std::int64_t users = d.num_users(), nodes = users + d.num_items();
+  std::vector<std::vector<double>> adj(static_cast<std::size_t>(nodes), std::vector<double>(static_cast<std::size_t>(nodes), 0));
+  for (std::int64_t r = 0; r < d.train.size(); ++r) {
+    const std::int64_t u = d.train.user[static_cast<std::size_t>(r)], i = users + d.train.item[static_cast<std::size_t>(r)];
+    adj[static_cast<std::size_t>(u)][static_cast<std::size_t>(i)] = adj[static_cast<std::size_t>(i)][static_cast<std::size_t>(u)] = 1;
+  }
+  std::vector<double> degree(static_cast<std::size_t>(nodes), 0);
+  for (std::int64_t a = 0; a < nodes; ++a) {
+    for (std::int64_t c = 0; c < nodes; ++c) degree[static_cast<std::size_t>(a)] += adj[static_cast<std::size_t>(a)][static_cast<std::size_t>(c)];
+  }
+  const Tensor e0 = b.model->parameters()[0]->value();
+  std::vector<double> layer(e0.data_as<float>(), e0.data_as<float>() + e0.numel()), total = layer;
+  for (int k = 0; k < 2; ++k) {
+    std::vector<double> next(layer.size(), 0);
+    for (std::int64_t a = 0; a < nodes; ++a) {
+      for (std::int64_t c = 0; c < nodes; ++c) {
+        const double w = adj[static_cast<std::size_t>(a)][static_cast<std::size_t>(c)];
+        if (w == 0) continue;
+        const double norm = 1.0 / std::sqrt(degree[static_cast<std::size_t>(a)] * degree[static_cast<std::size_t>(c)]);
+        for (int f = 0; f < 4; ++f) next[static_cast<std::size_t>(a * 4 + f)] += norm * layer[static_cast<std::size_t>(c * 4 + f)];
+      }
+    }
+    layer = next;
+    for (std::size_t x = 0; x < total.size(); ++x) total[x] += layer[x];
+  }
+  Tensor user_emb, item_emb;
+  ASSERT_TRUE(b.model->embeddings(user_emb, item_emb));
+  ASSERT_EQ(user_emb.shape(), (Shape{users, 4}));
+  for (std::int64_t a = 0; a < nodes; ++a) {
+    for (int f = 0; f < 4; ++f) {
+      const float got = a < users ? user_emb.data_as<float>()[a * 4 + f] : item_emb.data_as<float>()[(a - users) * 4 + f];
+      ASSERT_NEAR(got, total[static_cast<std::size_t>(a * 4 + f)] / 3.0, 1e-5) << "node " << a << " column " << f;
+    }
+  }
+}
+
 TEST(TwoTower, BadConfigIsRefusedWithTheKey) {
   EXPECT_THROW(build("{type: two_tower, loss: hinge}"), Error);
   EXPECT_THROW(build("{type: two_tower, temperature: 0}"), Error);

@@ -83,7 +83,9 @@ INSTANTIATE_TEST_SUITE_P(
                            1e-3, 1e-5},
                       // In-batch negatives gathered across ranks: 2 x 32 rows see the same 64 negatives as 1 x 64.
                       Case{"two_tower_softmax", "{type: two_tower, dim: 8, tower: [8], temperature: 0.2}",
-                           "{type: adam, lr: 0.01}", 1e-3, 1e-5}),
+                           "{type: adam, lr: 0.01}", 1e-3, 1e-5},
+                      // Graph propagated redundantly on each rank, the dense E_0 gradient all-reduced.
+                      Case{"lightgcn", "{type: lightgcn, dim: 8, layers: 2}", "{type: adam, lr: 0.01}", 1e-3, 1e-5}),
     [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
 
 }  // namespace
