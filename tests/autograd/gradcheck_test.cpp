@@ -153,6 +153,44 @@ TEST(GradCheck, GatherAndSparseProducts) {
                    {random_tensor({3, 4}, 36)});
 }
 
+TEST(GradCheck, Attention) {
+  expect_gradients("batched_matmul",
+                   [](Graph&, const std::vector<Var>& x) { return batched_matmul(x[0], x[1], false, 0.5f); },
+                   {random_tensor({2, 3, 4}, 37), random_tensor({2, 4, 2}, 38)});
+  expect_gradients("batched_matmul trans_b",
+                   [](Graph&, const std::vector<Var>& x) { return batched_matmul(x[0], x[1], true); },
+                   {random_tensor({2, 3, 4}, 39), random_tensor({2, 5, 4}, 40)});
+  // Masked entries are -inf: weight the rest only (their derivative is 0 anyway).
+  expect_gradients("causal_mask then softmax",
+                   [](Graph&, const std::vector<Var>& x) {
+                     return softmax_rows(reshape(causal_mask(x[0]), Shape{6, 3}));
+                   },
+                   {random_tensor({2, 3, 3}, 41)});
+  const kernels::DropoutKey key{3, 4, 5};
+  for (const std::int64_t heads : {1, 2}) {
+    expect_gradients(heads == 1 ? "causal_self_attention, 1 head" : "causal_self_attention, 2 heads",
+                     [&](Graph&, const std::vector<Var>& x) {
+                       return causal_self_attention(x[0], x[1], x[2], 2, heads, 0.2f, key);
+                     },
+                     {random_tensor({6, 4}, 42), random_tensor({6, 4}, 43), random_tensor({6, 4}, 44)});
+  }
+}
+
+// Position i attends to positions <= i only: changing a later key or value
+// leaves earlier outputs unchanged.
+TEST(Autograd, CausalAttentionIgnoresTheFuture) {
+  const Resources res = Resources::cpu();
+  Tensor q = random_tensor({4, 2}, 45), k = random_tensor({4, 2}, 46), v = random_tensor({4, 2}, 47);
+  Graph g1(res);
+  const auto before = causal_self_attention(g1.constant(q), g1.constant(k), g1.constant(v), 1, 1).value().to_vector<float>();
+  k.data_as<float>()[6] += 5.0f;  // key of position 3
+  v.data_as<float>()[7] -= 3.0f;  // value of position 3
+  Graph g2(res);
+  const auto after = causal_self_attention(g2.constant(q), g2.constant(k), g2.constant(v), 1, 1).value().to_vector<float>();
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(before[static_cast<std::size_t>(i)], after[static_cast<std::size_t>(i)]) << i;
+  EXPECT_NE(before[6], after[6]);
+}
+
 TEST(GradCheck, Reductions) {
   expect_gradients("sum", [](Graph&, const std::vector<Var>& x) { return sum(x[0]); }, {random_tensor({3, 4}, 15)});
   expect_gradients("mean", [](Graph&, const std::vector<Var>& x) { return mean(x[0]); }, {random_tensor({3, 4}, 16)});

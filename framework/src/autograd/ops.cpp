@@ -3,6 +3,8 @@
 // input that needs none, and that input is skipped).
 #include "recforge/autograd/ops.hpp"
 
+#include <cmath>
+
 #include "recforge/kernels/gemm.hpp"
 #include "recforge/kernels/rows.hpp"
 
@@ -182,6 +184,67 @@ Var spmm(const SparseMatrix& a, const SparseMatrix& a_transposed, const Var& x) 
   return g.record("spmm", y, {x}, [x, a_transposed](Graph& g, const Tensor& dy) {
     if (Tensor* dx = g.grad_of(x)) kernels::spmm(g.resources(), a_transposed.view(), dy, *dx, true);
   });
+}
+
+Var batched_matmul(const Var& a, const Var& b, bool trans_b, float alpha) {
+  Graph& g = graph_of(a, "batched_matmul");
+  RF_CHECK(a.value().ndim() == 3 && b.value().ndim() == 3, "batched_matmul: needs 3-d inputs, got ", a.shape().str(),
+           " and ", b.shape().str());
+  const std::int64_t m = trans_b ? b.size(1) : b.size(2);
+  Tensor y = g.empty({a.size(0), a.size(1), m});
+  kernels::batched_gemm(g.resources(), a.value(), b.value(), y, {.trans_b = trans_b, .alpha = alpha});
+  return g.record("batched_matmul", y, {a, b}, [a, b, trans_b, alpha](Graph& g, const Tensor& dy) {
+    const Resources& res = g.resources();
+    if (Tensor* da = g.grad_of(a)) {
+      kernels::batched_gemm(res, dy, b.value(), *da, {.trans_b = !trans_b, .alpha = alpha, .beta = 1.0f});
+    }
+    if (Tensor* db = g.grad_of(b)) {
+      if (trans_b) {
+        kernels::batched_gemm(res, dy, a.value(), *db, {.trans_a = true, .alpha = alpha, .beta = 1.0f});
+      } else {
+        kernels::batched_gemm(res, a.value(), dy, *db, {.trans_a = true, .alpha = alpha, .beta = 1.0f});
+      }
+    }
+  });
+}
+
+Var causal_mask(const Var& x) {
+  Graph& g = graph_of(x, "causal_mask");
+  Tensor y = g.empty(x.shape());
+  y.copy_from(x.value(), g.resources().stream());
+  kernels::causal_mask(g.resources(), y, -INFINITY);
+  return g.record("causal_mask", y, {x}, [x](Graph& g, const Tensor& dy) {
+    if (Tensor* dx = g.grad_of(x)) {
+      Tensor masked = g.empty(dy.shape());
+      masked.copy_from(dy, g.resources().stream());
+      kernels::causal_mask(g.resources(), masked, 0.0f);
+      kernels::axpy(g.resources(), 1.0f, masked, *dx);
+    }
+  });
+}
+
+Var causal_self_attention(const Var& q, const Var& k, const Var& v, std::int64_t sequences, std::int64_t heads,
+                          float dropout_p, const kernels::DropoutKey& key) {
+  RF_CHECK(q.value().ndim() == 2 && q.shape() == k.shape() && q.shape() == v.shape(),
+           "causal_self_attention: q, k, v must be equal (rows, d), got ", q.shape().str(), ", ", k.shape().str(), ", ",
+           v.shape().str());
+  const std::int64_t rows = q.size(0), d = q.size(1);
+  RF_CHECK(sequences > 0 && rows % sequences == 0, "causal_self_attention: ", rows, " rows are not ", sequences,
+           " sequences");
+  RF_CHECK(heads > 0 && d % heads == 0, "causal_self_attention: ", d, " columns do not split into ", heads, " heads");
+  const std::int64_t l = rows / sequences, dh = d / heads;
+  const float scale_by = 1.0f / std::sqrt(static_cast<float>(dh));
+  std::vector<Var> outputs;
+  for (std::int64_t h = 0; h < heads; ++h) {
+    const auto head = [&](const Var& x) {
+      return reshape(heads == 1 ? x : slice_columns(x, h * dh, dh), Shape{sequences, l, dh});
+    };
+    const Var scores = causal_mask(batched_matmul(head(q), head(k), true, scale_by));
+    Var weights = reshape(softmax_rows(reshape(scores, Shape{sequences * l, l})), Shape{sequences, l, l});
+    weights = dropout(weights, dropout_p, {key.seed, key.stream + static_cast<std::uint64_t>(h), key.offset});
+    outputs.push_back(reshape(batched_matmul(weights, head(v)), Shape{rows, dh}));
+  }
+  return heads == 1 ? outputs.front() : concat_columns(outputs);
 }
 
 namespace {

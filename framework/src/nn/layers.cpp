@@ -93,4 +93,46 @@ ag::Var LayerNorm::forward(ag::Graph& g, const ag::Var& x) const {
   return ag::layer_norm(x, g.parameter(*gamma_), g.parameter(*beta_), eps_);
 }
 
+MultiHeadAttention::MultiHeadAttention(const std::string& name, std::int64_t dim, std::int64_t heads, float dropout,
+                                       Init& init)
+    : heads_(heads), dropout_(dropout) {
+  RF_CHECK(heads > 0 && dim % heads == 0, "nn::MultiHeadAttention '", name, "': ", dim, " columns do not split into ",
+           heads, " heads");
+  q_ = std::make_unique<Linear>(name + ".q", dim, dim, true, init);
+  k_ = std::make_unique<Linear>(name + ".k", dim, dim, true, init);
+  v_ = std::make_unique<Linear>(name + ".v", dim, dim, true, init);
+  out_ = std::make_unique<Linear>(name + ".out", dim, dim, true, init);
+  for (const auto* m : {q_.get(), k_.get(), v_.get(), out_.get()}) add_children(*m);
+}
+
+ag::Var MultiHeadAttention::forward(ag::Graph& g, const ag::Var& queries, const ag::Var& keys, std::int64_t sequences,
+                                    const kernels::DropoutKey& key) const {
+  const ag::Var attended = ag::causal_self_attention(q_->forward(g, queries), k_->forward(g, keys),
+                                                     v_->forward(g, keys), sequences, heads_, dropout_, key);
+  return out_->forward(g, attended);
+}
+
+TransformerBlock::TransformerBlock(const std::string& name, std::int64_t dim, std::int64_t heads, float dropout,
+                                   kernels::Activation activation, Init& init)
+    : dropout_(dropout) {
+  attention_norm_ = std::make_unique<LayerNorm>(name + ".attention_norm", dim, *init.resources, 1e-8f);
+  attention_ = std::make_unique<MultiHeadAttention>(name + ".attention", dim, heads, dropout, init);
+  ffn_norm_ = std::make_unique<LayerNorm>(name + ".ffn_norm", dim, *init.resources, 1e-8f);
+  ffn_ = std::make_unique<Mlp>(name + ".ffn", std::vector<std::int64_t>{dim, dim, dim}, activation, dropout, false, init);
+  add_children(*attention_norm_);
+  add_children(*attention_);
+  add_children(*ffn_norm_);
+  add_children(*ffn_);
+}
+
+ag::Var TransformerBlock::forward(ag::Graph& g, const ag::Var& x, std::int64_t sequences,
+                                  const kernels::DropoutKey& key) const {
+  const ag::Var h =
+      ag::add(x, attention_->forward(g, attention_norm_->forward(g, x), x, sequences, {key.seed, key.stream, key.offset}));
+  const kernels::DropoutKey ffn_key{key.seed, key.stream + 16, key.offset};
+  const ag::Var f = ag::dropout(ffn_->forward(g, ffn_norm_->forward(g, h), ffn_key), dropout_,
+                                {key.seed, key.stream + 32, key.offset});
+  return ag::add(h, f);
+}
+
 }  // namespace recforge::nn

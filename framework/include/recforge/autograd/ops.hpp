@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "recforge/autograd/graph.hpp"
+#include "recforge/kernels/attention.hpp"
 #include "recforge/kernels/nn.hpp"
 #include "recforge/kernels/sparse.hpp"
 
@@ -59,6 +60,19 @@ struct SparseMatrix {
 // A x for x (cols, d); the backward multiplies by `a_transposed` (pass `a`
 // itself for a symmetric matrix such as a normalised graph adjacency).
 Var spmm(const SparseMatrix& a, const SparseMatrix& a_transposed, const Var& x);
+
+// ---- attention
+// For every b: alpha A[b] B[b] (or A[b] B[b]^T): (batch, n, k) x (batch, k, m).
+Var batched_matmul(const Var& a, const Var& b, bool trans_b = false, float alpha = 1.0f);
+// x (batch, L, L) with the entries above the diagonal set to -inf (their gradient is 0).
+Var causal_mask(const Var& x);
+// Scaled dot-product causal self-attention over `sequences` sequences of
+// length L stored as rows: q, k, v (sequences * L, d) -> (sequences * L, d),
+// `heads` heads of d / heads columns; attention weights dropped out with
+// probability p (keyed by `key`) when training. The composition of the ops
+// above: the reference of fused attention kernels.
+Var causal_self_attention(const Var& q, const Var& k, const Var& v, std::int64_t sequences, std::int64_t heads,
+                          float dropout_p = 0.0f, const kernels::DropoutKey& key = {});
 
 // ---- reductions
 Var sum(const Var& x);   // -> (1)

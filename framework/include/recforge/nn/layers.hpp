@@ -93,4 +93,35 @@ class LayerNorm : public Module {
   float eps_;
 };
 
+// Causal multi-head self-attention over sequences stored as rows (sequences * L, d):
+// q, k, v projections (with biases), scaled dot-product attention, output projection.
+class MultiHeadAttention : public Module {
+ public:
+  MultiHeadAttention(const std::string& name, std::int64_t dim, std::int64_t heads, float dropout, Init& init);
+  // `queries` and `keys` (the same rows for self-attention): (sequences * L, dim).
+  ag::Var forward(ag::Graph& g, const ag::Var& queries, const ag::Var& keys, std::int64_t sequences,
+                  const kernels::DropoutKey& key = {}) const;
+
+ private:
+  std::int64_t heads_;
+  float dropout_;
+  std::unique_ptr<Linear> q_, k_, v_, out_;
+};
+
+// A pre-norm Transformer block as SASRec uses it:
+//   h = x + Attention(LayerNorm(x) as queries, x as keys and values)
+//   y = h + FFN(LayerNorm(h)),  FFN = Linear -> activation -> dropout -> Linear -> dropout
+class TransformerBlock : public Module {
+ public:
+  TransformerBlock(const std::string& name, std::int64_t dim, std::int64_t heads, float dropout,
+                   kernels::Activation activation, Init& init);
+  ag::Var forward(ag::Graph& g, const ag::Var& x, std::int64_t sequences, const kernels::DropoutKey& key = {}) const;
+
+ private:
+  std::unique_ptr<LayerNorm> attention_norm_, ffn_norm_;
+  std::unique_ptr<MultiHeadAttention> attention_;
+  std::unique_ptr<Mlp> ffn_;
+  float dropout_;
+};
+
 }  // namespace recforge::nn
