@@ -2,6 +2,7 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include "blas_threads.hpp"
 #include "recforge/kernels/gemm.hpp"
 
 namespace recforge::kernels {
@@ -37,29 +38,6 @@ void gemm_naive(const TensorView& a, const TensorView& b, TensorView c, const Ge
 }
 
 namespace {
-
-// Products below this many multiply-adds run on one thread: OpenBLAS would
-// split them over its pool, whose hand-off and spinning cost more than the
-// product (the layers of a mini-batch step), and the pool competes with
-// OpenMP for the same cores.
-constexpr std::int64_t kSingleThreadMacs = std::int64_t{1} << 24;
-
-// Sets OpenBLAS to one thread for its lifetime (on the calling thread's side:
-// recforge calls gemm from one thread at a time outside OpenMP regions).
-class SingleThreadedBlas {
- public:
-  explicit SingleThreadedBlas(bool active) : saved_(active ? openblas_get_num_threads() : 0) {
-    if (saved_ > 1) openblas_set_num_threads(1);
-  }
-  ~SingleThreadedBlas() {
-    if (saved_ > 1) openblas_set_num_threads(saved_);
-  }
-  SingleThreadedBlas(const SingleThreadedBlas&) = delete;
-  SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
-
- private:
-  int saved_;
-};
 
 void gemm_cpu(const Resources&, const TensorView& a, const TensorView& b, TensorView c, const GemmOptions& o) {
   const GemmShape s = check_gemm(a, b, c, o);

@@ -206,6 +206,19 @@ TEST(LightGcn, EmbeddingsAreTheMeanOfPropagatedLayers) {
   }
 }
 
+TEST(SasRec, TrainingImprovesRanking) {
+  expect_training_improves_ranking("{type: sasrec, dim: 16, blocks: 1, max_len: 20, dropout: 0.1}",
+                                   "train: {epochs: 10, batch_size: 64, optimizer: {type: adam, lr: 0.005}}\n");
+}
+
+TEST(SasRec, AnExampleIsAUserAndHeadsMustDivideTheWidth) {
+  auto b = build("{type: sasrec, dim: 16, blocks: 2, heads: 2, max_len: 10}");
+  EXPECT_EQ(b.model->num_examples(), dataset().num_users());
+  EXPECT_EQ(shapes(*b.model).at("sasrec.items"), (Shape{dataset().num_items() + 1, 16}));  // row 0: padding
+  EXPECT_EQ(shapes(*b.model).at("sasrec.positions"), (Shape{10, 16}));
+  EXPECT_THROW(build("{type: sasrec, dim: 10, heads: 3}"), Error);
+}
+
 TEST(TwoTower, BadConfigIsRefusedWithTheKey) {
   EXPECT_THROW(build("{type: two_tower, loss: hinge}"), Error);
   EXPECT_THROW(build("{type: two_tower, temperature: 0}"), Error);

@@ -85,7 +85,10 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"two_tower_softmax", "{type: two_tower, dim: 8, tower: [8], temperature: 0.2}",
                            "{type: adam, lr: 0.01}", 1e-3, 1e-5},
                       // Graph propagated redundantly on each rank, the dense E_0 gradient all-reduced.
-                      Case{"lightgcn", "{type: lightgcn, dim: 8, layers: 2}", "{type: adam, lr: 0.01}", 1e-3, 1e-5}),
+                      Case{"lightgcn", "{type: lightgcn, dim: 8, layers: 2}", "{type: adam, lr: 0.01}", 1e-3, 1e-5},
+                      // Examples are users; the loss is normalised by the global batch's positions.
+                      Case{"sasrec", "{type: sasrec, dim: 8, blocks: 1, max_len: 12, dropout: 0.2}",
+                           "{type: adam, lr: 0.01}", 1e-3, 1e-5}),
     [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
 
 }  // namespace

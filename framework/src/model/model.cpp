@@ -1,6 +1,8 @@
 // Model defaults: the training mode a model does not support says so clearly.
 #include "recforge/model/model.hpp"
 
+#include "recforge/data/interactions.hpp"
+
 #include "recforge/core/error.hpp"
 
 namespace recforge {
@@ -22,6 +24,11 @@ StepStats Model::train_epoch(std::int64_t) {
 }
 
 bool Model::embeddings(Tensor&, Tensor&) { return false; }
+
+std::int64_t Model::num_examples() const {
+  RF_CHECK(context_.dataset != nullptr, "model '", type(), "' has no training data");
+  return context_.dataset->train.size();
+}
 
 bool Model::score_pairs(std::span<const std::int32_t>, std::span<const std::int32_t>, std::span<float>) {
   return false;

@@ -127,11 +127,17 @@ TransformerBlock::TransformerBlock(const std::string& name, std::int64_t dim, st
 
 ag::Var TransformerBlock::forward(ag::Graph& g, const ag::Var& x, std::int64_t sequences,
                                   const kernels::DropoutKey& key) const {
-  const ag::Var h =
-      ag::add(x, attention_->forward(g, attention_norm_->forward(g, x), x, sequences, {key.seed, key.stream, key.offset}));
-  const kernels::DropoutKey ffn_key{key.seed, key.stream + 16, key.offset};
+  // key.offset counts sequences (the first one's index in the global batch), so
+  // a sequence gets the same masks whichever rank trains it: each mask's
+  // element offset is that many sequences' worth of elements.
+  const std::int64_t l = x.size(0) / sequences, d = x.size(1);
+  const std::uint64_t first = key.offset;
+  const ag::Var h = ag::add(x, attention_->forward(g, attention_norm_->forward(g, x), x, sequences,
+                                                   {key.seed, key.stream, first * static_cast<std::uint64_t>(l * l)}));
+  const std::uint64_t rows_offset = first * static_cast<std::uint64_t>(l * d);
+  const kernels::DropoutKey ffn_key{key.seed, key.stream + 16, rows_offset};
   const ag::Var f = ag::dropout(ffn_->forward(g, ffn_norm_->forward(g, h), ffn_key), dropout_,
-                                {key.seed, key.stream + 32, key.offset});
+                                {key.seed, key.stream + 32, rows_offset});
   return ag::add(h, f);
 }
 

@@ -151,7 +151,7 @@ Trainer::EpochResult Trainer::run_minibatch_epoch(std::int64_t epoch, std::int64
   result.stop = false;
   result.next_step = first_step;
   const std::vector<Parameter*> params = model_.parameters();
-  const std::int64_t rows = dataset_.train.size();
+  const std::int64_t rows = model_.num_examples();
   data::BatchSchedule schedule(rows, config_.get_int("batch_size"), comm_.world_size(), comm_.rank(), seed_,
                                config_.get_bool("shuffle"), config_.get_bool("drop_last"));
   schedule.start_epoch(epoch);
@@ -240,7 +240,7 @@ TrainSummary Trainer::fit() {
   const std::int64_t global_batch = config_.get_int("batch_size");
   RF_CHECK_KIND(ErrorKind::kConfig, !minibatch || global_batch >= comm_.world_size(), "train.batch_size ", global_batch,
                 " is smaller than the number of ranks (", comm_.world_size(), ")");
-  steps_per_epoch_ = minibatch ? data::BatchSchedule(dataset_.train.size(), global_batch, comm_.world_size(),
+  steps_per_epoch_ = minibatch ? data::BatchSchedule(model_.num_examples(), global_batch, comm_.world_size(),
                                                      comm_.rank(), seed_, config_.get_bool("shuffle"),
                                                      config_.get_bool("drop_last"))
                                      .steps_per_epoch()

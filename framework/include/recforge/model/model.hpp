@@ -40,7 +40,8 @@ struct ModelContext {
 };
 
 struct TrainBatch {
-  std::span<const std::uint32_t> rows;  // this rank's rows of dataset.train
+  std::span<const std::uint32_t> rows;  // this rank's examples: rows of dataset.train, or of the model's own
+                                        // example list (num_examples(), e.g. SASRec's users)
   std::int64_t global_rows = 0;         // rows of the global batch over all ranks
   std::int64_t epoch = 0, step = 0, global_step = 0;
 };
@@ -69,6 +70,9 @@ class Model {
   virtual std::vector<Parameter*> parameters() = 0;
 
   virtual StepStats train_step(const TrainBatch& batch);
+  // Examples the trainer shuffles and batches: the training interactions by
+  // default; a sequence model returns its number of users.
+  virtual std::int64_t num_examples() const;
   virtual StepStats train_epoch(std::int64_t epoch);
 
   // Evaluation. Factor models return true and fill user (U x D) and item (I x D)

@@ -115,6 +115,8 @@ class TransformerBlock : public Module {
  public:
   TransformerBlock(const std::string& name, std::int64_t dim, std::int64_t heads, float dropout,
                    kernels::Activation activation, Init& init);
+  // key.offset: the index of the first sequence in the global batch (dropout
+  // masks are then the same on 1 rank and on N ranks).
   ag::Var forward(ag::Graph& g, const ag::Var& x, std::int64_t sequences, const kernels::DropoutKey& key = {}) const;
 
  private:

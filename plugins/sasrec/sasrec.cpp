@@ -1,0 +1,229 @@
+// SASRec (Kang & McAuley, ICDM 2018): next-item prediction with causal
+// self-attention over each user's training sequence.
+//   input   the last `max_len` items before each target, left-padded
+//   x       item_embedding * sqrt(d) + position_embedding, dropout, padding rows zeroed
+//   blocks  `blocks` pre-norm Transformer blocks (causal attention, point-wise FFN),
+//           padding rows zeroed after each; a final LayerNorm
+//   loss    BCE of h_t . e(next item) against h_t . e(one sampled negative) at every
+//           non-padding position, averaged over those positions of the global batch
+// Item embeddings are shared between input and prediction (row 0: padding).
+// An example is a user (num_examples()), so a batch is `batch_size` sequences.
+// At evaluation the user's vector is the last position's output over their whole
+// training sequence, scored against the item embeddings (embeddings()): full and
+// sampled ranking then run as for any factor model, and `recforge serve` serves it.
+#include <cmath>
+
+#include "recforge/autograd/ops.hpp"
+#include "recforge/comm/communicator.hpp"
+#include "recforge/core/philox.hpp"
+#include "recforge/data/interactions.hpp"
+#include "recforge/data/sampler.hpp"
+#include "recforge/kernels/random.hpp"
+#include "recforge/model/model.hpp"
+#include "recforge/nn/layers.hpp"
+#include "recforge/registry/plugin_registry.hpp"
+
+namespace recforge::sasrec {
+namespace {
+
+class SasRecModel final : public Model {
+ public:
+  static Schema config_schema() {
+    Schema s("SASRec (Kang & McAuley 2018): causal self-attention over user sequences, BCE with a sampled negative");
+    s.add_int("dim", 50, "hidden width d", 1, 4096)
+        .add_int("blocks", 2, "Transformer blocks", 1, 32)
+        .add_int("heads", 1, "attention heads (d must divide by it)", 1, 64)
+        .add_int("max_len", 200, "sequence length: the latest items kept", 2, 4096)
+        .add_float("dropout", 0.2, "dropout on the input, attention weights and FFN", 0.0, 0.95)
+        .add_float("init_std", 0.02, "standard deviation of the embeddings' normal initialisation", 0.0)
+        .add_string("activation", "relu", "FFN activation", {"relu", "gelu"});
+    return s;
+  }
+
+  explicit SasRecModel(const ConfigNode& c)
+      : dim_(c.get_int("dim")),
+        blocks_(c.get_int("blocks")),
+        heads_(c.get_int("heads")),
+        max_len_(c.get_int("max_len")),
+        dropout_(static_cast<float>(c.get_double("dropout"))),
+        init_std_(static_cast<float>(c.get_double("init_std"))),
+        activation_(c.get_string("activation") == "gelu" ? kernels::Activation::kGelu : kernels::Activation::kRelu) {
+    RF_CHECK_KIND(ErrorKind::kConfig, dim_ % heads_ == 0, c["heads"].where(), ": model.dim ", dim_,
+                  " does not split into ", heads_, " heads");
+  }
+
+  std::string_view type() const override { return "sasrec"; }
+  std::vector<Parameter*> parameters() override { return params_; }
+  std::int64_t num_examples() const override { return static_cast<std::int64_t>(sequences_.size()); }
+  StepStats train_step(const TrainBatch& batch) override;
+  bool embeddings(Tensor& users, Tensor& items) override;
+
+ protected:
+  void build_impl(const ModelContext& ctx) override;
+
+ private:
+  // Hidden states (n * L, d) of padded item-id rows `ids` ((n * L), 0 = padding).
+  // `first`: the index of the first sequence in the global batch (dropout keys).
+  ag::Var encode(ag::Graph& g, const std::vector<std::int32_t>& ids, std::int64_t n, std::uint64_t step,
+                 std::uint64_t first) const;
+  Tensor on_device(const std::vector<std::int32_t>& v) const {
+    const Resources& res = *context().resources;
+    return Tensor::from_vector(v).to(res.device(), res.stream());
+  }
+  Tensor on_device(const std::vector<float>& v, const Shape& shape) const {
+    const Resources& res = *context().resources;
+    return Tensor::from_vector(v, shape).to(res.device(), res.stream());
+  }
+
+  std::int64_t dim_, blocks_, heads_, max_len_;
+  float dropout_, init_std_;
+  kernels::Activation activation_;
+  std::unique_ptr<nn::Embedding> items_;       // (I + 1, d): row 0 is padding
+  std::unique_ptr<Parameter> positions_;       // (L, d)
+  std::vector<std::unique_ptr<nn::TransformerBlock>> layers_;
+  std::unique_ptr<nn::LayerNorm> final_norm_;
+  std::vector<Parameter*> params_;
+  std::vector<std::vector<std::int32_t>> sequences_;  // per user, training items in time order
+  data::Csr positives_;
+  std::unique_ptr<data::NegativeSampler> sampler_;
+};
+
+void SasRecModel::build_impl(const ModelContext& ctx) {
+  const Resources& res = *ctx.resources;
+  const std::int32_t users = ctx.dataset ? ctx.dataset->num_users() : ctx.num_users;
+  const std::int32_t items = ctx.dataset ? ctx.dataset->num_items() : ctx.num_items;
+  nn::Init init{ctx.resources, ctx.seed, 0};
+  items_ = std::make_unique<nn::Embedding>("sasrec.items", items + 1, dim_, init_std_, init);
+  Tensor pos = Tensor::empty({max_len_, dim_}, DType::kF32, res.device(), res.stream());
+  kernels::fill_normal(res, pos, 0.0f, init_std_, ctx.seed, rng_stream(RngPurpose::kInit, init.next_stream++));
+  positions_ = std::make_unique<Parameter>("sasrec.positions", pos, Parameter::Kind::kDense);
+  for (std::int64_t b = 0; b < blocks_; ++b) {
+    layers_.push_back(std::make_unique<nn::TransformerBlock>("sasrec.block" + std::to_string(b), dim_, heads_, dropout_,
+                                                             activation_, init));
+  }
+  final_norm_ = std::make_unique<nn::LayerNorm>("sasrec.final_norm", dim_, res, 1e-8f);
+  for (Parameter* p : items_->parameters()) params_.push_back(p);
+  params_.push_back(positions_.get());
+  for (const auto& l : layers_) {
+    for (Parameter* p : l->parameters()) params_.push_back(p);
+  }
+  for (Parameter* p : final_norm_->parameters()) params_.push_back(p);
+  if (!ctx.dataset) return;
+  const data::Dataset& d = *ctx.dataset;
+  // Rows are ordered by (user, time) by the data preparation: each user's
+  // training items in order.
+  sequences_.assign(static_cast<std::size_t>(users), {});
+  for (std::int64_t r = 0; r < d.train.size(); ++r) {
+    sequences_[static_cast<std::size_t>(d.train.user[static_cast<std::size_t>(r)])].push_back(
+        d.train.item[static_cast<std::size_t>(r)]);
+  }
+  positives_ = data::user_item_csr(data::InteractionTable{d.train.user, d.train.item, {}, {}}, users);
+  std::vector<std::int64_t> counts(static_cast<std::size_t>(items), 0);
+  for (std::int32_t i : d.train.item) ++counts[static_cast<std::size_t>(i)];
+  sampler_ = std::make_unique<data::NegativeSampler>(items, data::NegativeSampler::Distribution::kUniform, &positives_,
+                                                     counts);
+}
+
+ag::Var SasRecModel::encode(ag::Graph& g, const std::vector<std::int32_t>& ids, std::int64_t n, std::uint64_t step,
+                            std::uint64_t first) const {
+  const std::int64_t rows = n * max_len_;
+  std::vector<std::int32_t> position(static_cast<std::size_t>(rows));
+  std::vector<float> mask(static_cast<std::size_t>(rows * dim_));
+  for (std::int64_t r = 0; r < rows; ++r) {
+    position[static_cast<std::size_t>(r)] = static_cast<std::int32_t>(r % max_len_);
+    const float keep = ids[static_cast<std::size_t>(r)] != 0 ? 1.0f : 0.0f;
+    std::fill_n(mask.begin() + r * dim_, dim_, keep);
+  }
+  const ag::Var padding = g.constant(on_device(mask, Shape{rows, dim_}));
+  const std::uint64_t stream = rng_stream(RngPurpose::kDropout, 0) + (step << 12);
+  ag::Var x = ag::scale(items_->forward(g, on_device(ids)), std::sqrt(static_cast<float>(dim_)));
+  x = ag::add(x, ag::gather_rows(g.parameter(*positions_), on_device(position)));
+  x = ag::mul(ag::dropout(x, dropout_, {context().seed, stream, first * static_cast<std::uint64_t>(max_len_ * dim_)}),
+              padding);
+  for (std::size_t b = 0; b < layers_.size(); ++b) {
+    x = ag::mul(layers_[b]->forward(g, x, n, {context().seed, stream + 64 * (b + 1), first}), padding);
+  }
+  return final_norm_->forward(g, x);
+}
+
+StepStats SasRecModel::train_step(const TrainBatch& batch) {
+  const Resources& res = *context().resources;
+  Communicator& comm = *context().comm;
+  const auto n = static_cast<std::int64_t>(batch.rows.size());
+  const std::int64_t rows = n * max_len_;
+  std::vector<std::int32_t> input(static_cast<std::size_t>(rows), 0), target(input.size(), 0), negative(input.size(), 0);
+  std::vector<float> weight(input.size(), 0.0f);
+  const std::uint64_t stream = rng_stream(RngPurpose::kNegatives, static_cast<std::uint32_t>(batch.epoch));
+  std::int64_t positions = 0;
+  for (std::int64_t k = 0; k < n; ++k) {
+    const std::uint32_t user = batch.rows[static_cast<std::size_t>(k)];
+    const auto& seq = sequences_[user];
+    // Inputs seq[t], targets seq[t + 1], the latest max_len pairs, right-aligned.
+    const std::int64_t pairs = std::min<std::int64_t>(max_len_, static_cast<std::int64_t>(seq.size()) - 1);
+    for (std::int64_t p = 0; p < pairs; ++p) {
+      const std::int64_t t = static_cast<std::int64_t>(seq.size()) - 1 - pairs + p;
+      const auto at = static_cast<std::size_t>(k * max_len_ + (max_len_ - pairs) + p);
+      input[at] = seq[static_cast<std::size_t>(t)] + 1;
+      target[at] = seq[static_cast<std::size_t>(t + 1)] + 1;
+      negative[at] = sampler_->sample(static_cast<std::int32_t>(user), context().seed, stream,
+                                      (static_cast<std::uint64_t>(user) << 32) | static_cast<std::uint64_t>(t)) + 1;
+      weight[at] = 1.0f;
+    }
+    positions += std::max<std::int64_t>(0, pairs);
+  }
+  const std::int64_t global_positions = comm.allreduce_int(positions, ReduceOp::kSum);
+  // This rank's slice starts after the lower ranks' (BatchSchedule cuts the
+  // global batch in rank order).
+  std::uint64_t first = 0;
+  const std::vector<std::int64_t> counts = comm.allgather_int(n);
+  for (int r = 0; r < comm.rank(); ++r) first += static_cast<std::uint64_t>(counts[static_cast<std::size_t>(r)]);
+  ag::Graph g(res);
+  const ag::Var h = encode(g, input, n, static_cast<std::uint64_t>(batch.global_step), first);
+  const ag::Var pos = ag::rowwise_dot(h, items_->forward(g, on_device(target)));
+  const ag::Var neg = ag::rowwise_dot(h, items_->forward(g, on_device(negative)));
+  const Tensor ones = on_device(std::vector<float>(static_cast<std::size_t>(rows), 1.0f), Shape{rows});
+  const Tensor zeros = on_device(std::vector<float>(static_cast<std::size_t>(rows), 0.0f), Shape{rows});
+  const ag::Var w = g.constant(on_device(weight, Shape{rows}));
+  const ag::Var loss = ag::sum(ag::mul(ag::add(ag::bce_with_logits(pos, ones), ag::bce_with_logits(neg, zeros)), w));
+  g.backward(loss, 1.0f / static_cast<float>(std::max<std::int64_t>(1, global_positions)));
+  const Tensor total = loss.value().to(Device::cpu(), res.stream());
+  res.synchronize();
+  return {static_cast<double>(total.data_as<float>()[0]), positions};
+}
+
+bool SasRecModel::embeddings(Tensor& users, Tensor& items) {
+  const Resources& res = *context().resources;
+  const auto n_users = static_cast<std::int64_t>(sequences_.size());
+  users = Tensor::zeros({n_users, dim_}, DType::kF32);
+  constexpr std::int64_t kBlock = 256;
+  for (std::int64_t begin = 0; begin < n_users; begin += kBlock) {
+    const std::int64_t end = std::min(n_users, begin + kBlock), n = end - begin;
+    // The whole training sequence (its latest max_len items), right-aligned.
+    std::vector<std::int32_t> ids(static_cast<std::size_t>(n * max_len_), 0);
+    for (std::int64_t k = 0; k < n; ++k) {
+      const auto& seq = sequences_[static_cast<std::size_t>(begin + k)];
+      const std::int64_t len = std::min<std::int64_t>(max_len_, static_cast<std::int64_t>(seq.size()));
+      for (std::int64_t p = 0; p < len; ++p) {
+        ids[static_cast<std::size_t>(k * max_len_ + max_len_ - len + p)] =
+            seq[seq.size() - static_cast<std::size_t>(len - p)] + 1;
+      }
+    }
+    ag::Graph g(res);
+    g.set_training(false);
+    const Tensor h = encode(g, ids, n, 0, 0).value().to(Device::cpu(), res.stream());
+    res.synchronize();
+    for (std::int64_t k = 0; k < n; ++k) {
+      std::copy_n(h.data_as<float>() + (k * max_len_ + max_len_ - 1) * dim_, dim_,
+                  users.data_as<float>() + (begin + k) * dim_);
+    }
+  }
+  const Tensor table = items_->table().value().to(Device::cpu(), res.stream());
+  res.synchronize();
+  items = table.slice_rows(1, table.size(0)).contiguous();
+  return true;
+}
+
+}  // namespace
+}  // namespace recforge::sasrec
+
+RF_REGISTER_MODEL("sasrec", recforge::sasrec::SasRecModel);
