@@ -11,6 +11,7 @@
 #include <cmath>
 
 #include "recforge/autograd/ops.hpp"
+#include "recforge/comm/communicator.hpp"
 #include "recforge/core/philox.hpp"
 #include "recforge/data/interactions.hpp"
 #include "recforge/data/sampler.hpp"
@@ -59,7 +60,8 @@ class NcfModel final : public Model {
 
  private:
   // Logits (n) of (users[k], items[k]); dropout keyed by `step` when training.
-  ag::Var forward(ag::Graph& g, const Tensor& users, const Tensor& items, std::uint64_t step) const;
+  ag::Var forward(ag::Graph& g, const Tensor& users, const Tensor& items, std::uint64_t step,
+                  std::uint64_t first_row = 0) const;
   Tensor on_device(const std::vector<std::int32_t>& v) const {
     const Resources& res = *context().resources;
     return Tensor::from_vector(v).to(res.device(), res.stream());
@@ -117,12 +119,14 @@ void NcfModel::build_impl(const ModelContext& ctx) {
   }
 }
 
-ag::Var NcfModel::forward(ag::Graph& g, const Tensor& users, const Tensor& items, std::uint64_t step) const {
+ag::Var NcfModel::forward(ag::Graph& g, const Tensor& users, const Tensor& items, std::uint64_t step,
+                          std::uint64_t first_row) const {
   std::vector<ag::Var> parts;
   if (gmf_) parts.push_back(ag::mul(gmf_users_->forward(g, users), gmf_items_->forward(g, items)));
   if (mlp_) {
     const ag::Var x = ag::concat_columns({mlp_users_->forward(g, users), mlp_items_->forward(g, items)});
-    const kernels::DropoutKey key{context().seed, rng_stream(RngPurpose::kDropout, 0), step << 32};
+    // Streams differ by step; offsets are rows of the global batch (rank-invariant).
+    const kernels::DropoutKey key{context().seed, rng_stream(RngPurpose::kDropout, 0) ^ (step << 16), first_row};
     parts.push_back(tower_->forward(g, x, key));
   }
   const ag::Var h = parts.size() == 1 ? parts.front() : ag::concat_columns(parts);
@@ -152,11 +156,16 @@ StepStats NcfModel::train_step(const TrainBatch& batch) {
       labels[at] = j == 0 ? 1.0f : 0.0f;
     }
   }
+  // This rank's first example in the global batch (ranks take slices in order).
+  std::uint64_t first_row = 0;
+  if (context().comm->world_size() > 1) {
+    const std::vector<std::int64_t> counts = context().comm->allgather_int(n * per);
+    for (int r = 0; r < context().comm->rank(); ++r) first_row += static_cast<std::uint64_t>(counts[static_cast<std::size_t>(r)]);
+  }
   ag::Graph g(res);
   const Tensor targets = Tensor::from_vector(labels).to(res.device(), res.stream());
-  const ag::Var losses =
-      ag::bce_with_logits(forward(g, on_device(users), on_device(items), static_cast<std::uint64_t>(batch.global_step)),
-                          targets);
+  const ag::Var losses = ag::bce_with_logits(
+      forward(g, on_device(users), on_device(items), static_cast<std::uint64_t>(batch.global_step), first_row), targets);
   const ag::Var loss = ag::sum(losses);
   // The mean over the global batch's examples (positives and negatives), as a
   // BCE-with-logits mean in PyTorch.

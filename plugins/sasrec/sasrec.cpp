@@ -141,7 +141,7 @@ ag::Var SasRecModel::encode(ag::Graph& g, const std::vector<std::int32_t>& ids, 
   x = ag::mul(ag::dropout(x, dropout_, {context().seed, stream, first * static_cast<std::uint64_t>(max_len_ * dim_)}),
               padding);
   for (std::size_t b = 0; b < layers_.size(); ++b) {
-    x = ag::mul(layers_[b]->forward(g, x, n, {context().seed, stream + 64 * (b + 1), first}), padding);
+    x = ag::mul(layers_[b]->forward(g, x, n, {context().seed, stream + 128 * (b + 1), first}), padding);
   }
   return final_norm_->forward(g, x);
 }
@@ -177,6 +177,9 @@ StepStats SasRecModel::train_step(const TrainBatch& batch) {
   std::uint64_t first = 0;
   const std::vector<std::int64_t> counts = comm.allgather_int(n);
   for (int r = 0; r < comm.rank(); ++r) first += static_cast<std::uint64_t>(counts[static_cast<std::size_t>(r)]);
+  // No sequences here (the last global batch is shorter than the ranks): no
+  // gradient to add; the trainer's exchange still runs on every rank.
+  if (n == 0) return {0.0, 0};
   ag::Graph g(res);
   const ag::Var h = encode(g, input, n, static_cast<std::uint64_t>(batch.global_step), first);
   const ag::Var pos = ag::rowwise_dot(h, items_->forward(g, on_device(target)));

@@ -23,6 +23,16 @@
 namespace recforge::two_tower {
 namespace {
 
+// The index of this rank's first row in the global batch (BatchSchedule cuts
+// it in rank order).
+std::uint64_t first_global_row(Communicator& comm, std::int64_t n) {
+  if (comm.world_size() == 1) return 0;
+  const std::vector<std::int64_t> counts = comm.allgather_int(n);
+  std::uint64_t first = 0;
+  for (int r = 0; r < comm.rank(); ++r) first += static_cast<std::uint64_t>(counts[static_cast<std::size_t>(r)]);
+  return first;
+}
+
 class TwoTowerModel final : public Model {
  public:
   static Schema config_schema() {
@@ -66,7 +76,7 @@ class TwoTowerModel final : public Model {
 
  private:
   ag::Var tower(ag::Graph& g, const nn::Embedding& ids, const nn::Mlp* mlp, const Tensor& rows,
-                std::uint64_t dropout_stream) const;
+                std::uint64_t dropout_stream, std::uint64_t first_row) const;
   Tensor on_device(const std::vector<std::int32_t>& v) const {
     const Resources& res = *context().resources;
     return Tensor::from_vector(v).to(res.device(), res.stream());
@@ -124,9 +134,9 @@ void TwoTowerModel::build_impl(const ModelContext& ctx) {
 }
 
 ag::Var TwoTowerModel::tower(ag::Graph& g, const nn::Embedding& ids, const nn::Mlp* mlp, const Tensor& rows,
-                             std::uint64_t dropout_stream) const {
+                             std::uint64_t dropout_stream, std::uint64_t first_row) const {
   ag::Var x = ids.forward(g, rows);
-  if (mlp) x = mlp->forward(g, x, {context().seed, dropout_stream, 0});
+  if (mlp) x = mlp->forward(g, x, {context().seed, dropout_stream, first_row});
   return normalize_ ? ag::l2_normalize_rows(x) : x;
 }
 
@@ -144,8 +154,10 @@ StepStats TwoTowerModel::train_step(const TrainBatch& batch) {
   const auto step_stream = [&](std::uint32_t tower_index) {
     return rng_stream(RngPurpose::kDropout, tower_index) ^ (static_cast<std::uint64_t>(batch.global_step) << 8);
   };
-  const ag::Var u = tower(g, *user_ids_, user_mlp_.get(), on_device(users), step_stream(0));
-  const ag::Var v = tower(g, *item_ids_, item_mlp_.get(), on_device(items), step_stream(1));
+  // Dropout rows are keyed by their index in the global batch (rank-invariant).
+  const std::uint64_t first = first_global_row(comm, n);
+  const ag::Var u = tower(g, *user_ids_, user_mlp_.get(), on_device(users), step_stream(0), first);
+  const ag::Var v = tower(g, *item_ids_, item_mlp_.get(), on_device(items), step_stream(1), first);
   ag::Var losses;
   if (softmax_) {
     // Negatives: the positives of the whole global batch (this rank's rows
@@ -157,9 +169,12 @@ StepStats TwoTowerModel::train_step(const TrainBatch& batch) {
     if (gather) {
       const std::vector<std::int64_t> counts = comm.allgather_int(n);
       for (int r = 0; r < comm.rank(); ++r) offset += counts[static_cast<std::size_t>(r)];
-      Tensor gathered = Tensor::empty({all_items.size(0)}, DType::kI32);
-      comm.allgatherv(Tensor::from_vector(items), gathered, counts);
-      all_ids = gathered.to_vector<std::int32_t>();
+      // On the communicator's device (NCCL takes device tensors only).
+      Tensor gathered = Tensor::empty({all_items.size(0)}, DType::kI32, res.allocator(), res.stream());
+      comm.allgatherv(on_device(items), gathered, counts);
+      const Tensor host = gathered.to(Device::cpu(), res.stream());
+      res.synchronize();
+      all_ids = host.to_vector<std::int32_t>();
     }
     ag::Var logits = ag::matmul(u, all_items, true, 1.0f / temperature_);
     if (log_q_) {
@@ -177,7 +192,7 @@ StepStats TwoTowerModel::train_step(const TrainBatch& batch) {
       negatives[static_cast<std::size_t>(k)] = sampler_->sample(users[static_cast<std::size_t>(k)], context().seed,
                                                                 stream, batch.rows[static_cast<std::size_t>(k)]);
     }
-    const ag::Var vj = tower(g, *item_ids_, item_mlp_.get(), on_device(negatives), step_stream(2));
+    const ag::Var vj = tower(g, *item_ids_, item_mlp_.get(), on_device(negatives), step_stream(2), first);
     const ag::Var margin = ag::scale(ag::sub(ag::rowwise_dot(u, v), ag::rowwise_dot(u, vj)), 1.0f / temperature_);
     losses = ag::scale(ag::log_sigmoid(margin), -1.0f);
   }
@@ -199,7 +214,7 @@ Tensor TwoTowerModel::export_all(const nn::Embedding& ids, const nn::Mlp* mlp, s
     for (std::int32_t r = begin; r < end; ++r) block[static_cast<std::size_t>(r - begin)] = r;
     ag::Graph g(res);
     g.set_training(false);
-    const Tensor values = tower(g, ids, mlp, on_device(block), 0).value().to(Device::cpu(), res.stream());
+    const Tensor values = tower(g, ids, mlp, on_device(block), 0, 0).value().to(Device::cpu(), res.stream());
     res.synchronize();
     out.slice_rows(begin, end).copy_from(values);
   }

@@ -79,10 +79,10 @@ INSTANTIATE_TEST_SUITE_P(
                            1e-4, 1e-5},
                       Case{"mf_bpr", "{type: mf, factors: 8, loss: bpr}", "{lr: 3.0, momentum: 0.9, weight_decay: 0.001}",
                            1e-4, 1e-5},
-                      Case{"ncf_neumf", "{type: ncf, factors: 8, layers: 2, negatives: 2}", "{type: adam, lr: 0.01}",
+                      Case{"ncf_neumf", "{type: ncf, factors: 8, layers: 2, negatives: 2, dropout: 0.2}", "{type: adam, lr: 0.01}",
                            1e-3, 1e-5},
                       // In-batch negatives gathered across ranks: 2 x 32 rows see the same 64 negatives as 1 x 64.
-                      Case{"two_tower_softmax", "{type: two_tower, dim: 8, tower: [8], temperature: 0.2}",
+                      Case{"two_tower_softmax", "{type: two_tower, dim: 8, tower: [8, 8], dropout: 0.2, temperature: 0.2}",
                            "{type: adam, lr: 0.01}", 1e-3, 1e-5},
                       // Graph propagated redundantly on each rank, the dense E_0 gradient all-reduced.
                       Case{"lightgcn", "{type: lightgcn, dim: 8, layers: 2}", "{type: adam, lr: 0.01}", 1e-3, 1e-5},

@@ -75,7 +75,8 @@ ag::Var Mlp::forward(ag::Graph& g, ag::Var x, const kernels::DropoutKey& key) co
     x = layers_[k]->forward(g, x);
     if (k + 1 < layers_.size() || activate_last_) {
       x = ag::activation(x, activation_);
-      x = ag::dropout(x, dropout_, {key.seed, key.stream + k, key.offset});
+      // key.offset counts rows: each layer's masks start that many rows in.
+      x = ag::dropout(x, dropout_, {key.seed, key.stream + k, key.offset * static_cast<std::uint64_t>(x.size(1))});
     }
   }
   return x;
@@ -130,14 +131,16 @@ ag::Var TransformerBlock::forward(ag::Graph& g, const ag::Var& x, std::int64_t s
   // key.offset counts sequences (the first one's index in the global batch), so
   // a sequence gets the same masks whichever rank trains it: each mask's
   // element offset is that many sequences' worth of elements.
+  if (sequences == 0) return x;  // a rank without sequences in this batch
   const std::int64_t l = x.size(0) / sequences, d = x.size(1);
   const std::uint64_t first = key.offset;
   const ag::Var h = ag::add(x, attention_->forward(g, attention_norm_->forward(g, x), x, sequences,
                                                    {key.seed, key.stream, first * static_cast<std::uint64_t>(l * l)}));
-  const std::uint64_t rows_offset = first * static_cast<std::uint64_t>(l * d);
-  const kernels::DropoutKey ffn_key{key.seed, key.stream + 16, rows_offset};
+  const auto first_row = first * static_cast<std::uint64_t>(l);
+  // Streams: heads use stream + h (h < 64 by the schemas), the FFN 64 and 65 above.
+  const kernels::DropoutKey ffn_key{key.seed, key.stream + 64, first_row};
   const ag::Var f = ag::dropout(ffn_->forward(g, ffn_norm_->forward(g, h), ffn_key), dropout_,
-                                {key.seed, key.stream + 32, rows_offset});
+                                {key.seed, key.stream + 65, first_row * static_cast<std::uint64_t>(d)});
   return ag::add(h, f);
 }
 

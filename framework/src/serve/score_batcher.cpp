@@ -27,6 +27,7 @@ class TopK {
   }
 
   void offer(std::int32_t item, float score) {
+    if (k_ == 0) return;
     // Cheap rejection first: most items do not beat the current k-th.
     if (heap_.size() == k_ && !worse(heap_.front(), {item, score})) return;
     if (std::isnan(score)) return;
@@ -46,6 +47,7 @@ class TopK {
   // only scores above the current k-th can enter (an equal score has a larger
   // id, so it loses the tie): a tight scan finds those few.
   void offer_block(std::int32_t first, const float* scores, std::int64_t n) {
+    if (k_ == 0) return;
     std::int64_t i = 0;
     for (; i < n && heap_.size() < k_; ++i) offer(first + static_cast<std::int32_t>(i), scores[i]);
     while (i < n) {

@@ -71,7 +71,9 @@ class Mlp : public Module {
  public:
   Mlp(const std::string& name, const std::vector<std::int64_t>& dims, kernels::Activation activation, float dropout,
       bool activate_last, Init& init);
-  // `key` seeds the dropout masks of this step (layer k uses stream key.stream + k).
+  // `key` seeds the dropout masks of this step (layer k uses stream key.stream + k);
+  // key.offset is the index of the first row in the global batch, so a row's
+  // masks are the same whichever rank computes it.
   ag::Var forward(ag::Graph& g, ag::Var x, const kernels::DropoutKey& key = {}) const;
   std::int64_t out() const { return layers_.back()->out(); }
 
