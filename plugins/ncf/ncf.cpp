@@ -156,9 +156,10 @@ StepStats NcfModel::train_step(const TrainBatch& batch) {
       labels[at] = j == 0 ? 1.0f : 0.0f;
     }
   }
-  // This rank's first example in the global batch (ranks take slices in order).
+  // This rank's first example in the global batch (ranks take slices in
+  // order): only the dropout masks need it.
   std::uint64_t first_row = 0;
-  if (context().comm->world_size() > 1) {
+  if (mlp_ && dropout_ > 0.0f && context().comm->world_size() > 1) {
     const std::vector<std::int64_t> counts = context().comm->allgather_int(n * per);
     for (int r = 0; r < context().comm->rank(); ++r) first_row += static_cast<std::uint64_t>(counts[static_cast<std::size_t>(r)]);
   }

@@ -23,13 +23,17 @@
 namespace recforge::two_tower {
 namespace {
 
+// Rows per rank in this step's global batch (one exchange, shared by the
+// dropout offsets and the gathered negatives); {n} on one rank.
+std::vector<std::int64_t> rows_per_rank(Communicator& comm, std::int64_t n) {
+  return comm.world_size() == 1 ? std::vector<std::int64_t>{n} : comm.allgather_int(n);
+}
+
 // The index of this rank's first row in the global batch (BatchSchedule cuts
 // it in rank order).
-std::uint64_t first_global_row(Communicator& comm, std::int64_t n) {
-  if (comm.world_size() == 1) return 0;
-  const std::vector<std::int64_t> counts = comm.allgather_int(n);
-  std::uint64_t first = 0;
-  for (int r = 0; r < comm.rank(); ++r) first += static_cast<std::uint64_t>(counts[static_cast<std::size_t>(r)]);
+std::int64_t first_row(const std::vector<std::int64_t>& counts, int rank) {
+  std::int64_t first = 0;
+  for (int r = 0; r < rank; ++r) first += counts[static_cast<std::size_t>(r)];
   return first;
 }
 
@@ -155,7 +159,9 @@ StepStats TwoTowerModel::train_step(const TrainBatch& batch) {
     return rng_stream(RngPurpose::kDropout, tower_index) ^ (static_cast<std::uint64_t>(batch.global_step) << 8);
   };
   // Dropout rows are keyed by their index in the global batch (rank-invariant).
-  const std::uint64_t first = first_global_row(comm, n);
+  const std::vector<std::int64_t> counts = rows_per_rank(comm, n);
+  const std::int64_t offset = first_row(counts, comm.rank());
+  const auto first = static_cast<std::uint64_t>(offset);
   const ag::Var u = tower(g, *user_ids_, user_mlp_.get(), on_device(users), step_stream(0), first);
   const ag::Var v = tower(g, *item_ids_, item_mlp_.get(), on_device(items), step_stream(1), first);
   ag::Var losses;
@@ -164,11 +170,8 @@ StepStats TwoTowerModel::train_step(const TrainBatch& batch) {
     // first in rank order), so row k's target is its own item's column.
     const bool gather = gather_ && comm.world_size() > 1;
     const ag::Var all_items = gather ? ag::allgather_rows(v, comm) : v;
-    std::int64_t offset = 0;
     std::vector<std::int32_t> all_ids = items;
     if (gather) {
-      const std::vector<std::int64_t> counts = comm.allgather_int(n);
-      for (int r = 0; r < comm.rank(); ++r) offset += counts[static_cast<std::size_t>(r)];
       // On the communicator's device (NCCL takes device tensors only).
       Tensor gathered = Tensor::empty({all_items.size(0)}, DType::kI32, res.allocator(), res.stream());
       comm.allgatherv(on_device(items), gathered, counts);
@@ -183,7 +186,8 @@ StepStats TwoTowerModel::train_step(const TrainBatch& batch) {
       logits = ag::bias_add(logits, g.constant(Tensor::from_vector(correction).to(res.device(), res.stream())));
     }
     std::vector<std::int32_t> targets(static_cast<std::size_t>(n));
-    for (std::int64_t k = 0; k < n; ++k) targets[static_cast<std::size_t>(k)] = static_cast<std::int32_t>(offset + k);
+    const std::int64_t column = gather ? offset : 0;  // this rank's items' first column
+    for (std::int64_t k = 0; k < n; ++k) targets[static_cast<std::size_t>(k)] = static_cast<std::int32_t>(column + k);
     losses = ag::softmax_cross_entropy(logits, on_device(targets));
   } else {
     std::vector<std::int32_t> negatives(static_cast<std::size_t>(n));
