@@ -1,9 +1,7 @@
 // CPU reference of the attention ops (see attention.hpp).
 #include <cblas.h>
 
-#include <omp.h>
-
-#include "blas_threads.hpp"
+#include "recforge/kernels/cpu_blas.hpp"
 #include "recforge/kernels/attention.hpp"
 
 namespace recforge::kernels {
@@ -30,11 +28,10 @@ void batched_gemm_cpu(const Resources&, const TensorView& a, const TensorView& b
   const BatchedShape s = check_batched(a, b, c, o);
   if (s.m == 0 || s.n == 0) return;
   const std::int64_t sa = a.shape[1] * a.shape[2], sb = b.shape[1] * b.shape[2], sc = s.m * s.n;
-  // Small products (attention of one sequence): one BLAS thread each, the
-  // batch entries spread over the OpenMP threads instead.
-  const bool small = s.m * s.n * s.k < kSingleThreadMacs;
-  const SingleThreadedBlas single(small && omp_in_parallel() == 0);
-#pragma omp parallel for schedule(static) if (small && s.batch > 1)
+  // Batch entries (the attention of one sequence) spread over the OpenMP
+  // threads, one BLAS thread each.
+  use_one_blas_thread();
+#pragma omp parallel for schedule(static) if (s.batch > 1)
   for (std::int64_t p = 0; p < s.batch; ++p) {
     cblas_sgemm(CblasRowMajor, o.trans_a ? CblasTrans : CblasNoTrans, o.trans_b ? CblasTrans : CblasNoTrans,
                 static_cast<int>(s.m), static_cast<int>(s.n), static_cast<int>(s.k), o.alpha,

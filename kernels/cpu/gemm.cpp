@@ -1,8 +1,5 @@
 // CPU gemm through OpenBLAS (cblas_sgemm, row-major), and the plain-loop reference.
-#include <cblas.h>
-#include <omp.h>
-
-#include "blas_threads.hpp"
+#include "recforge/kernels/cpu_blas.hpp"
 #include "recforge/kernels/gemm.hpp"
 
 namespace recforge::kernels {
@@ -42,11 +39,8 @@ namespace {
 void gemm_cpu(const Resources&, const TensorView& a, const TensorView& b, TensorView c, const GemmOptions& o) {
   const GemmShape s = check_gemm(a, b, c, o);
   if (s.m == 0 || s.n == 0) return;
-  const SingleThreadedBlas single(s.m * s.n * s.k < kSingleThreadMacs && omp_in_parallel() == 0);
-  cblas_sgemm(CblasRowMajor, o.trans_a ? CblasTrans : CblasNoTrans, o.trans_b ? CblasTrans : CblasNoTrans,
-              static_cast<int>(s.m), static_cast<int>(s.n), static_cast<int>(s.k), o.alpha, a.data_as<float>(),
-              static_cast<int>(a.strides[0]), b.data_as<float>(), static_cast<int>(b.strides[0]), o.beta,
-              c.data_as<float>(), static_cast<int>(c.strides[0]));
+  parallel_sgemm(o.trans_a, o.trans_b, s.m, s.n, s.k, o.alpha, a.data_as<float>(), a.strides[0], b.data_as<float>(),
+                 b.strides[0], o.beta, c.data_as<float>(), c.strides[0]);
 }
 
 }  // namespace

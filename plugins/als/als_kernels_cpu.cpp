@@ -9,6 +9,7 @@
 
 #include "als_kernels.hpp"
 #include "recforge/core/simd.hpp"
+#include "recforge/kernels/cpu_blas.hpp"
 
 namespace recforge::als {
 
@@ -41,8 +42,7 @@ void gram_cpu(const Resources&, const TensorView& factors, TensorView out) {
   const std::int64_t n = factors.shape[0], d = factors.shape[1];
   const std::int64_t blocks = (n + kGramBlock - 1) / kGramBlock;
   std::vector<float> partial(static_cast<std::size_t>(std::max<std::int64_t>(blocks, 1) * d * d), 0.0f);
-  const int blas_threads = openblas_get_num_threads();
-  openblas_set_num_threads(1);  // one BLAS thread per block: deterministic and no oversubscription
+  kernels::use_one_blas_thread();  // blocks on the OpenMP threads, one BLAS thread each
 #pragma omp parallel for schedule(static)
   for (std::int64_t b = 0; b < blocks; ++b) {
     const std::int64_t begin = b * kGramBlock, rows = std::min(kGramBlock, n - begin);
@@ -50,7 +50,6 @@ void gram_cpu(const Resources&, const TensorView& factors, TensorView out) {
                 factors.data_as<float>() + begin * d, static_cast<int>(d), 0.0f, partial.data() + b * d * d,
                 static_cast<int>(d));
   }
-  openblas_set_num_threads(blas_threads);
   float* g = out.data_as<float>();
   for (std::int64_t i = 0; i < d; ++i) {
     for (std::int64_t j = i; j < d; ++j) {

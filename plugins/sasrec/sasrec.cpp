@@ -36,7 +36,9 @@ class SasRecModel final : public Model {
         .add_int("max_len", 200, "sequence length: the latest items kept", 2, 4096)
         .add_float("dropout", 0.2, "dropout on the input, attention weights and FFN", 0.0, 0.95)
         .add_float("init_std", 0.02, "standard deviation of the embeddings' normal initialisation", 0.0)
-        .add_string("activation", "relu", "FFN activation", {"relu", "gelu"});
+        .add_string("activation", "relu", "FFN activation", {"relu", "gelu"})
+        .add_string("attention", "fused", "attention kernel: fused, or the composed ops it is checked against",
+                    {"fused", "composed"});
     return s;
   }
 
@@ -47,7 +49,9 @@ class SasRecModel final : public Model {
         max_len_(c.get_int("max_len")),
         dropout_(static_cast<float>(c.get_double("dropout"))),
         init_std_(static_cast<float>(c.get_double("init_std"))),
-        activation_(c.get_string("activation") == "gelu" ? kernels::Activation::kGelu : kernels::Activation::kRelu) {
+        activation_(c.get_string("activation") == "gelu" ? kernels::Activation::kGelu : kernels::Activation::kRelu),
+        attention_(c.get_string("attention") == "composed" ? nn::AttentionKernel::kComposed
+                                                            : nn::AttentionKernel::kFused) {
     RF_CHECK_KIND(ErrorKind::kConfig, dim_ % heads_ == 0, c["heads"].where(), ": model.dim ", dim_,
                   " does not split into ", heads_, " heads");
   }
@@ -78,6 +82,7 @@ class SasRecModel final : public Model {
   std::int64_t dim_, blocks_, heads_, max_len_;
   float dropout_, init_std_;
   kernels::Activation activation_;
+  nn::AttentionKernel attention_;
   std::unique_ptr<nn::Embedding> items_;       // (I + 1, d): row 0 is padding
   std::unique_ptr<Parameter> positions_;       // (L, d)
   std::vector<std::unique_ptr<nn::TransformerBlock>> layers_;
@@ -99,7 +104,7 @@ void SasRecModel::build_impl(const ModelContext& ctx) {
   positions_ = std::make_unique<Parameter>("sasrec.positions", pos, Parameter::Kind::kDense);
   for (std::int64_t b = 0; b < blocks_; ++b) {
     layers_.push_back(std::make_unique<nn::TransformerBlock>("sasrec.block" + std::to_string(b), dim_, heads_, dropout_,
-                                                             activation_, init));
+                                                             activation_, init, attention_));
   }
   final_norm_ = std::make_unique<nn::LayerNorm>("sasrec.final_norm", dim_, res, 1e-8f);
   for (Parameter* p : items_->parameters()) params_.push_back(p);

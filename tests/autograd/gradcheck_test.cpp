@@ -168,12 +168,23 @@ TEST(GradCheck, Attention) {
                    {random_tensor({2, 3, 3}, 41)});
   const kernels::DropoutKey key{3, 4, 5};
   for (const std::int64_t heads : {1, 2}) {
-    expect_gradients(heads == 1 ? "causal_self_attention, 1 head" : "causal_self_attention, 2 heads",
+    expect_gradients(heads == 1 ? "fused causal_self_attention, 1 head" : "fused causal_self_attention, 2 heads",
                      [&](Graph&, const std::vector<Var>& x) {
                        return causal_self_attention(x[0], x[1], x[2], 2, heads, 0.2f, key);
                      },
                      {random_tensor({6, 4}, 42), random_tensor({6, 4}, 43), random_tensor({6, 4}, 44)});
+    expect_gradients(heads == 1 ? "composed causal_self_attention, 1 head" : "composed causal_self_attention, 2 heads",
+                     [&](Graph&, const std::vector<Var>& x) {
+                       return causal_self_attention_composed(x[0], x[1], x[2], 2, heads, 0.2f, key);
+                     },
+                     {random_tensor({6, 4}, 42), random_tensor({6, 4}, 43), random_tensor({6, 4}, 44)});
   }
+  // Longer than the CPU kernel's row block (32): the staircase of blocks.
+  expect_gradients("fused causal_self_attention, L = 37",
+                   [&](Graph&, const std::vector<Var>& x) {
+                     return causal_self_attention(x[0], x[1], x[2], 1, 1, 0.1f, key);
+                   },
+                   {random_tensor({37, 3}, 48), random_tensor({37, 3}, 49), random_tensor({37, 3}, 50)});
 }
 
 // Position i attends to positions <= i only: changing a later key or value

@@ -6,6 +6,7 @@
 
 #include "recforge/core/philox.hpp"
 #include "recforge/core/tensor.hpp"
+#include "recforge/kernels/nn.hpp"
 #include "recforge/kernels/random.hpp"
 
 namespace recforge {
@@ -79,6 +80,38 @@ TEST(FillKernels, CpuUniformEqualsTheStreamFormula) {
   for (std::int64_t i = 0; i < t.numel(); ++i) {
     EXPECT_EQ(p[i], -2.0f + 4.0f * philox_uniform(11, 5, static_cast<std::uint64_t>(i)));
   }
+}
+
+// The four-words-per-block walk gives the stream's words in order from any
+// start (aligned or not to a block) and for any count.
+TEST(Philox, ForEachWordEqualsWordByWord) {
+  for (const std::uint64_t first : {0u, 1u, 3u, 4u, 1021u}) {
+    for (const std::uint64_t count : {0u, 1u, 2u, 5u, 13u}) {
+      std::uint64_t calls = 0;
+      philox_for_each_word(8, 9, first, count, [&](std::uint64_t i, std::uint32_t word) {
+        EXPECT_EQ(i, calls++);
+        EXPECT_EQ(word, philox_word(8, 9, first + i)) << first << " + " << i;
+      });
+      EXPECT_EQ(calls, count);
+    }
+  }
+}
+
+// Dropout keeps element i iff philox_uniform(seed, stream, offset + i) >= p
+// (nn.hpp), across its chunks and from an offset inside a block.
+TEST(DropoutKernel, CpuMaskEqualsTheStreamFormula) {
+  const std::int64_t n = 3 * 4096 + 7;
+  Tensor x = Tensor::empty({n}, DType::kF32), y = Tensor::empty({n}, DType::kF32);
+  for (std::int64_t i = 0; i < n; ++i) x.data_as<float>()[i] = 1.0f + static_cast<float>(i % 5);
+  const kernels::DropoutKey key{21, 22, 4099};
+  kernels::dropout(Resources::cpu(), x, 0.25f, key, y);
+  std::int64_t dropped = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const bool kept = philox_uniform(21, 22, key.offset + static_cast<std::uint64_t>(i)) >= 0.25f;
+    EXPECT_EQ(y.data_as<float>()[i], kept ? x.data_as<float>()[i] * (1.0f / 0.75f) : 0.0f) << i;
+    dropped += kept ? 0 : 1;
+  }
+  EXPECT_NEAR(static_cast<double>(dropped) / n, 0.25, 0.02);
 }
 
 TEST(FillKernels, CpuNormalHasMeanAndStddev) {

@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "recforge/kernels/fused_attention.hpp"
 #include "recforge/kernels/gemm.hpp"
 #include "recforge/kernels/rows.hpp"
 
@@ -223,8 +224,9 @@ Var causal_mask(const Var& x) {
   });
 }
 
-Var causal_self_attention(const Var& q, const Var& k, const Var& v, std::int64_t sequences, std::int64_t heads,
-                          float dropout_p, const kernels::DropoutKey& key) {
+namespace {
+
+void check_attention_inputs(const Var& q, const Var& k, const Var& v, std::int64_t sequences, std::int64_t heads) {
   RF_CHECK(q.value().ndim() == 2 && q.shape() == k.shape() && q.shape() == v.shape(),
            "causal_self_attention: q, k, v must be equal (rows, d), got ", q.shape().str(), ", ", k.shape().str(), ", ",
            v.shape().str());
@@ -232,6 +234,38 @@ Var causal_self_attention(const Var& q, const Var& k, const Var& v, std::int64_t
   RF_CHECK(sequences > 0 && rows % sequences == 0, "causal_self_attention: ", rows, " rows are not ", sequences,
            " sequences");
   RF_CHECK(heads > 0 && d % heads == 0, "causal_self_attention: ", d, " columns do not split into ", heads, " heads");
+}
+
+}  // namespace
+
+Var causal_self_attention(const Var& q, const Var& k, const Var& v, std::int64_t sequences, std::int64_t heads,
+                          float dropout_p, const kernels::DropoutKey& key) {
+  check_attention_inputs(q, k, v, sequences, heads);
+  Graph& g = graph_of(q, "causal_self_attention");
+  const kernels::AttentionOptions options{
+      .sequences = sequences,
+      .heads = heads,
+      .scale = 1.0f / std::sqrt(static_cast<float>(q.size(1) / heads)),
+      .dropout = g.training() ? dropout_p : 0.0f,
+      .key = key};
+  Tensor out = g.empty(q.shape()), lse = g.empty({q.size(0), heads});
+  kernels::fused_causal_attention(g.resources(), q.value(), k.value(), v.value(), options, out, lse);
+  return g.record("causal_self_attention", out, {q, k, v}, [q, k, v, out, lse, options](Graph& g, const Tensor& dy) {
+    // The kernel writes all three gradients; inputs that need none get scratch.
+    Tensor* dq = g.grad_of(q);
+    Tensor* dk = g.grad_of(k);
+    Tensor* dv = g.grad_of(v);
+    Tensor sq = dq ? Tensor() : g.zeros(q.shape()), sk = dk ? Tensor() : g.zeros(k.shape()),
+           sv = dv ? Tensor() : g.zeros(v.shape());
+    kernels::fused_causal_attention_backward(g.resources(), q.value(), k.value(), v.value(), out, lse, dy, options,
+                                             dq ? *dq : sq, dk ? *dk : sk, dv ? *dv : sv);
+  });
+}
+
+Var causal_self_attention_composed(const Var& q, const Var& k, const Var& v, std::int64_t sequences,
+                                   std::int64_t heads, float dropout_p, const kernels::DropoutKey& key) {
+  check_attention_inputs(q, k, v, sequences, heads);
+  const std::int64_t rows = q.size(0), d = q.size(1);
   const std::int64_t l = rows / sequences, dh = d / heads;
   const float scale_by = 1.0f / std::sqrt(static_cast<float>(dh));
   std::vector<Var> outputs;

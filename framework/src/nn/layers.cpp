@@ -95,12 +95,15 @@ ag::Var LayerNorm::forward(ag::Graph& g, const ag::Var& x) const {
 }
 
 MultiHeadAttention::MultiHeadAttention(const std::string& name, std::int64_t dim, std::int64_t heads, float dropout,
-                                       Init& init)
-    : heads_(heads), dropout_(dropout) {
+                                       Init& init, AttentionKernel kernel)
+    : heads_(heads), dropout_(dropout), kernel_(kernel) {
   RF_CHECK(heads > 0 && dim % heads == 0, "nn::MultiHeadAttention '", name, "': ", dim, " columns do not split into ",
            heads, " heads");
   q_ = std::make_unique<Linear>(name + ".q", dim, dim, true, init);
-  k_ = std::make_unique<Linear>(name + ".k", dim, dim, true, init);
+  // No key bias: q_i . b is the same for every key j and cancels in the
+  // softmax, so its gradient is exactly zero and Adam would only turn the
+  // rounding noise of that zero into steps.
+  k_ = std::make_unique<Linear>(name + ".k", dim, dim, false, init);
   v_ = std::make_unique<Linear>(name + ".v", dim, dim, true, init);
   out_ = std::make_unique<Linear>(name + ".out", dim, dim, true, init);
   for (const auto* m : {q_.get(), k_.get(), v_.get(), out_.get()}) add_children(*m);
@@ -108,16 +111,18 @@ MultiHeadAttention::MultiHeadAttention(const std::string& name, std::int64_t dim
 
 ag::Var MultiHeadAttention::forward(ag::Graph& g, const ag::Var& queries, const ag::Var& keys, std::int64_t sequences,
                                     const kernels::DropoutKey& key) const {
-  const ag::Var attended = ag::causal_self_attention(q_->forward(g, queries), k_->forward(g, keys),
-                                                     v_->forward(g, keys), sequences, heads_, dropout_, key);
+  const auto attention =
+      kernel_ == AttentionKernel::kFused ? &ag::causal_self_attention : &ag::causal_self_attention_composed;
+  const ag::Var attended = attention(q_->forward(g, queries), k_->forward(g, keys), v_->forward(g, keys), sequences,
+                                     heads_, dropout_, key);
   return out_->forward(g, attended);
 }
 
 TransformerBlock::TransformerBlock(const std::string& name, std::int64_t dim, std::int64_t heads, float dropout,
-                                   kernels::Activation activation, Init& init)
+                                   kernels::Activation activation, Init& init, AttentionKernel kernel)
     : dropout_(dropout) {
   attention_norm_ = std::make_unique<LayerNorm>(name + ".attention_norm", dim, *init.resources, 1e-8f);
-  attention_ = std::make_unique<MultiHeadAttention>(name + ".attention", dim, heads, dropout, init);
+  attention_ = std::make_unique<MultiHeadAttention>(name + ".attention", dim, heads, dropout, init, kernel);
   ffn_norm_ = std::make_unique<LayerNorm>(name + ".ffn_norm", dim, *init.resources, 1e-8f);
   ffn_ = std::make_unique<Mlp>(name + ".ffn", std::vector<std::int64_t>{dim, dim, dim}, activation, dropout, false, init);
   add_children(*attention_norm_);

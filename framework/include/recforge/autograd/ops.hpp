@@ -69,10 +69,14 @@ Var causal_mask(const Var& x);
 // Scaled dot-product causal self-attention over `sequences` sequences of
 // length L stored as rows: q, k, v (sequences * L, d) -> (sequences * L, d),
 // `heads` heads of d / heads columns; attention weights dropped out with
-// probability p (keyed by `key`) when training. The composition of the ops
-// above: the reference of fused attention kernels.
+// probability p (keyed by `key`) when training. One fused kernel
+// (kernels/fused_attention.hpp) that keeps only a log-sum-exp per row and head.
 Var causal_self_attention(const Var& q, const Var& k, const Var& v, std::int64_t sequences, std::int64_t heads,
                           float dropout_p = 0.0f, const kernels::DropoutKey& key = {});
+// The same as the composition of the ops above (products, mask, softmax,
+// dropout): the fused kernel's reference, and the path for shapes it does not hold.
+Var causal_self_attention_composed(const Var& q, const Var& k, const Var& v, std::int64_t sequences,
+                                   std::int64_t heads, float dropout_p = 0.0f, const kernels::DropoutKey& key = {});
 
 // ---- reductions
 Var sum(const Var& x);   // -> (1)

@@ -57,10 +57,32 @@ RF_HOST_DEVICE inline std::uint32_t philox_word(std::uint64_t seed, std::uint64_
   return out.v[index & 3];
 }
 
+// The uniform float of a word, 24 random bits.
+RF_HOST_DEVICE inline float philox_word_uniform(std::uint32_t word) {
+  return static_cast<float>(word >> 8) * (1.0f / 16777216.0f);
+}
+
 // Uniform float in [0, 1) with 24 random bits: exact and identical on every device.
 RF_HOST_DEVICE inline float philox_uniform(std::uint64_t seed, std::uint64_t stream_id,
                                            std::uint64_t index) {
-  return static_cast<float>(philox_word(seed, stream_id, index) >> 8) * (1.0f / 16777216.0f);
+  return philox_word_uniform(philox_word(seed, stream_id, index));
+}
+
+// Calls fn(i, word) for words first .. first + count - 1 of the stream in order,
+// the same words philox_word gives, with one block function per four words
+// instead of one per word (dropout masks over a row of a tensor).
+template <class Fn>
+RF_HOST_DEVICE inline void philox_for_each_word(std::uint64_t seed, std::uint64_t stream_id, std::uint64_t first,
+                                                std::uint64_t count, Fn&& fn) {
+  std::uint64_t i = 0;
+  while (i < count) {
+    const std::uint64_t index = first + i, block = index >> 2;
+    const Philox4x32 counter{{static_cast<std::uint32_t>(block), static_cast<std::uint32_t>(block >> 32),
+                              static_cast<std::uint32_t>(stream_id), static_cast<std::uint32_t>(stream_id >> 32)}};
+    const Philox4x32 out =
+        philox4x32_10(counter, static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32));
+    for (std::uint64_t w = index & 3; w < 4 && i < count; ++w, ++i) fn(i, out.v[w]);
+  }
 }
 
 // Uniform integer in [0, n) by Lemire's multiply-shift (bias below 2^-32 * n).

@@ -95,11 +95,16 @@ class LayerNorm : public Module {
   float eps_;
 };
 
+// Which implementation computes the attention: the fused kernel (default) or
+// the composition of ops that is its reference (any L and head width on CUDA).
+enum class AttentionKernel { kFused, kComposed };
+
 // Causal multi-head self-attention over sequences stored as rows (sequences * L, d):
-// q, k, v projections (with biases), scaled dot-product attention, output projection.
+// q, k, v projections (biases on q and v), scaled dot-product attention, output projection.
 class MultiHeadAttention : public Module {
  public:
-  MultiHeadAttention(const std::string& name, std::int64_t dim, std::int64_t heads, float dropout, Init& init);
+  MultiHeadAttention(const std::string& name, std::int64_t dim, std::int64_t heads, float dropout, Init& init,
+                     AttentionKernel kernel = AttentionKernel::kFused);
   // `queries` and `keys` (the same rows for self-attention): (sequences * L, dim).
   ag::Var forward(ag::Graph& g, const ag::Var& queries, const ag::Var& keys, std::int64_t sequences,
                   const kernels::DropoutKey& key = {}) const;
@@ -107,6 +112,7 @@ class MultiHeadAttention : public Module {
  private:
   std::int64_t heads_;
   float dropout_;
+  AttentionKernel kernel_;
   std::unique_ptr<Linear> q_, k_, v_, out_;
 };
 
@@ -116,7 +122,7 @@ class MultiHeadAttention : public Module {
 class TransformerBlock : public Module {
  public:
   TransformerBlock(const std::string& name, std::int64_t dim, std::int64_t heads, float dropout,
-                   kernels::Activation activation, Init& init);
+                   kernels::Activation activation, Init& init, AttentionKernel kernel = AttentionKernel::kFused);
   // key.offset: the index of the first sequence in the global batch (dropout
   // masks are then the same on 1 rank and on N ranks).
   ag::Var forward(ag::Graph& g, const ag::Var& x, std::int64_t sequences, const kernels::DropoutKey& key = {}) const;

@@ -1,0 +1,60 @@
+// Runs one causal self-attention (fused or composed) forward and backward on a
+// device and brings back the output and the three input gradients, for the
+// fused-vs-composed and CPU-vs-CUDA parity tests.
+#pragma once
+
+#include <memory>
+#include <ostream>
+
+#include "recforge/autograd/ops.hpp"
+#include "recforge/core/philox.hpp"
+#include "recforge/model/parameter.hpp"
+
+namespace recforge::testing {
+
+struct AttentionCase {
+  std::int64_t sequences, length, dim, heads;
+  float dropout;
+};
+
+inline void PrintTo(const AttentionCase& c, std::ostream* os) {
+  *os << c.sequences << " sequences of " << c.length << ", d " << c.dim << ", " << c.heads << " heads, dropout "
+      << c.dropout;
+}
+
+struct AttentionResult {
+  Tensor out, dq, dk, dv;
+};
+
+inline Tensor uniform_tensor(const Shape& shape, std::uint64_t stream, float scale = 1.0f) {
+  Tensor t = Tensor::empty(shape, DType::kF32);
+  for (std::int64_t i = 0; i < t.numel(); ++i) {
+    t.data_as<float>()[i] = scale * (philox_uniform(23, stream, static_cast<std::uint64_t>(i)) - 0.5f);
+  }
+  return t;
+}
+
+using AttentionFn = ag::Var (*)(const ag::Var&, const ag::Var&, const ag::Var&, std::int64_t, std::int64_t, float,
+                                const kernels::DropoutKey&);
+
+// L = sum(w * attention(q, k, v)) with fixed random q, k, v, w (scaled so the
+// softmax is far from uniform); gradients by backward.
+inline AttentionResult run_attention(const Resources& res, AttentionFn attention, const AttentionCase& c) {
+  const Shape shape{c.sequences * c.length, c.dim};
+  std::unique_ptr<Parameter> q, k, v;
+  for (auto [p, stream] : {std::pair{&q, 1}, std::pair{&k, 2}, std::pair{&v, 3}}) {
+    *p = std::make_unique<Parameter>("x", uniform_tensor(shape, stream, 4.0f).to(res.device(), res.stream()),
+                                     Parameter::Kind::kDense);
+  }
+  ag::Graph g(res);
+  const ag::Var out = attention(g.parameter(*q), g.parameter(*k), g.parameter(*v), c.sequences, c.heads, c.dropout,
+                                {7, 11, 13 * static_cast<std::uint64_t>(c.length * c.length)});
+  const Tensor w = uniform_tensor(shape, 4).to(res.device(), res.stream());
+  g.backward(ag::sum(ag::mul(out, g.constant(w))));
+  const auto host = [&](const Tensor& t) { return t.to(Device::cpu(), res.stream()); };
+  AttentionResult r{host(out.value()), host(q->grad()), host(k->grad()), host(v->grad())};
+  res.synchronize();
+  return r;
+}
+
+}  // namespace recforge::testing

@@ -1,0 +1,50 @@
+// CUDA fused causal attention against the CPU: the same outputs and gradients
+// as the CPU fused kernel and as the composed ops on the CPU (which drop the
+// same weights), for SASRec's shape (L 200, d 50) and others, and the clear
+// error for a shape the kernel's shared memory cannot hold.
+#include <gtest/gtest.h>
+
+#include "attention_runs.hpp"
+#include "recforge/kernels/fused_attention.hpp"
+#include "testing/error_testing.hpp"
+#include "testing/gpu.hpp"
+#include "testing/tensor_testing.hpp"
+
+namespace recforge::testing {
+namespace {
+
+class FusedAttentionGpu : public ::testing::TestWithParam<AttentionCase> {
+ protected:
+  void SetUp() override { RF_SKIP_WITHOUT_GPU(); }
+};
+
+TEST_P(FusedAttentionGpu, MatchesTheCpu) {
+  const AttentionCase c = GetParam();
+  const Resources cpu = Resources::cpu(), gpu = Resources::cuda(0);
+  const AttentionResult on_gpu = run_attention(gpu, &ag::causal_self_attention, c);
+  for (const AttentionFn reference : {&ag::causal_self_attention, &ag::causal_self_attention_composed}) {
+    const AttentionResult on_cpu = run_attention(cpu, reference, c);
+    RF_EXPECT_TENSOR_NEAR(on_gpu.out, on_cpu.out, 1e-5, 1e-4);
+    RF_EXPECT_TENSOR_NEAR(on_gpu.dq, on_cpu.dq, 1e-5, 1e-3);
+    RF_EXPECT_TENSOR_NEAR(on_gpu.dk, on_cpu.dk, 1e-5, 1e-3);
+    RF_EXPECT_TENSOR_NEAR(on_gpu.dv, on_cpu.dv, 1e-5, 1e-3);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, FusedAttentionGpu,
+                         ::testing::Values(AttentionCase{1, 1, 4, 1, 0.0f}, AttentionCase{3, 5, 6, 2, 0.0f},
+                                           AttentionCase{2, 33, 8, 2, 0.3f}, AttentionCase{4, 200, 50, 1, 0.2f},
+                                           AttentionCase{2, 64, 128, 1, 0.1f}, AttentionCase{2, 100, 256, 2, 0.0f}));
+
+TEST(FusedAttentionGpuErrors, TooLongForSharedMemory) {
+  RF_SKIP_WITHOUT_GPU();
+  const Resources gpu = Resources::cuda(0);
+  const Tensor x = Tensor::zeros({300, 8}, DType::kF32, gpu.device(), gpu.stream());
+  const Tensor lse = Tensor::zeros({300}, DType::kF32, gpu.device(), gpu.stream());
+  Tensor out = Tensor::zeros({300, 8}, DType::kF32, gpu.device(), gpu.stream());
+  RF_EXPECT_ERROR(kernels::fused_causal_attention(gpu, x, x, x, {.sequences = 1}, out, lse),
+                  ErrorKind::kInvalidArgument, "the CUDA kernel holds L <= 256");
+}
+
+}  // namespace
+}  // namespace recforge::testing
