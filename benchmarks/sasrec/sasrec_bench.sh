@@ -56,7 +56,7 @@ rm -rf "$work/runs/sasrec_bench_$dataset"
 if [ "$ranks" -gt 1 ]; then
   OMP_NUM_THREADS=1 bash launch/mpirun.sh -np "$ranks" build/bin/recforge train "$work/sasrec_$dataset.yaml" >/dev/null
 else
-  OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads build/bin/recforge train "$work/sasrec_$dataset.yaml" >/dev/null
+  OMP_NUM_THREADS=$threads build/bin/recforge train "$work/sasrec_$dataset.yaml" >/dev/null
 fi
 # Epoch seconds (evaluation excluded) and the final test metrics of the run.
 ours=$(python3 - "$work/runs/sasrec_bench_$dataset" <<'PY'

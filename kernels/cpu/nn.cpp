@@ -390,19 +390,20 @@ void l2_normalize_rows_backward_cpu(const Resources&, const TensorView& x, const
   }
 }
 
-// Calls fn(i, kept) for every element i of an n-element tensor, in chunks on
-// the OpenMP threads; one Philox block per four elements.
+// Calls fn(begin, count, words) for chunks of an n-element tensor on the
+// OpenMP threads, words[j] being the stream's word for element begin + j: the
+// words come first (vector Philox), then a plain loop the compiler vectorises.
 template <class Fn>
-void for_each_mask(float p, const DropoutKey& key, std::int64_t n, Fn fn) {
+void for_each_mask_chunk(const DropoutKey& key, std::int64_t n, Fn fn) {
   constexpr std::int64_t kChunk = 4096;
   const std::int64_t chunks = (n + kChunk - 1) / kChunk;
 #pragma omp parallel for schedule(static) if (n > kParallelElements)
   for (std::int64_t c = 0; c < chunks; ++c) {
     const std::int64_t begin = c * kChunk, count = std::min(kChunk, n - begin);
+    std::uint32_t words[kChunk];
     philox_for_each_word(key.seed, key.stream, key.offset + static_cast<std::uint64_t>(begin),
-                         static_cast<std::uint64_t>(count), [&](std::uint64_t j, std::uint32_t word) {
-                           fn(begin + static_cast<std::int64_t>(j), philox_word_uniform(word) >= p);
-                         });
+                         static_cast<std::uint64_t>(count), [&](std::uint64_t j, std::uint32_t w) { words[j] = w; });
+    fn(begin, count, words);
   }
 }
 
@@ -410,15 +411,21 @@ void dropout_cpu(const Resources&, const TensorView& x, float p, const DropoutKe
   const float* in = x.data_as<float>();
   float* out = y.data_as<float>();
   const float keep_scale = 1.0f / (1.0f - p);
-  for_each_mask(p, key, x.numel(), [&](std::int64_t i, bool kept) { out[i] = kept ? in[i] * keep_scale : 0.0f; });
+  for_each_mask_chunk(key, x.numel(), [&](std::int64_t begin, std::int64_t count, const std::uint32_t* words) {
+    for (std::int64_t j = 0; j < count; ++j) {
+      out[begin + j] = philox_word_uniform(words[j]) >= p ? in[begin + j] * keep_scale : 0.0f;
+    }
+  });
 }
 
 void dropout_backward_cpu(const Resources&, const TensorView& dy, float p, const DropoutKey& key, TensorView dx) {
   const float* g = dy.data_as<float>();
   float* out = dx.data_as<float>();
   const float keep_scale = 1.0f / (1.0f - p);
-  for_each_mask(p, key, dy.numel(), [&](std::int64_t i, bool kept) {
-    if (kept) out[i] += g[i] * keep_scale;
+  for_each_mask_chunk(key, dy.numel(), [&](std::int64_t begin, std::int64_t count, const std::uint32_t* words) {
+    for (std::int64_t j = 0; j < count; ++j) {
+      out[begin + j] += philox_word_uniform(words[j]) >= p ? g[begin + j] * keep_scale : 0.0f;
+    }
   });
 }
 

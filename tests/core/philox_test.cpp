@@ -86,7 +86,7 @@ TEST(FillKernels, CpuUniformEqualsTheStreamFormula) {
 // start (aligned or not to a block) and for any count.
 TEST(Philox, ForEachWordEqualsWordByWord) {
   for (const std::uint64_t first : {0u, 1u, 3u, 4u, 1021u}) {
-    for (const std::uint64_t count : {0u, 1u, 2u, 5u, 13u}) {
+    for (const std::uint64_t count : {0u, 1u, 2u, 5u, 13u, 64u, 67u, 200u}) {
       std::uint64_t calls = 0;
       philox_for_each_word(8, 9, first, count, [&](std::uint64_t i, std::uint32_t word) {
         EXPECT_EQ(i, calls++);
