@@ -12,6 +12,7 @@
 // training sequence, scored against the item embeddings (embeddings()): full and
 // sampled ranking then run as for any factor model, and `recforge serve` serves it.
 #include <cmath>
+#include <span>
 
 #include "recforge/autograd/ops.hpp"
 #include "recforge/comm/communicator.hpp"
@@ -61,11 +62,19 @@ class SasRecModel final : public Model {
   std::int64_t num_examples() const override { return static_cast<std::int64_t>(sequences_.size()); }
   StepStats train_step(const TrainBatch& batch) override;
   bool embeddings(Tensor& users, Tensor& items) override;
+  // Next-item inference for a posted history (the server's fold-in): `items`
+  // in time order, the latest max_len kept; the vector is the last position's
+  // output, as embeddings() gives for a training user. `values` are ignored.
+  bool fold_in(std::span<const std::int32_t> items, std::span<const float> values, std::span<float> user) override;
+  bool supports_fold_in() const override { return true; }
 
  protected:
   void build_impl(const ModelContext& ctx) override;
 
  private:
+  // The last position's output of each of n right-aligned, left-padded rows
+  // of item ids (+1; 0 = padding): (n, d) on the CPU. No training mode.
+  Tensor last_outputs(const std::vector<std::int32_t>& ids, std::int64_t n) const;
   // Hidden states (n * L, d) of padded item-id rows `ids` ((n * L), 0 = padding).
   // `first`: the index of the first sequence in the global batch (dropout keys).
   ag::Var encode(ag::Graph& g, const std::vector<std::int32_t>& ids, std::int64_t n, std::uint64_t step,
@@ -199,6 +208,19 @@ StepStats SasRecModel::train_step(const TrainBatch& batch) {
   return {static_cast<double>(total.data_as<float>()[0]), positions};
 }
 
+Tensor SasRecModel::last_outputs(const std::vector<std::int32_t>& ids, std::int64_t n) const {
+  const Resources& res = *context().resources;
+  ag::Graph g(res);
+  g.set_training(false);
+  const Tensor h = encode(g, ids, n, 0, 0).value().to(Device::cpu(), res.stream());
+  res.synchronize();
+  Tensor last = Tensor::empty({n, dim_}, DType::kF32);
+  for (std::int64_t k = 0; k < n; ++k) {
+    std::copy_n(h.data_as<float>() + (k * max_len_ + max_len_ - 1) * dim_, dim_, last.data_as<float>() + k * dim_);
+  }
+  return last;
+}
+
 bool SasRecModel::embeddings(Tensor& users, Tensor& items) {
   const Resources& res = *context().resources;
   const auto n_users = static_cast<std::int64_t>(sequences_.size());
@@ -216,18 +238,29 @@ bool SasRecModel::embeddings(Tensor& users, Tensor& items) {
             seq[seq.size() - static_cast<std::size_t>(len - p)] + 1;
       }
     }
-    ag::Graph g(res);
-    g.set_training(false);
-    const Tensor h = encode(g, ids, n, 0, 0).value().to(Device::cpu(), res.stream());
-    res.synchronize();
-    for (std::int64_t k = 0; k < n; ++k) {
-      std::copy_n(h.data_as<float>() + (k * max_len_ + max_len_ - 1) * dim_, dim_,
-                  users.data_as<float>() + (begin + k) * dim_);
-    }
+    const Tensor last = last_outputs(ids, n);
+    std::copy_n(last.data_as<float>(), n * dim_, users.data_as<float>() + begin * dim_);
   }
   const Tensor table = items_->table().value().to(Device::cpu(), res.stream());
   res.synchronize();
   items = table.slice_rows(1, table.size(0)).contiguous();
+  return true;
+}
+
+bool SasRecModel::fold_in(std::span<const std::int32_t> items, std::span<const float>, std::span<float> user) {
+  const std::int64_t num_items = items_->table().value().size(0) - 1;
+  RF_CHECK(static_cast<std::int64_t>(user.size()) == dim_, "sasrec fold_in: the output has ", user.size(),
+           " values, the model's width is ", dim_);
+  if (items.empty()) return false;
+  const std::int64_t len = std::min<std::int64_t>(max_len_, static_cast<std::int64_t>(items.size()));
+  std::vector<std::int32_t> ids(static_cast<std::size_t>(max_len_), 0);
+  for (std::int64_t p = 0; p < len; ++p) {
+    const std::int32_t item = items[items.size() - static_cast<std::size_t>(len - p)];
+    RF_CHECK(item >= 0 && item < num_items, "sasrec fold_in: item ", item, " outside [0, ", num_items, ")");
+    ids[static_cast<std::size_t>(max_len_ - len + p)] = item + 1;
+  }
+  const Tensor last = last_outputs(ids, 1);
+  std::copy_n(last.data_as<float>(), dim_, user.data());
   return true;
 }
 

@@ -5,12 +5,14 @@
 // model, and exported embeddings are what the towers compute.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
 #include "recforge/comm/communicator.hpp"
 #include "recforge/registry/plugin_registry.hpp"
 #include "recforge/train/trainer.hpp"
+#include "testing/error_testing.hpp"
 #include "testing/training_job.hpp"
 
 namespace recforge {
@@ -217,6 +219,33 @@ TEST(SasRec, AnExampleIsAUserAndHeadsMustDivideTheWidth) {
   EXPECT_EQ(shapes(*b.model).at("sasrec.items"), (Shape{dataset().num_items() + 1, 16}));  // row 0: padding
   EXPECT_EQ(shapes(*b.model).at("sasrec.positions"), (Shape{10, 16}));
   EXPECT_THROW(build("{type: sasrec, dim: 10, heads: 3}"), Error);
+}
+
+// Next-item inference from a posted history (the server's fold-in): a
+// training user's own sequence gives exactly their exported vector, the
+// order of the history matters, and the longest history is cut to max_len.
+TEST(SasRec, FoldInOfATrainingSequenceIsTheUsersVector) {
+  auto b = build("{type: sasrec, dim: 16, blocks: 2, max_len: 6}");
+  Tensor users, items;
+  ASSERT_TRUE(b.model->embeddings(users, items));
+  const data::Dataset& d = dataset();
+  std::vector<std::vector<std::int32_t>> sequences(static_cast<std::size_t>(d.num_users()));
+  for (std::size_t r = 0; r < d.train.user.size(); ++r) sequences[d.train.user[r]].push_back(d.train.item[r]);
+  std::vector<float> folded(16), reversed(16);
+  for (const std::int32_t u : {0, 1, 7}) {
+    const auto& seq = sequences[static_cast<std::size_t>(u)];
+    ASSERT_GT(seq.size(), 6u);  // longer than max_len: cut to the latest 6
+    ASSERT_TRUE(b.model->fold_in(seq, {}, folded));
+    for (int c = 0; c < 16; ++c) EXPECT_NEAR(folded[static_cast<std::size_t>(c)], users.view().at<float>(u, c), 1e-5);
+    std::vector<std::int32_t> backwards(seq.end() - 6, seq.end());
+    std::reverse(backwards.begin(), backwards.end());
+    ASSERT_TRUE(b.model->fold_in(backwards, {}, reversed));
+    EXPECT_NE(folded, reversed);
+  }
+  EXPECT_FALSE(b.model->fold_in({}, {}, folded));
+  RF_EXPECT_ERROR(b.model->fold_in(std::vector<std::int32_t>{d.num_items()}, {}, folded), ErrorKind::kInvalidArgument,
+                  "sasrec fold_in: item " + std::to_string(d.num_items()) + " outside");
+  EXPECT_TRUE(b.model->supports_fold_in());
 }
 
 TEST(TwoTower, BadConfigIsRefusedWithTheKey) {
