@@ -28,6 +28,20 @@ if(NOT RECFORGE_CUDA STREQUAL "OFF")
   endif()
 endif()
 
+# Sanitizers (CMakePresets.json: asan-ubsan, tsan) instrument every C/C++
+# target, tests included, so they are set for the whole build here rather than
+# per target; the CUDA kernels stay out (nvcc does not take -fsanitize).
+set(RECFORGE_SANITIZE "" CACHE STRING "Sanitizers for the CPU code: address,undefined | thread | empty (none)")
+if(RECFORGE_SANITIZE)
+  if(RECFORGE_WITH_CUDA)
+    message(FATAL_ERROR "RECFORGE_SANITIZE=${RECFORGE_SANITIZE} needs RECFORGE_CUDA=OFF (the sanitizers cover the CPU paths)")
+  endif()
+  add_compile_options($<$<COMPILE_LANGUAGE:C,CXX>:-fsanitize=${RECFORGE_SANITIZE}>
+                      $<$<COMPILE_LANGUAGE:C,CXX>:-fno-omit-frame-pointer>
+                      $<$<COMPILE_LANGUAGE:C,CXX>:-fno-sanitize-recover=all>)
+  add_link_options(-fsanitize=${RECFORGE_SANITIZE})
+endif()
+
 # CPU code generation for kernels: -march=${RECFORGE_CPU_ARCH} on C++ sources of
 # the library and in-tree plugins (a binary built with `native` runs on CPUs
 # like the build machine; set x86-64-v3 or empty for portable builds).

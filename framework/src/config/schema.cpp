@@ -244,7 +244,9 @@ ConfigNode Schema::resolve(const ConfigNode& raw, const std::string& path) const
   // Duplicates and unknown keys first: they are typos more often than not.
   const auto& entries = raw.entries();
   for (std::size_t i = 0; i < entries.size(); ++i) {
-    const auto& [key, value] = entries[i];
+    // Named references, not a structured binding: lambdas below capture them (clang 14).
+    const std::string& key = entries[i].first;
+    const ConfigNode& value = entries[i].second;
     for (std::size_t j = 0; j < i; ++j) {
       RF_CHECK_KIND(ErrorKind::kConfig, entries[j].first != key, value.key_location().str(), ": duplicate key '",
                     child_path(path, key), "' (first given at ", entries[j].second.key_location().str(), ")");
