@@ -1,34 +1,90 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets with clang into build-fuzz/ (ASan + UBSan) and
-# runs each for a bounded time:  launch/fuzz.sh [seconds per target, default 60]
-# Targets: ratings (the rating-file readers), config (YAML loading and schema
-# validation). The seed corpus is tests/fuzz/corpus/<target>/ (plus 1,000 lines
-# of generated ratings, and configs/*.yaml for config); crashes are written to
-# build-fuzz/crash-<target>-* and the script fails.
+# Builds the libFuzzer targets with clang into build-fuzz/ (the library and the
+# fuzzers under ASan + UBSan) and runs each for a bounded time:
+#   launch/fuzz.sh [seconds per target, default 60] [targets..., default all]
+# Targets (tests/fuzz/): ratings (rating-file readers), config (YAML + schema),
+# checkpoint (the HDF5 checkpoint reader), http (the server's request handling).
+# Seed corpora: tests/fuzz/corpus/<target>/ (crash inputs found once are kept
+# there as regression inputs), plus 1,000 generated rating lines, configs/*.yaml,
+# and the golden and a freshly trained checkpoint when build/bin/recforge exists.
+# A crash in recforge's code fails the script (input: build-fuzz/crash-<target>-*).
+# Crashes inside libhdf5 itself (its object-header decoder is not safe against
+# malicious files; the server only opens files whose SHA-256 matches their
+# manifest, RELIABILITY X1) are counted and kept in build-fuzz/hdf5-findings/.
 set -euo pipefail
 seconds=${1:-60}
+shift || true
+targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(ratings config checkpoint http)
 cd "$(dirname "$0")/.."
+root=$PWD
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DRECFORGE_FUZZ=ON -DRECFORGE_CUDA=OFF -DRECFORGE_MPI=OFF \
   -DRECFORGE_BUILD_BENCHMARKS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build-fuzz --target ratings_fuzzer config_fuzzer
+cmake --build build-fuzz --target "${targets[@]/%/_fuzzer}"
+export LSAN_OPTIONS=suppressions=$root/tests/fuzz/lsan.supp
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 corpus=$(mktemp -d /tmp/recforge-fuzz.XXXXXX)
 trap 'rm -rf "$corpus"' EXIT
-mkdir -p "$corpus/ratings" "$corpus/config"
-cp tests/fuzz/corpus/ratings/* "$corpus/ratings"/
-cp tests/fuzz/corpus/config/* configs/*.yaml "$corpus/config"/
+for t in ratings config checkpoint http; do mkdir -p "$corpus/$t"; cp -r tests/fuzz/corpus/$t/. "$corpus/$t"/ 2>/dev/null || true; done
+cp configs/*.yaml "$corpus/config"/
+cp tests/checkpoint/golden/v1/step-*/checkpoint.h5 "$corpus/checkpoint/golden_v1.h5"
 if [ -x build/bin/recforge ]; then
   build/bin/recforge data generate --preset tiny --out "$corpus/gen" >/dev/null
   { printf '\000\002'; head -n 1000 "$corpus/gen/ratings.csv"; } >"$corpus/ratings/generated_ml_csv"
-  rm -rf "$corpus/gen"
+  build/bin/recforge train configs/als_tiny.yaml --set run.output_dir="$corpus/runs" --set train.epochs=1 >/dev/null 2>&1 &&
+    cp "$(ls -d "$corpus"/runs/als_tiny/checkpoints/step-* | tail -1)/checkpoint.h5" "$corpus/checkpoint/als_tiny.h5"
+  rm -rf "$corpus/gen" "$corpus/runs"
 fi
+
+# The first frame of a crash's stack outside the sanitizer runtime: in libhdf5?
+crash_in_libhdf5() {
+  local report
+  report=$("build-fuzz/fuzz/$1_fuzzer" "$2" 2>&1 || true)
+  grep -E '^ +#[0-9]+ ' <<<"$report" | grep -vE '__interceptor_|__asan|__sanitizer|__ubsan|libclang_rt' |
+    head -n 1 | grep -q 'libhdf5'
+}
+
 # fuzz <target> <max input bytes>
 fuzz() {
-  echo "fuzzing $1 for ${seconds}s"
-  build-fuzz/fuzz/"$1"_fuzzer "$corpus/$1" -max_total_time="$seconds" -max_len="$2" -timeout=1 -rss_limit_mb=512 \
-    -print_final_stats=1 -artifact_prefix=build-fuzz/crash-"$1"- 2>&1 | grep -E "^#|stat::|ERROR|SUMMARY|property|Done" | tail -n 12
-  local status=${PIPESTATUS[0]}
-  [ "$status" -eq 0 ] || { echo "$1 fuzzer failed (exit $status); crash inputs: $(ls build-fuzz/crash-"$1"-* 2>/dev/null)"; exit 1; }
+  local target=$1 max_len=$2 status
+  echo "fuzzing $target for ${seconds}s"
+  local common=("$corpus/$target" -max_total_time="$seconds" -max_len="$max_len" -timeout=1 -rss_limit_mb=1024
+                -print_final_stats=1 -artifact_prefix="build-fuzz/crash-$target-")
+  if [ "$target" = checkpoint ]; then
+    # Keep going past crashes so those inside libhdf5 can be told from ours.
+    set +e
+    build-fuzz/fuzz/checkpoint_fuzzer "${common[@]}" -fork=1 -ignore_crashes=1 2>&1 |
+      grep -E "^#|stat::|ERROR|SUMMARY|property|Done" | tail -n 6
+    set -e
+    mkdir -p build-fuzz/hdf5-findings
+    local ours=0 theirs=0 input
+    for input in build-fuzz/crash-checkpoint-*; do
+      [ -e "$input" ] || continue
+      if crash_in_libhdf5 checkpoint "$input"; then
+        theirs=$((theirs + 1)); mv "$input" build-fuzz/hdf5-findings/
+      else
+        ours=$((ours + 1)); echo "checkpoint fuzzer: crash in recforge's code: $input"
+      fi
+    done
+    echo "checkpoint: $theirs crash(es) inside libhdf5 (kept in build-fuzz/hdf5-findings/), $ours in recforge"
+    echo "RELIABILITY X2 seconds=$seconds crashes_in_recforge=$ours crashes_in_libhdf5=$theirs"
+    [ "$ours" -eq 0 ] || exit 1
+    return
+  fi
+  set +e
+  "build-fuzz/fuzz/${target}_fuzzer" "${common[@]}" 2>&1 | grep -E "^#|stat::|ERROR|SUMMARY|property|Done" | tail -n 12
+  status=${PIPESTATUS[0]}
+  set -e
+  [ "$status" -eq 0 ] || { echo "$target fuzzer failed (exit $status); crash inputs: $(ls build-fuzz/crash-"$target"-* 2>/dev/null)"; exit 1; }
+  declare -A id=([ratings]=I4 [config]=I2 [http]=X6)
+  echo "RELIABILITY ${id[$target]} seconds=$seconds crashes=0"
 }
-fuzz ratings 4096
-fuzz config 2048
+for target in "${targets[@]}"; do
+  case "$target" in
+    ratings) fuzz ratings 4096 ;;
+    config) fuzz config 2048 ;;
+    checkpoint) fuzz checkpoint 131072 ;;
+    http) fuzz http 4096 ;;
+    *) echo "unknown fuzz target $target (ratings, config, checkpoint, http)"; exit 2 ;;
+  esac
+done

@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include <filesystem>
+#include <new>
 
 #include "commands.hpp"
 #include "exit_codes.hpp"
@@ -48,6 +49,12 @@ void add_train_command(CLI::App& app, const GlobalOptions& global) {
                                                   std::string(error_kind_name(e.kind())) + ": " + e.message());
       }
       throw;
+    } catch (const std::bad_alloc&) {
+      // No retry: the other ranks would wait in the next collective forever.
+      const std::string message = "rank " + std::to_string(runtime.launch().rank) +
+                                  ": out of memory (host allocation failed); the job stops";
+      if (runtime.launch().world_size > 1) runtime.fail(1, message);
+      RF_THROW(ErrorKind::kInternal, message);
     } catch (const std::exception& e) {
       if (runtime.launch().world_size > 1) {
         runtime.fail(1, "rank " + std::to_string(runtime.launch().rank) + ": unexpected error: " + e.what());

@@ -32,6 +32,17 @@ endif()
 # target, tests included, so they are set for the whole build here rather than
 # per target; the CUDA kernels stay out (nvcc does not take -fsanitize).
 set(RECFORGE_SANITIZE "" CACHE STRING "Sanitizers for the CPU code: address,undefined | thread | empty (none)")
+# A fuzz build (launch/fuzz.sh) is an ASan + UBSan build whose code also carries
+# libFuzzer's coverage hooks, so the fuzzers (tests/fuzz) can link the library.
+if(RECFORGE_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "RECFORGE_FUZZ=ON needs clang (CC=clang CXX=clang++)")
+  endif()
+  if(NOT RECFORGE_SANITIZE)
+    set(RECFORGE_SANITIZE "address,undefined")
+  endif()
+  add_compile_options($<$<COMPILE_LANGUAGE:C,CXX>:-fsanitize=fuzzer-no-link>)
+endif()
 if(RECFORGE_SANITIZE)
   if(RECFORGE_WITH_CUDA)
     message(FATAL_ERROR "RECFORGE_SANITIZE=${RECFORGE_SANITIZE} needs RECFORGE_CUDA=OFF (the sanitizers cover the CPU paths)")

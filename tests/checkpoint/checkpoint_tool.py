@@ -6,6 +6,9 @@
   checkpoint_tool.py same-params A B    the newest versions of A and B hold bit-identical
                                         parameters and optimizer state
   checkpoint_tool.py latest DIR         print the newest version's path
+  checkpoint_tool.py verify DIR         every committed version: files match MANIFEST.json
+                                        (size, SHA-256) and every dataset reads; prints the
+                                        number of versions and the newest step
 """
 import hashlib
 import json
@@ -114,6 +117,25 @@ def same_params(a, b):
     print(f"identical: {len(names)} arrays of {pa} and {pb}")
 
 
+def verify(directory):
+    versions = sorted(v for v in os.listdir(directory)
+                      if VERSION.match(v) and os.path.isfile(os.path.join(directory, v, "MANIFEST.json")))
+    if not versions:
+        fail(f"no committed version in {directory}")
+    for v in versions:
+        version = os.path.join(directory, v)
+        manifest = json.load(open(os.path.join(version, "MANIFEST.json")))
+        for name, entry in manifest["files"].items():
+            data = open(os.path.join(version, name), "rb").read()
+            if entry["bytes"] != len(data) or entry["sha256"] != hashlib.sha256(data).hexdigest():
+                fail(f"{version}/{name}: size or SHA-256 differs from MANIFEST.json")
+        with h5py.File(os.path.join(version, "checkpoint.h5"), "r") as f:
+            f.visititems(lambda name, obj: obj[...] if isinstance(obj, h5py.Dataset) else None)
+            if f["data"].attrs["global_step"] != manifest["step"]:
+                fail(f"{version}: the file's step differs from the manifest's")
+    print(f"verified {len(versions)} versions, newest {versions[-1]}")
+
+
 if __name__ == "__main__":
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     if command == "layout" and len(sys.argv) == 3:
@@ -122,5 +144,7 @@ if __name__ == "__main__":
         same_params(sys.argv[2], sys.argv[3])
     elif command == "latest" and len(sys.argv) == 3:
         print(newest(sys.argv[2]))
+    elif command == "verify" and len(sys.argv) == 3:
+        verify(sys.argv[2])
     else:
         sys.exit(__doc__)

@@ -16,13 +16,18 @@ TEST(Fault, ParsesKindRankStepAndPhase) {
   EXPECT_EQ(g.phase, "after_data_before_commit");
   EXPECT_EQ(g.step, -1);
   EXPECT_EQ(fault::parse("nan").rank, -1);
+  EXPECT_EQ(fault::parse("nan").attempt, -1);
+  const fault::Fault h = fault::parse("flip:rank=1:step=9:attempt=2");
+  EXPECT_EQ(h.kind, "flip");
+  EXPECT_EQ(h.attempt, 2);
 }
 
 TEST(Fault, RejectsMalformedValues) {
   RF_EXPECT_ERROR(fault::parse("explode:rank=1"), ErrorKind::kConfig, "unknown fault 'explode'");
   RF_EXPECT_ERROR(fault::parse("kill:rank"), ErrorKind::kConfig, "expected key=value");
   RF_EXPECT_ERROR(fault::parse("kill:rank=x"), ErrorKind::kConfig, "'x' is not a number for rank");
-  RF_EXPECT_ERROR(fault::parse("kill:when=3"), ErrorKind::kConfig, "unknown key 'when'");
+  RF_EXPECT_ERROR(fault::parse("kill:when=3"), ErrorKind::kConfig, "unknown key 'when' (rank, step, phase, attempt)");
+  RF_EXPECT_ERROR(fault::parse("kill:attempt=first"), ErrorKind::kConfig, "'first' is not a number for attempt");
 }
 
 TEST(Fault, NothingFiresWithoutAConfiguredFault) {

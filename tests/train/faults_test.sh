@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # End-to-end fault tests of a 2-rank `recforge train` under mpirun:
-#   faults_test.sh <recforge binary> <case>
-#   throw     rank 1 throws at step 30: the job ends within seconds with rank 1's message
+#   faults_test.sh <recforge binary> <case> [trials, default 1]
+#   throw     rank 1 throws at step S: the job ends within seconds with rank 1's message
 #   stop      rank 1 SIGSTOPs itself: the watchdog ends the job within timeout + 10 s,
 #             naming the collective and the silent rank (RELIABILITY F6)
 #   nan       rank 1's loss turns NaN: both ranks stop at that step, exit code 5 (N1)
 #   desync    rank 1 skips a collective: detected and named, exit code 4 (F7)
+#   oom       rank 1's allocation fails: the job is down within 5 s, exit non-zero (F10)
+#   flip      one mantissa bit of rank 1's parameters flips: the fingerprint check
+#             (every 10 steps) names both ranks within 10 steps, exit code 4 (N2)
 #   sigusr1   SIGUSR1 to mpirun: both ranks finish the step and exit 0 within 10 s (F8)
+# The fault step S is random per trial (seed printed; RECFORGE_TEST_SEED replays).
 set -u
-recforge=$1; case=$2
+recforge=$1; case=$2; trials=${3:-1}
 work=$(mktemp -d /tmp/recforge-faults.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
@@ -17,7 +21,7 @@ cat >"$work/job.yaml" <<YAML
 run: {name: faults, output_dir: $work/runs, log_level: info}
 data: {format: synthetic, synthetic: {preset: tiny}, split: {method: leave_one_out}, cache: false}
 model: {type: mf, factors: 8, loss: bpr}
-train: {epochs: 100000, batch_size: 64, log_every: 1000, fingerprint_every: 50}
+train: {epochs: 100000, batch_size: 64, log_every: 1000, fingerprint_every: 10}
 comm: {watchdog_timeout: 5}
 YAML
 mpi=(mpirun -np 2 --oversubscribe --bind-to none -x RF_FAULT -x OMP_NUM_THREADS)
@@ -26,13 +30,17 @@ now() { date +%s.%N; }
 elapsed_since() { awk -v a="$1" -v b="$(now)" 'BEGIN {printf "%.1f", b - a}'; }
 expect_text() { grep -q -- "$1" "$work/out" || fail "output lacks: $1"; }
 
-case "$case" in
-  throw|stop|nan|desync)
+seed=${RECFORGE_TEST_SEED:-$RANDOM}
+RANDOM=$seed
+declare -A reliability_id=([stop]=F6 [desync]=F7 [sigusr1]=F8 [oom]=F10 [nan]=N1 [flip]=N2 [throw]=F2)
+
+one_trial() {
+  local step=$(( RANDOM % 60 + 5 ))
+  case "$case" in
+  throw|stop|nan|desync|oom|flip)
     case "$case" in
-      throw) export RF_FAULT=throw:rank=1:step=30 ;;
-      stop) export RF_FAULT=stop:rank=1:step=30 ;;
-      nan) export RF_FAULT=nan:rank=1:step=30 ;;
-      desync) export RF_FAULT=skip_collective:rank=1:step=30 ;;
+      desync) export RF_FAULT=skip_collective:rank=1:step=$step ;;
+      *) export RF_FAULT=$case:rank=1:step=$step ;;
     esac
     start=$(now)
     timeout 120 "${mpi[@]}" "$recforge" train "$work/job.yaml" >"$work/out" 2>&1
@@ -42,7 +50,7 @@ case "$case" in
     [ "$code" -ne 124 ] || fail "the job hung until timeout(1) killed it"
     case "$case" in
       throw)
-        expect_text "rank 1: internal error: injected fault (RF_FAULT) on rank 1 at step 30"
+        expect_text "rank 1: internal error: injected fault (RF_FAULT) on rank 1 at step $step"
         awk -v t="$took" 'BEGIN {exit !(t < 15)}' || fail "took ${took}s to end (limit 15)" ;;
       stop)
         expect_text "did not complete within 5 s (watchdog timeout)"
@@ -50,20 +58,33 @@ case "$case" in
         awk -v t="$took" 'BEGIN {exit !(t < 5 + 10 + 5)}' || fail "took ${took}s (limit: timeout 5 + 10 + 5 start-up)" ;;
       nan)
         [ "$code" -eq 5 ] || fail "exit code $code, expected 5"
-        expect_text "step 30: 1 non-finite values in the loss or gradients"
+        expect_text "step $step: 1 non-finite values in the loss or gradients"
         expect_text "rank 1 found the loss" ;;
       desync)
         [ "$code" -eq 4 ] || fail "exit code $code, expected 4"
         expect_text "collective desync: rank 0 issues #" ;;
+      oom)
+        expect_text "RF_FAULT: injecting 'oom' on rank 1 at step $step"
+        expect_text "out of memory"
+        injected=$(sed -nE 's/^\[([0-9-]+ [0-9:.]+)\] .*RF_FAULT: injecting.*/\1/p' "$work/out" | head -1)
+        local down
+        down=$(awk -v a="$(date -d "$injected" +%s.%N)" -v b="$(now)" 'BEGIN {printf "%.2f", b - a}')
+        awk -v t="$down" 'BEGIN {exit !(t < 5 + 1)}' || fail "the job was down ${down}s after the fault (limit 5)" ;;
+      flip)
+        [ "$code" -eq 4 ] || fail "exit code $code, expected 4"
+        local detected=$(( (step / 10 + 1) * 10 - 1 ))
+        expect_text "parameters diverged across ranks at step $detected: rank 0 has fingerprint"
+        expect_text ", rank 1 has " ;;
     esac
-    echo "ok ($case): exit $code after ${took}s"
+    echo "ok ($case at step $step, seed $seed): exit $code after ${took}s"
     ;;
   sigusr1)
     unset RF_FAULT
+    rm -rf "$work/runs"
     "${mpi[@]}" "$recforge" train "$work/job.yaml" >"$work/out" 2>&1 &
     pid=$!
     for _ in $(seq 100); do grep -q "training mf" "$work/out" 2>/dev/null && break; sleep 0.2; done
-    sleep 2
+    sleep "$(( RANDOM % 3 + 1 ))"
     start=$(now)
     kill -USR1 "$pid"
     wait "$pid"
@@ -71,8 +92,13 @@ case "$case" in
     took=$(elapsed_since "$start")
     [ "$code" -eq 0 ] || fail "exit code $code after SIGUSR1, expected 0"
     expect_text "(SIGUSR1)"
+    ls "$work/runs/faults/checkpoints" | grep -q '^step-' || fail "no checkpoint was committed on the graceful stop"
     awk -v t="$took" 'BEGIN {exit !(t < 10)}' || fail "took ${took}s to stop (limit 10)"
-    echo "ok (sigusr1): exit 0 ${took}s after the signal"
+    echo "ok (sigusr1): exit 0 ${took}s after the signal, checkpoint committed"
     ;;
   *) echo "unknown case $case"; exit 2 ;;
-esac
+  esac
+}
+
+for trial in $(seq 1 "$trials"); do one_trial; done
+echo "RELIABILITY ${reliability_id[$case]} trials=$trials passed=$trials"

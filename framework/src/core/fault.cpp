@@ -30,11 +30,11 @@ Fault parse(std::string_view text) {
     const std::string_view part = text.substr(pos, end - pos);
     if (first) {
       f.kind = std::string(part);
-      static const char* const kKinds[] = {"throw", "kill", "exit", "abort", "segv", "stop", "nan", "oom", "skip_collective"};
+      static const char* const kKinds[] = {"throw", "kill", "exit", "abort", "segv", "stop", "nan", "oom", "skip_collective", "flip"};
       bool known = false;
       for (const char* k : kKinds) known |= f.kind == k;
       RF_CHECK_KIND(ErrorKind::kConfig, known, "RF_FAULT: unknown fault '", f.kind,
-                    "' (throw, kill, exit, abort, segv, stop, nan, oom, skip_collective)");
+                    "' (throw, kill, exit, abort, segv, stop, nan, oom, skip_collective, flip)");
       first = false;
     } else {
       const std::size_t eq = part.find('=');
@@ -44,7 +44,8 @@ Fault parse(std::string_view text) {
         if (key == "rank") f.rank = std::stoi(value);
         else if (key == "step") f.step = std::stoll(value);
         else if (key == "phase") f.phase = value;
-        else RF_THROW(ErrorKind::kConfig, "RF_FAULT: unknown key '", key, "' (rank, step, phase)");
+        else if (key == "attempt") f.attempt = std::stoi(value);
+        else RF_THROW(ErrorKind::kConfig, "RF_FAULT: unknown key '", key, "' (rank, step, phase, attempt)");
       } catch (const std::logic_error&) {
         RF_THROW(ErrorKind::kConfig, "RF_FAULT: '", value, "' is not a number for ", key);
       }
@@ -58,7 +59,12 @@ const std::optional<Fault>& configured() {
   static const std::optional<Fault> fault = []() -> std::optional<Fault> {
     const char* text = std::getenv("RF_FAULT");
     if (!enabled_in_build() || text == nullptr || *text == '\0') return std::nullopt;
-    return parse(text);
+    Fault f = parse(text);
+    // A restarted job (launch/restart.sh) counts its attempts from 0.
+    const char* attempt = std::getenv("RECFORGE_RESTART_ATTEMPT");
+    const int this_attempt = attempt != nullptr ? std::atoi(attempt) : 0;
+    if (f.attempt >= 0 && f.attempt != this_attempt) return std::nullopt;
+    return f;
   }();
   return fault;
 }
@@ -77,7 +83,7 @@ std::string trigger(const Fault& f, int rank, const std::string& where) {
     ::kill(::getpid(), SIGSTOP);
     return {};
   }
-  return f.kind;  // nan, skip_collective: the caller implements them
+  return f.kind;  // nan, skip_collective, flip: the caller implements them
 }
 
 }  // namespace

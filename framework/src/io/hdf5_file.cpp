@@ -16,6 +16,11 @@ namespace recforge::io {
 void hdf5_quiet() {
   static std::once_flag once;
   std::call_once(once, [] {
+    // No library shutdown at exit: after a failed write (disk full) a file's
+    // close fails and stays pending, and HDF5's atexit handler then crashes
+    // retrying it, turning a clean error exit into SIGSEGV. The files that
+    // matter are closed explicitly; the OS reclaims the rest.
+    H5dont_atexit();
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
     H5PLset_loading_state(0);  // no filter plugin is ever loaded because a file names one
   });
@@ -38,6 +43,8 @@ std::string hdf5_error_message() {
       },
       &message);
   H5Eclear2(H5E_DEFAULT);
+  // One line: HDF5 puts a newline inside its I/O failure descriptions.
+  std::replace(message.begin(), message.end(), '\n', ' ');
   return message;
 }
 

@@ -24,7 +24,11 @@ struct ClientError {
   std::string message;
 };
 
-HttpResponse json_response(int status, const Json& body) { return {status, "application/json", body.dump() + "\n"}; }
+// Client text (ids echoed back, error messages quoting them) may be invalid
+// UTF-8: replaced with U+FFFD rather than failing the response.
+HttpResponse json_response(int status, const Json& body) {
+  return {status, "application/json", body.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n"};
+}
 
 HttpResponse error_response(int status, const std::string& message) {
   return json_response(status, Json{{"error", message}});

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstring>
 
 #include "recforge/comm/signals.hpp"
 #include "recforge/core/fault.hpp"
@@ -95,6 +96,18 @@ void Trainer::clip_gradients(const std::vector<Parameter*>& params) {
       kernels::scale_inplace(resources_, p->grad(resources_.stream()), factor);
     }
   }
+}
+
+// RF_FAULT=flip: silent corruption of one rank's parameters (a bit flip in
+// memory), which only the fingerprint comparison can see.
+void Trainer::flip_one_mantissa_bit(Parameter& p) {
+  Tensor host = p.value().to(Device::cpu(), resources_.stream());
+  resources_.stream().synchronize();
+  std::uint32_t bits = 0;
+  std::memcpy(&bits, host.data_as<float>(), sizeof bits);
+  bits ^= 1u << 3;
+  std::memcpy(host.data_as<float>(), &bits, sizeof bits);
+  p.value().copy_from(host, resources_.stream());
 }
 
 void Trainer::check_fingerprints(std::int64_t step) {
@@ -203,6 +216,7 @@ Trainer::EpochResult Trainer::run_minibatch_epoch(std::int64_t epoch, std::int64
       window_loss += stats.loss_sum;
       window_examples += stats.examples;
     }
+    if (injected == "flip") flip_one_mantissa_bit(*params.front());
     summary.steps = global_step + 1;
     result.next_step = step + 1;
     if (fingerprint_every > 0 && (global_step + 1) % fingerprint_every == 0) check_fingerprints(global_step);

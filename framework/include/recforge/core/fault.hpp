@@ -10,7 +10,11 @@
 //   RF_FAULT=nan:rank=1:step=40        the trainer poisons a gradient with NaN
 //   RF_FAULT=oom:rank=1:step=9         throw as an allocation failure would
 //   RF_FAULT=skip_collective:rank=1:step=4   skip one collective (desync)
+//   RF_FAULT=flip:rank=1:step=30       flip a mantissa bit of a parameter (silent divergence)
 //   RF_FAULT=kill:rank=0:phase=after_data_before_commit   a checkpoint phase
+//   RF_FAULT=kill:rank=1:step=9:attempt=0   only in the first attempt of a job
+//                                      restarted by launch/restart.sh (which sets
+//                                      RECFORGE_RESTART_ATTEMPT=0, 1, ...)
 // Compiled in when RECFORGE_FAULT_INJECTION is on (the default for test builds).
 #pragma once
 
@@ -22,10 +26,11 @@
 namespace recforge::fault {
 
 struct Fault {
-  std::string kind;   // throw, kill, exit, abort, segv, stop, nan, oom, skip_collective
+  std::string kind;   // throw, kill, exit, abort, segv, stop, nan, oom, skip_collective, flip
   int rank = -1;      // -1: every rank
   std::int64_t step = -1;
   std::string phase;  // empty: at `step`
+  int attempt = -1;   // -1: every attempt; else only when RECFORGE_RESTART_ATTEMPT equals it
 };
 
 // The fault configured in RF_FAULT (parsed once), if any; throws on a malformed value.
@@ -36,7 +41,7 @@ bool enabled_in_build();
 
 // Triggers process-level faults (throw, kill, exit, abort, segv, stop, oom) when
 // (rank, step) or (rank, phase) match; returns the fault kind for faults the
-// caller implements itself (nan, skip_collective), else an empty string.
+// caller implements itself (nan, skip_collective, flip), else an empty string.
 std::string at_step(int rank, std::int64_t step);
 std::string at_phase(int rank, std::string_view phase);
 

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Disk full while saving a checkpoint (RELIABILITY F11): a run that already
+# committed versions resumes with a file-size limit (ulimit -f, SIGXFSZ ignored,
+# so write() fails with EFBIG as on a full disk) smaller than a checkpoint.
+# The save must fail loudly (exit non-zero, the errno's text and the file named),
+# publish nothing, and leave every committed version intact (same bytes, still
+# verifying); a later run without the limit resumes from the last good version.
+#   disk_full_test.sh <recforge>
+set -u
+recforge=$1
+here=$(cd "$(dirname "$0")" && pwd)
+tool=(/usr/bin/python3 "$here/../checkpoint/checkpoint_tool.py")
+work=$(mktemp -d /tmp/recforge-diskfull.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+export OMP_NUM_THREADS=1
+cat >"$work/job.yaml" <<YAML
+run: {name: full, output_dir: $work/runs, log_level: info}
+data: {format: synthetic, synthetic: {preset: tiny}, split: {method: leave_one_out}, cache: false}
+model: {type: mf, factors: 64, loss: bpr}
+train: {epochs: 2, batch_size: 64}
+checkpoint: {every_epochs: 1, keep_last: 5}
+YAML
+ckpt=$work/runs/full/checkpoints
+fail() { echo "FAIL: $*"; echo "--- output ---"; tail -n 20 "$work/out"; exit 1; }
+
+"$recforge" train "$work/job.yaml" >"$work/out" 2>&1 || fail "the first run failed"
+before=$(cd "$ckpt" && find . -type f -path './step-*' | sort | xargs sha256sum)
+size_kb=$(( $(stat -c %s "$("${tool[@]}" latest "$ckpt")/checkpoint.h5") / 1024 ))
+limit_kb=$(( size_kb / 2 ))
+# The limit is per file: logs and metrics stay far below it.
+( trap '' XFSZ; ulimit -f "$limit_kb"; exec "$recforge" train "$work/job.yaml" --set train.epochs=4 ) >"$work/out" 2>&1
+code=$?
+[ "$code" -ne 0 ] || fail "the run claimed success with a ${limit_kb} KiB file-size limit (checkpoints are ${size_kb} KiB)"
+[ "$code" -lt 128 ] || fail "the run died of a signal (exit $code) instead of reporting the error"
+error=$(grep -m1 "File too large" "$work/out") || fail "the error does not give the errno's text (File too large)"
+grep -q "checkpoint\.h5" <<<"$error" || fail "the error does not name the file"
+after=$(cd "$ckpt" && find . -type f -path './step-*' | sort | xargs sha256sum)
+[ "$before" = "$after" ] || fail "committed versions changed: before
+$before
+after
+$after"
+"${tool[@]}" verify "$ckpt" >/dev/null || fail "a committed version no longer verifies"
+"$recforge" train "$work/job.yaml" --set train.epochs=4 >"$work/out" 2>&1 || fail "the run without the limit failed"
+grep -q "resumed from" "$work/out" || fail "the run without the limit did not resume"
+"${tool[@]}" verify "$ckpt" >/dev/null || fail "the versions after the recovery do not verify"
+echo "ok: exit $code with a ${limit_kb} KiB limit (${error:0:160}...), versions intact, recovered"
+echo "RELIABILITY F11 trials=1 passed=1"
