@@ -1,25 +1,25 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets with clang into build-fuzz/ (the library and the
-# fuzzers under ASan + UBSan) and runs each for a bounded time:
+# Builds the libFuzzer targets with clang into build-asan/ (CMakePresets.json
+# asan-ubsan: the library and the fuzzers under ASan + UBSan) and runs each for
+# a bounded time:
 #   launch/fuzz.sh [seconds per target, default 60] [targets..., default all]
 # Targets (tests/fuzz/): ratings (rating-file readers), config (YAML + schema),
 # checkpoint (the HDF5 checkpoint reader), http (the server's request handling).
 # Seed corpora: tests/fuzz/corpus/<target>/ (crash inputs found once are kept
 # there as regression inputs), plus 1,000 generated rating lines, configs/*.yaml,
 # and the golden and a freshly trained checkpoint when build/bin/recforge exists.
-# A crash in recforge's code fails the script (input: build-fuzz/crash-<target>-*).
+# A crash in recforge's code fails the script (input: build-asan/crash-<target>-*).
 # Crashes inside libhdf5 itself (its object-header decoder is not safe against
 # malicious files; the server only opens files whose SHA-256 matches their
-# manifest, RELIABILITY X1) are counted and kept in build-fuzz/hdf5-findings/.
+# manifest, RELIABILITY X1) are counted and kept in build-asan/hdf5-findings/.
 set -euo pipefail
 seconds=${1:-60}
 shift || true
 targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(ratings config checkpoint http)
 cd "$(dirname "$0")/.."
 root=$PWD
-CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DRECFORGE_FUZZ=ON -DRECFORGE_CUDA=OFF -DRECFORGE_MPI=OFF \
-  -DRECFORGE_BUILD_BENCHMARKS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build-fuzz --target "${targets[@]/%/_fuzzer}"
+cmake --preset asan-ubsan >/dev/null
+cmake --build build-asan --target "${targets[@]/%/_fuzzer}"
 export LSAN_OPTIONS=suppressions=$root/tests/fuzz/lsan.supp
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
@@ -39,7 +39,7 @@ fi
 # The first frame of a crash's stack outside the sanitizer runtime: in libhdf5?
 crash_in_libhdf5() {
   local report
-  report=$("build-fuzz/fuzz/$1_fuzzer" "$2" 2>&1 || true)
+  report=$("build-asan/fuzz/$1_fuzzer" "$2" 2>&1 || true)
   grep -E '^ +#[0-9]+ ' <<<"$report" | grep -vE '__interceptor_|__asan|__sanitizer|__ubsan|libclang_rt' |
     head -n 1 | grep -q 'libhdf5'
 }
@@ -49,33 +49,33 @@ fuzz() {
   local target=$1 max_len=$2 status
   echo "fuzzing $target for ${seconds}s"
   local common=("$corpus/$target" -max_total_time="$seconds" -max_len="$max_len" -timeout=1 -rss_limit_mb=1024
-                -print_final_stats=1 -artifact_prefix="build-fuzz/crash-$target-")
+                -print_final_stats=1 -artifact_prefix="build-asan/crash-$target-")
   if [ "$target" = checkpoint ]; then
     # Keep going past crashes so those inside libhdf5 can be told from ours.
     set +e
-    build-fuzz/fuzz/checkpoint_fuzzer "${common[@]}" -fork=1 -ignore_crashes=1 2>&1 |
+    build-asan/fuzz/checkpoint_fuzzer "${common[@]}" -fork=1 -ignore_crashes=1 2>&1 |
       grep -E "^#|stat::|ERROR|SUMMARY|property|Done" | tail -n 6
     set -e
-    mkdir -p build-fuzz/hdf5-findings
+    mkdir -p build-asan/hdf5-findings
     local ours=0 theirs=0 input
-    for input in build-fuzz/crash-checkpoint-*; do
+    for input in build-asan/crash-checkpoint-*; do
       [ -e "$input" ] || continue
       if crash_in_libhdf5 checkpoint "$input"; then
-        theirs=$((theirs + 1)); mv "$input" build-fuzz/hdf5-findings/
+        theirs=$((theirs + 1)); mv "$input" build-asan/hdf5-findings/
       else
         ours=$((ours + 1)); echo "checkpoint fuzzer: crash in recforge's code: $input"
       fi
     done
-    echo "checkpoint: $theirs crash(es) inside libhdf5 (kept in build-fuzz/hdf5-findings/), $ours in recforge"
+    echo "checkpoint: $theirs crash(es) inside libhdf5 (kept in build-asan/hdf5-findings/), $ours in recforge"
     echo "RELIABILITY X2 seconds=$seconds crashes_in_recforge=$ours crashes_in_libhdf5=$theirs"
     [ "$ours" -eq 0 ] || exit 1
     return
   fi
   set +e
-  "build-fuzz/fuzz/${target}_fuzzer" "${common[@]}" 2>&1 | grep -E "^#|stat::|ERROR|SUMMARY|property|Done" | tail -n 12
+  "build-asan/fuzz/${target}_fuzzer" "${common[@]}" 2>&1 | grep -E "^#|stat::|ERROR|SUMMARY|property|Done" | tail -n 12
   status=${PIPESTATUS[0]}
   set -e
-  [ "$status" -eq 0 ] || { echo "$target fuzzer failed (exit $status); crash inputs: $(ls build-fuzz/crash-"$target"-* 2>/dev/null)"; exit 1; }
+  [ "$status" -eq 0 ] || { echo "$target fuzzer failed (exit $status); crash inputs: $(ls build-asan/crash-"$target"-* 2>/dev/null)"; exit 1; }
   declare -A id=([ratings]=I4 [config]=I2 [http]=X6)
   echo "RELIABILITY ${id[$target]} seconds=$seconds crashes=0"
 }

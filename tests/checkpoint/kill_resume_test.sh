@@ -4,7 +4,10 @@
 # Runs the job once uninterrupted; then, per trial, runs it under
 # launch/restart.sh with rank <rank> killed at a random step of the first
 # attempt (RF_FAULT=<kind>:rank=R:step=S:attempt=0; kinds: kill, segv, abort,
-# exit), checks that attempt ends non-zero within 5 s of the fault, that the
+# exit; or kill@<phase>: SIGKILL inside the first checkpoint save at or after
+# step S, at that phase of publishing (RELIABILITY F4): checkpoint_after_data,
+# checkpoint_before_rename, checkpoint_after_rename, retention_after_rename),
+# checks that attempt ends non-zero within 5 s of the fault, that the
 # wrapper's restart resumed from the latest checkpoint and finished, and that
 # the final parameters and optimizer state are bit-identical to the
 # uninterrupted run's. Each trial prints its seed and step for replay.
@@ -40,7 +43,9 @@ for trial in $(seq 1 "$trials"); do
   # has nothing to resume (the restart would start afresh, not test a resume).
   step=$(( RANDOM % (total - 5) + 4 ))
   name=trial$trial
-  RF_FAULT=$kind:rank=$rank:step=$step:attempt=0 timeout 180 "$restart" --max-restarts 3 -- \
+  fault=$kind:rank=$rank:step=$step:attempt=0
+  [[ "$kind" == *@* ]] && fault=${kind%@*}:rank=$rank:phase=${kind#*@}:step=$step:attempt=0
+  RF_FAULT=$fault timeout 180 "$restart" --max-restarts 3 -- \
     "${mpi[@]}" "$recforge" train "$work/job.yaml" --set run.name=$name >"$work/out" 2>&1
   code=$?
   [ "$code" -eq 0 ] || fail "trial $trial ($kind at step $step): the restarted job failed (exit $code)"
@@ -54,9 +59,13 @@ for trial in $(seq 1 "$trials"); do
   took=$(awk -v a="$(date -d "$injected" +%s.%N)" -v b="$(date -d "${ended% *}" +%s.%N)" 'BEGIN {printf "%.2f", b - a}')
   awk -v t="$took" 'BEGIN {exit !(t < 5)}' || fail "trial $trial: the job took ${took}s to end after the fault"
   grep -q "resumed from" "$work/out" || fail "trial $trial: the restart did not resume"
+  # Every version left is complete, and no temporary directory survived the restart.
+  "${tool[@]}" verify "$work/runs/$name/checkpoints" >/dev/null || fail "trial $trial: a committed version does not verify"
+  ! ls -a "$work/runs/$name/checkpoints" | grep -qE '^\.(tmp|trash)-' || fail "trial $trial: temporary directories left"
   "${tool[@]}" same-params "$work/runs/reference/checkpoints" "$work/runs/$name/checkpoints" >"$work/cmp" \
     || { cat "$work/cmp"; fail "trial $trial ($kind on rank $rank at step $step, seed $seed): parameters differ"; }
   echo "trial $trial: $kind on rank $rank at step $step, job ended (exit $code) ${took}s after the fault, resumed bit-identical"
 done
 echo "ok: $trials/$trials trials bit-identical"
-echo "RELIABILITY $([ "$rank" -eq 1 ] && echo F1 || echo F2) trials=$trials passed=$trials"
+case "${kinds[0]}" in *@*) id=F4 ;; *) id=$([ "$rank" -eq 1 ] && echo F1 || echo F2) ;; esac
+echo "RELIABILITY $id trials=$trials passed=$trials"

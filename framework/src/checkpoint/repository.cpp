@@ -119,14 +119,14 @@ Version CheckpointRepository::publish(std::int64_t step, const std::function<voi
   try {
     const std::string h5 = (temp / kCheckpointFile).string();
     write_checkpoint(h5);
-    fault::at_phase(rank, "checkpoint_after_data");
+    fault::at_phase(rank, "checkpoint_after_data", step);
     io::fsync_path(h5);
     const Sha256Digest digest = sha256_file(h5);
     manifest.files = {{kCheckpointFile, static_cast<std::int64_t>(fs::file_size(h5)), Sha256::hex(digest)}};
     manifest.step = step;
     io::write_file_atomically((temp / kManifestFile).string(), manifest_json(manifest));
     io::fsync_path(temp.string());
-    fault::at_phase(rank, "checkpoint_before_rename");
+    fault::at_phase(rank, "checkpoint_before_rename", step);
     // A version of the same step (a re-run of the step after a resume) is
     // moved aside first: rename() cannot replace a non-empty directory.
     if (fs::exists(final_path)) {
@@ -140,7 +140,7 @@ Version CheckpointRepository::publish(std::int64_t step, const std::function<voi
     fs::remove_all(temp, ignored);
     throw;
   }
-  fault::at_phase(rank, "checkpoint_after_rename");
+  fault::at_phase(rank, "checkpoint_after_rename", step);
   io::write_file_atomically((fs::path(dir_) / kLatestFile).string(), name + "\n");
   return {name, step, final_path.string()};
 }

@@ -94,9 +94,10 @@ std::string at_step(int rank, std::int64_t step) {
   return trigger(*f, rank, "step " + std::to_string(step));
 }
 
-std::string at_phase(int rank, std::string_view phase) {
+std::string at_phase(int rank, std::string_view phase, std::int64_t step) {
   const auto& f = configured();
   if (!f || f->phase != phase || (f->rank >= 0 && f->rank != rank)) return {};
+  if (f->step >= 0 && step >= 0 && step < f->step) return {};
   return trigger(*f, rank, "phase " + std::string(phase));
 }
 

@@ -11,7 +11,8 @@
 //   RF_FAULT=oom:rank=1:step=9         throw as an allocation failure would
 //   RF_FAULT=skip_collective:rank=1:step=4   skip one collective (desync)
 //   RF_FAULT=flip:rank=1:step=30       flip a mantissa bit of a parameter (silent divergence)
-//   RF_FAULT=kill:rank=0:phase=after_data_before_commit   a checkpoint phase
+//   RF_FAULT=kill:rank=0:phase=checkpoint_before_rename   a checkpoint phase
+//   RF_FAULT=kill:rank=0:phase=checkpoint_after_data:step=12   ... of the first save at step >= 12
 //   RF_FAULT=kill:rank=1:step=9:attempt=0   only in the first attempt of a job
 //                                      restarted by launch/restart.sh (which sets
 //                                      RECFORGE_RESTART_ATTEMPT=0, 1, ...)
@@ -43,6 +44,8 @@ bool enabled_in_build();
 // (rank, step) or (rank, phase) match; returns the fault kind for faults the
 // caller implements itself (nan, skip_collective, flip), else an empty string.
 std::string at_step(int rank, std::int64_t step);
-std::string at_phase(int rank, std::string_view phase);
+// With both a phase and a step, a phase fault fires at the first pass through
+// the phase whose step (the checkpoint's, when the caller knows it) is >= step.
+std::string at_phase(int rank, std::string_view phase, std::int64_t step = -1);
 
 }  // namespace recforge::fault

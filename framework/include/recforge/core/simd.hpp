@@ -4,17 +4,29 @@
 // keeping dot-product accumulators in registers and sharing horizontal sums.
 #pragma once
 
+#include <cstring>
+
 namespace recforge::simd {
 
-// may_alias and aligned(4) let these view any float*.
-using Vec16 = float __attribute__((vector_size(64), aligned(4), may_alias));
-using Vec8 = float __attribute__((vector_size(32), aligned(4), may_alias));
-using Vec4 = float __attribute__((vector_size(16), aligned(4), may_alias));
+using Vec16 = float __attribute__((vector_size(64)));
+using Vec8 = float __attribute__((vector_size(32)));
+using Vec4 = float __attribute__((vector_size(16)));
 
-inline Vec16 load16(const float* p) { return *reinterpret_cast<const Vec16*>(p); }
-inline void store16(float* p, Vec16 v) { *reinterpret_cast<Vec16*>(p) = v; }
-inline Vec4 load4(const float* p) { return *reinterpret_cast<const Vec4*>(p); }
-inline void store4(float* p, Vec4 v) { *reinterpret_cast<Vec4*>(p) = v; }
+// Loads and stores of any float* (no alignment assumed): memcpy compiles to one
+// unaligned vector move. (A reduced-alignment typedef works in GCC only; clang
+// keeps the vector's natural alignment and UBSan rightly reports it.)
+inline Vec16 load16(const float* p) {
+  Vec16 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store16(float* p, Vec16 v) { std::memcpy(p, &v, sizeof v); }
+inline Vec4 load4(const float* p) {
+  Vec4 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store4(float* p, Vec4 v) { std::memcpy(p, &v, sizeof v); }
 
 inline float hsum16(Vec16 v) {
   const Vec8 h = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) + __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
