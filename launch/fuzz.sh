@@ -40,7 +40,7 @@ fi
 crash_in_libhdf5() {
   local report
   report=$("build-asan/fuzz/$1_fuzzer" "$2" 2>&1 || true)
-  grep -E '^ +#[0-9]+ ' <<<"$report" | grep -vE '__interceptor_|__asan|__sanitizer|__ubsan|libclang_rt' |
+  grep -E '^ +#[0-9]+ ' <<<"$report" | grep -vE ' in (__interceptor_[a-z_]+|malloc|calloc|realloc|free|operator new|operator delete)|__asan|__sanitizer|__ubsan|libclang_rt' |
     head -n 1 | grep -q 'libhdf5'
 }
 

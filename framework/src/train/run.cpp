@@ -14,6 +14,7 @@
 #include "recforge/checkpoint/checkpointer.hpp"
 #include "recforge/comm/signals.hpp"
 #include "recforge/comm/watchdog.hpp"
+#include "recforge/config/config_diff.hpp"
 #include "recforge/core/cuda_runtime.hpp"
 #include "recforge/core/sha256.hpp"
 #include "recforge/data/prepare.hpp"
@@ -82,10 +83,19 @@ TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime) 
   const std::string config_text = job.to_yaml();
   const std::string config_hash = Sha256::hex(Sha256::of(config_text.data(), config_text.size()));
   const auto hashes = comm->allgather_string(config_hash);
-  for (int r = 1; r < comm->world_size(); ++r) {
-    RF_CHECK_KIND(ErrorKind::kConfig, hashes[static_cast<std::size_t>(r)] == hashes[0], "rank 0 and rank ", r,
-                  " run different configs (hashes ", hashes[0].substr(0, 12), " and ",
-                  hashes[static_cast<std::size_t>(r)].substr(0, 12), "); start every rank with the same file and --set");
+  if (std::any_of(hashes.begin(), hashes.end(), [&](const std::string& h) { return h != hashes[0]; })) {
+    // Every rank sees the same hashes and takes this branch: gather the texts
+    // to say which keys differ.
+    const auto texts = comm->allgather_string(config_text);
+    for (int r = 1; r < comm->world_size(); ++r) {
+      if (hashes[static_cast<std::size_t>(r)] == hashes[0]) continue;
+      auto differences = config_differences(texts[0], "rank 0", texts[static_cast<std::size_t>(r)],
+                                            "rank " + std::to_string(r));
+      if (differences.size() > 3) differences.resize(3);
+      RF_THROW(ErrorKind::kConfig, "rank 0 and rank ", r, " run different configs (",
+               differences.empty() ? std::string("their texts differ") : fmt::format("{}", fmt::join(differences, "; ")),
+               "); start every rank with the same file, --set and --resume");
+    }
   }
   std::unique_ptr<MetricsLog> metrics;
   if (comm->rank() == 0) {
