@@ -16,7 +16,8 @@ packages=(
   libspdlog-dev libfmt-dev
   libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libfaiss-dev wrk
   clang libclang-rt-14-dev libomp-dev
-  python3 python3-numpy python3-h5py
+  python3 python3-numpy python3-h5py python3-yaml python3-matplotlib python3-venv
+  chromium        # renders `recforge report` pages in their test
 )
 
 missing=()

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The README's test command: installs dependencies, builds everything (CUDA
+# The README's test command: installs dependencies, lints the Dockerfiles
+# (hadolint), builds everything (CUDA
 # compiled even without a GPU), runs every ctest label; then builds the CPU
 # paths again with clang under ASan + UBSan (CMakePresets.json asan-ubsan),
 # runs the unit and mpi tests there, and fuzzes every reader of outside input
@@ -10,6 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash launch/install-deps.sh
+bash launch/lint-docker.sh
 bash launch/build.sh
 # Open MPI refuses to run as root unless told it is fine (CI containers run as root).
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
