@@ -124,10 +124,26 @@ def write_table(results, skipped, meta, out):
                          f"{run['wall_seconds']:.0f} | | | | |")
     if skipped:
         lines += ["", "Skipped (data missing under RECFORGE_DATA_DIR): " + ", ".join(skipped) + "."]
+    table = lines[2:]
     lines += ["", "![time to quality](time_to_quality.svg)", "![epoch time](epoch_time.svg)",
               "![scaling](scaling.svg)", ""]
     with open(os.path.join(out, "README.md"), "w") as f:
         f.write("\n".join(lines))
+    return table
+
+
+def update_readme(table_lines):
+    """Puts the table and the time-to-quality plot between the README's suite markers."""
+    path = os.path.join(ROOT, "README.md")
+    text = open(path).read()
+    begin, end = "<!-- suite:begin -->", "<!-- suite:end -->"
+    if begin not in text or end not in text:
+        return
+    block = "\n".join([begin] + table_lines + ["", "![time to quality](benchmarks/results/suite/time_to_quality.svg)",
+                                                end])
+    text = text[:text.index(begin)] + block + text[text.index(end) + len(end):]
+    with open(path, "w") as f:
+        f.write(text)
 
 
 def plot(results, out):
@@ -226,8 +242,10 @@ def main():
             "total_seconds": round(time.time() - started)}
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump({"meta": meta, "results": results, "skipped": skipped}, f, indent=1)
-    write_table(results, skipped, meta, args.out)
+    table = write_table(results, skipped, meta, args.out)
     plot(results, args.out)
+    if os.path.abspath(args.out) == os.path.join(ROOT, "benchmarks", "results", "suite"):
+        update_readme(table)
     print(f"wrote {os.path.relpath(args.out, ROOT)}/ (README.md, results.json, 3 plots) in {meta['total_seconds']} s")
 
 

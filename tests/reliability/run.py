@@ -77,6 +77,7 @@ GAPS = {
     "C4": "kill during garbage collection covered by F4's retention phase",
     "S1": "about 40 versions published, not 100",
     "S3": "keep_last 2 during S1 only, no targeted deletion race",
+    "S4": "OpenMP at one thread in the TSan server (libgomp is not instrumented)",
     "N1": "only the loss is poisoned (not a gradient or a parameter)",
     "I1": "hand-written mutants, not generated for every key",
     "X1": "order of checks (hash, then H5Fopen) shown by corrupt versions; H5Fopen calls not counted",
@@ -131,6 +132,7 @@ def cases(quick, fuzz_seconds):
         (["C4"], gtest("checkpoint/checkpoint_repository_test",
                        "Repository.RetentionKeepsExactlyThePolicysVersions:Repository.IgnoresAndCleansUpWhatCrashedWritersLeft")),
         (["S1", "S2", "S3", "X4", "X5", "X7"], ["/usr/bin/python3", os.path.join(ROOT, "tests/serve/serve_test.py"), "{recforge}"]),
+        (["S4"], script("tests/reliability/tsan_serve_test.sh")),
         (["X4"], gtest("checkpoint/checkpoint_repository_test",
                        "Repository.NeverFollowsASymlinkedVersion:Repository.VersionNamesAreStrict")),
         (["N1"], script("tests/train/faults_test.sh", "nan", n(20))),
@@ -186,6 +188,32 @@ def run_case(ids, command, build, log):
     return results
 
 
+def row_line(i, name, got):
+    gap = GAPS.get(i, "")
+    if not got:
+        return f"| {i} | {name} | — | 0 | — | **not implemented** | {gap} |"
+    ran = "<br>".join(f"`{shown}`" for shown, *_ in got)
+    trials = "<br>".join(str(t) for _, t, *_ in got)
+    passed = "<br>".join(str(p) for _, _, p, *_ in got)
+    outcome = "pass" if all(ok for *_, ok, _ in got) else "**FAIL**"
+    return f"| {i} | {name} | {ran} | {trials} | {passed} | {outcome} | {gap} |"
+
+
+def merge_rows(path, rows, started):
+    """--only with --merge: replaces the rows of the IDs that ran in an existing table."""
+    lines = open(path).read().split("\n")
+    names = dict(IDS)
+    for n, line in enumerate(lines):
+        m = re.match(r"^\| (\w+) \|", line)
+        if m and m.group(1) in rows:
+            lines[n] = row_line(m.group(1), names[m.group(1)], rows[m.group(1)])
+    note = f"- rows re-run on {started:%Y-%m-%d %H:%M} UTC (`--only ... --merge`): {', '.join(sorted(rows))}"
+    at = next(n for n, line in enumerate(lines) if line.startswith("| ID |")) - 1
+    lines.insert(at, note)
+    with open(path, "w") as f:
+        f.write("\n".join(lines))
+
+
 def write_table(path, rows, args, started):
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                             text=True).stdout.strip()
@@ -207,16 +235,7 @@ def write_table(path, rows, args, started):
         "|---|---|---|---|---|---|---|",
     ]
     for i, name in IDS:
-        got = rows.get(i, [])
-        gap = GAPS.get(i, "")
-        if not got:
-            lines.append(f"| {i} | {name} | — | 0 | — | **not implemented** | {gap} |")
-            continue
-        ran = "<br>".join(f"`{shown}`" for shown, *_ in got)
-        trials = "<br>".join(str(t) for _, t, *_ in got)
-        passed = "<br>".join(str(p) for _, _, p, *_ in got)
-        outcome = "pass" if all(ok for *_, ok, _ in got) else "**FAIL**"
-        lines.append(f"| {i} | {name} | {ran} | {trials} | {passed} | {outcome} | {gap} |")
+        lines.append(row_line(i, name, rows.get(i, [])))
     lines += ["", "Logs of the last run: `build/reliability.log`.", ""]
     with open(path, "w") as f:
         f.write("\n".join(lines))
@@ -227,7 +246,8 @@ def main():
     parser.add_argument("--build", default=os.path.join(ROOT, "build"))
     parser.add_argument("--quick", action="store_true", help="a few trials per case")
     parser.add_argument("--fuzz-seconds", type=int, default=600)
-    parser.add_argument("--only", default="", help="comma-separated IDs (the table is not written)")
+    parser.add_argument("--only", default="", help="comma-separated IDs (the table is not written unless --merge)")
+    parser.add_argument("--merge", action="store_true", help="with --only: replace those IDs' rows in --out")
     parser.add_argument("--out", default=os.path.join(ROOT, "tests", "RELIABILITY.md"))
     args = parser.parse_args()
     build = os.path.abspath(args.build)
@@ -251,6 +271,9 @@ def main():
     if not only:
         write_table(args.out, rows, args, started)
         print(f"wrote {os.path.relpath(args.out, ROOT)}")
+    elif args.merge and os.path.exists(args.out):
+        merge_rows(args.out, rows, started)
+        print(f"updated {', '.join(sorted(rows))} in {os.path.relpath(args.out, ROOT)}")
     sys.exit(1 if failed else 0)
 
 

@@ -161,7 +161,7 @@ def endpoint_checks(base, c):
           "recforge_request_seconds_bucket" in text and "recforge_model_step" in text, "metrics text")
 
 
-def hot_reload_checks(base, recforge, config, run_dir, ckpt, users):
+def hot_reload_checks(base, recforge, config, run_dir, ckpt, users, clients=4):
     stop = threading.Event()
     results = []  # per thread: list of (status, version)
 
@@ -173,7 +173,7 @@ def hot_reload_checks(base, recforge, config, run_dir, ckpt, users):
             status, body = get_json(base, f"/v1/recommend?user={rng.choice(users)}&k=10")
             mine.append((status, body.get("version", "")))
 
-    threads = [threading.Thread(target=client, args=(s,)) for s in range(4)]
+    threads = [threading.Thread(target=client, args=(s,)) for s in range(clients)]
     for t in threads:
         t.start()
     writer = subprocess.run([recforge, "train", config, "--resume", run_dir, "--set", "train.epochs=45",
@@ -234,8 +234,9 @@ def start_server(recforge, args, env=None):
         lines.append(line)
         match = re.search(r" on (http://[\d.]+:\d+)", line)
         if match:
-            # Keep draining the server's output (a full pipe would block it).
-            threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
+            # Keep draining the server's output (a full pipe would block it); kept for sanitizer reports.
+            proc.output = lines
+            threading.Thread(target=lambda: [lines.append(l) for l in proc.stdout], daemon=True).start()
             return proc, match.group(1)
 
 
@@ -306,7 +307,13 @@ def sasrec_checks(recforge, work):
 
 
 def main():
+    """serve_test.py RECFORGE [--server RECFORGE_UNDER_TSAN]: with --server, that
+    binary serves (8 request threads, 8 clients during the hot reloads) while
+    RECFORGE trains, and any ThreadSanitizer report in its output fails the test
+    (RELIABILITY S4); the ANN and SASRec checks are skipped then."""
     recforge = os.path.abspath(sys.argv[1])
+    server_binary = os.path.abspath(sys.argv[3]) if len(sys.argv) == 4 and sys.argv[2] == "--server" else recforge
+    sanitized = server_binary != recforge
     work = tempfile.mkdtemp(prefix="recforge-serve-")
     server = None
     try:
@@ -318,18 +325,31 @@ def main():
         run_dir = os.path.join(work, "als_tiny")
         ckpt = os.path.join(run_dir, "checkpoints")
         env = dict(os.environ, RECFORGE_ADMIN_TOKEN=TOKEN)
-        server, base = start_server(recforge, ["--model-dir", ckpt, "--poll-ms", "50", "--max-k", "100",
+        if sanitized:
+            # libgomp is not instrumented: TSan cannot see its barriers and would
+            # report every OpenMP region. One OpenMP thread keeps the server's own
+            # threads (HTTP workers, reload watcher, score batcher) under check.
+            env["OMP_NUM_THREADS"] = "1"
+        server, base = start_server(server_binary, ["--model-dir", ckpt, "--poll-ms", "50", "--max-k", "100",
                                                "--max-interactions", "20", "--max-body", "4096", "--threads", "8"],
                                     env=env)
         if server is None:
             sys.exit("the server did not start:\n" + base)
         c = load_checkpoint(ckpt)
         endpoint_checks(base, c)
-        hot_reload_checks(base, recforge, config, run_dir, ckpt, [int(u) for u in c["users"]])
+        hot_reload_checks(base, recforge, config, run_dir, ckpt, [int(u) for u in c["users"]],
+                          clients=8 if sanitized else 4)
         stop_server(server)
+        if sanitized:
+            reports = sum("WARNING: ThreadSanitizer" in line for line in server.output)
+            text = "".join(server.output)
+            check(reports == 0, f"{reports} ThreadSanitizer report(s) from the server; the first:\n" +
+                  text[text.find("WARNING: ThreadSanitizer"):][:6000])
+            print(f"RELIABILITY S4 trials=1 passed={int(reports == 0)}")
         server = None
-        ann_checks(recforge, ckpt, [int(u) for u in c["users"]][:100])
-        sasrec_checks(recforge, work)
+        if not sanitized:
+            ann_checks(recforge, ckpt, [int(u) for u in c["users"]][:100])
+            sasrec_checks(recforge, work)
     finally:
         if server:
             stop_server(server)
@@ -337,7 +357,8 @@ def main():
     if failures:
         print(f"{len(failures)} check(s) failed")
         sys.exit(1)
-    print("ok: every endpoint, every bad input, hot reload under load, ANN vs exact, SASRec next items")
+    print("ok: every endpoint, every bad input, hot reload under load" +
+          (" under ThreadSanitizer" if sanitized else ", ANN vs exact, SASRec next items"))
 
 
 if __name__ == "__main__":

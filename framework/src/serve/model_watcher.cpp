@@ -2,6 +2,7 @@
 #include "recforge/serve/model_watcher.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "recforge/core/error.hpp"
 #include "recforge/log/logging.hpp"
@@ -15,7 +16,7 @@ ModelWatcher::~ModelWatcher() { stop(); }
 
 bool ModelWatcher::poll_once() {
   std::lock_guard<std::mutex> lock(poll_mutex_);
-  const std::shared_ptr<const Snapshot> serving = current_.load();
+  const std::shared_ptr<const Snapshot> serving = current();
   std::vector<checkpoint::Version> versions = repository_.list();
   std::reverse(versions.begin(), versions.end());  // newest first
   for (const checkpoint::Version& v : versions) {
@@ -27,7 +28,11 @@ bool ModelWatcher::poll_once() {
     try {
       const checkpoint::LoadedVersion loaded = repository_.load(v);
       std::shared_ptr<const Snapshot> next = Snapshot::load(loaded, options_);
-      current_.store(std::move(next));
+      std::shared_ptr<const Snapshot> previous;
+      {
+        std::lock_guard<std::mutex> swap_lock(current_mutex_);
+        previous = std::exchange(current_, std::move(next));
+      }  // the old version is freed outside the lock (when no request holds it)
       ++reloads_;
       log::info("serving {} (step {}){}", v.path, v.step,
                 serving ? " in place of " + serving->version() : std::string());
