@@ -140,6 +140,13 @@ def endpoint_checks(base, c):
         ("POST", "/v1/recommend", "x" * 5000, 413, "request body too large"),
         ("GET", "/v1/nothing", None, 404, "no such endpoint"),
         ("GET", "/v1/../../etc/passwd", None, 404, "no such endpoint"),
+        # X4: traversal in every spelling reaches no file (the API names no paths at all).
+        ("GET", "/v1/%2e%2e/%2e%2e/etc/passwd", None, 404, "no such endpoint"),
+        ("GET", "/v1/..%2f..%2fetc%2fpasswd", None, 404, "no such endpoint"),
+        ("GET", "/v1/recommend?user=..%2f..%2fetc%2fpasswd", None, 200, "popularity"),
+        ("GET", "/v1/similar?item=%2e%2e%2f", None, 404, "unknown item"),
+        ("GET", "/v1/similar?item=a%00b", None, 404, "unknown item"),
+        ("GET", "/" + "a" * 4096, None, 404, "no such endpoint"),
         ("PUT", "/v1/recommend", "{}", 405, "takes GET or POST"),
         ("GET", "/v1/reload", None, 405, "takes POST only"),
         ("POST", "/v1/reload", "", 401, "needs Authorization"),

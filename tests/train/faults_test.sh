@@ -10,6 +10,8 @@
 #   flip      one mantissa bit of rank 1's parameters flips: the fingerprint check
 #             (every 10 steps) names both ranks within 10 steps, exit code 4 (N2)
 #   sigusr1   SIGUSR1 to mpirun: both ranks finish the step and exit 0 within 10 s (F8)
+#   sigterm   SIGTERM to mpirun (which SIGKILLs the ranks soon after): the job ends
+#             within 10 s and every committed checkpoint still verifies (F8)
 # The fault step S is random per trial (seed printed; RECFORGE_TEST_SEED replays).
 set -u
 recforge=$1; case=$2; trials=${3:-1}
@@ -32,7 +34,8 @@ expect_text() { grep -q -- "$1" "$work/out" || fail "output lacks: $1"; }
 
 seed=${RECFORGE_TEST_SEED:-$RANDOM}
 RANDOM=$seed
-declare -A reliability_id=([stop]=F6 [desync]=F7 [sigusr1]=F8 [oom]=F10 [nan]=N1 [flip]=N2 [throw]=F2)
+declare -A reliability_id=([stop]=F6 [desync]=F7 [sigusr1]=F8 [sigterm]=F8 [oom]=F10 [nan]=N1 [flip]=N2 [throw]=F2)
+here=$(cd "$(dirname "$0")" && pwd)
 
 one_trial() {
   local step=$(( RANDOM % 60 + 5 ))
@@ -95,6 +98,25 @@ one_trial() {
     ls "$work/runs/faults/checkpoints" | grep -q '^step-' || fail "no checkpoint was committed on the graceful stop"
     awk -v t="$took" 'BEGIN {exit !(t < 10)}' || fail "took ${took}s to stop (limit 10)"
     echo "ok (sigusr1): exit 0 ${took}s after the signal, checkpoint committed"
+    ;;
+  sigterm)
+    unset RF_FAULT
+    rm -rf "$work/runs"
+    "${mpi[@]}" "$recforge" train "$work/job.yaml" --set checkpoint.every_steps=20 --set checkpoint.keep_last=2 \
+      >"$work/out" 2>&1 &
+    pid=$!
+    for _ in $(seq 100); do grep -q "training mf" "$work/out" 2>/dev/null && break; sleep 0.2; done
+    sleep "$(( RANDOM % 3 + 1 ))"
+    start=$(now)
+    kill -TERM "$pid"
+    wait "$pid"
+    code=$?
+    took=$(elapsed_since "$start")
+    [ "$code" -ne 0 ] || fail "exit code 0 after SIGTERM (the job was killed, it cannot have finished)"
+    awk -v t="$took" 'BEGIN {exit !(t < 10)}' || fail "took ${took}s to end after SIGTERM (limit 10)"
+    /usr/bin/python3 "$here/../checkpoint/checkpoint_tool.py" verify "$work/runs/faults/checkpoints" >"$work/verify" ||
+      { cat "$work/verify"; fail "a committed checkpoint does not verify after SIGTERM"; }
+    echo "ok (sigterm): exit $code ${took}s after the signal; $(cat "$work/verify")"
     ;;
   *) echo "unknown case $case"; exit 2 ;;
   esac
