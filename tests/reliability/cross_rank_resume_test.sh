@@ -6,17 +6,14 @@
 #   cross_rank_resume_test.sh <recforge>
 set -u
 recforge=$1
-work=$(mktemp -d /tmp/recforge-c3.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
-export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../testing/job_test_env.sh" c3
 cat >"$work/job.yaml" <<YAML
 run: {output_dir: $work/runs, log_level: info}
 data: {format: synthetic, synthetic: {preset: tiny}, split: {method: leave_one_out}, cache: false}
 model: {type: mf, factors: 8, loss: bpr}
 train: {epochs: 2, batch_size: 64}
 YAML
-fail() { echo "FAIL: $*"; echo "--- output ---"; tail -n 20 "$work/out"; exit 1; }
 mpi=(mpirun --oversubscribe --bind-to none -x OMP_NUM_THREADS)
 for run in a b; do
   "${mpi[@]}" -np 2 "$recforge" train "$work/job.yaml" --set run.name=$run --set train.epochs=$([ $run = a ] && echo 1 || echo 2) \

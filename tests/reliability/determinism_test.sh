@@ -7,10 +7,7 @@ set -u
 recforge=$1
 here=$(cd "$(dirname "$0")" && pwd)
 tool=(/usr/bin/python3 "$here/../checkpoint/checkpoint_tool.py")
-work=$(mktemp -d /tmp/recforge-determinism.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
-export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive
+source "$here/../testing/job_test_env.sh" determinism
 cat >"$work/job.yaml" <<YAML
 run: {output_dir: $work/runs, log_level: warn}
 data: {format: synthetic, synthetic: {preset: tiny}, split: {method: leave_one_out}, cache: false}
@@ -18,7 +15,6 @@ model: {type: mf, factors: 8, loss: bpr}
 train: {epochs: 3, batch_size: 64, log_every: 1, optimizer: {lr: 0.5, momentum: 0.9}}
 YAML
 mpi=(mpirun -np 2 --oversubscribe --bind-to none -x OMP_NUM_THREADS)
-fail() { echo "FAIL: $*"; exit 1; }
 for run in a b; do
   "${mpi[@]}" "$recforge" train "$work/job.yaml" --set run.name=$run >"$work/out" 2>&1 || { tail "$work/out"; fail "run $run failed"; }
 done

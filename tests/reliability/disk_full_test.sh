@@ -10,9 +10,7 @@ set -u
 recforge=$1
 here=$(cd "$(dirname "$0")" && pwd)
 tool=(/usr/bin/python3 "$here/../checkpoint/checkpoint_tool.py")
-work=$(mktemp -d /tmp/recforge-diskfull.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-export OMP_NUM_THREADS=1
+source "$here/../testing/job_test_env.sh" diskfull
 cat >"$work/job.yaml" <<YAML
 run: {name: full, output_dir: $work/runs, log_level: info}
 data: {format: synthetic, synthetic: {preset: tiny}, split: {method: leave_one_out}, cache: false}
@@ -21,7 +19,6 @@ train: {epochs: 2, batch_size: 64}
 checkpoint: {every_epochs: 1, keep_last: 5}
 YAML
 ckpt=$work/runs/full/checkpoints
-fail() { echo "FAIL: $*"; echo "--- output ---"; tail -n 20 "$work/out"; exit 1; }
 
 "$recforge" train "$work/job.yaml" >"$work/out" 2>&1 || fail "the first run failed"
 before=$(cd "$ckpt" && find . -type f -path './step-*' | sort | xargs sha256sum)

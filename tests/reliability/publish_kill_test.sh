@@ -11,9 +11,7 @@ set -u
 recforge=$1; trials=${2:-20}
 here=$(cd "$(dirname "$0")" && pwd)
 tool=(/usr/bin/python3 "$here/../checkpoint/checkpoint_tool.py")
-work=$(mktemp -d /tmp/recforge-publish.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-export OMP_NUM_THREADS=1
+source "$here/../testing/job_test_env.sh" publish
 cat >"$work/job.yaml" <<YAML
 run: {name: publish, output_dir: $work/runs, log_level: info}
 data: {format: synthetic, synthetic: {preset: tiny}, split: {method: leave_one_out}, cache: false}
@@ -22,7 +20,6 @@ train: {epochs: 100000, batch_size: 64}
 checkpoint: {every_steps: 1, keep_last: 2}
 YAML
 ckpt=$work/runs/publish/checkpoints
-fail() { echo "FAIL: $*"; exit 1; }
 seed=${RECFORGE_TEST_SEED:-$RANDOM}
 RANDOM=$seed
 echo "seed $seed"

@@ -7,10 +7,7 @@ set -u
 recforge=$1
 here=$(cd "$(dirname "$0")" && pwd)
 restart=$here/../../launch/restart.sh
-work=$(mktemp -d /tmp/recforge-restart.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
-export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive
+source "$here/../testing/job_test_env.sh" restart
 cat >"$work/job.yaml" <<YAML
 run: {name: restarts, output_dir: $work/runs, log_level: info}
 data: {format: synthetic, synthetic: {preset: tiny}, split: {method: leave_one_out}, cache: false}
@@ -19,7 +16,6 @@ train: {epochs: 2, batch_size: 64}
 checkpoint: {every_steps: 3}
 YAML
 mpi=(mpirun -np 2 --oversubscribe --bind-to none -x RF_FAULT -x OMP_NUM_THREADS -x RECFORGE_RESTART_ATTEMPT)
-fail() { echo "FAIL: $*"; echo "--- output ---"; tail -n 20 "$work/out"; exit 1; }
 
 # Every attempt fails at step 20 of the run (a resumed attempt reaches it again).
 RF_FAULT=exit:rank=1:step=20 timeout 300 "$restart" --max-restarts 2 -- \
