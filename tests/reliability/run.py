@@ -75,7 +75,7 @@ GAPS = {
     "C2": "only format version 1 exists, so no N-1 migration yet",
     "C4": "kill during garbage collection covered by F4's retention phase",
     "S1": "about 40 versions published, not 100",
-    "S3": "keep_last 2 during S1 only, no targeted deletion race",
+    "S3": "one run (the writer keeps 1 version during S1's reloads), not 20 targeted trials",
     "S4": "OpenMP at one thread in the TSan server (libgomp is not instrumented)",
     "N1": "only the loss is poisoned (not a gradient or a parameter)",
     "I1": "hand-written mutants, not generated for every key",

@@ -183,8 +183,9 @@ def hot_reload_checks(base, recforge, config, run_dir, ckpt, users, clients=4):
     threads = [threading.Thread(target=client, args=(s,)) for s in range(clients)]
     for t in threads:
         t.start()
+    # keep_last 1: the writer deletes the version the server may be loading (RELIABILITY S3).
     writer = subprocess.run([recforge, "train", config, "--resume", run_dir, "--set", "train.epochs=45",
-                             "--set", "checkpoint.keep_last=2", "--set", "run.log_level=warn"],
+                             "--set", "checkpoint.keep_last=1", "--set", "run.log_level=warn"],
                             capture_output=True, text=True)
     check(writer.returncode == 0, f"the writer failed: {writer.stderr[-500:]}")
     final = newest_version(ckpt)
