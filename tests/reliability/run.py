@@ -82,7 +82,8 @@ GAPS = {
     "X1": "order of checks (hash, then H5Fopen) shown by corrupt versions; H5Fopen calls not counted",
     "X3": "no strace/sentinel check of files opened",
     "X4": "no strace/sentinel check of files opened",
-    "X5": "idle / slow-header clients and RSS bound not tested",
+    "X5": "idle / slow-header clients and RSS bound not tested (each connection holds a worker thread up to "
+          "the 5 s read timeout: serve behind a proxy)",
     "X7": "non-root only in the Docker image",
 }
 
