@@ -5,6 +5,7 @@
 #   stop      rank 1 SIGSTOPs itself: the watchdog ends the job within timeout + 10 s,
 #             naming the collective and the silent rank (RELIABILITY F6)
 #   nan       rank 1's loss turns NaN: both ranks stop at that step, exit code 5 (N1)
+#   nan_grad  a value of rank 1's gradient turns NaN: the same, the parameter named (N1)
 #   desync    rank 1 skips a collective: detected and named, exit code 4 (F7)
 #   oom       rank 1's allocation fails: the job is down within 5 s, exit non-zero (F10)
 #   flip      one mantissa bit of rank 1's parameters flips: the fingerprint check
@@ -34,13 +35,13 @@ expect_text() { grep -q -- "$1" "$work/out" || fail "output lacks: $1"; }
 
 seed=${RECFORGE_TEST_SEED:-$RANDOM}
 RANDOM=$seed
-declare -A reliability_id=([stop]=F6 [desync]=F7 [sigusr1]=F8 [sigterm]=F8 [oom]=F10 [nan]=N1 [flip]=N2 [throw]=F2)
+declare -A reliability_id=([nan_grad]=N1 [stop]=F6 [desync]=F7 [sigusr1]=F8 [sigterm]=F8 [oom]=F10 [nan]=N1 [flip]=N2 [throw]=F2)
 here=$(cd "$(dirname "$0")" && pwd)
 
 one_trial() {
   local step=$(( RANDOM % 60 + 5 ))
   case "$case" in
-  throw|stop|nan|desync|oom|flip)
+  throw|stop|nan|nan_grad|desync|oom|flip)
     case "$case" in
       desync) export RF_FAULT=skip_collective:rank=1:step=$step ;;
       *) export RF_FAULT=$case:rank=1:step=$step ;;
@@ -63,6 +64,10 @@ one_trial() {
         [ "$code" -eq 5 ] || fail "exit code $code, expected 5"
         expect_text "step $step: 1 non-finite values in the loss or gradients"
         expect_text "rank 1 found the loss" ;;
+      nan_grad)
+        [ "$code" -eq 5 ] || fail "exit code $code, expected 5"
+        expect_text "step $step: [0-9]* non-finite values in the loss or gradients"
+        expect_text "step $step: rank 1 found 1 in the gradient of '" ;;
       desync)
         [ "$code" -eq 4 ] || fail "exit code $code, expected 4"
         expect_text "collective desync: rank 0 issues #" ;;

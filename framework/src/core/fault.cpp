@@ -30,11 +30,12 @@ Fault parse(std::string_view text) {
     const std::string_view part = text.substr(pos, end - pos);
     if (first) {
       f.kind = std::string(part);
-      static const char* const kKinds[] = {"throw", "kill", "exit", "abort", "segv", "stop", "nan", "oom", "skip_collective", "flip"};
+      static const char* const kKinds[] = {"throw", "kill", "exit", "abort",           "segv",     "stop",
+                                           "nan",   "oom",  "skip_collective", "flip", "nan_grad"};
       bool known = false;
       for (const char* k : kKinds) known |= f.kind == k;
       RF_CHECK_KIND(ErrorKind::kConfig, known, "RF_FAULT: unknown fault '", f.kind,
-                    "' (throw, kill, exit, abort, segv, stop, nan, oom, skip_collective, flip)");
+                    "' (throw, kill, exit, abort, segv, stop, nan, oom, skip_collective, flip, nan_grad)");
       first = false;
     } else {
       const std::size_t eq = part.find('=');
@@ -83,7 +84,7 @@ std::string trigger(const Fault& f, int rank, const std::string& where) {
     ::kill(::getpid(), SIGSTOP);
     return {};
   }
-  return f.kind;  // nan, skip_collective, flip: the caller implements them
+  return f.kind;  // nan, nan_grad, skip_collective, flip: the caller implements them
 }
 
 }  // namespace

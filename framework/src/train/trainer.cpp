@@ -98,16 +98,21 @@ void Trainer::clip_gradients(const std::vector<Parameter*>& params) {
   }
 }
 
-// RF_FAULT=flip: silent corruption of one rank's parameters (a bit flip in
-// memory), which only the fingerprint comparison can see.
-void Trainer::flip_one_mantissa_bit(Parameter& p) {
-  Tensor host = p.value().to(Device::cpu(), resources_.stream());
+// RF_FAULT=flip / nan_grad: corrupts the first value of a tensor (on any
+// device), as a bit flip in memory or a NaN from a bad kernel would.
+void Trainer::corrupt_first_value(Tensor& t, bool make_nan) {
+  Tensor host = t.to(Device::cpu(), resources_.stream());
   resources_.stream().synchronize();
-  std::uint32_t bits = 0;
-  std::memcpy(&bits, host.data_as<float>(), sizeof bits);
-  bits ^= 1u << 3;
-  std::memcpy(host.data_as<float>(), &bits, sizeof bits);
-  p.value().copy_from(host, resources_.stream());
+  float* first = host.data_as<float>();
+  if (make_nan) {
+    *first = std::nanf("");
+  } else {  // flip a low mantissa bit: invisible to loss curves, visible to the fingerprint
+    std::uint32_t bits = 0;
+    std::memcpy(&bits, first, sizeof bits);
+    bits ^= 1u << 3;
+    std::memcpy(first, &bits, sizeof bits);
+  }
+  t.copy_from(host, resources_.stream());
 }
 
 void Trainer::check_fingerprints(std::int64_t step) {
@@ -194,6 +199,10 @@ Trainer::EpochResult Trainer::run_minibatch_epoch(std::int64_t epoch, std::int64
                            global_step};
     StepStats stats = model_.train_step(batch);
     if (injected == "nan") stats.loss_sum = std::nan("");
+    if (injected == "nan_grad") {
+      Parameter& p = *params.front();
+      corrupt_first_value(p.is_embedding() ? p.rows().values : p.grad(resources_.stream()), /*make_nan=*/true);
+    }
     std::string where;
     std::int64_t bad = count_nonfinite_grads(params, where) + (std::isfinite(stats.loss_sum) ? 0 : 1);
     if (!std::isfinite(stats.loss_sum)) where += (where.empty() ? "" : ", ") + std::string("the loss");
@@ -216,7 +225,7 @@ Trainer::EpochResult Trainer::run_minibatch_epoch(std::int64_t epoch, std::int64
       window_loss += stats.loss_sum;
       window_examples += stats.examples;
     }
-    if (injected == "flip") flip_one_mantissa_bit(*params.front());
+    if (injected == "flip") corrupt_first_value(params.front()->value(), /*make_nan=*/false);
     summary.steps = global_step + 1;
     result.next_step = step + 1;
     if (fingerprint_every > 0 && (global_step + 1) % fingerprint_every == 0) check_fingerprints(global_step);

@@ -7,7 +7,8 @@
 //   RF_FAULT=abort:rank=1:step=3       abort()
 //   RF_FAULT=segv:rank=1:step=3        raise SIGSEGV
 //   RF_FAULT=stop:rank=1:step=5        SIGSTOP itself (a stuck rank)
-//   RF_FAULT=nan:rank=1:step=40        the trainer poisons a gradient with NaN
+//   RF_FAULT=nan:rank=1:step=40        the trainer poisons the loss with NaN
+//   RF_FAULT=nan_grad:rank=1:step=40   ... or the first value of a gradient
 //   RF_FAULT=oom:rank=1:step=9         throw as an allocation failure would
 //   RF_FAULT=skip_collective:rank=1:step=4   skip one collective (desync)
 //   RF_FAULT=flip:rank=1:step=30       flip a mantissa bit of a parameter (silent divergence)
@@ -27,7 +28,7 @@
 namespace recforge::fault {
 
 struct Fault {
-  std::string kind;   // throw, kill, exit, abort, segv, stop, nan, oom, skip_collective, flip
+  std::string kind;   // throw, kill, exit, abort, segv, stop, nan, oom, skip_collective, flip, nan_grad
   int rank = -1;      // -1: every rank
   std::int64_t step = -1;
   std::string phase;  // empty: at `step`

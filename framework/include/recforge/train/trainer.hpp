@@ -86,7 +86,7 @@ class Trainer {
   std::int64_t count_nonfinite_grads(const std::vector<Parameter*>& params, std::string& where) const;
   void clip_gradients(const std::vector<Parameter*>& params);
   void check_fingerprints(std::int64_t step);
-  void flip_one_mantissa_bit(Parameter& p);
+  void corrupt_first_value(Tensor& t, bool make_nan);
   void log(std::int64_t step, std::int64_t epoch, const std::string& split, const MetricValues& values);
 
   const ConfigNode& config_;
