@@ -61,6 +61,7 @@ IDS = [
     ("X5", "HTTP limits: body size, interactions, unknown ids"),
     ("X6", "HTTP request handling fuzzing"),
     ("X7", "reload needs the token; server runs unprivileged"),
+    ("soak", "issue 11: 60 s loopback soak (wrk), hot reloads, garbage mixed in"),
 ]
 
 # What of each pass figure the tests do not (yet) show: printed beside the result.
@@ -134,6 +135,7 @@ def cases(quick, fuzz_seconds):
                        "Repository.RetentionKeepsExactlyThePolicysVersions:Repository.IgnoresAndCleansUpWhatCrashedWritersLeft")),
         (["S1", "S2", "S3", "X4", "X5", "X7"], ["/usr/bin/python3", os.path.join(ROOT, "tests/serve/serve_test.py"), "{recforge}"]),
         (["S4"], script("tests/reliability/tsan_serve_test.sh")),
+        (["soak"], ["/usr/bin/python3", os.path.join(ROOT, "tests/serve/soak_test.py"), "{recforge}", "60"]),
         (["X4"], gtest("checkpoint/checkpoint_repository_test",
                        "Repository.NeverFollowsASymlinkedVersion:Repository.VersionNamesAreStrict")),
         (["N1"], script("tests/train/faults_test.sh", "nan", n(20))),
