@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Disk full while saving a checkpoint (RELIABILITY F11): a run that already
+# Disk full and a read-only checkpoint directory while saving (RELIABILITY F11,
+# issue 11 "Disk"): a run that already
 # committed versions resumes with a file-size limit (ulimit -f, SIGXFSZ ignored,
 # so write() fails with EFBIG as on a full disk) smaller than a checkpoint.
 # The save must fail loudly (exit non-zero, the errno's text and the file named),
@@ -40,5 +41,25 @@ $after"
 "$recforge" train "$work/job.yaml" --set train.epochs=4 >"$work/out" 2>&1 || fail "the run without the limit failed"
 grep -q "resumed from" "$work/out" || fail "the run without the limit did not resume"
 "${tool[@]}" verify "$ckpt" >/dev/null || fail "the versions after the recovery do not verify"
+
+# Read-only: the checkpoint directory loses its write permission and the run
+# continues as an unprivileged user (root ignores permissions): the save must
+# fail with EACCES naming the directory, the versions unchanged.
+readonly_result="skipped (no user namespaces for an unprivileged run)"
+if unshare --user --map-user=65534 --map-group=65534 true 2>/dev/null; then
+  chmod 755 "$work" && chmod -R a+rwX "$work/runs" && chmod 555 "$ckpt"
+  before=$(cd "$ckpt" && find . -type f -path './step-*' | sort | xargs sha256sum)
+  unshare --user --map-user=65534 --map-group=65534 "$recforge" train "$work/job.yaml" --set train.epochs=6 \
+    >"$work/out" 2>&1
+  code=$?
+  chmod 755 "$ckpt"
+  [ "$code" -ne 0 ] && [ "$code" -lt 128 ] || fail "a save into a read-only directory ended with exit $code"
+  denied=$(grep -m1 "Permission denied" "$work/out") || fail "the error does not give the errno's text (Permission denied)"
+  grep -q "$ckpt" <<<"$denied" || fail "the error does not name the checkpoint directory"
+  after=$(cd "$ckpt" && find . -type f -path './step-*' | sort | xargs sha256sum)
+  [ "$before" = "$after" ] || fail "committed versions changed in the read-only directory"
+  readonly_result="exit $code (${denied:0:160}...), versions intact"
+fi
+echo "read-only directory: $readonly_result"
 echo "ok: exit $code with a ${limit_kb} KiB limit (${error:0:160}...), versions intact, recovered"
 echo "RELIABILITY F11 trials=1 passed=1"

@@ -71,7 +71,7 @@ GAPS = {
     "F4": "no kill in the middle of the HDF5 write or between rename and directory fsync (one call)",
     "F6": "the NCCL watchdog path (ncclCommAbort) needs a GPU",
     "F10": "injected std::bad_alloc, not a real ulimit -v",
-    "F11": "read-only directory not tested (CI runs as root)",
+    "F11": "the read-only case needs user namespaces (skipped without them)",
     "C1": "300 flips through the reader; the hash path is tested with single flips",
     "C2": "only format version 1 exists, so no N-1 migration yet",
     "C4": "kill during garbage collection covered by F4's retention phase",
