@@ -85,7 +85,7 @@ GAPS = {
     "X4": "no strace/sentinel check of files opened",
     "X5": "idle / slow-header clients and RSS bound not tested (each connection holds a worker thread up to "
           "the 5 s read timeout: serve behind a proxy)",
-    "X7": "non-root only in the Docker image",
+    "X7": "reload off without a token is tested; running unprivileged only in the Docker image (uid 10001)",
 }
 
 

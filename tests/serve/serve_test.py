@@ -268,6 +268,9 @@ def ann_checks(recforge, ckpt, users):
         print("ann: recforge was built without Faiss (refusal checked)")
         return
     try:
+        # X7: without --admin-token the reload endpoint does not exist.
+        status, text = request(base, "/v1/reload", "POST", "", {"Authorization": "Bearer " + TOKEN})
+        check(status == 404, f"reload without --admin-token answered {status}: {text[:200]}")
         _, model = get_json(base, "/v1/model")
         check(model.get("ann") is True, f"/v1/model does not report the ANN index: {model}")
         hits = total = 0
