@@ -50,7 +50,9 @@ def sh(command, env=None, **kwargs):
 def read_run(run_dir, metric):
     records = [json.loads(line) for line in open(os.path.join(run_dir, "metrics.jsonl")) if line.strip()]
     epochs = [r["values"]["seconds"] for r in records if r["split"] == "epoch" and "seconds" in r["values"]]
-    curve = [(r["wall_time"], r["values"][metric]) for r in records if r["split"] == "valid" and metric in r["values"]]
+    # Evaluations during training (of the test split for data without a validation split).
+    curve = [(r["wall_time"], r["values"][metric]) for r in records
+             if r["split"] in ("valid", "test") and metric in r["values"]]
     final = None
     eval_path = os.path.join(run_dir, "eval.json")
     if os.path.exists(eval_path):

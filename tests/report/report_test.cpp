@@ -78,7 +78,7 @@ TEST(RunReport, WithoutEvalJsonTheLastValidationIsShown) {
   write(dir.file("config.yaml"), "model:\n  type: mf\n");
   write(dir.file("metrics.jsonl"), "{\"step\":7,\"split\":\"valid\",\"values\":{\"ndcg@20\":0.5}}\n");
   const std::string html = render_run_report(dir.path().string());
-  EXPECT_NE(html.find("last validation, step 7"), std::string::npos);
+  EXPECT_NE(html.find("last evaluation (valid split), step 7"), std::string::npos);
   EXPECT_NE(html.find("<tr><td>ndcg@20</td><td>0.5000</td></tr>"), std::string::npos);
 }
 

@@ -88,9 +88,11 @@ std::string loss_chart(const std::vector<Record>& records) {
 }
 
 std::string metric_chart(const std::vector<Record>& records) {
-  std::map<std::string, Series> by_name;  // overall ranking metrics only (not per group, sizes or coverage)
+  // Every evaluation during training: of the validation split, or of the test
+  // split for data without one. Overall ranking metrics only (not per group or novelty).
+  std::map<std::string, Series> by_name;
   for (const Record& r : records) {
-    if (r.split != "valid") continue;
+    if (r.split != "valid" && r.split != "test") continue;
     for (const auto& [name, value] : r.values) {
       if (!split_group(name).second.empty() || name.find('@') == std::string::npos || name.rfind("novelty", 0) == 0) {
         continue;
@@ -102,7 +104,7 @@ std::string metric_chart(const std::vector<Record>& records) {
   }
   std::vector<Series> series;
   for (auto& [name, s] : by_name) series.push_back(std::move(s));
-  return svg_line_chart(series, {"metric-chart", "Validation metrics", "step", "value"});
+  return svg_line_chart(series, {"metric-chart", "Evaluation metrics", "step", "value"});
 }
 
 std::string eval_tables(const std::vector<std::pair<std::string, double>>& values, const std::string& source) {
@@ -196,9 +198,9 @@ std::string render_run_report(const std::string& run_dir) {
     source = "test split (eval.json)";
   } else {
     for (auto it = records.rbegin(); it != records.rend(); ++it) {
-      if (it->split != "valid") continue;
+      if (it->split != "valid" && it->split != "test") continue;
       final_values = it->values;
-      source = fmt::format("last validation, step {}", it->step);
+      source = fmt::format("last evaluation ({} split), step {}", it->split, it->step);
       break;
     }
     if (source.empty()) source = "no evaluation in this run";

@@ -152,6 +152,7 @@ TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime) 
       log::warn("early stopping watches the test split (the data has no validation split); set "
                 "data.split.valid_ratio or validation_item for an unbiased choice");
     }
+    hooks.eval_split = has_valid ? "valid" : "test";
     hooks.evaluate = [&](std::int64_t epoch) {
       MetricValues values = evaluator->evaluate(*model, has_valid ? dataset.valid : dataset.test, eval_context);
       log::info("epoch {} {}: {}", epoch, has_valid ? "valid" : "test",

@@ -322,7 +322,7 @@ TrainSummary Trainer::fit() {
                             out_of_steps)) {
       const MetricValues metrics = hooks_.evaluate(epoch);
       last_metrics_ = metrics;
-      log(summary.steps, epoch, "valid", metrics);
+      log(summary.steps, epoch, hooks_.eval_split, metrics);
       if (early_stopping) {
         const std::string& name = early.get_string("metric");
         const auto it = std::find_if(metrics.begin(), metrics.end(), [&](const auto& m) { return m.first == name; });

@@ -32,6 +32,9 @@ Schema train_schema();
 struct TrainerHooks {
   // Called after epochs selected by train.eval_every; returns metrics (every rank calls it).
   std::function<MetricValues(std::int64_t epoch)> evaluate;
+  // The split `evaluate` scores, as metrics.jsonl labels its records: "valid",
+  // or "test" for data without a validation split.
+  std::string eval_split = "valid";
   // Saves a checkpoint at `next` (the next step to run) with the latest
   // evaluation; called on every rank after every `checkpoint_every_epochs`
   // epochs, every `checkpoint_every_steps` global steps inside epochs, on a
