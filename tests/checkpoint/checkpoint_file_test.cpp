@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <hdf5.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <random>
@@ -161,6 +162,21 @@ TEST(CheckpointFile, RefusesSoftAndExternalLinks) {
     RF_EXPECT_ERROR(CheckpointReader(file_bytes(dir.file("c.h5")), "c.h5"), ErrorKind::kHdf5,
                     external ? "link 'params/stolen' is a soft or external link" : "link 'serving/alias' is a soft or external link");
   }
+}
+
+TEST(CheckpointFile, ABadParameterNameInTheFileIsNamedWithTheFile) {
+  // Found by tests/fuzz/checkpoint_fuzzer.cpp: the error lacked the file and
+  // printed the raw bytes.
+  testing::TempDir dir;
+  write_checkpoint(dir.file("c.h5"), sample_contents());
+  edit(dir.file("c.h5"), [](hid_t f) {
+    H5Lmove(f, "/params/mf.user_factors", f, "/params/mf.\xff\x01", H5P_DEFAULT, H5P_DEFAULT);
+  });
+  const CheckpointReader r(file_bytes(dir.file("c.h5")), "c.h5");
+  const auto names = r.parameter_names();
+  ASSERT_NE(std::find(names.begin(), names.end(), "mf.\xff\x01"), names.end());
+  RF_EXPECT_ERROR(r.parameter("mf.\xff\x01"), ErrorKind::kInvalidArgument,
+                  "c.h5: parameter name 'mf.\\xff\\x01' must be 1-128 characters of [A-Za-z0-9_.-]");
 }
 
 TEST(CheckpointFile, RefusesInconsistentServingTables) {

@@ -26,14 +26,25 @@ std::string utc_timestamp() {
 
 namespace {
 
+// A name from a file as error text: bytes outside printable ASCII as \xNN.
+std::string printable(const std::string& name) {
+  std::string out;
+  for (const char c : name) {
+    const auto u = static_cast<unsigned char>(c);
+    out += u >= 0x20 && u < 0x7f ? std::string(1, c) : fmt::format("\\x{:02x}", u);
+  }
+  return out;
+}
+
 // Parameter and slot names become HDF5 link names: no '/', nothing odd.
-void check_name(const std::string& what, const std::string& name) {
+// `where` is the file being written or read.
+void check_name(const std::string& where, const std::string& what, const std::string& name) {
   const bool ok = !name.empty() && name.size() <= 128 && name != "." && name != ".." &&
                   std::all_of(name.begin(), name.end(), [](char c) {
                     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
                            c == '.' || c == '-';
                   });
-  RF_CHECK(ok, "checkpoint: ", what, " name '", name, "' must be 1-128 characters of [A-Za-z0-9_.-]");
+  RF_CHECK(ok, where, ": ", what, " name '", printable(name.substr(0, 200)), "' must be 1-128 characters of [A-Za-z0-9_.-]");
 }
 
 // Fill values of storage HDF5 cannot find (a damaged chunk index): values the
@@ -124,12 +135,12 @@ void write_checkpoint(const std::string& path, const Contents& c) {
   file.create_group("/params");
   file.create_group("/optimizer");
   for (const ParameterState& p : c.params) {
-    check_name("parameter", p.name);
+    check_name(path, "parameter", p.name);
     RF_CHECK(p.kind == "dense" || p.kind == "embedding", "checkpoint: parameter ", p.name, " has kind '", p.kind, "'");
     write_f32(file, "/params/" + p.name, p.value);
     file.set_attribute("/params/" + p.name, "kind", p.kind);
     for (const NamedTensor& slot : p.optimizer) {
-      check_name("optimizer slot", slot.name);
+      check_name(path, "optimizer slot", slot.name);
       RF_CHECK(slot.value.shape() == p.value.shape(), "checkpoint: optimizer slot ", p.name, "/", slot.name, " has shape ",
                slot.value.shape().str(), ", the parameter ", p.value.shape().str());
       write_f32(file, "/optimizer/" + p.name + "/" + slot.name, slot.value);
@@ -324,7 +335,7 @@ std::vector<T> CheckpointReader::read_vector(const std::string& dataset, std::in
 }
 
 ParameterState CheckpointReader::parameter(const std::string& name, const std::optional<Shape>& expected) const {
-  check_name("parameter", name);
+  check_name(label_, "parameter", name);
   ParameterState p;
   p.name = name;
   p.kind = file_->string_attribute("/params/" + name, "kind").value_or("");
@@ -337,7 +348,7 @@ ParameterState CheckpointReader::parameter(const std::string& name, const std::o
   const std::string group = "/optimizer/" + name;
   if (file_->exists(group)) {
     for (const std::string& slot : file_->list(group)) {
-      check_name("optimizer slot", slot);
+      check_name(label_, "optimizer slot", slot);
       Tensor value = read_f32(group + "/" + slot);
       if (value.shape() != p.value.shape()) corrupt(label_, "optimizer slot " + group + "/" + slot + " has the wrong shape");
       p.optimizer.push_back({slot, std::move(value)});
@@ -347,7 +358,7 @@ ParameterState CheckpointReader::parameter(const std::string& name, const std::o
 }
 
 Tensor CheckpointReader::parameter_rows(const std::string& name, std::int64_t begin, std::int64_t count) const {
-  check_name("parameter", name);
+  check_name(label_, "parameter", name);
   return read_f32("/params/" + name, begin, count);
 }
 
