@@ -164,7 +164,7 @@ def plot(results, out):
         ax.set_xlabel("seconds")
         ax.set_ylabel(r["metric"])
         ax.legend(fontsize=7)
-    fig.suptitle("Validation metric against wall-clock time")
+    fig.suptitle("Evaluation metric during training (validation split, else test) against wall-clock time")
     fig.tight_layout()
     fig.savefig(os.path.join(out, "time_to_quality.svg"))
     plt.close(fig)
