@@ -47,7 +47,10 @@ for b in benches:
         shown = f"{seconds * 1e3:.3f} ms" if seconds >= 1e-3 else f"{seconds * 1e6:.1f} us"
         gbs = r.get("GB/s") or (r["bytes_per_second"] / 1e9 if "bytes_per_second" in r else None)
         gflops = r.get("GFLOP/s")
-        other = ", ".join(f"{k} {v:.3g}" for k, v in r.items() if k in ("rows/s", "items_per_second"))
+        standard = {"name", "family_index", "per_family_instance_index", "run_name", "run_type", "repetitions",
+                    "threads", "aggregate_name", "aggregate_unit", "iterations", "real_time", "cpu_time", "time_unit",
+                    "label", "repetition_index", "bytes_per_second", "GB/s", "GFLOP/s"}
+        other = ", ".join(f"{k} {v:.3g}" for k, v in r.items() if k not in standard and isinstance(v, (int, float)))
         lines.append(f"| {name} | {r.get('label', '')} | {shown} | {'' if gbs is None else f'{gbs:.1f}'} | "
                      f"{'' if gflops is None else f'{gflops:.1f}'} | {other} |")
 if skipped:

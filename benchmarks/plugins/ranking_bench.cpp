@@ -75,7 +75,7 @@ void BM_Gemm(benchmark::State& state) {
     kernels::gemm(p.res, p.users, p.items, p.scores, {.trans_b = true});
     p.res.synchronize();
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * kBlock * kItems * kDim, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * kBlock * kItems * kDim / 1e9, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["users/s"] = benchmark::Counter(kBlock, benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel(cuda ? "cuda" : "cpu");
 }
@@ -144,7 +144,7 @@ void BM_SgemmPeak(benchmark::State& state) {
     kernels::gemm(res, a, b, c);
     res.synchronize();
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * n * n * n, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * n * n * n / 1e9, benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel(cuda ? "cuda" : "cpu");
 }
 
