@@ -63,13 +63,16 @@ def read_run(run_dir, metric):
             "metric": final, "curve": curve}
 
 
+def set_args(settings):
+    """{key: value} -> ["--set", "key=value", ...]"""
+    return [a for key, value in settings.items() for a in ("--set", f"{key}={value}")]
+
+
 def run_recforge(case, ranks, work, threads):
     name = f"{slug(case['name'])}-np{ranks}"
     sets = {"run.name": name, "run.output_dir": os.path.join(work, "runs"), "run.log_level": "warn",
             "train.eval_every": 1, **case.get("set", {})}
-    command = ["bash", "launch/mpirun.sh", "-np", str(ranks), RECFORGE, "train", case["config"]]
-    for key, value in sets.items():
-        command += ["--set", f"{key}={value}"]
+    command = ["bash", "launch/mpirun.sh", "-np", str(ranks), RECFORGE, "train", case["config"]] + set_args(sets)
     subprocess.run(["rm", "-rf", os.path.join(work, "runs", name)])
     env = dict(os.environ, OMP_NUM_THREADS=str(max(1, threads // ranks)), OMPI_ALLOW_RUN_AS_ROOT="1",
                OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_btl_vader_single_copy_mechanism="none")
@@ -93,8 +96,7 @@ def peer_python(peer, work):
 
 def run_peer(case, work, threads):
     peer = case["peer"]
-    sets = ["--set", f"train.eval_every=1"] + [a for k, v in case.get("set", {}).items() for a in ("--set", f"{k}={v}")]
-    out = sh([RECFORGE, "data", "prepare", case["config"]] + sets)
+    out = sh([RECFORGE, "data", "prepare", case["config"]] + set_args(case.get("set", {})))
     cache = re.search(r"^cache (\S+)", out, re.M).group(1)
     python = peer_python(peer, work)
     command = [python, peer["script"], cache] + shlex.split(peer.get("args", ""))
@@ -118,12 +120,12 @@ def write_table(results, skipped, meta, out):
         for run in r["runs"]:
             peer = r.get("peer") if run["ranks"] == 1 else None
             spe = run["seconds_per_epoch"]
-            ratio = f"{peer['seconds_per_epoch'] / spe:.2f}x" if peer and spe else ""
+            peer_cells = "| | | |"
+            if peer:
+                peer_cells = (f"{peer['name']} | {peer['seconds_per_epoch']:.3f} | {peer['metric']:.4f} | "
+                              f"{peer['seconds_per_epoch'] / spe:.2f}x |")
             lines.append(f"| {r['name']} | {run['ranks']} | {spe:.3f} | {r['metric']} | {run['metric']:.4f} | "
-                         f"{run['wall_seconds']:.0f} | {peer['name'] if peer else ''} | "
-                         f"{peer['seconds_per_epoch']:.3f} | {peer['metric']:.4f} | {ratio} |" if peer else
-                         f"| {r['name']} | {run['ranks']} | {spe:.3f} | {r['metric']} | {run['metric']:.4f} | "
-                         f"{run['wall_seconds']:.0f} | | | | |")
+                         f"{run['wall_seconds']:.0f} | {peer_cells}")
     if skipped:
         lines += ["", "Skipped (data missing under RECFORGE_DATA_DIR): " + ", ".join(skipped) + "."]
     table = lines[2:]

@@ -38,6 +38,25 @@ RANDOM=$seed
 declare -A reliability_id=([nan_grad]=N1 [stop]=F6 [desync]=F7 [sigusr1]=F8 [sigterm]=F8 [oom]=F10 [nan]=N1 [flip]=N2 [throw]=F2)
 here=$(cd "$(dirname "$0")" && pwd)
 
+# Starts the job (extra arguments go to `recforge train`), sends SIG<$1> to
+# mpirun 1 to 3 s into training and waits: sets $code and $took (seconds from
+# the signal to the end).
+signal_running_job() {
+  local signal=$1 pid start
+  shift
+  unset RF_FAULT
+  rm -rf "$work/runs"
+  "${mpi[@]}" "$recforge" train "$work/job.yaml" "$@" >"$work/out" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do grep -q "training mf" "$work/out" 2>/dev/null && break; sleep 0.2; done
+  sleep "$(( RANDOM % 3 + 1 ))"
+  start=$(now)
+  kill "-$signal" "$pid"
+  wait "$pid"
+  code=$?
+  took=$(elapsed_since "$start")
+}
+
 one_trial() {
   local step=$(( RANDOM % 60 + 5 ))
   case "$case" in
@@ -87,17 +106,7 @@ one_trial() {
     echo "ok ($case at step $step, seed $seed): exit $code after ${took}s"
     ;;
   sigusr1)
-    unset RF_FAULT
-    rm -rf "$work/runs"
-    "${mpi[@]}" "$recforge" train "$work/job.yaml" >"$work/out" 2>&1 &
-    pid=$!
-    for _ in $(seq 100); do grep -q "training mf" "$work/out" 2>/dev/null && break; sleep 0.2; done
-    sleep "$(( RANDOM % 3 + 1 ))"
-    start=$(now)
-    kill -USR1 "$pid"
-    wait "$pid"
-    code=$?
-    took=$(elapsed_since "$start")
+    signal_running_job USR1
     [ "$code" -eq 0 ] || fail "exit code $code after SIGUSR1, expected 0"
     expect_text "(SIGUSR1)"
     ls "$work/runs/faults/checkpoints" | grep -q '^step-' || fail "no checkpoint was committed on the graceful stop"
@@ -105,18 +114,7 @@ one_trial() {
     echo "ok (sigusr1): exit 0 ${took}s after the signal, checkpoint committed"
     ;;
   sigterm)
-    unset RF_FAULT
-    rm -rf "$work/runs"
-    "${mpi[@]}" "$recforge" train "$work/job.yaml" --set checkpoint.every_steps=20 --set checkpoint.keep_last=2 \
-      >"$work/out" 2>&1 &
-    pid=$!
-    for _ in $(seq 100); do grep -q "training mf" "$work/out" 2>/dev/null && break; sleep 0.2; done
-    sleep "$(( RANDOM % 3 + 1 ))"
-    start=$(now)
-    kill -TERM "$pid"
-    wait "$pid"
-    code=$?
-    took=$(elapsed_since "$start")
+    signal_running_job TERM --set checkpoint.every_steps=20 --set checkpoint.keep_last=2
     [ "$code" -ne 0 ] || fail "exit code 0 after SIGTERM (the job was killed, it cannot have finished)"
     awk -v t="$took" 'BEGIN {exit !(t < 10)}' || fail "took ${took}s to end after SIGTERM (limit 10)"
     /usr/bin/python3 "$here/../checkpoint/checkpoint_tool.py" verify "$work/runs/faults/checkpoints" >"$work/verify" ||

@@ -21,7 +21,7 @@ std::map<std::string, std::string> config_leaves(const std::string& yaml) {
     if (colon == std::string::npos) continue;
     path.resize(std::min(path.size(), indent / 2));
     const std::string key = line.substr(indent, colon - indent);
-    const std::string value = colon + 2 <= line.size() ? line.substr(std::min(colon + 2, line.size())) : "";
+    const std::string value = colon + 2 <= line.size() ? line.substr(colon + 2) : std::string();
     if (value.empty()) {
       path.push_back(key);  // a section: its keys follow, indented
       continue;

@@ -14,6 +14,7 @@
 #include <map>
 #include <sstream>
 
+#include "recforge/config/config_diff.hpp"
 #include "recforge/core/error.hpp"
 #include "recforge/report/line_chart.hpp"
 
@@ -25,7 +26,6 @@ using Json = nlohmann::ordered_json;  // keeps the evaluator's order of metrics 
 
 struct Record {
   double step = 0;
-  std::int64_t epoch = 0;
   std::string split;
   std::vector<std::pair<std::string, double>> values;
 };
@@ -52,7 +52,6 @@ std::vector<Record> read_metrics(const fs::path& path) {
                   path.string(), ":", number, ": not a metrics record ({\"step\", \"split\", \"values\"})");
     Record r;
     r.step = j["step"].get<double>();
-    r.epoch = j.value("epoch", std::int64_t{0});
     r.split = j["split"].get<std::string>();
     for (const auto& [name, value] : j["values"].items()) {
       if (value.is_number()) r.values.emplace_back(name, value.get<double>());
@@ -108,7 +107,7 @@ std::string metric_chart(const std::vector<Record>& records) {
 }
 
 std::string eval_tables(const std::vector<std::pair<std::string, double>>& values, const std::string& source) {
-  std::string overall, groups;
+  std::string overall;
   std::vector<std::string> group_names, metric_names;
   std::map<std::pair<std::string, std::string>, double> cell;
   for (const auto& [name, value] : values) {
@@ -143,16 +142,6 @@ std::string eval_tables(const std::vector<std::pair<std::string, double>>& value
     html += "</tr>\n";
   }
   return html + "</table>\n";
-}
-
-std::string config_value(const std::string& yaml, const std::string& section, const std::string& key) {
-  std::istringstream in(yaml);
-  bool inside = false;
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty() && line[0] != ' ') inside = line == section + ":";
-    if (inside && line.rfind("  " + key + ": ", 0) == 0) return line.substr(key.size() + 4);
-  }
-  return "?";
 }
 
 constexpr const char* kStyle = R"(body{font-family:system-ui,sans-serif;margin:2em auto;max-width:60em;color:#222}
@@ -206,13 +195,15 @@ std::string render_run_report(const std::string& run_dir) {
     if (source.empty()) source = "no evaluation in this run";
   }
   const double last_step = records.empty() ? 0 : records.back().step;
+  const auto leaves = config_leaves(config);
+  const std::string model_type = leaves.count("model.type") ? leaves.at("model.type") : "?";
   const std::string name = dir.filename().empty() ? dir.parent_path().filename().string() : dir.filename().string();
 
   std::string html = fmt::format(
       "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>recforge run {}</title>\n"
       "<style>{}</style>\n</head>\n<body>\n<h1 id=\"run-title\">Run {}</h1>\n"
       "<p id=\"run-summary\">model <b>{}</b>, {} logged records, last step {}</p>\n",
-      html_escape(name), kStyle, html_escape(name), html_escape(config_value(config, "model", "type")), records.size(),
+      html_escape(name), kStyle, html_escape(name), html_escape(model_type), records.size(),
       last_step);
   html += "<h2>Curves</h2>\n" + loss_chart(records) + metric_chart(records);
   html += eval_tables(final_values, source);

@@ -19,8 +19,7 @@ struct ChartOptions {
   int width = 640, height = 320;
 };
 
-// An <svg> element: axes with rounded ticks, one polyline (and point markers)
-// per series, a legend. Series without finite points are left out; a chart
+// An <svg> element: axes with rounded ticks, one polyline per series, a legend. Series without finite points are left out; a chart
 // with none says "no data".
 std::string svg_line_chart(const std::vector<Series>& series, const ChartOptions& options);
 
