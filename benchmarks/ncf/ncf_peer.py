@@ -7,24 +7,23 @@ one output unit over [GMF vector, tower output]; embeddings N(0, 0.01), Linear
 layers with PyTorch's default initialisation; BCE with logits on each positive
 and `negatives` uniformly drawn non-positive items, fresh every epoch; Adam.
 Times each epoch (negative sampling included), then evaluates HR@10/NDCG@10 of
-the held-out item among 99 sampled negatives (the paper's protocol) and
-Recall@10 by full ranking (training items masked). Prints one JSON line.
+the held-out item among 99 sampled negatives (the paper's protocol; with
+--candidates recforge, the default, the very negatives recforge draws, so both
+sides rank against the same lists, and recforge's tie rule) and Recall@10 by
+full ranking (training items masked). Prints one JSON line.
 """
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 
-import h5py
 import numpy as np
 import torch
 from torch import nn
 
-
-def load(path):
-    with h5py.File(path, "r") as f:
-        users = len(f["ids/users"]) if "ids/users" in f else len(f["ids/users.offsets"]) - 1
-        items = len(f["ids/items"]) if "ids/items" in f else len(f["ids/items.offsets"]) - 1
-        return users, items, f["train/user"][:], f["train/item"][:], f["test/user"][:], f["test/item"][:]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "peers"))
+from recforge_eval import draw_candidates, hit_and_ndcg, load, sampled_ranks  # noqa: E402
 
 
 class NeuMF(nn.Module):
@@ -59,7 +58,11 @@ def main():
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--lr", type=float, default=0.001)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--seed", type=int, default=42, help="torch/numpy seed; also recforge's run.seed for --candidates recforge")
+    p.add_argument("--eval-negatives", type=int, default=99, help="sampled negatives per held-out item at evaluation")
+    p.add_argument("--candidates", choices=["recforge", "numpy"], default="recforge",
+                   help="recforge: the evaluation negatives recforge draws (the same lists on both sides); "
+                        "numpy: its own draws")
     p.add_argument("--no-full-ranking", action="store_true", help="skip full-ranking Recall@10 (large catalogs)")
     p.add_argument("--optimizer", choices=["adam", "lazy_adam"], default="adam",
                    help="adam: dense Adam on every parameter (embedding rows keep moving by momentum); "
@@ -108,17 +111,10 @@ def main():
 
     model.eval()
     with torch.no_grad():
-        hits, ndcg = [], []
-        for u, i in zip(eu, ei):
-            cand = [i]
-            while len(cand) < 100:
-                j = int(rng.integers(0, n_items))
-                if j not in positives[u] and j != i:
-                    cand.append(j)
-            s = model(torch.full((100,), int(u)), torch.tensor(cand)).numpy()
-            rank = int((s[1:] > s[0]).sum()) + 1
-            hits.append(rank <= 10)
-            ndcg.append(1.0 / np.log2(rank + 1) if rank <= 10 else 0.0)
+        cand = draw_candidates(a.candidates, a.seed, n_users, tu, ti, eu, ei, n_items, a.eval_negatives)
+        scores = model(torch.from_numpy(np.repeat(eu.astype(np.int64), cand.shape[1])),
+                       torch.from_numpy(cand.reshape(-1))).numpy().reshape(cand.shape)
+        hr, ndcg = hit_and_ndcg(sampled_ranks(scores, cand))
         recall = []
         all_items = torch.arange(n_items)
         for u, i in ([] if a.no_full_ranking else zip(eu, ei)):
@@ -126,8 +122,8 @@ def main():
             s[list(positives[u])] = -np.inf
             top = np.argpartition(-s, 10)[:10]
             recall.append(i in top)
-    print(json.dumps({"seconds_per_epoch": seconds, "examples": len(tu) * per, "hr@10": float(np.mean(hits)),
-                      "ndcg@10": float(np.mean(ndcg)), "recall@10_full": float(np.mean(recall)) if recall else None}))
+    print(json.dumps({"seconds_per_epoch": seconds, "examples": len(tu) * per, "hr@10": hr, "ndcg@10": ndcg,
+                      "candidates": a.candidates, "recall@10_full": float(np.mean(recall)) if recall else None}))
 
 
 if __name__ == "__main__":

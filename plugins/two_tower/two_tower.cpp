@@ -7,6 +7,9 @@
 //            with their gradients routed back, so N ranks with batch B train
 //            like 1 rank with batch N B.
 //   bpr      -log sigmoid(s(u, i) - s(u, j)) with one sampled negative j.
+// Item features (data.item_features, e.g. genres): the item tower's input is
+// the item's ID embedding plus the mean of its features' embeddings, so items
+// with few interactions borrow from the items that share their genres.
 // Evaluation uses the exported embeddings (full ranking by dot products).
 #include <cmath>
 
@@ -15,6 +18,7 @@
 #include "recforge/comm/communicator.hpp"
 #include "recforge/core/philox.hpp"
 #include "recforge/data/interactions.hpp"
+#include "recforge/data/item_features.hpp"
 #include "recforge/data/sampler.hpp"
 #include "recforge/model/model.hpp"
 #include "recforge/nn/layers.hpp"
@@ -50,7 +54,11 @@ class TwoTowerModel final : public Model {
         .add_string("loss", "softmax", "softmax: in-batch sampled softmax; bpr: one sampled negative", {"softmax", "bpr"})
         .add_bool("log_q", true, "softmax: subtract log of each in-batch item's sampling probability")
         .add_bool("gather_negatives", true, "softmax: share in-batch negatives across ranks (all-gather)")
-        .add_float("init_std", 0.1, "standard deviation of the ID embeddings' normal initialisation", 0.0);
+        .add_float("init_std", 0.1, "standard deviation of the ID embeddings' normal initialisation", 0.0)
+        .add_string("item_features", "auto",
+                    "add the mean embedding of each item's features (data.item_features, e.g. genres) to its ID "
+                    "embedding: auto (when the data has them), on (required), off",
+                    {"auto", "on", "off"});
     return s;
   }
 
@@ -63,7 +71,8 @@ class TwoTowerModel final : public Model {
         softmax_(c.get_string("loss") == "softmax"),
         log_q_(c.get_bool("log_q")),
         gather_(c.get_bool("gather_negatives")),
-        init_std_(static_cast<float>(c.get_double("init_std"))) {
+        init_std_(static_cast<float>(c.get_double("init_std"))),
+        features_mode_(c.get_string("item_features")) {
     const std::string& a = c.get_string("activation");
     activation_ = a == "gelu" ? kernels::Activation::kGelu
                   : a == "tanh" ? kernels::Activation::kTanh
@@ -79,14 +88,17 @@ class TwoTowerModel final : public Model {
   void build_impl(const ModelContext& ctx) override;
 
  private:
-  ag::Var tower(ag::Graph& g, const nn::Embedding& ids, const nn::Mlp* mlp, const Tensor& rows,
-                std::uint64_t dropout_stream, std::uint64_t first_row) const;
+  // A tower's input rows through its MLP, normalised.
+  ag::Var tower(ag::Graph& g, ag::Var x, const nn::Mlp* mlp, std::uint64_t dropout_stream,
+                std::uint64_t first_row) const;
+  ag::Var user_input(ag::Graph& g, const Tensor& rows) const { return user_ids_->forward(g, rows); }
+  ag::Var item_input(ag::Graph& g, const Tensor& rows) const;
   Tensor on_device(const std::vector<std::int32_t>& v) const {
     const Resources& res = *context().resources;
     return Tensor::from_vector(v).to(res.device(), res.stream());
   }
-  // Every row of a table through its tower (evaluation), in blocks.
-  Tensor export_all(const nn::Embedding& ids, const nn::Mlp* mlp, std::int32_t rows) const;
+  // Every user's or item's tower output (evaluation), in blocks.
+  Tensor export_all(bool items, std::int32_t rows) const;
 
   std::int64_t dim_;
   std::vector<std::int64_t> tower_;
@@ -96,7 +108,10 @@ class TwoTowerModel final : public Model {
   float temperature_;
   bool softmax_, log_q_, gather_;
   float init_std_;
+  std::string features_mode_;
   std::unique_ptr<nn::Embedding> user_ids_, item_ids_;
+  std::unique_ptr<nn::EmbeddingBag> item_features_;  // null without features
+  nn::Bags item_bags_;                                 // items x features, mean weights
   std::unique_ptr<nn::Mlp> user_mlp_, item_mlp_;
   std::vector<Parameter*> params_;
   std::vector<float> log_q_table_;  // log P(item) under the training distribution
@@ -120,6 +135,17 @@ void TwoTowerModel::build_impl(const ModelContext& ctx) {
     for (Parameter* p : user_mlp_->parameters()) params_.push_back(p);
     for (Parameter* p : item_mlp_->parameters()) params_.push_back(p);
   }
+  const data::ItemFeatures* features = ctx.dataset ? ctx.dataset->item_features.get() : nullptr;
+  RF_CHECK_KIND(ErrorKind::kConfig, features_mode_ != "on" || features != nullptr,
+                "model.item_features is on but the data has none (set data.item_features.path)");
+  if (features != nullptr && features_mode_ != "off") {
+    RF_CHECK_KIND(ErrorKind::kData, features->items.rows() == items, features->path, ": features for ",
+                  features->items.rows(), " items, the dataset has ", items);
+    item_features_ = std::make_unique<nn::EmbeddingBag>("two_tower.item_features", features->num_features(), dim_,
+                                                        init_std_, init);
+    for (Parameter* p : item_features_->parameters()) params_.push_back(p);
+    item_bags_ = nn::mean_bags(*ctx.resources, features->items.offsets, features->items.col, features->num_features());
+  }
   if (!ctx.dataset) return;
   const data::Dataset& d = *ctx.dataset;
   std::vector<std::int64_t> counts(static_cast<std::size_t>(items), 0);
@@ -137,9 +163,15 @@ void TwoTowerModel::build_impl(const ModelContext& ctx) {
   }
 }
 
-ag::Var TwoTowerModel::tower(ag::Graph& g, const nn::Embedding& ids, const nn::Mlp* mlp, const Tensor& rows,
-                             std::uint64_t dropout_stream, std::uint64_t first_row) const {
-  ag::Var x = ids.forward(g, rows);
+ag::Var TwoTowerModel::item_input(ag::Graph& g, const Tensor& rows) const {
+  const ag::Var x = item_ids_->forward(g, rows);
+  if (!item_features_) return x;
+  // Every item's feature mean (one small SpMM), then this batch's rows.
+  return ag::add(x, ag::gather_rows(item_features_->forward(g, item_bags_), rows));
+}
+
+ag::Var TwoTowerModel::tower(ag::Graph& g, ag::Var x, const nn::Mlp* mlp, std::uint64_t dropout_stream,
+                             std::uint64_t first_row) const {
   if (mlp) x = mlp->forward(g, x, {context().seed, dropout_stream, first_row});
   return normalize_ ? ag::l2_normalize_rows(x) : x;
 }
@@ -162,8 +194,8 @@ StepStats TwoTowerModel::train_step(const TrainBatch& batch) {
   const std::vector<std::int64_t> counts = rows_per_rank(comm, n);
   const std::int64_t offset = first_row(counts, comm.rank());
   const auto first = static_cast<std::uint64_t>(offset);
-  const ag::Var u = tower(g, *user_ids_, user_mlp_.get(), on_device(users), step_stream(0), first);
-  const ag::Var v = tower(g, *item_ids_, item_mlp_.get(), on_device(items), step_stream(1), first);
+  const ag::Var u = tower(g, user_input(g, on_device(users)), user_mlp_.get(), step_stream(0), first);
+  const ag::Var v = tower(g, item_input(g, on_device(items)), item_mlp_.get(), step_stream(1), first);
   ag::Var losses;
   if (softmax_) {
     // Negatives: the positives of the whole global batch (this rank's rows
@@ -196,7 +228,7 @@ StepStats TwoTowerModel::train_step(const TrainBatch& batch) {
       negatives[static_cast<std::size_t>(k)] = sampler_->sample(users[static_cast<std::size_t>(k)], context().seed,
                                                                 stream, batch.rows[static_cast<std::size_t>(k)]);
     }
-    const ag::Var vj = tower(g, *item_ids_, item_mlp_.get(), on_device(negatives), step_stream(2), first);
+    const ag::Var vj = tower(g, item_input(g, on_device(negatives)), item_mlp_.get(), step_stream(2), first);
     const ag::Var margin = ag::scale(ag::sub(ag::rowwise_dot(u, v), ag::rowwise_dot(u, vj)), 1.0f / temperature_);
     losses = ag::scale(ag::log_sigmoid(margin), -1.0f);
   }
@@ -207,8 +239,9 @@ StepStats TwoTowerModel::train_step(const TrainBatch& batch) {
   return {static_cast<double>(total.data_as<float>()[0]), n};
 }
 
-Tensor TwoTowerModel::export_all(const nn::Embedding& ids, const nn::Mlp* mlp, std::int32_t rows) const {
+Tensor TwoTowerModel::export_all(bool items, std::int32_t rows) const {
   const Resources& res = *context().resources;
+  const nn::Mlp* mlp = items ? item_mlp_.get() : user_mlp_.get();
   const std::int64_t width = mlp ? mlp->out() : dim_;
   Tensor out = Tensor::empty({rows, width}, DType::kF32);
   constexpr std::int32_t kBlock = 8192;
@@ -218,7 +251,9 @@ Tensor TwoTowerModel::export_all(const nn::Embedding& ids, const nn::Mlp* mlp, s
     for (std::int32_t r = begin; r < end; ++r) block[static_cast<std::size_t>(r - begin)] = r;
     ag::Graph g(res);
     g.set_training(false);
-    const Tensor values = tower(g, ids, mlp, on_device(block), 0, 0).value().to(Device::cpu(), res.stream());
+    const Tensor ids = on_device(block);
+    const Tensor values =
+        tower(g, items ? item_input(g, ids) : user_input(g, ids), mlp, 0, 0).value().to(Device::cpu(), res.stream());
     res.synchronize();
     out.slice_rows(begin, end).copy_from(values);
   }
@@ -226,8 +261,8 @@ Tensor TwoTowerModel::export_all(const nn::Embedding& ids, const nn::Mlp* mlp, s
 }
 
 bool TwoTowerModel::embeddings(Tensor& users, Tensor& items) {
-  users = export_all(*user_ids_, user_mlp_.get(), static_cast<std::int32_t>(user_ids_->table().value().size(0)));
-  items = export_all(*item_ids_, item_mlp_.get(), static_cast<std::int32_t>(item_ids_->table().value().size(0)));
+  users = export_all(false, static_cast<std::int32_t>(user_ids_->table().value().size(0)));
+  items = export_all(true, static_cast<std::int32_t>(item_ids_->table().value().size(0)));
   return true;
 }
 

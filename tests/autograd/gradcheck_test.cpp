@@ -11,6 +11,7 @@
 
 #include "recforge/autograd/ops.hpp"
 #include "recforge/core/philox.hpp"
+#include "recforge/nn/layers.hpp"
 
 namespace recforge::ag {
 namespace {
@@ -151,6 +152,19 @@ TEST(GradCheck, GatherAndSparseProducts) {
                    Tensor::from_vector(std::vector<float>{0.7f, 0.3f, 0.7f, 0.3f}), 3, 3};
   expect_gradients("spmm twice", [&](Graph&, const std::vector<Var>& x) { return spmm(sym, sym, spmm(sym, sym, x[0])); },
                    {random_tensor({3, 4}, 36)});
+  // An embedding bag as the two-tower's item features use it: 4 examples over
+  // a vocabulary of 5 (one empty bag), means by nn::mean_bags (whose transpose
+  // the backward uses), then rows of a batch.
+  const Resources res = Resources::cpu();
+  const std::vector<std::int64_t> offsets = {0, 2, 2, 5, 6};
+  const std::vector<std::int32_t> columns = {1, 4, 0, 2, 4, 3};
+  const nn::Bags bags = nn::mean_bags(res, offsets, columns, 5);
+  EXPECT_EQ(bags.matrix.values.to_vector<float>(), (std::vector<float>{0.5f, 0.5f, 1 / 3.0f, 1 / 3.0f, 1 / 3.0f, 1.0f}));
+  EXPECT_EQ(bags.transposed.offsets.to_vector<std::int64_t>(), (std::vector<std::int64_t>{0, 1, 2, 3, 4, 6}));
+  EXPECT_EQ(bags.transposed.columns.to_vector<std::int32_t>(), (std::vector<std::int32_t>{2, 0, 2, 3, 0, 2}));
+  const Tensor batch = Tensor::from_vector(std::vector<std::int32_t>{3, 0, 1, 0, 2});
+  expect_gradients("embedding bag", [&](Graph&, const std::vector<Var>& x) { return gather_rows(spmm(bags.matrix, bags.transposed, x[0]), batch); },
+                   {random_tensor({5, 3}, 37)});
 }
 
 TEST(GradCheck, Attention) {

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "recforge/config/job_config.hpp"
+#include "recforge/data/item_features.hpp"
 #include "recforge/data/prepare.hpp"
 #include "testing/temp_dir.hpp"
 
@@ -39,6 +40,31 @@ TEST_F(RealData, MovieLensLatestSmallInTheMl25mLayout) {
   EXPECT_EQ(d.num_items(), 9724);
   EXPECT_EQ(d.train.size(), 100836);
   EXPECT_EQ(d.users.find("610"), 609);
+}
+
+TEST_F(RealData, MovieLensGenresAlignWithTheItems) {
+  const Dataset small = prepare("  path: ${RECFORGE_DATA_DIR}/ml-latest-small/ratings.csv\n  split: {method: none}\n"
+                                "  item_features: {path: \"${RECFORGE_DATA_DIR}/ml-latest-small/movies.csv\"}\n");
+  ASSERT_NE(small.item_features, nullptr);
+  EXPECT_EQ(small.item_features->num_features(), 19);  // 20 tokens but "(no genres listed)"
+  EXPECT_EQ(small.item_features->items.rows(), 9724);
+  EXPECT_EQ(small.item_features->file_items, 9742);
+  EXPECT_EQ(small.item_features->unknown_items, 18);   // films nobody rated
+  EXPECT_EQ(small.item_features->items_without, 34);   // rated films with no genre
+  const Dataset ml100k = prepare("  path: ${RECFORGE_DATA_DIR}/ml-100k/u.data\n  split: {method: none}\n"
+                                 "  item_features: {path: \"${RECFORGE_DATA_DIR}/ml-100k/u.item\"}\n");
+  ASSERT_NE(ml100k.item_features, nullptr);
+  EXPECT_EQ(ml100k.item_features->names.front(), "unknown");  // u.genre's order
+  EXPECT_EQ(ml100k.item_features->names.back(), "Western");
+  EXPECT_EQ(ml100k.item_features->items_without, 0);
+  // Film 1 (Toy Story): Animation, Children's, Comedy.
+  const std::int32_t toy_story = *ml100k.items.find("1");
+  const Csr& genres = ml100k.item_features->items;
+  std::vector<std::string> names;
+  for (auto k = genres.offsets[toy_story]; k < genres.offsets[toy_story + 1]; ++k) {
+    names.push_back(ml100k.item_features->names[static_cast<std::size_t>(genres.col[k])]);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"Animation", "Children's", "Comedy"}));
 }
 
 TEST_F(RealData, GowallaKeepsItsPublishedSplit) {

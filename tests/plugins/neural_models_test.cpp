@@ -28,13 +28,26 @@ const data::Dataset& dataset() {
   return d;
 }
 
-Built build(const std::string& model_yaml, const std::string& train_yaml = "train: {epochs: 1}\n") {
+const data::Dataset& dataset_with_genres() {
+  static const data::Dataset d = testing::with_genres(dataset());
+  return d;
+}
+
+Built build(const std::string& model_yaml, const std::string& train_yaml = "train: {epochs: 1}\n",
+            const data::Dataset& data = dataset()) {
   static const Resources res = Resources::cpu();
   static auto comm = make_single_communicator();
   Built b{testing::tiny_job("model: " + model_yaml + "\n" + train_yaml), nullptr};
   b.model = ModelRegistry::instance().get(b.job.section("model").get_string("type")).create(b.job.section("model"));
-  b.model->build(ModelContext{&dataset(), &res, comm.get(), 42});
+  b.model->build(ModelContext{&data, &res, comm.get(), 42});
   return b;
+}
+
+Parameter& parameter(Model& m, const std::string& name) {
+  for (Parameter* p : m.parameters()) {
+    if (p->name() == name) return *p;
+  }
+  throw std::runtime_error("no parameter " + name);
 }
 
 std::map<std::string, Shape> shapes(Model& m) {
@@ -109,12 +122,13 @@ double mean_test_rank(Model& m) {
   return total / static_cast<double>(d.test.size());
 }
 
-void expect_training_improves_ranking(const std::string& model_yaml, const std::string& train_yaml) {
-  auto b = build(model_yaml, train_yaml);
+void expect_training_improves_ranking(const std::string& model_yaml, const std::string& train_yaml,
+                                      const data::Dataset& data = dataset()) {
+  auto b = build(model_yaml, train_yaml, data);
   const double before = mean_test_rank(*b.model);
   static const Resources res = Resources::cpu();
   static auto comm = make_single_communicator();
-  const TrainSummary summary = Trainer(b.job.section("train"), *b.model, dataset(), *comm, res, 42, nullptr).fit();
+  const TrainSummary summary = Trainer(b.job.section("train"), *b.model, data, *comm, res, 42, nullptr).fit();
   const double after = mean_test_rank(*b.model);
   EXPECT_LT(after, 0.8 * before) << model_yaml << ": mean test rank " << before << " -> " << after;
   EXPECT_TRUE(std::isfinite(summary.last_epoch_loss));
@@ -130,6 +144,46 @@ TEST(TwoTower, TrainingImprovesRanking) {
                                    "train: {epochs: 8, batch_size: 256, optimizer: {type: adam, lr: 0.01}}\n");
   expect_training_improves_ranking("{type: two_tower, dim: 16, tower: [16], loss: bpr, temperature: 1.0}",
                                    "train: {epochs: 8, batch_size: 256, optimizer: {type: adam, lr: 0.01}}\n");
+}
+
+// An item's tower input is its ID row plus the mean of its genres' rows.
+TEST(TwoTower, ItemFeaturesAddTheMeanOfTheGenreEmbeddings) {
+  auto b = build("{type: two_tower, dim: 4, normalize: false}", "train: {epochs: 1}\n", dataset_with_genres());
+  const auto ids = parameter(*b.model, "two_tower.item_ids").value().to_vector<float>();
+  const auto genres = parameter(*b.model, "two_tower.item_features").value().to_vector<float>();
+  EXPECT_EQ(parameter(*b.model, "two_tower.item_features").value().shape(), (Shape{7, 4}));
+  Tensor users, items;
+  ASSERT_TRUE(b.model->embeddings(users, items));
+  const auto out = items.to_vector<float>();
+  for (std::int32_t i : {0, 1, 6, 13}) {
+    for (int k = 0; k < 4; ++k) {
+      const float mean = i % 5 == 0 ? 0.0f : 0.5f * (genres[static_cast<std::size_t>((i % 4) * 4 + k)] +
+                                                      genres[static_cast<std::size_t>((4 + i % 3) * 4 + k)]);
+      EXPECT_NEAR(out[static_cast<std::size_t>(i * 4 + k)], ids[static_cast<std::size_t>(i * 4 + k)] + mean, 1e-6)
+          << "item " << i << " column " << k;
+    }
+  }
+  // off ignores them; on without features in the data is a config error.
+  EXPECT_EQ(shapes(*build("{type: two_tower, dim: 4, item_features: off}", "train: {epochs: 1}\n", dataset_with_genres())
+                       .model)
+                .count("two_tower.item_features"),
+            0u);
+  RF_EXPECT_ERROR(build("{type: two_tower, item_features: on}"), ErrorKind::kConfig,
+                  "model.item_features is on but the data has none");
+}
+
+TEST(TwoTower, TrainingWithItemFeaturesImprovesRankingAndMovesTheGenreTable) {
+  expect_training_improves_ranking("{type: two_tower, dim: 16, tower: [16], temperature: 0.2}",
+                                   "train: {epochs: 8, batch_size: 256, optimizer: {type: adam, lr: 0.01}}\n",
+                                   dataset_with_genres());
+  auto b = build("{type: two_tower, dim: 8, temperature: 0.2}", "train: {epochs: 1}\n", dataset_with_genres());
+  const std::vector<std::uint32_t> rows = {0, 1, 2, 3, 4, 5, 6, 7};
+  TrainBatch batch{rows, 8, 0, 0, 0};
+  b.model->train_step(batch);
+  const Tensor& grad = parameter(*b.model, "two_tower.item_features").grad();
+  double norm = 0;
+  for (float g : grad.to_vector<float>()) norm += static_cast<double>(g) * g;
+  EXPECT_GT(norm, 0.0) << "no gradient reached the genre table";
 }
 
 TEST(TwoTower, SoftmaxLossIsTheInBatchCrossEntropyWithLogQ) {

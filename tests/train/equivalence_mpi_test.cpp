@@ -1,6 +1,7 @@
 // 1 rank with global batch 2B and 2 ranks with batch B each end with the same
-// parameters (MF mse and bpr with momentum; NCF NeuMF and the two-tower
-// in-batch softmax with lazy Adam, whose gradients come from the autograd and,
+// parameters (MF mse and bpr with momentum; NCF NeuMF with lazy and dense
+// embedding updates and the two-tower in-batch softmax (with and without item
+// genres) with Adam, whose gradients come from the autograd and,
 // for the two-tower, an all-gather of the batch's item vectors), through the sparse row exchange and the
 // dense fallback; and the two exchange paths agree bit for bit.
 #include <gtest/gtest.h>
@@ -19,6 +20,7 @@ namespace {
 struct Case {
   std::string name, model, optimizer;
   double rtol, atol;
+  bool genres = false;  // items with made-up genres (two_tower's item features)
 };
 
 std::vector<Tensor> train(Communicator& comm, const Case& c, double density_threshold) {
@@ -26,7 +28,9 @@ std::vector<Tensor> train(Communicator& comm, const Case& c, double density_thre
       "model: " + c.model + "\n"
       "train:\n  epochs: 2\n  batch_size: 64\n  optimizer: " + c.optimizer + "\n"
       "  sparse_density_threshold: " + std::to_string(density_threshold) + "\n  fingerprint_every: 5\n");
-  static const data::Dataset dataset = testing::tiny_dataset(job);
+  static const data::Dataset plain = testing::tiny_dataset(job);
+  static const data::Dataset genres = testing::with_genres(plain);
+  const data::Dataset& dataset = c.genres ? genres : plain;
   const Resources res = Resources::cpu();
   auto model = ModelRegistry::instance().get(job.section("model").get_string("type")).create(job.section("model"));
   model->build(ModelContext{&dataset, &res, &comm, 42});
@@ -81,9 +85,15 @@ INSTANTIATE_TEST_SUITE_P(
                            1e-4, 1e-5},
                       Case{"ncf_neumf", "{type: ncf, factors: 8, layers: 2, negatives: 2, dropout: 0.2}", "{type: adam, lr: 0.01}",
                            1e-3, 1e-5},
+                      // Every embedding row updated every step (PyTorch's dense Adam).
+                      Case{"ncf_dense_embedding_updates", "{type: ncf, factors: 8, layers: 2, negatives: 2}",
+                           "{type: adam, lr: 0.01, embedding_updates: dense}", 1e-3, 1e-5},
                       // In-batch negatives gathered across ranks: 2 x 32 rows see the same 64 negatives as 1 x 64.
                       Case{"two_tower_softmax", "{type: two_tower, dim: 8, tower: [8, 8], dropout: 0.2, temperature: 0.2}",
                            "{type: adam, lr: 0.01}", 1e-3, 1e-5},
+                      // The genre table is a dense parameter: its gradient is all-reduced.
+                      Case{"two_tower_genres", "{type: two_tower, dim: 8, tower: [8], temperature: 0.2}",
+                           "{type: adam, lr: 0.01}", 1e-3, 1e-5, true},
                       // Graph propagated redundantly on each rank, the dense E_0 gradient all-reduced.
                       Case{"lightgcn", "{type: lightgcn, dim: 8, layers: 2}", "{type: adam, lr: 0.01}", 1e-3, 1e-5},
                       // Examples are users; the loss is normalised by the global batch's positions.

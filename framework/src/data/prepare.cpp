@@ -11,6 +11,7 @@
 #include "recforge/core/error.hpp"
 #include "recforge/core/sha256.hpp"
 #include "recforge/data/generator.hpp"
+#include "recforge/data/item_features.hpp"
 #include "recforge/log/logging.hpp"
 
 namespace recforge::data {
@@ -35,6 +36,12 @@ Schema data_schema() {
       .add_int("min_history", 0, "leave_one_out: users with fewer interactions stay in train (0: 2, or 3 with "
                                  "validation_item)", 0);
 
+  Schema item_features("side features of the items (MovieLens genres), used by models that take them (two_tower)");
+  item_features
+      .add_optional_string("path", "movies.csv (ml-latest, ml-20m, ml-25m), movies.dat (ml-1m, ml-10m) or u.item "
+                                   "(ml-100k); ${VAR} is expanded (none: no item features)")
+      .add_string("format", "auto", "file format (auto: from the file name)", {"auto", "movies_csv", "movies_dat", "u_item"});
+
   Schema s("where the interactions come from and how they are prepared");
   s.add_string("format", "auto", "input format (auto: from the file name)",
                {"auto", "movielens_csv", "movielens_dat", "movielens_100k", "csv", "tsv", "adjacency", "synthetic"})
@@ -57,6 +64,7 @@ Schema data_schema() {
       .add_int("min_user_interactions", 0, "k-core: drop users with fewer interactions (repeated until stable)", 0)
       .add_int("min_item_interactions", 0, "k-core: drop items with fewer interactions", 0)
       .add_section("split", split, "train/validation/test split")
+      .add_section("item_features", item_features, "item side features")
       .add_bool("drop_cold", true, "drop held-out interactions whose user or item has no training interaction")
       .add_bool("cache", true, "cache the prepared dataset (HDF5) and reuse it")
       .add_string("cache_dir", "", "cache directory (empty: $RECFORGE_CACHE_DIR, else ~/.cache/recforge/datasets)")
@@ -139,7 +147,8 @@ std::string cache_directory(const ConfigNode& data) {
 std::string options_text(const ConfigNode& data, std::uint64_t seed) {
   ConfigNode copy = data;
   auto& entries = copy.entries();
-  std::erase_if(entries, [](const auto& e) { return e.first == "cache" || e.first == "cache_dir" || e.first == "threads"; });
+  std::erase_if(entries, [](const auto& e) { return e.first == "cache" || e.first == "cache_dir" || e.first == "threads" || e.first == "item_features";
+  });
   return copy.to_yaml() + "seed: " + std::to_string(seed) + "\n";
 }
 
@@ -265,15 +274,39 @@ Dataset build(const ConfigNode& data, std::uint64_t seed, PrepareReport& report)
   return dataset;
 }
 
+// data.item_features, if set, aligned with the dataset's items.
+void attach_item_features(const ConfigNode& data, Dataset& dataset) {
+  const ConfigNode& section = data.section("item_features");
+  if (section["path"].is_null()) return;
+  const std::string path = expand_path(section.get_string("path"), "data.item_features.path");
+  auto features = std::make_shared<ItemFeatures>(
+      read_item_features(path, parse_item_feature_format(section.get_string("format")), dataset.items));
+  log::info("data: item features {}: {} features over {} of {} items ({} items of the file not in the data)", path,
+            features->num_features(), dataset.num_items() - features->items_without, dataset.num_items(),
+            features->unknown_items);
+  RF_CHECK_KIND(ErrorKind::kData, features->items_without < dataset.num_items(), path,
+                ": no item of the dataset has a feature (do the ids match data.path's?)");
+  dataset.item_features = std::move(features);
+}
+
+Dataset prepare_interactions(const ConfigNode& data, std::uint64_t seed, PrepareReport& report);
+
 }  // namespace
 
 Dataset prepare_dataset(const ConfigNode& data, std::uint64_t seed, PrepareReport* report_out) {
   PrepareReport local;
-  PrepareReport& report = report_out ? *report_out : local;
+  check_data_section(data);
+  Dataset dataset = prepare_interactions(data, seed, report_out ? *report_out : local);
+  attach_item_features(data, dataset);
+  return dataset;
+}
+
+namespace {
+
+Dataset prepare_interactions(const ConfigNode& data, std::uint64_t seed, PrepareReport& report) {
   const auto start = std::chrono::steady_clock::now();
   const std::string options = options_text(data, seed);
   const bool use_cache = data.get_bool("cache");
-  check_data_section(data);
 
   std::string cache_path;
   if (use_cache) {
@@ -323,6 +356,8 @@ Dataset prepare_dataset(const ConfigNode& data, std::uint64_t seed, PrepareRepor
   log::info("data: {} prepared in {:.2f} s", describe_dataset(dataset), report.seconds);
   return dataset;
 }
+
+}  // namespace
 
 std::string describe_dataset(const Dataset& d) {
   return fmt::format("{}: {} users, {} items, {} interactions (train {}, valid {}, test {})", d.name, d.num_users(),

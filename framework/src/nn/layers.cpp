@@ -41,6 +41,60 @@ Embedding::Embedding(const std::string& name, std::int64_t rows, std::int64_t di
   table_ = &add(std::make_unique<Parameter>(name, t, Parameter::Kind::kEmbedding));
 }
 
+Bags mean_bags(const Resources& res, std::span<const std::int64_t> offsets, std::span<const std::int32_t> columns,
+               std::int64_t vocabulary) {
+  RF_CHECK(!offsets.empty() && offsets.back() == static_cast<std::int64_t>(columns.size()),
+           "nn::mean_bags: offsets do not end at the number of columns");
+  const auto examples = static_cast<std::int64_t>(offsets.size()) - 1;
+  std::vector<float> weights(columns.size());
+  std::vector<std::int64_t> t_offsets(static_cast<std::size_t>(vocabulary) + 1, 0);
+  for (std::int64_t e = 0; e < examples; ++e) {
+    const std::int64_t begin = offsets[static_cast<std::size_t>(e)], end = offsets[static_cast<std::size_t>(e) + 1];
+    for (std::int64_t k = begin; k < end; ++k) {
+      const std::int32_t c = columns[static_cast<std::size_t>(k)];
+      RF_CHECK(c >= 0 && c < vocabulary, "nn::mean_bags: column ", c, " outside a vocabulary of ", vocabulary);
+      weights[static_cast<std::size_t>(k)] = 1.0f / static_cast<float>(end - begin);
+      ++t_offsets[static_cast<std::size_t>(c) + 1];
+    }
+  }
+  for (std::size_t c = 0; c < static_cast<std::size_t>(vocabulary); ++c) t_offsets[c + 1] += t_offsets[c];
+  // The transpose by counting sort: examples stay in increasing order per column.
+  std::vector<std::int32_t> t_columns(columns.size());
+  std::vector<float> t_weights(columns.size());
+  std::vector<std::int64_t> next(t_offsets.begin(), t_offsets.end() - 1);
+  for (std::int64_t e = 0; e < examples; ++e) {
+    for (std::int64_t k = offsets[static_cast<std::size_t>(e)]; k < offsets[static_cast<std::size_t>(e) + 1]; ++k) {
+      const auto at = static_cast<std::size_t>(next[static_cast<std::size_t>(columns[static_cast<std::size_t>(k)])]++);
+      t_columns[at] = static_cast<std::int32_t>(e);
+      t_weights[at] = weights[static_cast<std::size_t>(k)];
+    }
+  }
+  const auto upload = [&](std::vector<std::int64_t> o, std::vector<std::int32_t> c, std::vector<float> w,
+                          std::int64_t rows, std::int64_t cols) {
+    ag::SparseMatrix m;
+    m.offsets = Tensor::from_vector(o).to(res.device(), res.stream());
+    m.columns = Tensor::from_vector(c).to(res.device(), res.stream());
+    m.values = Tensor::from_vector(w).to(res.device(), res.stream());
+    m.rows = rows;
+    m.cols = cols;
+    return m;
+  };
+  return {upload({offsets.begin(), offsets.end()}, {columns.begin(), columns.end()}, std::move(weights), examples,
+                 vocabulary),
+          upload(std::move(t_offsets), std::move(t_columns), std::move(t_weights), vocabulary, examples)};
+}
+
+EmbeddingBag::EmbeddingBag(const std::string& name, std::int64_t rows, std::int64_t dim, float init_std, Init& init) {
+  RF_CHECK(init.resources != nullptr, "nn::EmbeddingBag '", name, "': Init has no resources");
+  Tensor t = fresh(*init.resources, {rows, dim});
+  kernels::fill_normal(*init.resources, t, 0.0f, init_std, init.seed, take_stream(init));
+  table_ = &add(std::make_unique<Parameter>(name, t, Parameter::Kind::kDense));
+}
+
+ag::Var EmbeddingBag::forward(ag::Graph& g, const Bags& bags) const {
+  return ag::spmm(bags.matrix, bags.transposed, g.parameter(*table_));
+}
+
 Linear::Linear(const std::string& name, std::int64_t in, std::int64_t out, bool bias, Init& init) : in_(in), out_(out) {
   RF_CHECK(init.resources != nullptr, "nn::Linear '", name, "': Init has no resources");
   RF_CHECK(in > 0 && out > 0, "nn::Linear '", name, "': sizes ", in, " x ", out);

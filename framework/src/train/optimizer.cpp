@@ -1,7 +1,9 @@
-// SGD with momentum and L2; lazy (touched-rows-only) updates for embeddings.
+// SGD with momentum and L2, Adam/AdamW, Adagrad; lazy (touched-rows-only)
+// updates for embeddings unless embedding_updates: dense.
 #include "recforge/train/optimizer.hpp"
 
 #include "recforge/kernels/optim.hpp"
+#include "recforge/kernels/rows.hpp"
 
 namespace recforge {
 
@@ -19,8 +21,27 @@ Schema optimizer_schema() {
                  0.0)
       .add_float("beta1", 0.9, "adam, adamw: first-moment decay", 0.0, 0.999999)
       .add_float("beta2", 0.999, "adam, adamw: second-moment decay", 0.0, 0.999999)
-      .add_float("eps", 1e-8, "adam, adamw, adagrad: added to the denominator", 0.0);
+      .add_float("eps", 1e-8, "adam, adamw, adagrad: added to the denominator", 0.0)
+      .add_string("embedding_updates", "lazy",
+                  "lazy: an embedding table's step updates only the rows it touched (sparse Adam/Adagrad, "
+                  "per-row momentum); dense: every row every step, as for dense parameters (PyTorch's nn.Embedding "
+                  "with a dense optimizer: untouched rows keep moving by momentum; a pass over each table per step)",
+                  {"lazy", "dense"});
   return s;
+}
+
+Optimizer::Optimizer(const ConfigNode& config)
+    : base_lr_(static_cast<float>(config.get_double("lr"))),
+      lazy_embeddings_(config.get_string("embedding_updates") == "lazy") {}
+
+Tensor& Optimizer::dense_gradient(const Resources& res, Parameter& p) {
+  Tensor& grad = p.grad(res.stream());
+  if (!p.is_embedding()) return grad;
+  // Embedding gradients arrive as rows; zero_grad leaves the dense buffer alone.
+  grad = Tensor::zeros(p.value().shape(), DType::kF32, p.value().device(), res.stream());
+  const SparseRows& rows = p.rows();
+  if (rows.size() > 0) kernels::scatter_add_rows(res, grad, rows.ids, rows.values);
+  return grad;
 }
 
 namespace {
@@ -28,7 +49,7 @@ namespace {
 class Sgd final : public Optimizer {
  public:
   explicit Sgd(const ConfigNode& c)
-      : Optimizer(static_cast<float>(c.get_double("lr"))),
+      : Optimizer(c),
         momentum_(static_cast<float>(c.get_double("momentum"))),
         weight_decay_(static_cast<float>(c.get_double("weight_decay"))) {}
   std::string_view name() const override { return "sgd"; }
@@ -38,12 +59,12 @@ class Sgd final : public Optimizer {
     for (Parameter* p : params) {
       // Without momentum the velocity buffer is never read; a 1-element stand-in avoids a full copy.
       Tensor& velocity = momentum_ > 0 ? p->state("momentum", res.stream()) : p->value();
-      if (p->is_embedding()) {
+      if (lazy(*p)) {
         const SparseRows& rows = p->rows();
         if (rows.size() == 0) continue;
         kernels::sgd_rows(res, p->value(), velocity, rows.ids, rows.values, options);
       } else {
-        kernels::sgd_dense(res, p->value(), p->grad(res.stream()), velocity, options);
+        kernels::sgd_dense(res, p->value(), dense_gradient(res, *p), velocity, options);
       }
     }
   }
@@ -55,7 +76,7 @@ class Sgd final : public Optimizer {
 class Adam final : public Optimizer {
  public:
   Adam(const ConfigNode& c, bool decoupled)
-      : Optimizer(static_cast<float>(c.get_double("lr"))),
+      : Optimizer(c),
         decoupled_(decoupled),
         beta1_(static_cast<float>(c.get_double("beta1"))),
         beta2_(static_cast<float>(c.get_double("beta2"))),
@@ -75,12 +96,12 @@ class Adam final : public Optimizer {
     for (Parameter* p : params) {
       Tensor& m = p->state("adam_m", res.stream());
       Tensor& v = p->state("adam_v", res.stream());
-      if (p->is_embedding()) {
+      if (lazy(*p)) {
         const SparseRows& rows = p->rows();
         if (rows.size() == 0) continue;
         kernels::adam_rows(res, p->value(), m, v, rows.ids, rows.values, o);
       } else {
-        kernels::adam_dense(res, p->value(), p->grad(res.stream()), m, v, o);
+        kernels::adam_dense(res, p->value(), dense_gradient(res, *p), m, v, o);
       }
     }
   }
@@ -93,7 +114,7 @@ class Adam final : public Optimizer {
 class Adagrad final : public Optimizer {
  public:
   explicit Adagrad(const ConfigNode& c)
-      : Optimizer(static_cast<float>(c.get_double("lr"))),
+      : Optimizer(c),
         eps_(static_cast<float>(c.get_double("eps"))),
         weight_decay_(static_cast<float>(c.get_double("weight_decay"))) {}
   std::string_view name() const override { return "adagrad"; }
@@ -102,12 +123,12 @@ class Adagrad final : public Optimizer {
     const kernels::AdagradOptions o{lr, eps_, weight_decay_};
     for (Parameter* p : params) {
       Tensor& s = p->state("adagrad_sum", res.stream());
-      if (p->is_embedding()) {
+      if (lazy(*p)) {
         const SparseRows& rows = p->rows();
         if (rows.size() == 0) continue;
         kernels::adagrad_rows(res, p->value(), s, rows.ids, rows.values, o);
       } else {
-        kernels::adagrad_dense(res, p->value(), p->grad(res.stream()), s, o);
+        kernels::adagrad_dense(res, p->value(), dense_gradient(res, *p), s, o);
       }
     }
   }

@@ -87,15 +87,17 @@ std::vector<PreflightCheck> run_preflight(const ConfigNode& job, Communicator& c
 
   const ConfigNode& data = job.section("data");
   std::string data_problem;
-  if (data.get_string("format") != "synthetic") {
-    for (const char* key : {"path", "test_path"}) {
-      if (data[key].is_null()) continue;
-      try {
-        const std::string problem = readable(data::expand_path(data.get_string(key), std::string("data.") + key));
-        if (!problem.empty()) data_problem += (data_problem.empty() ? "" : "; ") + problem;
-      } catch (const Error& e) {
-        data_problem += e.message();
-      }
+  std::vector<std::pair<const ConfigNode*, std::string>> inputs;  // (section, key name for messages)
+  if (data.get_string("format") != "synthetic") inputs = {{&data, "data.path"}, {&data, "data.test_path"}};
+  inputs.emplace_back(&data.section("item_features"), "data.item_features.path");
+  for (const auto& [section, name] : inputs) {
+    const std::string key = name.substr(name.rfind('.') + 1);
+    if ((*section)[key].is_null()) continue;
+    try {
+      const std::string problem = readable(data::expand_path(section->get_string(key), name));
+      if (!problem.empty()) data_problem += (data_problem.empty() ? "" : "; ") + problem;
+    } catch (const Error& e) {
+      data_problem += e.message();
     }
   }
   PreflightCheck files = agree(comm, "data files", data_problem);

@@ -3,10 +3,11 @@
 //
 //   InteractionTable  user[i], item[i] (dense ids), rating[i], timestamp[i]
 //   IdMap             dense id <-> original id (integer or string)
-//   Dataset           id maps + train/valid/test tables + provenance
+//   Dataset           id maps + train/valid/test tables + provenance (+ item features)
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -63,11 +64,16 @@ class IdMap {
   std::vector<std::string> str_ids_;
 };
 
+struct ItemFeatures;  // item_features.hpp
+
 struct Dataset {
   IdMap users, items;
   InteractionTable train, valid, test;
   std::string name;          // e.g. "ml-latest-small/ratings.csv"
   std::string fingerprint;   // hex digest of the input bytes and the preparation options
+  // Side features of the items (data.item_features), read on every run (not
+  // cached); null without them.
+  std::shared_ptr<const ItemFeatures> item_features;
 
   std::int32_t num_users() const { return static_cast<std::int32_t>(users.size()); }
   std::int32_t num_items() const { return static_cast<std::int32_t>(items.size()); }

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,28 @@ class Embedding : public Module {
   Embedding(const std::string& name, std::int64_t rows, std::int64_t dim, float init_std, Init& init);
   // Rows `ids` (i32 on the layer's device): (n, dim); the gradient is sparse rows.
   ag::Var forward(ag::Graph& g, const Tensor& ids) const { return g.embedding(*table_, ids); }
+  Parameter& table() const { return *table_; }
+
+ private:
+  Parameter* table_;
+};
+
+// Bags of rows averaged per example (PyTorch's EmbeddingBag, mode "mean"), e.g.
+// a film's genres: `bags` holds row r's members with weights 1/|bag r|. The
+// table is a dense parameter (a small vocabulary); its gradient is the
+// transposed product.
+struct Bags {
+  ag::SparseMatrix matrix, transposed;  // (examples, vocabulary) and its transpose
+};
+// CSR pattern (offsets: examples + 1, columns < vocabulary) -> mean weights on the device.
+Bags mean_bags(const Resources& res, std::span<const std::int64_t> offsets, std::span<const std::int32_t> columns,
+               std::int64_t vocabulary);
+
+class EmbeddingBag : public Module {
+ public:
+  EmbeddingBag(const std::string& name, std::int64_t rows, std::int64_t dim, float init_std, Init& init);
+  // (examples, dim); an empty bag gives a zero row.
+  ag::Var forward(ag::Graph& g, const Bags& bags) const;
   Parameter& table() const { return *table_; }
 
  private:

@@ -27,10 +27,17 @@ class Optimizer {
   float base_lr() const { return base_lr_; }
 
  protected:
-  explicit Optimizer(float lr) : base_lr_(lr) {}
+  explicit Optimizer(const ConfigNode& config);
+  // Embedding tables are updated row-wise (only a step's rows) unless
+  // `embedding_updates: dense` asks for every row every step.
+  bool lazy(const Parameter& p) const { return p.is_embedding() && lazy_embeddings_; }
+  // The parameter's gradient as a dense tensor (an embedding's rows scattered
+  // into zeros).
+  static Tensor& dense_gradient(const Resources& res, Parameter& p);
 
  private:
   float base_lr_;
+  bool lazy_embeddings_;
 };
 
 // From a resolved `train.optimizer` section.
