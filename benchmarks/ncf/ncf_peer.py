@@ -123,7 +123,7 @@ def main():
             top = np.argpartition(-s, 10)[:10]
             recall.append(i in top)
     print(json.dumps({"seconds_per_epoch": seconds, "examples": len(tu) * per, "hr@10": hr, "ndcg@10": ndcg,
-                      "candidates": a.candidates, "recall@10_full": float(np.mean(recall)) if recall else None}))
+                      "candidates": a.candidates, "optimizer": a.optimizer, "recall@10_full": float(np.mean(recall)) if recall else None}))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,10 @@
 namespace recforge::kernels {
 namespace {
 
+// Dense updates are element-wise (the result does not depend on the split):
+// threads pay off for whole embedding tables (embedding_updates: dense).
+constexpr std::int64_t kParallelUpdate = 1 << 16;
+
 inline void sgd_element(float& w, float g, float& v, const SgdOptions& o) {
   g += o.weight_decay * w;
   if (o.momentum > 0.0f) {
@@ -22,6 +26,7 @@ void sgd_dense_cpu(const Resources&, TensorView weights, const TensorView& grad,
   const float* g = grad.data_as<float>();
   float* v = velocity.data_as<float>();
   const std::int64_t n = weights.numel();
+#pragma omp parallel for simd schedule(static) if (n > kParallelUpdate)
   for (std::int64_t i = 0; i < n; ++i) sgd_element(w[i], g[i], v[i], o);
 }
 
@@ -55,7 +60,9 @@ void adam_dense_cpu(const Resources&, TensorView weights, const TensorView& grad
   float *w = weights.data_as<float>(), *pm = m.data_as<float>(), *pv = v.data_as<float>();
   const float* g = grad.data_as<float>();
   const float c1 = correction(o.beta1, o.step), c2 = correction(o.beta2, o.step);
-  for (std::int64_t i = 0, n = weights.numel(); i < n; ++i) adam_element(w[i], g[i], pm[i], pv[i], o, c1, c2);
+  const std::int64_t n = weights.numel();
+#pragma omp parallel for simd schedule(static) if (n > kParallelUpdate)
+  for (std::int64_t i = 0; i < n; ++i) adam_element(w[i], g[i], pm[i], pv[i], o, c1, c2);
 }
 
 void adam_rows_cpu(const Resources&, TensorView table, TensorView m, TensorView v, const TensorView& ids,
@@ -82,7 +89,9 @@ void adagrad_dense_cpu(const Resources&, TensorView weights, const TensorView& g
                        const AdagradOptions& o) {
   float *w = weights.data_as<float>(), *s = sum_squares.data_as<float>();
   const float* g = grad.data_as<float>();
-  for (std::int64_t i = 0, n = weights.numel(); i < n; ++i) adagrad_element(w[i], g[i], s[i], o);
+  const std::int64_t n = weights.numel();
+#pragma omp parallel for simd schedule(static) if (n > kParallelUpdate)
+  for (std::int64_t i = 0; i < n; ++i) adagrad_element(w[i], g[i], s[i], o);
 }
 
 void adagrad_rows_cpu(const Resources&, TensorView table, TensorView sum_squares, const TensorView& ids,

@@ -8,9 +8,14 @@
 // gradients as sparse rows (lazy Adam updates only the rows a batch touched).
 // Sizes follow the paper's code: with `factors` f and `layers` L, the MLP's
 // embeddings have f 2^(L-1) columns and its tower narrows 2^L f -> ... -> f.
+// NeuMF can start from pre-trained GMF and MLP runs (the paper's section
+// 3.4.1): their embeddings and tower as they are, the output layer
+// [alpha h_gmf, (1 - alpha) h_mlp] with bias alpha b_gmf + (1 - alpha) b_mlp.
 #include <cmath>
+#include <optional>
 
 #include "recforge/autograd/ops.hpp"
+#include "recforge/checkpoint/pretrained.hpp"
 #include "recforge/comm/communicator.hpp"
 #include "recforge/core/philox.hpp"
 #include "recforge/data/interactions.hpp"
@@ -33,7 +38,13 @@ class NcfModel final : public Model {
         .add_float("init_std", 0.01, "standard deviation of the embeddings' normal initialisation", 0.0)
         .add_int("negatives", 4, "sampled negatives per positive (the paper: 4)", 1, 1000)
         .add_string("negative_distribution", "uniform", "how negatives are drawn", {"uniform", "popularity"})
-        .add_int("score_batch", 65536, "(user, item) pairs scored per forward pass at evaluation", 1, 1 << 24);
+        .add_int("score_batch", 65536, "(user, item) pairs scored per forward pass at evaluation", 1, 1 << 24)
+        .add_optional_string("pretrained_gmf", "neumf: start from a GMF run's newest checkpoint (its checkpoint "
+                                               "directory; same data, factors); needs pretrained_mlp")
+        .add_optional_string("pretrained_mlp", "neumf: start from an MLP run's newest checkpoint (same data, factors, "
+                                               "layers); needs pretrained_gmf")
+        .add_float("pretrained_alpha", 0.5, "neumf from pre-trained parts: output layer [alpha h_gmf, (1 - alpha) h_mlp]",
+                   0.0, 1.0);
     return s;
   }
 
@@ -46,7 +57,15 @@ class NcfModel final : public Model {
         init_std_(static_cast<float>(c.get_double("init_std"))),
         negatives_(c.get_int("negatives")),
         popularity_(c.get_string("negative_distribution") == "popularity"),
-        score_batch_(c.get_int("score_batch")) {}
+        score_batch_(c.get_int("score_batch")),
+        pretrained_alpha_(static_cast<float>(c.get_double("pretrained_alpha"))) {
+    const bool gmf = !c["pretrained_gmf"].is_null(), mlp = !c["pretrained_mlp"].is_null();
+    RF_CHECK_KIND(ErrorKind::kConfig, gmf == mlp, c.where(),
+                  ": NeuMF pre-training needs both pretrained_gmf and pretrained_mlp");
+    RF_CHECK_KIND(ErrorKind::kConfig, !gmf || (gmf_ && mlp_), c["pretrained_gmf"].where(),
+                  ": pretrained_gmf and pretrained_mlp initialise variant neumf only");
+    if (gmf) pretrained_ = {c.get_string("pretrained_gmf"), c.get_string("pretrained_mlp")};
+  }
 
   std::string_view type() const override { return "ncf"; }
   std::vector<Parameter*> parameters() override { return params_; }
@@ -59,6 +78,8 @@ class NcfModel final : public Model {
   void build_impl(const ModelContext& ctx) override;
 
  private:
+  // NeuMF's parameters from the GMF and MLP checkpoints (pretrained_*).
+  void load_pretrained(const data::Dataset& dataset);
   // Logits (n) of (users[k], items[k]); dropout keyed by `step` when training.
   ag::Var forward(ag::Graph& g, const Tensor& users, const Tensor& items, std::uint64_t step,
                   std::uint64_t first_row = 0) const;
@@ -73,6 +94,8 @@ class NcfModel final : public Model {
   std::int64_t negatives_;
   bool popularity_;
   std::int64_t score_batch_;
+  float pretrained_alpha_;
+  std::optional<std::pair<std::string, std::string>> pretrained_;  // GMF and MLP checkpoint directories
   std::unique_ptr<nn::Embedding> gmf_users_, gmf_items_, mlp_users_, mlp_items_;
   std::unique_ptr<nn::Mlp> tower_;
   std::unique_ptr<nn::Linear> predict_;
@@ -116,6 +139,42 @@ void NcfModel::build_impl(const ModelContext& ctx) {
         d.num_items(), popularity_ ? data::NegativeSampler::Distribution::kPopularity
                                    : data::NegativeSampler::Distribution::kUniform,
         &positives_, counts, 0.75);
+  }
+  if (pretrained_) {
+    RF_CHECK_KIND(ErrorKind::kConfig, ctx.dataset != nullptr, "NeuMF pre-training needs the dataset");
+    load_pretrained(*ctx.dataset);
+  }
+}
+
+void NcfModel::load_pretrained(const data::Dataset& dataset) {
+  const Resources& res = *context().resources;
+  const auto open = [&](const std::string& dir, const std::string& variant) {
+    checkpoint::Pretrained p = checkpoint::open_pretrained(dir, "ncf", dataset, "model.pretrained_" + variant);
+    const ConfigNode& model = p.config.section("model");
+    RF_CHECK_KIND(ErrorKind::kConfig, model.get_string("variant") == variant, "model.pretrained_", variant, ": ",
+                  p.reader.label(), " is an NCF '", model.get_string("variant"), "' run, expected '", variant, "'");
+    return p;
+  };
+  const checkpoint::Pretrained gmf = open(pretrained_->first, "gmf");
+  const checkpoint::Pretrained mlp = open(pretrained_->second, "mlp");
+  std::vector<float> weight, bias(1, 0.0f);
+  for (Parameter* p : params_) {
+    const std::string& name = p->name();
+    if (name.starts_with("ncf.predict.")) continue;
+    const checkpoint::CheckpointReader& from = name.starts_with("ncf.gmf.") ? gmf.reader : mlp.reader;
+    p->value().copy_from(from.parameter(name, p->value().shape()).value, res.stream());
+  }
+  // Output layer: GMF's rows then MLP's (the order forward() concatenates them).
+  for (const auto* part : {&gmf, &mlp}) {
+    const float share = part == &gmf ? pretrained_alpha_ : 1.0f - pretrained_alpha_;
+    for (float w : part->reader.parameter("ncf.predict.weight", Shape{factors_, 1}).value.to_vector<float>()) {
+      weight.push_back(share * w);
+    }
+    bias[0] += share * part->reader.parameter("ncf.predict.bias", Shape{1}).value.to_vector<float>()[0];
+  }
+  for (Parameter* p : predict_->parameters()) {
+    const std::vector<float>& v = p->name().ends_with(".weight") ? weight : bias;
+    p->value().copy_from(Tensor::from_vector(v, p->value().shape()).to(res.device(), res.stream()), res.stream());
   }
 }
 
