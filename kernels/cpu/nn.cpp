@@ -307,13 +307,16 @@ void layer_norm_cpu(const Resources&, const TensorView& x, const TensorView& gam
   for (std::int64_t r = 0; r < n; ++r) {
     const float* row = in + r * d;
     double s = 0.0;
+#pragma omp simd reduction(+ : s)
     for (std::int64_t c = 0; c < d; ++c) s += row[c];
     const auto m = static_cast<float>(s / static_cast<double>(d));
     double v = 0.0;
+#pragma omp simd reduction(+ : v)
     for (std::int64_t c = 0; c < d; ++c) v += static_cast<double>(row[c] - m) * (row[c] - m);
     const auto inv = static_cast<float>(1.0 / std::sqrt(v / static_cast<double>(d) + eps));
     mu[r] = m;
     rs[r] = inv;
+#pragma omp simd
     for (std::int64_t c = 0; c < d; ++c) out[r * d + c] = (row[c] - m) * inv * g[c] + b[c];
   }
 }
@@ -325,32 +328,48 @@ void layer_norm_backward_cpu(const Resources&, const TensorView& x, const Tensor
   const float *in = x.data_as<float>(), *g = gamma.data_as<float>(), *mu = mean.data_as<float>(),
               *rs = rstd.data_as<float>(), *up = dy.data_as<float>();
   float *out = dx.data_as<float>(), *dg = dgamma.data_as<float>(), *db = dbeta.data_as<float>();
+  // dgamma and dbeta sum over rows: each block of rows keeps its own partial
+  // sums (row-major, vectorised over columns), added in block order at the end,
+  // so the result does not depend on the thread count.
+  constexpr std::int64_t kBlockRows = 256;
+  const std::int64_t blocks = (n + kBlockRows - 1) / kBlockRows;
+  std::vector<float> partial(static_cast<std::size_t>(blocks * 2 * d), 0.0f);
 #pragma omp parallel for schedule(static) if (n * d > kParallelElements)
-  for (std::int64_t r = 0; r < n; ++r) {
-    // With xhat = (x - mean) rstd and h = dy * gamma:
-    // dx = rstd (h - mean(h) - xhat mean(h xhat)).
-    double sum_h = 0.0, sum_hx = 0.0;
-    for (std::int64_t c = 0; c < d; ++c) {
-      const float xhat = (in[r * d + c] - mu[r]) * rs[r];
-      const float h = up[r * d + c] * g[c];
-      sum_h += h;
-      sum_hx += static_cast<double>(h) * xhat;
-    }
-    const auto mean_h = static_cast<float>(sum_h / static_cast<double>(d));
-    const auto mean_hx = static_cast<float>(sum_hx / static_cast<double>(d));
-    for (std::int64_t c = 0; c < d; ++c) {
-      const float xhat = (in[r * d + c] - mu[r]) * rs[r];
-      out[r * d + c] += rs[r] * (up[r * d + c] * g[c] - mean_h - xhat * mean_hx);
+  for (std::int64_t block = 0; block < blocks; ++block) {
+    float* part_g = partial.data() + block * 2 * d;
+    float* part_b = part_g + d;
+    for (std::int64_t r = block * kBlockRows, end = std::min(n, r + kBlockRows); r < end; ++r) {
+      const float *xr = in + r * d, *dyr = up + r * d;
+      const float m = mu[r], inv = rs[r];
+      // With xhat = (x - mean) rstd and h = dy * gamma:
+      // dx = rstd (h - mean(h) - xhat mean(h xhat)).
+      double sum_h = 0.0, sum_hx = 0.0;
+#pragma omp simd reduction(+ : sum_h, sum_hx)
+      for (std::int64_t c = 0; c < d; ++c) {
+        const float xhat = (xr[c] - m) * inv;
+        const float h = dyr[c] * g[c];
+        sum_h += h;
+        sum_hx += static_cast<double>(h) * xhat;
+        part_g[c] += dyr[c] * xhat;
+        part_b[c] += dyr[c];
+      }
+      const auto mean_h = static_cast<float>(sum_h / static_cast<double>(d));
+      const auto mean_hx = static_cast<float>(sum_hx / static_cast<double>(d));
+      float* dxr = out + r * d;
+#pragma omp simd
+      for (std::int64_t c = 0; c < d; ++c) {
+        const float xhat = (xr[c] - m) * inv;
+        dxr[c] += inv * (dyr[c] * g[c] - mean_h - xhat * mean_hx);
+      }
     }
   }
-  for (std::int64_t c = 0; c < d; ++c) {
-    float sg = 0.0f, sb = 0.0f;
-    for (std::int64_t r = 0; r < n; ++r) {
-      sg += up[r * d + c] * (in[r * d + c] - mu[r]) * rs[r];
-      sb += up[r * d + c];
+  for (std::int64_t block = 0; block < blocks; ++block) {
+    const float* part_g = partial.data() + block * 2 * d;
+#pragma omp simd
+    for (std::int64_t c = 0; c < d; ++c) {
+      dg[c] += part_g[c];
+      db[c] += part_g[d + c];
     }
-    dg[c] += sg;
-    db[c] += sb;
   }
 }
 

@@ -1,6 +1,7 @@
 // Tensor: storage ownership, allocation, and explicit copies between devices.
 #include "recforge/core/tensor.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "recforge/core/cuda_runtime.hpp"
@@ -37,7 +38,17 @@ Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device, const Strea
   Tensor t = empty(shape, dtype, device, stream);
   if (t.nbytes() == 0) return t;
   if (device.is_cpu()) {
-    std::memset(t.data(), 0, t.nbytes());
+    // Gradient buffers of every op are zeroed each step: large ones on all
+    // threads (a lone memset leaves the other cores spinning at the next barrier).
+    constexpr std::size_t kChunk = std::size_t{1} << 18;
+    const std::size_t bytes = t.nbytes();
+    auto* base = static_cast<unsigned char*>(t.data());
+    const auto chunks = static_cast<std::int64_t>((bytes + kChunk - 1) / kChunk);
+#pragma omp parallel for schedule(static) if (chunks >= 4)
+    for (std::int64_t c = 0; c < chunks; ++c) {
+      const std::size_t begin = static_cast<std::size_t>(c) * kChunk;
+      std::memset(base + begin, 0, std::min(kChunk, bytes - begin));
+    }
   } else {
     cuda::memset_async(t.data(), 0, t.nbytes(), stream.native());
   }
