@@ -232,18 +232,31 @@ void l2_normalize_rows_backward(const Resources& res, const TensorView& x, const
   dispatch<l2_normalize_rows_backward_op>(x.device)(res, x, y, norms, eps, dy, dx);
 }
 
-void dropout(const Resources& res, const TensorView& x, float p, const DropoutKey& key, TensorView y) {
-  check_f32("dropout", {&x, &y});
-  check_same_shape("dropout", x, y);
-  RF_CHECK(p >= 0.0f && p < 1.0f, "dropout: p must be in [0, 1), not ", p);
-  dispatch<dropout_op>(x.device)(res, x, p, key, y);
+namespace {
+
+void check_mask(const char* op, const TensorView& like, const TensorView& mask) {
+  if (mask.data == nullptr) return;
+  RF_CHECK(mask.dtype == DType::kU8 && mask.device == like.device && mask.shape.numel() == like.shape.numel(), op,
+           ": the mask must be u8 with ", like.shape.numel(), " elements on ", like.device.str());
 }
 
-void dropout_backward(const Resources& res, const TensorView& dy, float p, const DropoutKey& key, TensorView dx) {
+}  // namespace
+
+void dropout(const Resources& res, const TensorView& x, float p, const DropoutKey& key, TensorView y, TensorView mask) {
+  check_f32("dropout", {&x, &y});
+  check_same_shape("dropout", x, y);
+  check_mask("dropout", x, mask);
+  RF_CHECK(p >= 0.0f && p < 1.0f, "dropout: p must be in [0, 1), not ", p);
+  dispatch<dropout_op>(x.device)(res, x, p, key, y, mask);
+}
+
+void dropout_backward(const Resources& res, const TensorView& dy, float p, const DropoutKey& key, TensorView dx,
+                      const TensorView& mask) {
   check_f32("dropout_backward", {&dy, &dx});
   check_same_shape("dropout_backward", dy, dx);
+  check_mask("dropout_backward", dy, mask);
   RF_CHECK(p >= 0.0f && p < 1.0f, "dropout_backward: p must be in [0, 1), not ", p);
-  dispatch<dropout_backward_op>(dy.device)(res, dy, p, key, dx);
+  dispatch<dropout_backward_op>(dy.device)(res, dy, p, key, mask, dx);
 }
 
 }  // namespace recforge::kernels

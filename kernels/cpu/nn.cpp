@@ -426,21 +426,39 @@ void for_each_mask_chunk(const DropoutKey& key, std::int64_t n, Fn fn) {
   }
 }
 
-void dropout_cpu(const Resources&, const TensorView& x, float p, const DropoutKey& key, TensorView y) {
+void dropout_cpu(const Resources&, const TensorView& x, float p, const DropoutKey& key, TensorView y,
+                 TensorView mask) {
   const float* in = x.data_as<float>();
   float* out = y.data_as<float>();
+  auto* keep = static_cast<std::uint8_t*>(mask.data);
   const float keep_scale = 1.0f / (1.0f - p);
   for_each_mask_chunk(key, x.numel(), [&](std::int64_t begin, std::int64_t count, const std::uint32_t* words) {
+    if (keep == nullptr) {
+      for (std::int64_t j = 0; j < count; ++j) {
+        out[begin + j] = philox_word_uniform(words[j]) >= p ? in[begin + j] * keep_scale : 0.0f;
+      }
+      return;
+    }
     for (std::int64_t j = 0; j < count; ++j) {
-      out[begin + j] = philox_word_uniform(words[j]) >= p ? in[begin + j] * keep_scale : 0.0f;
+      const bool kept = philox_word_uniform(words[j]) >= p;
+      keep[begin + j] = kept ? 1 : 0;
+      out[begin + j] = kept ? in[begin + j] * keep_scale : 0.0f;
     }
   });
 }
 
-void dropout_backward_cpu(const Resources&, const TensorView& dy, float p, const DropoutKey& key, TensorView dx) {
+void dropout_backward_cpu(const Resources&, const TensorView& dy, float p, const DropoutKey& key,
+                          const TensorView& mask, TensorView dx) {
   const float* g = dy.data_as<float>();
   float* out = dx.data_as<float>();
   const float keep_scale = 1.0f / (1.0f - p);
+  if (mask.data != nullptr) {
+    const auto* keep = static_cast<const std::uint8_t*>(mask.data);
+    const std::int64_t n = dy.numel();
+#pragma omp parallel for simd schedule(static) if (n > kParallelElements)
+    for (std::int64_t i = 0; i < n; ++i) out[i] += keep[i] != 0 ? g[i] * keep_scale : 0.0f;
+    return;
+  }
   for_each_mask_chunk(key, dy.numel(), [&](std::int64_t begin, std::int64_t count, const std::uint32_t* words) {
     for (std::int64_t j = 0; j < count; ++j) {
       out[begin + j] += philox_word_uniform(words[j]) >= p ? g[begin + j] * keep_scale : 0.0f;

@@ -702,37 +702,44 @@ void l2_normalize_rows_backward_cuda(const Resources& res, const TensorView& x, 
 
 // Element i is kept iff philox_uniform(seed, stream, offset + i) >= p (the CPU's exact test).
 // Dropped elements are written as 0 without multiplying, so p = 1 (scale = inf) gives zeros, not NaN.
-__global__ void dropout_kernel(const float* x, float p, float scale, DropoutKey key, float* y, std::int64_t n) {
+// `mask` (may be null) records the decision for the backward.
+__global__ void dropout_kernel(const float* x, float p, float scale, DropoutKey key, float* y, std::uint8_t* mask,
+                               std::int64_t n) {
   for (std::int64_t i = thread_index(); i < n; i += thread_count()) {
-    const float u = philox_uniform(key.seed, key.stream, key.offset + static_cast<std::uint64_t>(i));
-    y[i] = u >= p ? x[i] * scale : 0.0f;
+    const bool kept = philox_uniform(key.seed, key.stream, key.offset + static_cast<std::uint64_t>(i)) >= p;
+    y[i] = kept ? x[i] * scale : 0.0f;
+    if (mask != nullptr) mask[i] = kept ? 1 : 0;
   }
 }
 
-__global__ void dropout_backward_kernel(const float* dy, float p, float scale, DropoutKey key, float* dx,
-                                        std::int64_t n) {
+// With a stored mask the decision is read, else recomputed from the key.
+__global__ void dropout_backward_kernel(const float* dy, float p, float scale, DropoutKey key,
+                                        const std::uint8_t* mask, float* dx, std::int64_t n) {
   for (std::int64_t i = thread_index(); i < n; i += thread_count()) {
-    const float u = philox_uniform(key.seed, key.stream, key.offset + static_cast<std::uint64_t>(i));
-    if (u >= p) dx[i] += dy[i] * scale;
+    const bool kept = mask != nullptr
+                          ? mask[i] != 0
+                          : philox_uniform(key.seed, key.stream, key.offset + static_cast<std::uint64_t>(i)) >= p;
+    if (kept) dx[i] += dy[i] * scale;
   }
 }
 
-void dropout_cuda(const Resources& res, const TensorView& x, float p, const DropoutKey& key, TensorView y) {
+void dropout_cuda(const Resources& res, const TensorView& x, float p, const DropoutKey& key, TensorView y,
+                  TensorView mask) {
   const std::int64_t n = x.numel();
   if (n == 0) return;
   const float scale = 1.0f / (1.0f - p);
-  dropout_kernel<<<element_blocks(n), kThreads, 0, stream_of(res)>>>(x.data_as<float>(), p, scale, key,
-                                                                     y.data_as<float>(), n);
+  dropout_kernel<<<element_blocks(n), kThreads, 0, stream_of(res)>>>(
+      x.data_as<float>(), p, scale, key, y.data_as<float>(), static_cast<std::uint8_t*>(mask.data), n);
   RF_CUDA_CHECK_LAST();
 }
 
 void dropout_backward_cuda(const Resources& res, const TensorView& dy, float p, const DropoutKey& key,
-                           TensorView dx) {
+                           const TensorView& mask, TensorView dx) {
   const std::int64_t n = dy.numel();
   if (n == 0) return;
   const float scale = 1.0f / (1.0f - p);
-  dropout_backward_kernel<<<element_blocks(n), kThreads, 0, stream_of(res)>>>(dy.data_as<float>(), p, scale, key,
-                                                                              dx.data_as<float>(), n);
+  dropout_backward_kernel<<<element_blocks(n), kThreads, 0, stream_of(res)>>>(
+      dy.data_as<float>(), p, scale, key, static_cast<const std::uint8_t*>(mask.data), dx.data_as<float>(), n);
   RF_CUDA_CHECK_LAST();
 }
 

@@ -112,6 +112,18 @@ TEST(DropoutKernel, CpuMaskEqualsTheStreamFormula) {
     dropped += kept ? 0 : 1;
   }
   EXPECT_NEAR(static_cast<double>(dropped) / n, 0.25, 0.02);
+
+  // A stored mask records the same decisions, and the backward that reads it
+  // adds exactly what the one recomputing them from the key adds.
+  Tensor y2 = Tensor::empty({n}, DType::kF32), mask = Tensor::empty({n}, DType::kU8);
+  kernels::dropout(Resources::cpu(), x, 0.25f, key, y2, mask);
+  EXPECT_EQ(y2.to_vector<float>(), y.to_vector<float>());
+  for (std::int64_t i = 0; i < n; ++i) ASSERT_EQ(mask.data_as<std::uint8_t>()[i] != 0, y.data_as<float>()[i] != 0.0f) << i;
+  Tensor from_key = Tensor::zeros({n}, DType::kF32), from_mask = Tensor::zeros({n}, DType::kF32);
+  kernels::dropout_backward(Resources::cpu(), x, 0.25f, key, from_key);
+  kernels::dropout_backward(Resources::cpu(), x, 0.25f, key, from_mask, mask);
+  EXPECT_EQ(from_mask.to_vector<float>(), from_key.to_vector<float>());
+  EXPECT_EQ(from_mask.to_vector<float>(), y.to_vector<float>());  // dy = x: the forward's output
 }
 
 TEST(FillKernels, CpuNormalHasMeanAndStddev) {

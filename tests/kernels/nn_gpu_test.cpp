@@ -357,6 +357,19 @@ TEST_P(NnParity, DropoutMasksAreIdentical) {
     const Pair dx = uniform({n, d}, 48);
     on_both([&](const Resources& r) { dropout_backward(r, dy.on(r), p, key, dx.on(r)); });
     EXPECT_PARITY(dx, kAtol, kRtol);
+
+    // With the mask stored by the forward: the same outputs, and a backward
+    // reading it gives what the recomputing one gave.
+    const Pair y_masked = output({n, d}), mask = upload(Tensor::zeros({n, d}, DType::kU8));
+    on_both([&](const Resources& r) { dropout(r, x.on(r), p, key, y_masked.on(r), mask.on(r)); });
+    EXPECT_PARITY(y_masked, 0.0, 0.0);
+    const Tensor device_mask = mask.device.to(Device::cpu(), gpu_.stream());
+    gpu_.synchronize();
+    EXPECT_EQ(device_mask.to_vector<std::uint8_t>(), mask.host.to_vector<std::uint8_t>());
+    const Pair dx_masked = upload(Tensor::zeros({n, d}, DType::kF32));
+    on_both([&](const Resources& r) { dropout_backward(r, dy.on(r), p, key, dx_masked.on(r), mask.on(r)); });
+    EXPECT_PARITY(dx_masked, 0.0, 0.0);
+    EXPECT_EQ(dx_masked.host.to_vector<float>(), dx_zero.host.to_vector<float>());
   }
 }
 

@@ -111,9 +111,13 @@ Var dropout(const Var& x, float p, const kernels::DropoutKey& key) {
   Graph& g = graph_of(x, "dropout");
   if (p == 0.0f || !g.training()) return x;
   Tensor y = g.empty(x.shape());
-  kernels::dropout(g.resources(), x.value(), p, key, y);
-  return g.record("dropout", y, {x}, [x, p, key](Graph& g, const Tensor& dy) {
-    if (Tensor* dx = g.grad_of(x)) kernels::dropout_backward(g.resources(), dy, p, key, *dx);
+  // The mask (a byte per element) is kept for the backward when there is one:
+  // reading it is cheaper than evaluating Philox again.
+  const Resources& res = g.resources();
+  Tensor mask = x.requires_grad() ? Tensor::empty(x.shape(), DType::kU8, res.allocator(), res.stream()) : Tensor();
+  kernels::dropout(res, x.value(), p, key, y, mask.defined() ? TensorView(mask) : TensorView());
+  return g.record("dropout", y, {x}, [x, p, key, mask](Graph& g, const Tensor& dy) {
+    if (Tensor* dx = g.grad_of(x)) kernels::dropout_backward(g.resources(), dy, p, key, *dx, mask);
   });
 }
 

@@ -142,15 +142,19 @@ RF_DECLARE_OP(l2_normalize_rows_backward, L2NormalizeRowsBackwardFn);
 
 // Inverted dropout keyed by Philox: element i is kept iff
 // philox_uniform(seed, stream, offset + i) >= p; kept values are scaled by 1 / (1 - p).
-// The backward recomputes the mask from the same key (nothing is stored), and
-// CPU and CUDA drop the same elements.
+// CPU and CUDA drop the same elements. The forward may also write the mask
+// (u8, 1 = kept) so that the backward reads it instead of recomputing it from
+// the key (a byte per element against a Philox evaluation); an empty mask view
+// (data == nullptr) means: not stored / recompute.
 struct DropoutKey {
   std::uint64_t seed = 0, stream = 0, offset = 0;
 };
-using DropoutFn = void(const Resources&, const TensorView& x, float p, const DropoutKey& key, TensorView y);
+using DropoutFn = void(const Resources&, const TensorView& x, float p, const DropoutKey& key, TensorView y,
+                       TensorView mask);
 RF_DECLARE_OP(dropout, DropoutFn);
 // dx += dy * mask / (1 - p).
-using DropoutBackwardFn = void(const Resources&, const TensorView& dy, float p, const DropoutKey& key, TensorView dx);
+using DropoutBackwardFn = void(const Resources&, const TensorView& dy, float p, const DropoutKey& key,
+                               const TensorView& mask, TensorView dx);
 RF_DECLARE_OP(dropout_backward, DropoutBackwardFn);
 
 // ---- checked entry points ------------------------------------------------
@@ -187,7 +191,9 @@ void layer_norm_backward(const Resources& res, const TensorView& x, const Tensor
 void l2_normalize_rows(const Resources& res, const TensorView& x, float eps, TensorView y, TensorView norms);
 void l2_normalize_rows_backward(const Resources& res, const TensorView& x, const TensorView& y,
                                 const TensorView& norms, float eps, const TensorView& dy, TensorView dx);
-void dropout(const Resources& res, const TensorView& x, float p, const DropoutKey& key, TensorView y);
-void dropout_backward(const Resources& res, const TensorView& dy, float p, const DropoutKey& key, TensorView dx);
+void dropout(const Resources& res, const TensorView& x, float p, const DropoutKey& key, TensorView y,
+             TensorView mask = {});
+void dropout_backward(const Resources& res, const TensorView& dy, float p, const DropoutKey& key, TensorView dx,
+                      const TensorView& mask = {});
 
 }  // namespace recforge::kernels
