@@ -111,23 +111,8 @@ int split(std::string_view line, const Layout& layout, std::array<std::string_vi
     columns[static_cast<std::size_t>(n)] = static_cast<int>(pos) + 1;
     if (layout.quotes && pos < line.size() && line[pos] == '"') {
       std::string& value = unescaped[static_cast<std::size_t>(n)];
-      value.clear();
-      std::size_t i = pos + 1;
-      bool closed = false;
-      while (i < line.size()) {
-        if (line[i] == '"') {
-          if (i + 1 < line.size() && line[i + 1] == '"') {
-            value += '"';
-            i += 2;
-            continue;
-          }
-          closed = true;
-          ++i;
-          break;
-        }
-        value += line[i++];
-      }
-      if (!closed) {
+      const std::size_t i = detail::unquote_field(line, pos, value);
+      if (i == std::string_view::npos) {
         reason = "unterminated quoted field";
         error_column = static_cast<int>(pos) + 1;
         return -1;

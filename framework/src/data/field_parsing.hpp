@@ -5,9 +5,28 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace recforge::data::detail {
+
+// A quoted field whose opening quote is line[pos]: its text with "" unescaped
+// into `value`; returns the index just past the closing quote, or npos when the
+// quote is never closed.
+inline std::size_t unquote_field(std::string_view line, std::size_t pos, std::string& value) {
+  value.clear();
+  for (std::size_t i = pos + 1; i < line.size();) {
+    if (line[i] != '"') {
+      value += line[i++];
+    } else if (i + 1 < line.size() && line[i + 1] == '"') {
+      value += '"';
+      i += 2;
+    } else {
+      return i + 1;
+    }
+  }
+  return std::string_view::npos;
+}
 
 enum class FieldStatus { kOk, kEmpty, kNotANumber, kNegative, kOverflow, kNotFinite };
 

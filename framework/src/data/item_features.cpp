@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 
+#include "field_parsing.hpp"
 #include "mapped_file.hpp"
 #include "recforge/core/error.hpp"
 
@@ -193,24 +194,10 @@ bool split_csv_line(std::string_view line, char delimiter, std::vector<std::stri
   fields.clear();
   std::size_t pos = 0;
   while (true) {
-    std::string value;
     if (pos < line.size() && line[pos] == '"') {
-      std::size_t i = pos + 1;
-      bool closed = false;
-      while (i < line.size()) {
-        if (line[i] == '"') {
-          if (i + 1 < line.size() && line[i + 1] == '"') {
-            value += '"';
-            i += 2;
-            continue;
-          }
-          closed = true;
-          ++i;
-          break;
-        }
-        value += line[i++];
-      }
-      if (!closed || (i < line.size() && line[i] != delimiter)) return false;
+      std::string value;
+      const std::size_t i = detail::unquote_field(line, pos, value);
+      if (i == std::string_view::npos || (i < line.size() && line[i] != delimiter)) return false;
       fields.push_back(std::move(value));
       if (i >= line.size()) return true;
       pos = i + 1;
