@@ -12,6 +12,7 @@
 #include "recforge/core/philox.hpp"
 #include "recforge/kernels/cpu_blas.hpp"
 #include "recforge/kernels/fused_attention.hpp"
+#include "recforge/kernels/vector_exp.hpp"
 
 namespace recforge::kernels {
 namespace {
@@ -57,10 +58,12 @@ void forward_head(const HeadSlice& h, std::int64_t sequence, std::int64_t head, 
       const std::int64_t i = i0 + r;
       float* row = s.data() + r * keys;
       float top = row[0];
+#pragma omp simd reduction(max : top)
       for (std::int64_t j = 1; j <= i; ++j) top = std::max(top, row[j]);
       float total = 0.0f;
+#pragma omp simd reduction(+ : total)
       for (std::int64_t j = 0; j <= i; ++j) {
-        row[j] = std::exp(row[j] - top);
+        row[j] = vector_exp(row[j] - top);
         total += row[j];
       }
       lse[(h.row0 + i) * o.heads + head] = top + std::log(total);
@@ -102,8 +105,9 @@ void backward_head(const HeadSlice& h, std::int64_t sequence, std::int64_t head,
       float dot = 0.0f;
       for (std::int64_t c = 0; c < h.dh; ++c) dot += dout[h.at(i) + c] * out[h.at(i) + c];
       if (o.dropout > 0.0f) dropout_factors(o, head, h.l, sequence * h.l + i, i + 1, w.factor.data());
+#pragma omp simd
       for (std::int64_t j = 0; j <= i; ++j) {
-        const float weight = std::exp(p[j] - row_lse);
+        const float weight = vector_exp(p[j] - row_lse);
         const float f = o.dropout > 0.0f ? w.factor[static_cast<std::size_t>(j)] : 1.0f;
         ds[j] = o.scale * weight * (ds[j] * f - dot);
         p[j] = weight * f;

@@ -54,8 +54,22 @@ Var bias_add(const Var& x, const Var& b) {
 }
 
 Var linear(const Var& x, const Var& weight, const Var& bias) {
-  const Var y = matmul(x, weight);
-  return bias.defined() ? bias_add(y, bias) : y;
+  if (!bias.defined()) return matmul(x, weight);
+  // One node rather than matmul + bias_add: the backward hands dy to the
+  // products directly, with no intermediate gradient buffer to zero and fill.
+  Graph& g = graph_of(x, "linear");
+  const Resources& res = g.resources();
+  RF_CHECK(x.value().ndim() == 2 && weight.value().ndim() == 2, "linear: needs 2-d inputs, got ", x.shape().str(),
+           " and ", weight.shape().str());
+  Tensor y = g.empty({x.size(0), weight.size(1)});
+  kernels::gemm(res, x.value(), weight.value(), y);
+  kernels::bias_add(res, y, bias.value(), y);  // element-wise: in place is safe
+  return g.record("linear", y, {x, weight, bias}, [x, weight, bias](Graph& g, const Tensor& dy) {
+    const Resources& res = g.resources();
+    if (Tensor* dx = g.grad_of(x)) kernels::gemm(res, dy, weight.value(), *dx, {.trans_b = true, .beta = 1.0f});
+    if (Tensor* dw = g.grad_of(weight)) kernels::gemm(res, x.value(), dy, *dw, {.trans_a = true, .beta = 1.0f});
+    if (Tensor* db = g.grad_of(bias)) kernels::sum_rows_accumulate(res, dy, *db);
+  });
 }
 
 namespace {
