@@ -91,8 +91,10 @@ class TwoTowerModel final : public Model {
   // A tower's input rows through its MLP, normalised.
   ag::Var tower(ag::Graph& g, ag::Var x, const nn::Mlp* mlp, std::uint64_t dropout_stream,
                 std::uint64_t first_row) const;
-  ag::Var user_input(ag::Graph& g, const Tensor& rows) const { return user_ids_->forward(g, rows); }
-  ag::Var item_input(ag::Graph& g, const Tensor& rows) const;
+  ag::Var user_input(ag::Graph& g, const std::vector<std::int32_t>& ids) const {
+    return user_ids_->forward(g, on_device(ids));
+  }
+  ag::Var item_input(ag::Graph& g, const std::vector<std::int32_t>& ids) const;
   Tensor on_device(const std::vector<std::int32_t>& v) const {
     const Resources& res = *context().resources;
     return Tensor::from_vector(v).to(res.device(), res.stream());
@@ -110,8 +112,8 @@ class TwoTowerModel final : public Model {
   float init_std_;
   std::string features_mode_;
   std::unique_ptr<nn::Embedding> user_ids_, item_ids_;
-  std::unique_ptr<nn::EmbeddingBag> item_features_;  // null without features
-  nn::Bags item_bags_;                                 // items x features, mean weights
+  std::unique_ptr<nn::EmbeddingBag> item_features_;       // null without features
+  std::shared_ptr<const data::ItemFeatures> features_;  // items x features (host CSR)
   std::unique_ptr<nn::Mlp> user_mlp_, item_mlp_;
   std::vector<Parameter*> params_;
   std::vector<float> log_q_table_;  // log P(item) under the training distribution
@@ -144,7 +146,7 @@ void TwoTowerModel::build_impl(const ModelContext& ctx) {
     item_features_ = std::make_unique<nn::EmbeddingBag>("two_tower.item_features", features->num_features(), dim_,
                                                         init_std_, init);
     for (Parameter* p : item_features_->parameters()) params_.push_back(p);
-    item_bags_ = nn::mean_bags(*ctx.resources, features->items.offsets, features->items.col, features->num_features());
+    features_ = ctx.dataset->item_features;
   }
   if (!ctx.dataset) return;
   const data::Dataset& d = *ctx.dataset;
@@ -163,11 +165,20 @@ void TwoTowerModel::build_impl(const ModelContext& ctx) {
   }
 }
 
-ag::Var TwoTowerModel::item_input(ag::Graph& g, const Tensor& rows) const {
-  const ag::Var x = item_ids_->forward(g, rows);
+ag::Var TwoTowerModel::item_input(ag::Graph& g, const std::vector<std::int32_t>& ids) const {
+  const ag::Var x = item_ids_->forward(g, on_device(ids));
   if (!item_features_) return x;
-  // Every item's feature mean (one small SpMM), then this batch's rows.
-  return ag::add(x, ag::gather_rows(item_features_->forward(g, item_bags_), rows));
+  // The feature bags of these items only (their rows of the item x feature CSR), averaged.
+  const data::Csr& all = features_->items;
+  std::vector<std::int64_t> offsets = {0};
+  std::vector<std::int32_t> columns;
+  for (const std::int32_t i : ids) {
+    columns.insert(columns.end(), all.col.begin() + all.offsets[i], all.col.begin() + all.offsets[i + 1]);
+    offsets.push_back(static_cast<std::int64_t>(columns.size()));
+  }
+  if (columns.empty()) return x;  // no item here has a feature: every mean is zero
+  const nn::Bags bags = nn::mean_bags(*context().resources, offsets, columns, features_->num_features());
+  return ag::add(x, item_features_->forward(g, bags));
 }
 
 ag::Var TwoTowerModel::tower(ag::Graph& g, ag::Var x, const nn::Mlp* mlp, std::uint64_t dropout_stream,
@@ -194,8 +205,8 @@ StepStats TwoTowerModel::train_step(const TrainBatch& batch) {
   const std::vector<std::int64_t> counts = rows_per_rank(comm, n);
   const std::int64_t offset = first_row(counts, comm.rank());
   const auto first = static_cast<std::uint64_t>(offset);
-  const ag::Var u = tower(g, user_input(g, on_device(users)), user_mlp_.get(), step_stream(0), first);
-  const ag::Var v = tower(g, item_input(g, on_device(items)), item_mlp_.get(), step_stream(1), first);
+  const ag::Var u = tower(g, user_input(g, users), user_mlp_.get(), step_stream(0), first);
+  const ag::Var v = tower(g, item_input(g, items), item_mlp_.get(), step_stream(1), first);
   ag::Var losses;
   if (softmax_) {
     // Negatives: the positives of the whole global batch (this rank's rows
@@ -228,7 +239,7 @@ StepStats TwoTowerModel::train_step(const TrainBatch& batch) {
       negatives[static_cast<std::size_t>(k)] = sampler_->sample(users[static_cast<std::size_t>(k)], context().seed,
                                                                 stream, batch.rows[static_cast<std::size_t>(k)]);
     }
-    const ag::Var vj = tower(g, item_input(g, on_device(negatives)), item_mlp_.get(), step_stream(2), first);
+    const ag::Var vj = tower(g, item_input(g, negatives), item_mlp_.get(), step_stream(2), first);
     const ag::Var margin = ag::scale(ag::sub(ag::rowwise_dot(u, v), ag::rowwise_dot(u, vj)), 1.0f / temperature_);
     losses = ag::scale(ag::log_sigmoid(margin), -1.0f);
   }
@@ -251,9 +262,9 @@ Tensor TwoTowerModel::export_all(bool items, std::int32_t rows) const {
     for (std::int32_t r = begin; r < end; ++r) block[static_cast<std::size_t>(r - begin)] = r;
     ag::Graph g(res);
     g.set_training(false);
-    const Tensor ids = on_device(block);
-    const Tensor values =
-        tower(g, items ? item_input(g, ids) : user_input(g, ids), mlp, 0, 0).value().to(Device::cpu(), res.stream());
+    const Tensor values = tower(g, items ? item_input(g, block) : user_input(g, block), mlp, 0, 0)
+                              .value()
+                              .to(Device::cpu(), res.stream());
     res.synchronize();
     out.slice_rows(begin, end).copy_from(values);
   }

@@ -147,7 +147,9 @@ std::string cache_directory(const ConfigNode& data) {
 std::string options_text(const ConfigNode& data, std::uint64_t seed) {
   ConfigNode copy = data;
   auto& entries = copy.entries();
-  std::erase_if(entries, [](const auto& e) { return e.first == "cache" || e.first == "cache_dir" || e.first == "threads" || e.first == "item_features";
+  // Item features are read on every run, not cached: they do not key the cache.
+  std::erase_if(entries, [](const auto& e) {
+    return e.first == "cache" || e.first == "cache_dir" || e.first == "threads" || e.first == "item_features";
   });
   return copy.to_yaml() + "seed: " + std::to_string(seed) + "\n";
 }
@@ -289,20 +291,7 @@ void attach_item_features(const ConfigNode& data, Dataset& dataset) {
   dataset.item_features = std::move(features);
 }
 
-Dataset prepare_interactions(const ConfigNode& data, std::uint64_t seed, PrepareReport& report);
-
-}  // namespace
-
-Dataset prepare_dataset(const ConfigNode& data, std::uint64_t seed, PrepareReport* report_out) {
-  PrepareReport local;
-  check_data_section(data);
-  Dataset dataset = prepare_interactions(data, seed, report_out ? *report_out : local);
-  attach_item_features(data, dataset);
-  return dataset;
-}
-
-namespace {
-
+// The interactions: from the cache when it holds them, else built and cached.
 Dataset prepare_interactions(const ConfigNode& data, std::uint64_t seed, PrepareReport& report) {
   const auto start = std::chrono::steady_clock::now();
   const std::string options = options_text(data, seed);
@@ -358,6 +347,14 @@ Dataset prepare_interactions(const ConfigNode& data, std::uint64_t seed, Prepare
 }
 
 }  // namespace
+
+Dataset prepare_dataset(const ConfigNode& data, std::uint64_t seed, PrepareReport* report_out) {
+  PrepareReport local;
+  check_data_section(data);
+  Dataset dataset = prepare_interactions(data, seed, report_out ? *report_out : local);
+  attach_item_features(data, dataset);
+  return dataset;
+}
 
 std::string describe_dataset(const Dataset& d) {
   return fmt::format("{}: {} users, {} items, {} interactions (train {}, valid {}, test {})", d.name, d.num_users(),
