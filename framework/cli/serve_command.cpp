@@ -5,19 +5,23 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <thread>
 
 #include "commands.hpp"
+#include "http_server.hpp"
 #include "recforge/core/error.hpp"
 #include "recforge/log/logging.hpp"
 #include "recforge/serve/ann_index.hpp"
 #include "recforge/serve/http_api.hpp"
+#include "recforge/serve/request_head.hpp"
 
 namespace recforge::cli {
 namespace {
@@ -27,6 +31,8 @@ struct ServeOptions {
   std::string host = "127.0.0.1";
   int port = 8080;
   int threads = 16;
+  int max_connections = 512;
+  int request_timeout_ms = 10000;
   int poll_ms = 1000;
   int max_k = 1000;
   std::size_t max_body = 1 << 20;
@@ -68,6 +74,7 @@ serve::HttpRequest to_request(const httplib::Request& req) {
 // SIGINT/SIGTERM only set a flag (any thread may take the signal: libraries
 // start threads of their own); a thread watching it stops the server.
 std::atomic<bool> g_stop_requested{false};
+constexpr auto kStopGrace = std::chrono::seconds(5);
 void on_serve_stop_signal(int) { g_stop_requested.store(true); }
 
 void run_server(const ServeOptions& o) {
@@ -90,28 +97,50 @@ void run_server(const ServeOptions& o) {
                                .approximate_by_default = o.ann,
                                .admin_token = read_token(o.admin_token_file)});
 
-  httplib::Server server;
-  const int threads = o.threads;
-  server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
-  // Responses go out as header and body writes: without TCP_NODELAY, Nagle and
-  // the client's delayed ACK add ~40 ms to every keep-alive request.
-  server.set_tcp_nodelay(true);
+  HttpServer server({.standing_threads = o.threads,
+                     .max_connections = o.max_connections,
+                     .request_timeout = std::chrono::milliseconds(o.request_timeout_ms)});
   server.set_payload_max_length(o.max_body);
-  server.set_read_timeout(5, 0);
-  server.set_write_timeout(5, 0);
-  server.set_keep_alive_timeout(2);
-  const auto handler = [&api](const httplib::Request& req, httplib::Response& res) {
-    const serve::HttpResponse out = api.handle(to_request(req));
+  const auto answer = [](httplib::Response& res, const serve::HttpResponse& out) {
     res.status = out.status;
     res.set_content(out.body, out.content_type.c_str());
   };
-  for (const char* pattern : {".*"}) {
-    server.Get(pattern, handler);
-    server.Post(pattern, handler);
-    server.Put(pattern, handler);
-    server.Delete(pattern, handler);
-    server.Patch(pattern, handler);
-  }
+  const auto refuse = [&api, &answer](httplib::Response& res, const serve::HttpResponse& out) {
+    api.count("http", out.status);
+    answer(res, out);
+    HttpServer::close_after_response();  // what is left of the body is never read as a request
+  };
+  server.set_pre_routing_handler([&](const httplib::Request& req, httplib::Response& res) {
+    const auto refused = serve::check_request_head(req.method, req.path, {req.headers.begin(), req.headers.end()}, o.max_body);
+    if (!refused) return httplib::Server::HandlerResponse::Unhandled;
+    refuse(res, *refused);
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  const auto handler = [&api, &answer](const httplib::Request& req, httplib::Response& res) {
+    answer(res, api.handle(to_request(req)));
+  };
+  // Methods that may carry a body read it here, stopping at --max-body also
+  // when it is chunked (httplib bounds only a declared Content-Length).
+  const auto body_handler = [&](const httplib::Request& req, httplib::Response& res,
+                                const httplib::ContentReader& read) {
+    std::string body;
+    bool too_large = false;
+    const bool complete = read([&](const char* data, std::size_t size) {
+      too_large = body.size() + size > o.max_body;
+      if (!too_large) body.append(data, size);
+      return !too_large;
+    });
+    if (!complete) return refuse(res, too_large ? serve::body_too_large_response()
+                                                : serve::error_response(400, "the request body ended early"));
+    serve::HttpRequest request = to_request(req);
+    request.body = std::move(body);
+    answer(res, api.handle(request));
+  };
+  server.Get(".*", handler);
+  server.Post(".*", body_handler);
+  server.Put(".*", body_handler);
+  server.Delete(".*", body_handler);
+  server.Patch(".*", body_handler);
   // Errors httplib produces itself (413 body too large, 400 malformed request).
   server.set_error_handler([&api](const httplib::Request&, httplib::Response& res) {
     if (!res.body.empty()) return;
@@ -120,18 +149,26 @@ void run_server(const ServeOptions& o) {
     res.set_content(fmt::format("{{\"error\":\"{}\"}}\n", what), "application/json");
   });
 
-  int port = o.port;
-  if (port == 0) {
-    port = server.bind_to_any_port(o.host.c_str());
-  } else if (!server.bind_to_port(o.host.c_str(), port)) {
-    port = -1;
-  }
+  const int port = server.bind(o.host, o.port);
   RF_CHECK_KIND(ErrorKind::kIo, port > 0, "cannot listen on ", o.host, ":", o.port);
 
   std::atomic<bool> done{false};
   std::thread signal_thread([&server, &done] {
     while (!done.load() && !g_stop_requested.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     server.stop();
+    // Requests in flight finish and idle keep-alive connections close within
+    // their timeout, but a client trickling a header byte every few seconds
+    // would hold its thread, and the stop, for ever. The server writes
+    // nothing, so past the grace period it simply exits.
+    const auto deadline = std::chrono::steady_clock::now() + kStopGrace;
+    while (!done.load() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (!done.load()) {
+      log::warn("connections still open {} s after the stop signal; exiting without them",
+                std::chrono::duration_cast<std::chrono::seconds>(kStopGrace).count());
+      std::fflush(stdout);
+      std::_Exit(0);
+    }
   });
 
   std::printf("serving %s on http://%s:%d\n", o.model_dir.c_str(), o.host.c_str(), port);
@@ -152,7 +189,13 @@ void add_serve_command(CLI::App& app, const GlobalOptions& global) {
   serve->add_option("--model-dir", o->model_dir, "checkpoint directory (runs/<name>/checkpoints)")->required();
   serve->add_option("--host", o->host, "address to listen on")->capture_default_str();
   serve->add_option("--port", o->port, "port (0: any free port, printed)")->capture_default_str()->check(CLI::Range(0, 65535));
-  serve->add_option("--threads", o->threads, "request threads")->capture_default_str()->check(CLI::Range(1, 1024));
+  serve->add_option("--threads", o->threads, "request threads kept when idle")->capture_default_str()->check(CLI::Range(1, 1024));
+  serve->add_option("--max-connections", o->max_connections,
+                    "connections served at once, each on its own thread (more wait in a queue)")
+      ->capture_default_str()->check(CLI::Range(1, 65536));
+  serve->add_option("--request-timeout-ms", o->request_timeout_ms,
+                    "time a client has to send a whole request, however slowly it trickles")
+      ->capture_default_str()->check(CLI::Range(100, 3600000));
   serve->add_option("--poll-ms", o->poll_ms, "how often to look for a new version")->capture_default_str()->check(CLI::Range(10, 3600000));
   serve->add_option("--max-k", o->max_k, "largest k a request may ask for")->capture_default_str()->check(CLI::Range(1, 100000));
   serve->add_option("--max-body", o->max_body, "largest request body in bytes (413 above)")->capture_default_str()

@@ -30,9 +30,6 @@ HttpResponse json_response(int status, const Json& body) {
   return {status, "application/json", body.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n"};
 }
 
-HttpResponse error_response(int status, const std::string& message) {
-  return json_response(status, Json{{"error", message}});
-}
 
 const std::string* param(const HttpRequest& r, const std::string& name) {
   const auto it = r.params.find(name);
@@ -87,6 +84,10 @@ std::string json_id(const nlohmann::json& v, const char* what) {
 }
 
 }  // namespace
+
+HttpResponse error_response(int status, const std::string& message) {
+  return json_response(status, Json{{"error", message}});
+}
 
 HttpApi::HttpApi(ModelWatcher& watcher, ApiOptions options) : watcher_(watcher), options_(std::move(options)) {}
 

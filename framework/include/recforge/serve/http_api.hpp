@@ -40,6 +40,9 @@ struct HttpResponse {
   std::string body;
 };
 
+// {"error": message} with `status`.
+HttpResponse error_response(int status, const std::string& message);
+
 struct ApiOptions {
   int default_k = 10;
   int max_k = 1000;

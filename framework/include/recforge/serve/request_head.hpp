@@ -1,0 +1,41 @@
+// A request's head (method, path, headers), checked before its path is routed
+// or a byte of its body is read. Mostly how it says where its body ends:
+// cpp-httplib takes the first of two Content-Length headers, reads "abc" as 0
+// and "-5" as 2^64-5, and accepts any Transfer-Encoding; each is a way for a
+// proxy in front and this server to split a stream into requests differently
+// (request smuggling) or for a body to outgrow --max-body. A refused request
+// is answered and its connection closed, so its unread body is never parsed
+// as the next request.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "recforge/serve/http_api.hpp"
+
+namespace recforge::serve {
+
+using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
+
+// httplib routes with std::regex, which recurses once per character of the
+// path: a long path would overflow a connection thread's stack.
+inline constexpr std::size_t kMaxPathLength = 1024;
+
+// nullopt when the request may be routed and its body read: a path of at
+// most kMaxPathLength characters and either no body, one Content-Length of at
+// most `max_body` bytes, or `Transfer-Encoding: chunked` alone on a method
+// whose body the server reads with that bound (POST, PUT, PATCH, DELETE).
+// Otherwise the response: 414 for a longer path; 400 for a malformed,
+// repeated or conflicting length or a chunked body on another method; 413 for
+// a declared length over `max_body`; 415 for a multipart body (the API takes
+// JSON); 501 for a transfer coding other than chunked.
+std::optional<HttpResponse> check_request_head(const std::string& method, const std::string& path,
+                                               const HttpHeaders& headers, std::size_t max_body);
+
+// The response when a chunked body grows past `max_body` while it is read.
+HttpResponse body_too_large_response();
+
+}  // namespace recforge::serve

@@ -1,0 +1,72 @@
+#include "recforge/serve/request_head.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdint>
+
+namespace recforge::serve {
+namespace {
+
+bool equals_ignoring_case(const std::string& a, const char* b) {
+  std::size_t i = 0;
+  for (; i < a.size() && b[i] != '\0'; ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  return i == a.size() && b[i] == '\0';
+}
+
+bool starts_with_ignoring_case(const std::string& s, const char* prefix) {
+  const std::size_t n = std::char_traits<char>::length(prefix);
+  return s.size() >= n && equals_ignoring_case(s.substr(0, n), prefix);
+}
+
+std::string trimmed(const std::string& s) {
+  const auto first = s.find_first_not_of(" \t");
+  if (first == std::string::npos) return "";
+  return s.substr(first, s.find_last_not_of(" \t") - first + 1);
+}
+
+}  // namespace
+
+HttpResponse body_too_large_response() { return error_response(413, "request body too large"); }
+
+std::optional<HttpResponse> check_request_head(const std::string& method, const std::string& path,
+                                               const HttpHeaders& headers, std::size_t max_body) {
+  if (path.size() > kMaxPathLength)
+    return error_response(414, "the path is longer than " + std::to_string(kMaxPathLength) + " characters");
+  const std::string* length = nullptr;
+  const std::string* coding = nullptr;
+  for (const auto& [name, value] : headers) {
+    // httplib's multipart parser would run on the body (and calls a receiver
+    // the server does not give it).
+    if (equals_ignoring_case(name, "Content-Type") && starts_with_ignoring_case(trimmed(value), "multipart/"))
+      return error_response(415, "multipart bodies are not accepted: send JSON");
+    if (equals_ignoring_case(name, "Content-Length")) {
+      if (length != nullptr) return error_response(400, "more than one Content-Length header");
+      length = &value;
+    } else if (equals_ignoring_case(name, "Transfer-Encoding")) {
+      if (coding != nullptr) return error_response(400, "more than one Transfer-Encoding header");
+      coding = &value;
+    }
+  }
+  if (coding != nullptr) {
+    // Both headers: a proxy may honour one and us the other (RFC 9112 6.3).
+    if (length != nullptr) return error_response(400, "both Content-Length and Transfer-Encoding");
+    if (!equals_ignoring_case(trimmed(*coding), "chunked"))
+      return error_response(501, "Transfer-Encoding must be chunked");
+    if (method != "POST" && method != "PUT" && method != "PATCH" && method != "DELETE")
+      return error_response(400, "a " + method + " request cannot carry a chunked body");
+    return std::nullopt;
+  }
+  if (length == nullptr) return std::nullopt;
+  // 1*DIGIT and nothing else: no sign, no spaces inside, no list.
+  const std::string digits = trimmed(*length);
+  if (digits.empty() || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return error_response(400, "Content-Length must be a decimal number of bytes");
+  std::uint64_t bytes = 0;
+  const auto parsed = std::from_chars(digits.data(), digits.data() + digits.size(), bytes);
+  if (parsed.ec == std::errc::result_out_of_range || bytes > max_body) return body_too_large_response();
+  return std::nullopt;
+}
+
+}  // namespace recforge::serve
