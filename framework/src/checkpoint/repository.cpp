@@ -196,7 +196,10 @@ LoadedVersion CheckpointRepository::load(const Version& version, std::int64_t ma
   const fs::path file = fs::path(version.path) / f.name;
   RF_CHECK_KIND(ErrorKind::kData, f.bytes <= max_bytes, file.string(), ": ", f.bytes, " bytes, above the limit of ",
                 max_bytes);
+  // RELIABILITY S3 holds the reader here while retention deletes the version.
+  fault::at_phase(0, "load_before_data", version.step);
   auto bytes = std::make_shared<std::vector<std::uint8_t>>(io::read_file_bytes(file.string(), max_bytes));
+  fault::at_phase(0, "load_after_data", version.step);
   RF_CHECK_KIND(ErrorKind::kData, static_cast<std::int64_t>(bytes->size()) == f.bytes, file.string(), ": ",
                 bytes->size(), " bytes, the manifest says ", f.bytes, " (truncated or replaced)");
   const std::string digest = Sha256::hex(Sha256::of(bytes->data(), bytes->size()));

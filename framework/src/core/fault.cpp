@@ -3,9 +3,11 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <new>
+#include <thread>
 
 #include "recforge/core/error.hpp"
 #include "recforge/log/logging.hpp"
@@ -30,12 +32,12 @@ Fault parse(std::string_view text) {
     const std::string_view part = text.substr(pos, end - pos);
     if (first) {
       f.kind = std::string(part);
-      static const char* const kKinds[] = {"throw", "kill", "exit", "abort",           "segv",     "stop",
-                                           "nan",   "oom",  "skip_collective", "flip", "nan_grad"};
+      static const char* const kKinds[] = {"throw", "kill", "exit", "abort", "segv",     "stop",
+                                           "nan",   "oom",  "skip_collective", "flip", "nan_grad", "delay"};
       bool known = false;
       for (const char* k : kKinds) known |= f.kind == k;
       RF_CHECK_KIND(ErrorKind::kConfig, known, "RF_FAULT: unknown fault '", f.kind,
-                    "' (throw, kill, exit, abort, segv, stop, nan, oom, skip_collective, flip, nan_grad)");
+                    "' (throw, kill, exit, abort, segv, stop, nan, oom, skip_collective, flip, nan_grad, delay)");
       first = false;
     } else {
       const std::size_t eq = part.find('=');
@@ -46,7 +48,8 @@ Fault parse(std::string_view text) {
         else if (key == "step") f.step = std::stoll(value);
         else if (key == "phase") f.phase = value;
         else if (key == "attempt") f.attempt = std::stoi(value);
-        else RF_THROW(ErrorKind::kConfig, "RF_FAULT: unknown key '", key, "' (rank, step, phase, attempt)");
+        else if (key == "ms") f.delay_ms = std::stoi(value);
+        else RF_THROW(ErrorKind::kConfig, "RF_FAULT: unknown key '", key, "' (rank, step, phase, attempt, ms)");
       } catch (const std::logic_error&) {
         RF_THROW(ErrorKind::kConfig, "RF_FAULT: '", value, "' is not a number for ", key);
       }
@@ -80,6 +83,10 @@ std::string trigger(const Fault& f, int rank, const std::string& where) {
   if (f.kind == "exit") std::exit(1);
   if (f.kind == "abort") std::abort();
   if (f.kind == "segv") std::raise(SIGSEGV);
+  if (f.kind == "delay") {
+    std::this_thread::sleep_for(std::chrono::milliseconds(f.delay_ms));
+    return {};
+  }
   if (f.kind == "stop") {
     ::kill(::getpid(), SIGSTOP);
     return {};

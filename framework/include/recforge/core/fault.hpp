@@ -14,6 +14,8 @@
 //   RF_FAULT=flip:rank=1:step=30       flip a mantissa bit of a parameter (silent divergence)
 //   RF_FAULT=kill:rank=0:phase=checkpoint_before_rename   a checkpoint phase
 //   RF_FAULT=kill:rank=0:phase=checkpoint_after_data:step=12   ... of the first save at step >= 12
+//   RF_FAULT=delay:phase=load_before_data:ms=500   sleep at every pass through a phase
+//                                      (readers have no rank: they pass 0)
 //   RF_FAULT=kill:rank=1:step=9:attempt=0   only in the first attempt of a job
 //                                      restarted by launch/restart.sh (which sets
 //                                      RECFORGE_RESTART_ATTEMPT=0, 1, ...)
@@ -28,11 +30,12 @@
 namespace recforge::fault {
 
 struct Fault {
-  std::string kind;   // throw, kill, exit, abort, segv, stop, nan, oom, skip_collective, flip, nan_grad
+  std::string kind;   // throw, kill, exit, abort, segv, stop, nan, oom, skip_collective, flip, nan_grad, delay
   int rank = -1;      // -1: every rank
   std::int64_t step = -1;
   std::string phase;  // empty: at `step`
   int attempt = -1;   // -1: every attempt; else only when RECFORGE_RESTART_ATTEMPT equals it
+  int delay_ms = 0;   // delay: how long
 };
 
 // The fault configured in RF_FAULT (parsed once), if any; throws on a malformed value.
