@@ -1,10 +1,14 @@
 // The checkpoint file: a full round trip, row reads, and the reader refusing
-// newer formats, foreign files, soft/external links, and corrupt bytes without
-// ever crashing.
+// newer formats, foreign files, soft/external links (never opening what they
+// name) and corrupt bytes without ever crashing.
 #include <gtest/gtest.h>
 #include <hdf5.h>
 
+#include <sys/inotify.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <cstdio>
 #include <fstream>
 #include <random>
@@ -162,6 +166,68 @@ TEST(CheckpointFile, RefusesSoftAndExternalLinks) {
     RF_EXPECT_ERROR(CheckpointReader(file_bytes(dir.file("c.h5")), "c.h5"), ErrorKind::kHdf5,
                     external ? "link 'params/stolen' is a soft or external link" : "link 'serving/alias' is a soft or external link");
   }
+}
+
+// Every open or read of `path` by any process, reported by the kernel.
+class OpenWatch {
+ public:
+  explicit OpenWatch(const std::string& path) : fd_(inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) {
+    if (fd_ >= 0) inotify_add_watch(fd_, path.c_str(), IN_OPEN | IN_ACCESS);
+  }
+  ~OpenWatch() { close(fd_); }
+  int events() {
+    alignas(inotify_event) char buffer[4096];
+    int count = 0;
+    for (ssize_t n; (n = read(fd_, buffer, sizeof(buffer))) > 0;) {
+      for (ssize_t at = 0; at < n; ++count) {
+        const auto* event = reinterpret_cast<const inotify_event*>(buffer + at);
+        at += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
+      }
+    }
+    return count;
+  }
+
+ private:
+  int fd_;
+};
+
+TEST(CheckpointFile, NeverOpensWhatAnExternalLinkNames) {
+  // RELIABILITY X3: a real HDF5 file outside the checkpoint's directory, named
+  // by absolute and by ../ paths, is never opened while the reader refuses.
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir.file("outside"));
+  std::filesystem::create_directories(dir.file("ckpt"));
+  const std::string sentinel = dir.file("outside/sentinel.h5");
+  write_checkpoint(sentinel, sample_contents());
+  OpenWatch watch(sentinel);
+  const hid_t control = H5Fopen(sentinel.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  ASSERT_GE(control, 0);
+  H5Fclose(control);
+  ASSERT_GT(watch.events(), 0) << "inotify does not see opens here: the test would prove nothing";
+  for (const std::string& target : {sentinel, std::string("../outside/sentinel.h5"), std::string("sentinel.h5")}) {
+    const std::string path = dir.file("ckpt/c.h5");
+    write_checkpoint(path, sample_contents());
+    edit(path, [&](hid_t f) {
+      H5Lcreate_external(target.c_str(), "/params/mf.user_factors", f, "/params/stolen", H5P_DEFAULT, H5P_DEFAULT);
+    });
+    // HDF5 would look for a relative target here too.
+    setenv("HDF5_EXT_PREFIX", dir.file("outside").c_str(), 1);
+    RF_EXPECT_ERROR(CheckpointReader(file_bytes(path), "c.h5"), ErrorKind::kHdf5,
+                    "link 'params/stolen' is a soft or external link");
+    unsetenv("HDF5_EXT_PREFIX");
+    EXPECT_EQ(watch.events(), 0) << "the reader opened " << target;
+  }
+}
+
+TEST(CheckpointFile, RefusesASoftLinkLoop) {
+  testing::TempDir dir;
+  write_checkpoint(dir.file("c.h5"), sample_contents());
+  edit(dir.file("c.h5"), [](hid_t f) {
+    H5Lcreate_soft("/params/loop_b", f, "/params/loop_a", H5P_DEFAULT, H5P_DEFAULT);
+    H5Lcreate_soft("/params/loop_a", f, "/params/loop_b", H5P_DEFAULT, H5P_DEFAULT);
+  });
+  RF_EXPECT_ERROR(CheckpointReader(file_bytes(dir.file("c.h5")), "c.h5"), ErrorKind::kHdf5,
+                  "is a soft or external link");
 }
 
 TEST(CheckpointFile, ABadParameterNameInTheFileIsNamedWithTheFile) {
