@@ -2,6 +2,7 @@
 // verified checkpoint version of DIR and hot-reloads newer ones (serve/*.hpp);
 // this file only adapts cpp-httplib to serve::HttpApi.
 #include <httplib.h>
+#include <malloc.h>
 
 #include <CLI/CLI.hpp>
 
@@ -78,6 +79,11 @@ constexpr auto kStopGrace = std::chrono::seconds(5);
 void on_serve_stop_signal(int) { g_stop_requested.store(true); }
 
 void run_server(const ServeOptions& o) {
+  // Request bodies (up to --max-body) are buffered on the connection threads.
+  // glibc raises its mmap threshold after the first large free, and then
+  // each thread's arena keeps such buffers' pages: a fixed threshold returns
+  // every large buffer to the system when it is freed.
+  mallopt(M_MMAP_THRESHOLD, 256 << 10);
   struct sigaction action {};
   action.sa_handler = on_serve_stop_signal;
   sigemptyset(&action.sa_mask);

@@ -12,7 +12,7 @@ space). Checks, each with its exact status and message:
     hidden in its unread body is never served (request smuggling);
   - 1,000 item ids against --max-interactions 20, unknown user and item ids;
   - RSS grows by less than 2x --max-body over 100 over-limit requests
-    (after 40 that warm the threads' malloc arenas up);
+    (after 40 that warm the connection threads up);
   - with 200 idle connections and 10 clients sending a header byte every
     0.3 s attached, health requests answer in < 100 ms, the slow clients are
     cut off at --request-timeout-ms, and SIGTERM stops the server at once.
@@ -149,8 +149,7 @@ def proc_status(pid):
 def memory_checks(port, pid):
     over = post(b"x" * (MAX_BODY + 1), b"Content-Length: %d\r\n" % (MAX_BODY + 1))
     chunked = post((b"10000\r\n" + b"x" * 0x10000 + b"\r\n") * 17 + b"0\r\n\r\n", b"Transfer-Encoding: chunked\r\n")
-    # Warm up: each connection thread's malloc arena keeps the pages of the
-    # chunked body it buffered and freed (up to --max-body), once.
+    # Warm up (the threads and their stacks), then measure.
     start, _ = proc_status(pid)
     for i in range(40):
         exchange(port, over if i % 2 else chunked)
