@@ -13,6 +13,7 @@
 #include "recforge/checkpoint/checkpoint_file.hpp"
 #include "recforge/checkpoint/repository.hpp"
 #include "recforge/serve/model_watcher.hpp"
+#include "testing/checkpoint_testing.hpp"
 #include "testing/error_testing.hpp"
 #include "testing/temp_dir.hpp"
 
@@ -31,20 +32,8 @@ namespace recforge::checkpoint {
 namespace {
 namespace fs = std::filesystem;
 
-Version publish(CheckpointRepository& repo, std::int64_t step) {
-  Contents c;
-  c.meta.model_type = "mf";
-  c.position.global_step = step;
-  c.params.push_back({"w", "dense", Tensor::zeros({3, 2}, DType::kF32), {}});
-  c.users = data::IdMap::integers({1, 2});
-  c.items = data::IdMap::integers({5});
-  c.serving.item_popularity = {1};
-  c.serving.seen_offsets = {0, 1, 1};
-  c.serving.seen_items = {0};
-  Manifest m;
-  m.format_version = kFormatVersion;
-  m.model_type = "mf";
-  return repo.publish(step, [&](const std::string& path) { write_checkpoint(path, c); }, m);
+Version publish(CheckpointRepository& repo, std::int64_t step, double metric = 0) {
+  return testing::publish_small_checkpoint(repo, step, metric);
 }
 
 // Flips one byte in the middle of the HDF5 file: still the right size.

@@ -7,6 +7,7 @@
 
 #include "recforge/checkpoint/checkpoint_file.hpp"
 #include "recforge/checkpoint/repository.hpp"
+#include "testing/checkpoint_testing.hpp"
 #include "testing/error_testing.hpp"
 #include "testing/temp_dir.hpp"
 
@@ -14,24 +15,8 @@ namespace recforge::checkpoint {
 namespace {
 namespace fs = std::filesystem;
 
-// Publishes a small but real checkpoint at `step` with a metric value.
 Version publish(CheckpointRepository& repo, std::int64_t step, double metric = 0) {
-  Contents c;
-  c.meta.model_type = "mf";
-  c.position.global_step = step;
-  Tensor t = Tensor::zeros({3, 2}, DType::kF32);
-  t.data_as<float>()[0] = static_cast<float>(step);
-  c.params.push_back({"w", "dense", t, {}});
-  c.users = data::IdMap::integers({1, 2});
-  c.items = data::IdMap::integers({5});
-  c.serving.item_popularity = {1};
-  c.serving.seen_offsets = {0, 1, 1};
-  c.serving.seen_items = {0};
-  Manifest m;
-  m.format_version = kFormatVersion;
-  m.model_type = "mf";
-  m.metrics = {{"recall@20", metric}};
-  return repo.publish(step, [&](const std::string& path) { write_checkpoint(path, c); }, m);
+  return testing::publish_small_checkpoint(repo, step, metric);
 }
 
 float first_value(const LoadedVersion& v) {

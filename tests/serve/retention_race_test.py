@@ -26,6 +26,8 @@ import time
 import urllib.error
 import urllib.request
 
+from serving_fixture import publish_copy, train_tiny_als
+
 failures = []
 DELAY_MS = 400
 
@@ -44,20 +46,6 @@ def get_json(base, path):
         return e.code, {}
     except OSError as e:
         return -1, {"error": str(e)}
-
-
-def publish(ckpt, source, step):
-    """A copy of `source` published as step `step`, the way the trainer does
-    (a temporary directory renamed into place)."""
-    temp = os.path.join(ckpt, f".tmp-race-{step}")
-    shutil.copytree(source, temp)
-    manifest_path = os.path.join(temp, "MANIFEST.json")
-    manifest = json.load(open(manifest_path))
-    manifest["step"] = step
-    json.dump(manifest, open(manifest_path, "w"))
-    final = os.path.join(ckpt, f"step-{step:010d}")
-    os.rename(temp, final)
-    return final
 
 
 def wait_for_line(lines, pattern, timeout):
@@ -115,11 +103,11 @@ def run_phase(recforge, ckpt, source, phase, first_step, trials):
     for trial in range(trials):
         while not lines.empty():  # the pause of the previous trial's newer version is not this one's
             lines.get_nowait()
-        doomed = publish(ckpt, source, step)
+        doomed = publish_copy(ckpt, source, step)
         paused = wait_for_line(lines, rf"RF_FAULT: injecting 'delay' .* phase {phase}", 5)
         shutil.rmtree(doomed)  # retention, while the server is inside the load
         newer = f"step-{step + 1:010d}"
-        publish(ckpt, source, step + 1)
+        publish_copy(ckpt, source, step + 1)
         deadline = time.time() + 5
         while time.time() < deadline and get_json(base, "/v1/health")[1].get("version") != newer:
             time.sleep(0.02)
@@ -156,11 +144,7 @@ def main():
     recforge = os.path.abspath(sys.argv[1])
     work = tempfile.mkdtemp(prefix="recforge-race-")
     try:
-        train = subprocess.run([recforge, "train", "configs/als_tiny.yaml", "--set", f"run.output_dir={work}",
-                                "--set", "train.epochs=2"], capture_output=True, text=True)
-        if train.returncode != 0:
-            sys.exit(f"training failed: {train.stderr[-800:]}")
-        ckpt = os.path.join(work, "als_tiny", "checkpoints")
+        ckpt = train_tiny_als(recforge, work, 2)
         # The source of every copy lives outside the directory the server watches.
         source = os.path.join(work, "source")
         shutil.copytree(os.path.join(ckpt, "step-0000000002"), source)

@@ -28,6 +28,8 @@ import urllib.request
 import h5py
 import numpy as np
 
+from serving_fixture import publish_copy, train_tiny_als
+
 TOKEN = "test-token-0123456789abcdef"
 failures = []
 
@@ -205,16 +207,7 @@ def hot_reload_checks(base, recforge, config, run_dir, ckpt, users, clients=4):
     # A corrupt version, then a good one (a copy of the newest under a later step).
     source = os.path.join(ckpt, final)
     for step, corrupt in [(900, True), (901, False)]:
-        temp = os.path.join(ckpt, f".tmp-test-{step}")
-        shutil.copytree(source, temp)
-        if corrupt:
-            with open(os.path.join(temp, "checkpoint.h5"), "r+b") as f:
-                f.seek(os.path.getsize(f.name) // 2)
-                f.write(b"\xde\xad\xbe\xef")
-        manifest = json.load(open(os.path.join(temp, "MANIFEST.json")))
-        manifest["step"] = step
-        json.dump(manifest, open(os.path.join(temp, "MANIFEST.json"), "w"))
-        os.rename(temp, os.path.join(ckpt, f"step-{step:010d}"))
+        publish_copy(ckpt, source, step, corrupt)
         time.sleep(0.5)
         version = get_json(base, "/v1/health")[1].get("version")
         want = final if corrupt else f"step-{step:010d}"
@@ -337,12 +330,8 @@ def main():
     server = None
     try:
         config = "configs/als_tiny.yaml"
-        train = subprocess.run([recforge, "train", config, "--set", f"run.output_dir={work}", "--set", "train.epochs=3",
-                                "--set", "checkpoint.keep_last=2"], capture_output=True, text=True)
-        if train.returncode != 0:
-            sys.exit(f"training failed: {train.stderr[-800:]}")
+        ckpt = train_tiny_als(recforge, work, 3, "checkpoint.keep_last=2")
         run_dir = os.path.join(work, "als_tiny")
-        ckpt = os.path.join(run_dir, "checkpoints")
         env = dict(os.environ, RECFORGE_ADMIN_TOKEN=TOKEN)
         if sanitized:
             # libgomp is not instrumented: TSan cannot see its barriers and would

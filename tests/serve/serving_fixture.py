@@ -1,0 +1,41 @@
+"""What the serving tests share: a tiny trained checkpoint directory and
+versions published into it the way the trainer publishes them."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+
+def train_tiny_als(recforge, work, epochs, *settings):
+    """Trains configs/als_tiny.yaml into `work`; returns its checkpoint directory."""
+    args = [recforge, "train", "configs/als_tiny.yaml", "--set", f"run.output_dir={work}",
+            "--set", f"train.epochs={epochs}"]
+    for setting in settings:
+        args += ["--set", setting]
+    train = subprocess.run(args, capture_output=True, text=True)
+    if train.returncode != 0:
+        sys.exit(f"training failed: {train.stderr[-800:]}")
+    return os.path.join(work, "als_tiny", "checkpoints")
+
+
+def publish_copy(ckpt, source, step, corrupt=False):
+    """Publishes a copy of version directory `source` as step `step`: a
+    temporary directory renamed into place, its manifest naming the step.
+    With `corrupt`, four bytes in the middle of its checkpoint.h5 change (the
+    manifest's hash no longer matches). Returns the version's path."""
+    temp = os.path.join(ckpt, f".tmp-test-{step}")
+    shutil.copytree(source, temp)
+    if corrupt:
+        with open(os.path.join(temp, "checkpoint.h5"), "r+b") as f:
+            f.seek(os.path.getsize(f.name) // 2)
+            f.write(b"\xde\xad\xbe\xef")
+    manifest_path = os.path.join(temp, "MANIFEST.json")
+    with open(manifest_path) as f:
+        manifest = json.load(f)
+    manifest["step"] = step
+    with open(manifest_path, "w") as f:
+        json.dump(manifest, f)
+    final = os.path.join(ckpt, f"step-{step:010d}")
+    os.rename(temp, final)
+    return final
