@@ -5,8 +5,10 @@
 # launch/restart.sh with rank <rank> killed at a random step of the first
 # attempt (RF_FAULT=<kind>:rank=R:step=S:attempt=0; kinds: kill, segv, abort,
 # exit; or kill@<phase>: SIGKILL inside the first checkpoint save at or after
-# step S, at that phase of publishing (RELIABILITY F4): checkpoint_after_data,
-# checkpoint_before_rename, checkpoint_after_rename, retention_after_rename),
+# step S, at that phase of publishing (RELIABILITY F4): checkpoint_mid_data
+# (halfway through writing the HDF5 file), checkpoint_after_data,
+# checkpoint_before_rename, checkpoint_before_dir_fsync, checkpoint_after_rename,
+# retention_after_rename),
 # checks that attempt ends non-zero within 5 s of the fault, that the
 # wrapper's restart resumed from the latest checkpoint and finished, and that
 # the final parameters and optimizer state are bit-identical to the

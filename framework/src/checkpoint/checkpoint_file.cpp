@@ -12,7 +12,9 @@
 #include <fmt/format.h>
 
 #include "io/hdf5_file.hpp"
+#include "recforge/core/fault.hpp"
 #include "recforge/core/version.hpp"
+#include "recforge/log/logging.hpp"
 
 namespace recforge::checkpoint {
 std::string utc_timestamp() {
@@ -146,6 +148,9 @@ void write_checkpoint(const std::string& path, const Contents& c) {
       write_f32(file, "/optimizer/" + p.name + "/" + slot.name, slot.value);
     }
   }
+
+  // RELIABILITY F4 kills the writer here, halfway through the file.
+  fault::at_phase(log::rank(), "checkpoint_mid_data", c.position.global_step);
 
   const Position& pos = c.position;
   file.create_group("/data");

@@ -134,7 +134,9 @@ Version CheckpointRepository::publish(std::int64_t step, const std::function<voi
       io::rename_durably(final_path.string(), trash.string());
       fs::remove_all(trash);
     }
-    io::rename_durably(temp.string(), final_path.string());  // the commit point
+    io::rename_path(temp.string(), final_path.string());  // the commit point, once durable
+    fault::at_phase(rank, "checkpoint_before_dir_fsync", step);
+    io::fsync_path(dir_);
   } catch (...) {
     std::error_code ignored;
     fs::remove_all(temp, ignored);

@@ -52,8 +52,12 @@ void fsync_path(const std::string& path) {
   if (::fsync(fd.get()) != 0) fail_errno("fsync failed for", path);
 }
 
-void rename_durably(const std::string& from, const std::string& to) {
+void rename_path(const std::string& from, const std::string& to) {
   if (std::rename(from.c_str(), to.c_str()) != 0) fail_errno("cannot rename " + from + " to", to);
+}
+
+void rename_durably(const std::string& from, const std::string& to) {
+  rename_path(from, to);
   fsync_path(parent_of(to));
 }
 

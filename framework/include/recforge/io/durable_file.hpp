@@ -16,6 +16,9 @@ void fsync_path(const std::string& path);
 // Writes `bytes` to `path` + ".tmp-<pid>", fsyncs, renames onto `path` and fsyncs
 // the directory. Errors (ENOSPC, EFBIG, EACCES, ...) leave `path` untouched.
 void write_file_atomically(const std::string& path, std::string_view bytes);
+// rename(2); throws kIo with both paths and errno text. Not yet durable: the
+// target's directory still needs an fsync.
+void rename_path(const std::string& from, const std::string& to);
 // Renames and makes the rename durable (fsync of the target's directory).
 void rename_durably(const std::string& from, const std::string& to);
 // The whole file, refusing files above `max_bytes` (checked before reading).
