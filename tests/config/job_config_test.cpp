@@ -40,9 +40,25 @@ TEST(JobConfig, ModelKeysAreValidatedAgainstThatModel) {
                   ErrorKind::kConfig, "j.yaml:3:3: unknown key 'model.factor'; did you mean 'factors'?");
 }
 
-TEST(JobConfig, UnknownModelTypeListsKnownModels) {
-  RF_EXPECT_ERROR(resolve_job_config(load_config_string("model:\n  type: nope\n", "j.yaml")), ErrorKind::kNotFound,
-                  "unknown model 'nope'");
+TEST(JobConfig, UnknownModelTypeNamesTheLineAndListsKnownModels) {
+  RF_EXPECT_ERROR(resolve_job_config(load_config_string("model:\n  type: job_config_test_modl\n", "j.yaml")),
+                  ErrorKind::kConfig,
+                  "j.yaml:2:9: model.type: unknown model 'job_config_test_modl'; did you mean 'job_config_test_model'?");
+}
+
+TEST(JobConfig, AMisspeltTypeKeyIsCalledATypo) {
+  RF_EXPECT_ERROR(resolve_job_config(load_config_string("model:\n  factors: 3\n  tpe: job_config_test_model\n",
+                                                        "j.yaml")),
+                  ErrorKind::kConfig, "j.yaml:3:3: unknown key 'model.tpe'; did you mean 'type'?");
+  RF_EXPECT_ERROR(resolve_job_config(load_config_string("model:\n  factors: 3\n", "j.yaml")), ErrorKind::kConfig,
+                  "j.yaml:2:3: section 'model' needs a 'type' key");
+}
+
+TEST(JobConfig, ATypeThatIsNotAStringNamesTheKey) {
+  RF_EXPECT_ERROR(resolve_job_config(load_config_string("model:\n  type: [a, b]\n", "j.yaml")), ErrorKind::kConfig,
+                  "j.yaml:2:9: model.type: expected a string, got a list");
+  RF_EXPECT_ERROR(resolve_job_config(load_config_string("eval:\n  type:\n    type: ranking\n", "j.yaml")),
+                  ErrorKind::kConfig, "j.yaml:3:5: eval.type: expected a string, got a map");
 }
 
 TEST(JobConfig, ModelSectionIsOptionalForDataOnlyJobs) {

@@ -9,6 +9,7 @@
 
 #include "recforge/core/cuda_runtime.hpp"
 #include "recforge/core/error.hpp"
+#include "recforge/core/fault.hpp"
 #include "recforge/log/logging.hpp"
 
 namespace recforge {
@@ -73,6 +74,9 @@ std::unique_ptr<Communicator> DistributedRuntime::make_communicator(const std::s
 
 void DistributedRuntime::fail(int exit_code, const std::string& message) {
   log::error("{}", message);
+  // Tests delay here (RF_FAULT=delay:phase=job_abort) to hear every rank's
+  // decision before the first abort takes the job down.
+  fault::at_phase(launch_.rank, "job_abort");
 #ifdef RECFORGE_WITH_MPI
   if (mpi_ && launch_.world_size > 1) MPI_Abort(MPI_COMM_WORLD, exit_code);
 #endif

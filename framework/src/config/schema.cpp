@@ -236,6 +236,26 @@ void check_float(const ConfigNode& value, double min, double max) {
                 float_range_text(min, max), ", got ", value.text());
 }
 
+// The schema a variant section's selector picks (`type: als`), with errors that
+// name the selector's file:line: missing (or misspelt), not a string, unknown.
+Schema variant_schema(const Schema::Field& f, const ConfigNode& section, const std::string& path) {
+  const ConfigNode* selector = section.find(f.selector);
+  if (selector == nullptr || selector->is_null()) {
+    for (const auto& [key, value] : section.entries()) {
+      RF_CHECK_KIND(ErrorKind::kConfig, !closest_match(key, {f.selector}), value.key_location().str(),
+                    ": unknown key '", child_path(path, key), "'; did you mean '", f.selector, "'?");
+    }
+    RF_THROW(ErrorKind::kConfig, section.location().str(), ": section '", path, "' needs a '", f.selector, "' key");
+  }
+  selector->as_string();  // a list or a map: "<path>.type: expected a string, got a list"
+  try {
+    return f.lookup(*selector);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::kNotFound) throw;
+    RF_THROW(ErrorKind::kConfig, selector->where(), ": ", e.message());
+  }
+}
+
 }  // namespace
 
 ConfigNode Schema::resolve(const ConfigNode& raw, const std::string& path) const {
@@ -281,10 +301,7 @@ ConfigNode Schema::resolve(const ConfigNode& raw, const std::string& path) const
         }
         RF_CHECK_KIND(ErrorKind::kConfig, !absent, raw.location().str(), ": missing section '", key_path, "'");
         RF_CHECK_KIND(ErrorKind::kConfig, given->is_map(), given->where(), ": expected a section (a map of keys)");
-        const ConfigNode* selector = given->find(f.selector);
-        RF_CHECK_KIND(ErrorKind::kConfig, selector != nullptr && selector->is_scalar(), given->location().str(),
-                      ": section '", key_path, "' needs a '", f.selector, "' key");
-        out.set(f.key, f.lookup(*selector).resolve(*given, key_path));
+        out.set(f.key, variant_schema(f, *given, key_path).resolve(*given, key_path));
         continue;
       }
       default:
