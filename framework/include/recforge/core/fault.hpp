@@ -16,6 +16,7 @@
 //   RF_FAULT=kill:rank=0:phase=checkpoint_after_data:step=12   ... of the first save at step >= 12
 //   RF_FAULT=delay:phase=load_before_data:ms=500   sleep at every pass through a phase
 //                                      (readers have no rank: they pass 0)
+//   RF_FAULT=delay:phase=job_abort:ms=1500   before a failing rank aborts the job
 //   RF_FAULT=kill:rank=1:step=9:attempt=0   only in the first attempt of a job
 //                                      restarted by launch/restart.sh (which sets
 //                                      RECFORGE_RESTART_ATTEMPT=0, 1, ...)
