@@ -83,11 +83,25 @@ std::int64_t count_nonfinite_cpu(const Resources&, const TensorView& values) {
   return bad;
 }
 
+// Rows are checked against the table: ids come from a step's sparse gradient.
+std::int64_t count_nonfinite_rows_cpu(const Resources&, const TensorView& table, const TensorView& ids) {
+  const std::int64_t n = ids.numel(), d = table.shape[1], rows = table.shape[0];
+  const std::int32_t* id = ids.data_as<std::int32_t>();
+  const float* t = table.data_as<float>();
+  std::int64_t bad = 0;
+  for (std::int64_t k = 0; k < n; ++k) {
+    RF_CHECK(id[k] >= 0 && id[k] < rows, "count_nonfinite_rows: row id ", id[k], " outside [0, ", rows, ")");
+    for (std::int64_t c = 0; c < d; ++c) bad += !std::isfinite(t[id[k] * d + c]);
+  }
+  return bad;
+}
+
 }  // namespace
 
 RF_REGISTER_KERNEL(coalesce_rows, kCPU, coalesce_rows_cpu);
 RF_REGISTER_KERNEL(scatter_add_rows, kCPU, scatter_add_rows_cpu);
 RF_REGISTER_KERNEL(gather_rows, kCPU, gather_rows_cpu);
 RF_REGISTER_KERNEL(count_nonfinite, kCPU, count_nonfinite_cpu);
+RF_REGISTER_KERNEL(count_nonfinite_rows, kCPU, count_nonfinite_rows_cpu);
 
 }  // namespace recforge::kernels

@@ -150,11 +150,36 @@ std::int64_t count_nonfinite_cuda(const Resources& res, const TensorView& values
   return host;
 }
 
+__global__ void count_nonfinite_rows_kernel(const float* table, const std::int32_t* ids, std::int64_t n,
+                                            std::int64_t d, unsigned long long* count) {
+  unsigned long long local = 0;
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n * d;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    local += !isfinite(table[static_cast<std::int64_t>(ids[i / d]) * d + i % d]);
+  }
+  if (local) atomicAdd(count, local);
+}
+
+std::int64_t count_nonfinite_rows_cuda(const Resources& res, const TensorView& table, const TensorView& ids) {
+  const std::int64_t n = ids.numel(), d = table.shape[1];
+  if (n == 0 || d == 0) return 0;
+  Tensor count = Tensor::zeros({1}, DType::kI64, res.device(), res.stream());
+  const unsigned blocks = std::min(cuda::blocks_for(n * d, kThreads), 1024u);
+  count_nonfinite_rows_kernel<<<blocks, kThreads, 0, stream_of(res)>>>(
+      table.data_as<float>(), ids.data_as<std::int32_t>(), n, d, reinterpret_cast<unsigned long long*>(count.data()));
+  RF_CUDA_CHECK_LAST();
+  std::int64_t host = 0;
+  RF_CUDA_CHECK(cudaMemcpyAsync(&host, count.data(), sizeof host, cudaMemcpyDeviceToHost, stream_of(res)));
+  RF_CUDA_CHECK(cudaStreamSynchronize(stream_of(res)));
+  return host;
+}
+
 }  // namespace
 
 RF_REGISTER_KERNEL(coalesce_rows, kCUDA, coalesce_rows_cuda);
 RF_REGISTER_KERNEL(scatter_add_rows, kCUDA, scatter_add_rows_cuda);
 RF_REGISTER_KERNEL(gather_rows, kCUDA, gather_rows_cuda);
 RF_REGISTER_KERNEL(count_nonfinite, kCUDA, count_nonfinite_cuda);
+RF_REGISTER_KERNEL(count_nonfinite_rows, kCUDA, count_nonfinite_rows_cuda);
 
 }  // namespace recforge::kernels

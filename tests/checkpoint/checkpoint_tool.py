@@ -3,12 +3,14 @@
 
   checkpoint_tool.py layout DIR         check the newest version against the documented
                                         layout (framework/README.md, "Checkpoint format")
-  checkpoint_tool.py same-params A B    the newest versions of A and B hold bit-identical
-                                        parameters and optimizer state
+  checkpoint_tool.py same-params [--ignore-step] A B
+                                        the newest versions of A and B hold bit-identical
+                                        parameters and optimizer state (at the same step)
   checkpoint_tool.py latest DIR         print the newest version's path
   checkpoint_tool.py verify DIR         every committed version: files match MANIFEST.json
-                                        (size, SHA-256) and every dataset reads; prints the
-                                        number of versions and the newest step
+                                        (size, SHA-256), every dataset reads and holds only
+                                        finite floats; prints the number of versions and
+                                        the newest step
 """
 import hashlib
 import json
@@ -97,7 +99,7 @@ def check_layout(directory):
     print(f"ok: {path} ({model_type}, {n_users} users, {n_items} items, step {manifest['step']})")
 
 
-def same_params(a, b):
+def same_params(a, b, ignore_step=False):
     pa, pb = os.path.join(newest(a), "checkpoint.h5"), os.path.join(newest(b), "checkpoint.h5")
     with h5py.File(pa, "r") as fa, h5py.File(pb, "r") as fb:
         names = []
@@ -112,7 +114,7 @@ def same_params(a, b):
             if x.shape != y.shape or x.tobytes() != y.tobytes():
                 diff = np.max(np.abs(x.astype(np.float64) - y.astype(np.float64))) if x.shape == y.shape else "shape"
                 fail(f"{name} differs between {pa} and {pb} (max |diff| {diff})")
-        if fa["data"].attrs["global_step"] != fb["data"].attrs["global_step"]:
+        if not ignore_step and fa["data"].attrs["global_step"] != fb["data"].attrs["global_step"]:
             fail("the final steps differ")
     print(f"identical: {len(names)} arrays of {pa} and {pb}")
 
@@ -130,7 +132,11 @@ def verify(directory):
             if entry["bytes"] != len(data) or entry["sha256"] != hashlib.sha256(data).hexdigest():
                 fail(f"{version}/{name}: size or SHA-256 differs from MANIFEST.json")
         with h5py.File(os.path.join(version, "checkpoint.h5"), "r") as f:
-            f.visititems(lambda name, obj: obj[...] if isinstance(obj, h5py.Dataset) else None)
+            bad = []
+            f.visititems(lambda name, obj: bad.append(name) if isinstance(obj, h5py.Dataset) and
+                         obj.dtype.kind == "f" and not np.all(np.isfinite(obj[...])) else None)
+            if bad:
+                fail(f"{version}: non-finite values in {', '.join(bad)}")
             if f["data"].attrs["global_step"] != manifest["step"]:
                 fail(f"{version}: the file's step differs from the manifest's")
     print(f"verified {len(versions)} versions, newest {versions[-1]}")
@@ -142,6 +148,8 @@ if __name__ == "__main__":
         check_layout(sys.argv[2])
     elif command == "same-params" and len(sys.argv) == 4:
         same_params(sys.argv[2], sys.argv[3])
+    elif command == "same-params" and len(sys.argv) == 5 and sys.argv[2] == "--ignore-step":
+        same_params(sys.argv[3], sys.argv[4], ignore_step=True)
     elif command == "latest" and len(sys.argv) == 3:
         print(newest(sys.argv[2]))
     elif command == "verify" and len(sys.argv) == 3:

@@ -7,12 +7,15 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
+#include <filesystem>
 
 #include "recforge/checkpoint/checkpointer.hpp"
 #include "recforge/core/fault.hpp"
 #include "recforge/registry/plugin_registry.hpp"
 #include "recforge/train/trainer.hpp"
+#include "testing/error_testing.hpp"
 #include "testing/temp_dir.hpp"
 #include "testing/training_job.hpp"
 
@@ -137,6 +140,40 @@ TEST(Resume, FreshStartIntoAUsedDirectoryIsRefused) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("checkpoint.resume is required but"), std::string::npos) << e.what();
   }
+}
+
+// A NaN no step has used yet (a corrupted row) never reaches a checkpoint: the
+// save refuses and nothing is committed or left behind (RELIABILITY.md N1).
+TEST(NonFinite, ADormantNanIsNeverCheckpointed) {
+  testing::TempDir dir;
+  const ConfigNode job = testing::tiny_job(kMf);
+  static const data::Dataset dataset = testing::tiny_dataset(job);
+  auto comm = make_single_communicator();
+  const Resources res = Resources::cpu();
+  auto model = ModelRegistry::instance().get("mf").create(job.section("model"));
+  model->build(ModelContext{&dataset, &res, comm.get(), 42});
+  Parameter& table = *model->parameters().back();
+  table.value().data_as<float>()[table.value().numel() - 1] = std::nanf("");
+  Checkpointer checkpointer(job.section("checkpoint"), dir.path().string(), job.to_yaml(), *model, dataset, *comm, res,
+                            42);
+  Position position;
+  position.global_step = 5;
+  RF_EXPECT_ERROR(checkpointer.save(position, {}), ErrorKind::kNumerical,
+                  "parameter '" + table.name() + "' holds 1 non-finite values; no checkpoint is written from this state");
+  EXPECT_FALSE(CheckpointRepository((dir.path() / "checkpoints").string()).load_latest().has_value());
+  std::vector<std::string> left;
+  if (std::filesystem::exists(dir.path() / "checkpoints")) {
+    for (const auto& entry : std::filesystem::directory_iterator(dir.path() / "checkpoints"))
+      left.push_back(entry.path().filename().string());
+  }
+  EXPECT_TRUE(left.empty()) << left.front();
+
+  // Training finds it at the first fingerprint check (or the first step that reads it).
+  std::string every_step = kMf;
+  every_step.replace(every_step.find("epochs: 3"), 9, "epochs: 3\n  fingerprint_every: 1");
+  const ConfigNode checked = testing::tiny_job(every_step);
+  Trainer trainer(checked.section("train"), *model, dataset, *comm, res, 42, nullptr);
+  RF_EXPECT_ERROR(trainer.fit(), ErrorKind::kNumerical, "step 0: 1 non-finite parameter values (this rank: 1)");
 }
 
 TEST(Resume, ADifferentModelIsRefused) {

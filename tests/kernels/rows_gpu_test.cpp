@@ -1,6 +1,8 @@
 // CPU-vs-CUDA parity of the row kernels, SGD and reductions.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "recforge/core/philox.hpp"
 #include "recforge/kernels/optim.hpp"
 #include "recforge/kernels/random.hpp"
@@ -61,6 +63,18 @@ TEST_P(RowsParity, ScatterGatherSgdAndReductions) {
   gpu.synchronize();
   RF_EXPECT_TENSOR_NEAR(gpu_weights, cpu_weights, 1e-6, 1e-6);
   EXPECT_EQ(count_nonfinite(gpu, gpu_weights), 0);
+}
+
+TEST_P(RowsParity, CountNonfiniteRowsMatchesTheCpu) {
+  RF_SKIP_WITHOUT_GPU();
+  const auto [n, d] = GetParam();
+  const Resources gpu = Resources::cuda(0);
+  Tensor table = random_values({97, d}, 6);
+  float* t = table.data_as<float>();
+  for (std::int64_t i = 0; i < 97 * d; i += 7) t[i] = i % 2 ? NAN : -INFINITY;  // every 7th value
+  const Tensor ids = random_ids(n, 97, 7);
+  EXPECT_EQ(count_nonfinite_rows(gpu, table.to(gpu.device(), gpu.stream()), ids.to(gpu.device(), gpu.stream())),
+            count_nonfinite_rows(Resources::cpu(), table, ids));
 }
 
 INSTANTIATE_TEST_SUITE_P(Sizes, RowsParity,

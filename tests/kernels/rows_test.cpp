@@ -52,6 +52,18 @@ TEST(CountNonfinite, CountsNanAndInf) {
   EXPECT_EQ(count_nonfinite(kCpu, t), 3);
 }
 
+TEST(CountNonfiniteRows, CountsOnlyTheNamedRowsAsOftenAsNamed) {
+  Tensor table = Tensor::from_vector(std::vector<float>{NAN, 1, 2, 3, INFINITY, -INFINITY, 4, 5}, {4, 2});
+  const auto ids = [](std::vector<std::int32_t> v) { return Tensor::from_vector(v); };
+  EXPECT_EQ(count_nonfinite_rows(kCpu, table, ids({1, 3})), 0);
+  EXPECT_EQ(count_nonfinite_rows(kCpu, table, ids({0, 2})), 3);
+  EXPECT_EQ(count_nonfinite_rows(kCpu, table, ids({2, 2, 1})), 4);
+  EXPECT_EQ(count_nonfinite_rows(kCpu, table, ids({})), 0);
+  RF_EXPECT_ERROR(count_nonfinite_rows(kCpu, table, ids({4})), ErrorKind::kInvalidArgument, "row id 4 outside [0, 4)");
+  RF_EXPECT_ERROR(count_nonfinite_rows(kCpu, table, Tensor::from_vector(std::vector<std::int64_t>{1})),
+                  ErrorKind::kInvalidArgument, "expected dtype i32, got i64");
+}
+
 TEST(Sgd, PlainMomentumAndWeightDecay) {
   Tensor w = Tensor::from_vector(std::vector<float>{1, 2}), g = Tensor::from_vector(std::vector<float>{0.5f, -1});
   Tensor v = Tensor::zeros({2}, DType::kF32);

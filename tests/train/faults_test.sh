@@ -6,6 +6,12 @@
 #             naming the collective and the silent rank (RELIABILITY F6)
 #   nan       rank 1's loss turns NaN: both ranks stop at that step, exit code 5 (N1)
 #   nan_grad  a value of rank 1's gradient turns NaN: the same, the parameter named (N1)
+#   nan_param an embedding row the step used turns NaN, on rank 1 in odd trials and
+#             rank 0 in even ones: the same, the parameter named (N1); in every nan
+#             case no committed checkpoint holds a non-finite value
+#   skip      nan_policy skip_step and rank 1's loss NaN at the last step S: exit 0,
+#             and the parameters and Adam moments equal a clean run's after S steps
+#   clean     10,000 steps without a fault: no false alarm (fingerprints every 10)
 #   desync    rank 1 skips a collective: detected and named, exit code 4 (F7)
 #   oom       rank 1's allocation fails: the job is down within 5 s, exit non-zero (F10)
 #   flip      one mantissa bit of rank 1's parameters flips: the fingerprint check
@@ -17,7 +23,7 @@
 set -u
 recforge=$1; case=$2; trials=${3:-1}
 work=$(mktemp -d /tmp/recforge-faults.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+trap '[ -n "${KEEP_WORK:-}" ] || rm -rf "$work"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
 export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive
 cat >"$work/job.yaml" <<YAML
@@ -32,10 +38,17 @@ fail() { echo "FAIL ($case): $*"; echo "--- output ---"; tail -n 30 "$work/out";
 now() { date +%s.%N; }
 elapsed_since() { awk -v a="$1" -v b="$(now)" 'BEGIN {printf "%.1f", b - a}'; }
 expect_text() { grep -q -- "$1" "$work/out" || fail "output lacks: $1"; }
+# Every committed version verifies and holds only finite values (none may
+# have been written from the poisoned state).
+expect_finite_checkpoints() {
+  [ -d "$work/runs/faults/checkpoints" ] || return 0
+  /usr/bin/python3 "$here/../checkpoint/checkpoint_tool.py" verify "$work/runs/faults/checkpoints" >"$work/verify" ||
+    { cat "$work/verify"; fail "a committed checkpoint does not verify or holds a non-finite value"; }
+}
 
 seed=${RECFORGE_TEST_SEED:-$RANDOM}
 RANDOM=$seed
-declare -A reliability_id=([nan_grad]=N1 [stop]=F6 [desync]=F7 [sigusr1]=F8 [sigterm]=F8 [oom]=F10 [nan]=N1 [flip]=N2 [throw]=F2)
+declare -A reliability_id=([nan_grad]=N1 [nan_param]=N1 [skip]=N1 [clean]=N1 [stop]=F6 [desync]=F7 [sigusr1]=F8 [sigterm]=F8 [oom]=F10 [nan]=N1 [flip]=N2 [throw]=F2)
 here=$(cd "$(dirname "$0")" && pwd)
 
 # Starts the job (extra arguments go to `recforge train`), sends SIG<$1> to
@@ -60,9 +73,12 @@ signal_running_job() {
 one_trial() {
   local step=$(( RANDOM % 60 + 5 ))
   case "$case" in
-  throw|stop|nan|nan_grad|desync|oom|flip)
+  throw|stop|nan|nan_grad|nan_param|desync|oom|flip)
+    local rank=1
+    [ "$case" = nan_param ] && rank=$(( trial % 2 ))
     case "$case" in
       desync) export RF_FAULT=skip_collective:rank=1:step=$step ;;
+      nan_param) export RF_FAULT=nan_param:rank=$rank:step=$step ;;
       *) export RF_FAULT=$case:rank=1:step=$step ;;
     esac
     start=$(now)
@@ -81,12 +97,21 @@ one_trial() {
         awk -v t="$took" 'BEGIN {exit !(t < 5 + 10 + 5)}' || fail "took ${took}s (limit: timeout 5 + 10 + 5 start-up)" ;;
       nan)
         [ "$code" -eq 5 ] || fail "exit code $code, expected 5"
-        expect_text "step $step: 1 non-finite values in the loss or gradients"
-        expect_text "rank 1 found the loss" ;;
+        expect_text "step $step: 1 non-finite values in the loss, gradients or parameters used"
+        expect_text "rank 1 found the loss"
+        expect_finite_checkpoints ;;
       nan_grad)
         [ "$code" -eq 5 ] || fail "exit code $code, expected 5"
-        expect_text "step $step: [0-9]* non-finite values in the loss or gradients"
-        expect_text "step $step: rank 1 found 1 in the gradient of '" ;;
+        expect_text "step $step: [0-9]* non-finite values in the loss, gradients or parameters used"
+        expect_text "step $step: rank 1 found 1 in the gradient of '"
+        expect_finite_checkpoints ;;
+      nan_param)
+        [ "$code" -eq 5 ] || fail "exit code $code, expected 5"
+        expect_text "step $step: [0-9]* non-finite values in the loss, gradients or parameters used"
+        expect_text "step $step: rank $rank found .*[0-9] in the values of '"
+        [ "$(grep -c "\[error\] rank [01]: numerical error: step $step: " "$work/out")" -eq 2 ] ||
+          fail "not both ranks stopped at step $step"
+        expect_finite_checkpoints ;;
       desync)
         [ "$code" -eq 4 ] || fail "exit code $code, expected 4"
         expect_text "collective desync: rank 0 issues #" ;;
@@ -104,6 +129,38 @@ one_trial() {
         expect_text ", rank 1 has " ;;
     esac
     echo "ok ($case at step $step, seed $seed): exit $code after ${took}s"
+    ;;
+  skip)
+    # The reference stops after S clean steps; the faulty run's step S (its
+    # last) is skipped on both ranks, so nothing of it may reach the state.
+    unset RF_FAULT
+    rm -rf "$work/runs"
+    local adam=(--set train.optimizer.type=adam --set train.optimizer.lr=0.01 --set checkpoint.every_epochs=0)
+    timeout 120 "${mpi[@]}" "$recforge" train "$work/job.yaml" "${adam[@]}" --set run.name=reference \
+      --set train.max_steps=$step >"$work/out" 2>&1 || fail "the reference run failed"
+    export RF_FAULT=nan:rank=1:step=$step
+    timeout 120 "${mpi[@]}" "$recforge" train "$work/job.yaml" "${adam[@]}" --set run.name=skipped \
+      --set train.max_steps=$(( step + 1 )) --set train.nan_policy=skip_step >"$work/out" 2>&1
+    code=$?
+    [ "$code" -eq 0 ] || fail "exit code $code with nan_policy skip_step, expected 0"
+    expect_text "step $step: skipped (1 non-finite values; train.nan_policy: skip_step)"
+    /usr/bin/python3 "$here/../checkpoint/checkpoint_tool.py" same-params --ignore-step \
+      "$work/runs/reference/checkpoints" "$work/runs/skipped/checkpoints" >"$work/cmp" ||
+      { cat "$work/cmp"; fail "the skipped step changed parameters or optimizer state"; }
+    echo "ok (skip at step $step, seed $seed): exit 0, state equal to $step clean steps"
+    ;;
+  clean)
+    unset RF_FAULT
+    rm -rf "$work/runs"
+    timeout 600 "${mpi[@]}" "$recforge" train "$work/job.yaml" --set train.max_steps=10000 \
+      --set checkpoint.every_epochs=0 >"$work/out" 2>&1
+    code=$?
+    [ "$code" -eq 0 ] || fail "exit code $code over 10,000 clean steps"
+    ! grep -qi "non-finite\|skipped\|diverged" "$work/out" || fail "a false alarm: $(grep -i "non-finite\|skipped\|diverged" "$work/out" | head -1)"
+    local last
+    last=$(/usr/bin/python3 "$here/../checkpoint/checkpoint_tool.py" latest "$work/runs/faults/checkpoints")
+    [[ "$last" == *step-*10000 ]] || fail "the final checkpoint is $last, not step 10000"
+    echo "ok (clean): 10,000 steps, 1,000 fingerprint and 10,000 non-finite checks, no alarm"
     ;;
   sigusr1)
     signal_running_job USR1
@@ -125,5 +182,5 @@ one_trial() {
   esac
 }
 
-for trial in $(seq 1 "$trials"); do one_trial; done
+for trial in $(seq 1 "$trials"); do rm -rf "$work/runs"; one_trial; done
 echo "RELIABILITY ${reliability_id[$case]} trials=$trials passed=$trials"

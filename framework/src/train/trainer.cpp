@@ -37,7 +37,7 @@ Schema train_schema() {
       .add_float("sparse_density_threshold", 0.25,
                  "exchange an embedding's gradient densely when touched rows exceed this fraction of its rows", 0.0)
       .add_int("bucket_mb", 25, "dense gradient all-reduce bucket size in MiB", 1, 4096)
-      .add_string("nan_policy", "stop", "on NaN/Inf in loss or gradients: stop (exit 5) or skip the step",
+      .add_string("nan_policy", "stop", "on NaN/Inf in the loss, the gradients or the parameter values a step used: stop (exit 5) or skip the step",
                   {"stop", "skip_step"})
       .add_int("fingerprint_every", 100, "compare a hash of all parameters across ranks every N steps (0: off)", 0)
       .add_int("log_every", 50, "log the training loss every N steps", 1)
@@ -78,6 +78,21 @@ std::int64_t Trainer::count_nonfinite_grads(const std::vector<Parameter*>& param
   return total;
 }
 
+// The parameter values a step read: the rows its embedding gradients name
+// (no pass over the tables) and every dense parameter. A NaN there is caught
+// at the step that used it, even where the forward pass hides it (max(0, NaN)).
+std::int64_t Trainer::count_nonfinite_used_values(const std::vector<Parameter*>& params, std::string& where) const {
+  std::int64_t total = 0;
+  for (Parameter* p : params) {
+    const std::int64_t bad = p->is_embedding()
+                                 ? (p->rows().size() ? kernels::count_nonfinite_rows(resources_, p->value(), p->rows().ids) : 0)
+                                 : kernels::count_nonfinite(resources_, p->value());
+    if (bad > 0) where += fmt::format("{}{} in the values of '{}'", where.empty() ? "" : ", ", bad, p->name());
+    total += bad;
+  }
+  return total;
+}
+
 void Trainer::clip_gradients(const std::vector<Parameter*>& params) {
   const double max_norm = config_.get_double("grad_clip");
   if (max_norm <= 0) return;
@@ -98,24 +113,46 @@ void Trainer::clip_gradients(const std::vector<Parameter*>& params) {
   }
 }
 
-// RF_FAULT=flip / nan_grad: corrupts the first value of a tensor (on any
-// device), as a bit flip in memory or a NaN from a bad kernel would.
-void Trainer::corrupt_first_value(Tensor& t, bool make_nan) {
+// RF_FAULT=flip / nan_grad / nan_param: corrupts one value of a tensor (on
+// any device), as a bit flip in memory or a NaN from a bad kernel would.
+void Trainer::corrupt_value(Tensor& t, std::int64_t index, bool make_nan) {
   Tensor host = t.to(Device::cpu(), resources_.stream());
   resources_.stream().synchronize();
-  float* first = host.data_as<float>();
+  float* value = host.data_as<float>() + index;
   if (make_nan) {
-    *first = std::nanf("");
+    *value = std::nanf("");
   } else {  // flip a low mantissa bit: invisible to loss curves, visible to the fingerprint
     std::uint32_t bits = 0;
-    std::memcpy(&bits, first, sizeof bits);
+    std::memcpy(&bits, value, sizeof bits);
     bits ^= 1u << 3;
-    std::memcpy(first, &bits, sizeof bits);
+    std::memcpy(value, &bits, sizeof bits);
   }
   t.copy_from(host, resources_.stream());
 }
 
+// RF_FAULT=nan_param: the first row the step touched in the first embedding
+// table turns NaN (a model without tables: the first dense value).
+void Trainer::poison_a_used_value(const std::vector<Parameter*>& params) {
+  for (Parameter* p : params) {
+    if (!p->is_embedding() || p->rows().size() == 0) continue;
+    const Tensor ids = p->rows().ids.to(Device::cpu(), resources_.stream());
+    resources_.stream().synchronize();
+    corrupt_value(p->value(), static_cast<std::int64_t>(ids.data_as<std::int32_t>()[0]) * p->value().shape()[1],
+                  /*make_nan=*/true);
+    return;
+  }
+  corrupt_value(params.front()->value(), 0, /*make_nan=*/true);
+}
+
 void Trainer::check_fingerprints(std::int64_t step) {
+  // A value no step has used yet (a corrupted row) is found here, at the
+  // latest, and never reaches a checkpoint (the checkpointer checks too).
+  std::int64_t bad = 0;
+  for (Parameter* p : model_.parameters()) bad += kernels::count_nonfinite(resources_, p->value());
+  const std::int64_t total_bad = comm_.allreduce_int(bad, ReduceOp::kSum);
+  RF_CHECK_KIND(ErrorKind::kNumerical, total_bad == 0, "step ", step, ": ", total_bad,
+                " non-finite parameter values (", bad > 0 ? "this rank: " + std::to_string(bad) : "on other ranks",
+                "), found by the fingerprint check");
   const auto fingerprint = static_cast<std::int64_t>(parameter_fingerprint(model_.parameters(), resources_));
   const std::vector<std::int64_t> all = comm_.allgather_int(fingerprint);
   for (int r = 1; r < comm_.world_size(); ++r) {
@@ -201,10 +238,12 @@ Trainer::EpochResult Trainer::run_minibatch_epoch(std::int64_t epoch, std::int64
     if (injected == "nan") stats.loss_sum = std::nan("");
     if (injected == "nan_grad") {
       Parameter& p = *params.front();
-      corrupt_first_value(p.is_embedding() ? p.rows().values : p.grad(resources_.stream()), /*make_nan=*/true);
+      corrupt_value(p.is_embedding() ? p.rows().values : p.grad(resources_.stream()), 0, /*make_nan=*/true);
     }
+    if (injected == "nan_param") poison_a_used_value(params);
     std::string where;
-    std::int64_t bad = count_nonfinite_grads(params, where) + (std::isfinite(stats.loss_sum) ? 0 : 1);
+    std::int64_t bad = count_nonfinite_grads(params, where) + count_nonfinite_used_values(params, where) +
+                       (std::isfinite(stats.loss_sum) ? 0 : 1);
     if (!std::isfinite(stats.loss_sum)) where += (where.empty() ? "" : ", ") + std::string("the loss");
     if (injected != "skip_collective") summary.sync = sync.synchronize(params);
     // One decision for all ranks: integer SUM of non-finite counts (a float sum
@@ -214,7 +253,7 @@ Trainer::EpochResult Trainer::run_minibatch_epoch(std::int64_t epoch, std::int64
     if (total_bad > 0) {
       if (bad > 0) log::warn("step {}: rank {} found {}", global_step, comm_.rank(), where);
       RF_CHECK_KIND(ErrorKind::kNumerical, skip_bad_steps, "step ", global_step, ": ", total_bad,
-                    " non-finite values in the loss or gradients (", bad > 0 ? "this rank: " + where : "on other ranks",
+                    " non-finite values in the loss, gradients or parameters used (", bad > 0 ? "this rank: " + where : "on other ranks",
                     "); stopping without applying the step (train.nan_policy: stop)");
       log::warn("step {}: skipped ({} non-finite values; train.nan_policy: skip_step)", global_step, total_bad);
     } else {
@@ -225,7 +264,7 @@ Trainer::EpochResult Trainer::run_minibatch_epoch(std::int64_t epoch, std::int64
       window_loss += stats.loss_sum;
       window_examples += stats.examples;
     }
-    if (injected == "flip") corrupt_first_value(params.front()->value(), /*make_nan=*/false);
+    if (injected == "flip") corrupt_value(params.front()->value(), 0, /*make_nan=*/false);
     summary.steps = global_step + 1;
     result.next_step = step + 1;
     if (fingerprint_every > 0 && (global_step + 1) % fingerprint_every == 0) check_fingerprints(global_step);

@@ -9,6 +9,8 @@
 //   RF_FAULT=stop:rank=1:step=5        SIGSTOP itself (a stuck rank)
 //   RF_FAULT=nan:rank=1:step=40        the trainer poisons the loss with NaN
 //   RF_FAULT=nan_grad:rank=1:step=40   ... or the first value of a gradient
+//   RF_FAULT=nan_param:rank=0:step=40  ... or a parameter value the step used
+//                                      (an embedding row it touched)
 //   RF_FAULT=oom:rank=1:step=9         throw as an allocation failure would
 //   RF_FAULT=skip_collective:rank=1:step=4   skip one collective (desync)
 //   RF_FAULT=flip:rank=1:step=30       flip a mantissa bit of a parameter (silent divergence)
@@ -31,7 +33,8 @@
 namespace recforge::fault {
 
 struct Fault {
-  std::string kind;   // throw, kill, exit, abort, segv, stop, nan, oom, skip_collective, flip, nan_grad, delay
+  std::string kind;   // throw, kill, exit, abort, segv, stop, nan, oom, skip_collective, flip, nan_grad,
+                      // nan_param, delay
   int rank = -1;      // -1: every rank
   std::int64_t step = -1;
   std::string phase;  // empty: at `step`
@@ -47,7 +50,7 @@ bool enabled_in_build();
 
 // Triggers process-level faults (throw, kill, exit, abort, segv, stop, oom) when
 // (rank, step) or (rank, phase) match; returns the fault kind for faults the
-// caller implements itself (nan, skip_collective, flip), else an empty string.
+// caller implements itself (nan, nan_grad, nan_param, skip_collective, flip), else an empty string.
 std::string at_step(int rank, std::int64_t step);
 // With both a phase and a step, a phase fault fires at the first pass through
 // the phase whose step (the checkpoint's, when the caller knows it) is >= step.

@@ -87,9 +87,11 @@ class Trainer {
                                   TrainSummary& summary);
   EpochResult run_full_epoch(std::int64_t epoch);
   std::int64_t count_nonfinite_grads(const std::vector<Parameter*>& params, std::string& where) const;
+  std::int64_t count_nonfinite_used_values(const std::vector<Parameter*>& params, std::string& where) const;
   void clip_gradients(const std::vector<Parameter*>& params);
   void check_fingerprints(std::int64_t step);
-  void corrupt_first_value(Tensor& t, bool make_nan);
+  void corrupt_value(Tensor& t, std::int64_t index, bool make_nan);
+  void poison_a_used_value(const std::vector<Parameter*>& params);
   void log(std::int64_t step, std::int64_t epoch, const std::string& split, const MetricValues& values);
 
   const ConfigNode& config_;

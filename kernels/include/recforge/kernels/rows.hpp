@@ -1,5 +1,5 @@
 // Row operations on embedding tables and their sparse gradients.
-//   defines: coalesce_rows, scatter_add_rows, gather_rows, count_nonfinite
+//   defines: coalesce_rows, scatter_add_rows, gather_rows, count_nonfinite, count_nonfinite_rows
 // Shapes: n ids, D columns, R table rows.
 #pragma once
 
@@ -29,6 +29,12 @@ RF_DECLARE_OP(gather_rows, GatherRowsFn);
 // Number of NaN/Inf values in an f32 tensor (synchronises the stream on CUDA).
 using CountNonfiniteFn = std::int64_t(const Resources&, const TensorView& values);
 RF_DECLARE_OP(count_nonfinite, CountNonfiniteFn);
+
+// Number of NaN/Inf values in the rows ids (n) of table (R, D), a row counted
+// as often as it is named: the parameter rows a step used, without a pass over
+// the table (synchronises the stream on CUDA).
+using CountNonfiniteRowsFn = std::int64_t(const Resources&, const TensorView& table, const TensorView& ids);
+RF_DECLARE_OP(count_nonfinite_rows, CountNonfiniteRowsFn);
 
 void check_rows_args(const char* op, const Resources& res, const TensorView& ids, const TensorView& values);
 
@@ -65,6 +71,17 @@ inline std::int64_t count_nonfinite(const Resources& res, const TensorView& valu
   check_dtype("count_nonfinite", values, DType::kF32);
   check_contiguous("count_nonfinite", values);
   return dispatch<count_nonfinite_op>(values.device)(res, values);
+}
+
+inline std::int64_t count_nonfinite_rows(const Resources& res, const TensorView& table, const TensorView& ids) {
+  check_dtype("count_nonfinite_rows table", table, DType::kF32);
+  check_contiguous("count_nonfinite_rows table", table);
+  check_dtype("count_nonfinite_rows ids", ids, DType::kI32);
+  check_contiguous("count_nonfinite_rows ids", ids);
+  RF_CHECK(table.ndim() == 2 && ids.ndim() == 1 && table.device == ids.device && table.device == res.device(),
+           "count_nonfinite_rows: expected a (R, D) table and (n) ids on ", res.device().str(), ", got ",
+           table.shape.str(), " on ", table.device.str(), " and ", ids.shape.str(), " on ", ids.device.str());
+  return dispatch<count_nonfinite_rows_op>(ids.device)(res, table, ids);
 }
 
 }  // namespace recforge::kernels
