@@ -46,7 +46,7 @@ IDS = [
     ("S2", "a bad version is refused, the old one keeps serving"),
     ("S3", "retention deleting the version being loaded"),
     ("S4", "TSan on the reload path"),
-    ("N1", "NaN in the loss: both ranks stop at that step"),
+    ("N1", "NaN in the loss, a gradient or a parameter: both ranks stop at that step"),
     ("N2", "silent divergence (bit flip) caught by the fingerprint"),
     ("N3", "a NaN reaches every rank through MAX/MIN"),
     ("I1", "config mutations: typos, duplicates, wrong types"),
