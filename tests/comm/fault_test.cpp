@@ -23,13 +23,16 @@ TEST(Fault, ParsesKindRankStepAndPhase) {
   const fault::Fault d = fault::parse("delay:phase=load_before_data:ms=750");
   EXPECT_EQ(d.kind, "delay");
   EXPECT_EQ(d.delay_ms, 750);
+  const fault::Fault a = fault::parse("alloc:rank=1:step=9:mb=8192");
+  EXPECT_EQ(a.kind, "alloc");
+  EXPECT_EQ(a.alloc_mb, 8192);
 }
 
 TEST(Fault, RejectsMalformedValues) {
   RF_EXPECT_ERROR(fault::parse("explode:rank=1"), ErrorKind::kConfig, "unknown fault 'explode'");
   RF_EXPECT_ERROR(fault::parse("kill:rank"), ErrorKind::kConfig, "expected key=value");
   RF_EXPECT_ERROR(fault::parse("kill:rank=x"), ErrorKind::kConfig, "'x' is not a number for rank");
-  RF_EXPECT_ERROR(fault::parse("kill:when=3"), ErrorKind::kConfig, "unknown key 'when' (rank, step, phase, attempt, ms)");
+  RF_EXPECT_ERROR(fault::parse("kill:when=3"), ErrorKind::kConfig, "unknown key 'when' (rank, step, phase, attempt, ms, mb)");
   RF_EXPECT_ERROR(fault::parse("delay:ms=soon"), ErrorKind::kConfig, "'soon' is not a number for ms");
   RF_EXPECT_ERROR(fault::parse("kill:attempt=first"), ErrorKind::kConfig, "'first' is not a number for attempt");
 }

@@ -14,6 +14,11 @@
 #   clean     10,000 steps without a fault: no false alarm (fingerprints every 10)
 #   desync    rank 1 skips a collective: detected and named, exit code 4 (F7)
 #   oom       rank 1's allocation fails: the job is down within 5 s, exit non-zero (F10)
+#   oom_limit rank 1 runs under a real address-space limit (prlimit --as, 4 GiB) and
+#             allocates 8 GiB at step S (RF_FAULT=alloc): operator new fails, the job
+#             is down within 5 s, exit non-zero, the checkpoints written before
+#             verify; the first trial also runs it without the limit, which must
+#             finish (the limit, not the fault, ends the job) (F10)
 #   flip      one mantissa bit of rank 1's parameters flips: the fingerprint check
 #             (every 10 steps) names both ranks within 10 steps, exit code 4 (N2)
 #   sigusr1   SIGUSR1 to mpirun: both ranks finish the step and exit 0 within 10 s (F8)
@@ -48,7 +53,7 @@ expect_finite_checkpoints() {
 
 seed=${RECFORGE_TEST_SEED:-$RANDOM}
 RANDOM=$seed
-declare -A reliability_id=([nan_grad]=N1 [nan_param]=N1 [skip]=N1 [clean]=N1 [stop]=F6 [desync]=F7 [sigusr1]=F8 [sigterm]=F8 [oom]=F10 [nan]=N1 [flip]=N2 [throw]=F2)
+declare -A reliability_id=([oom_limit]=F10 [nan_grad]=N1 [nan_param]=N1 [skip]=N1 [clean]=N1 [stop]=F6 [desync]=F7 [sigusr1]=F8 [sigterm]=F8 [oom]=F10 [nan]=N1 [flip]=N2 [throw]=F2)
 here=$(cd "$(dirname "$0")" && pwd)
 
 # Starts the job (extra arguments go to `recforge train`), sends SIG<$1> to
@@ -129,6 +134,32 @@ one_trial() {
         expect_text ", rank 1 has " ;;
     esac
     echo "ok ($case at step $step, seed $seed): exit $code after ${took}s"
+    ;;
+  oom_limit)
+    local limited=(mpirun --oversubscribe --bind-to none -x RF_FAULT -x OMP_NUM_THREADS
+                   -np 1 "$recforge" train "$work/job.yaml" --set checkpoint.every_steps=5 :
+                   -np 1 prlimit --as=$(( 4 << 30 )) "$recforge" train "$work/job.yaml" --set checkpoint.every_steps=5)
+    export RF_FAULT=alloc:rank=1:step=$step:mb=8192
+    if [ "$trial" -eq 1 ]; then
+      timeout 120 "${mpi[@]}" "$recforge" train "$work/job.yaml" --set train.max_steps=$(( step + 5 )) \
+        >"$work/out" 2>&1 || fail "without the limit, the 8 GiB allocation failed or the job did (negative control)"
+      expect_text "RF_FAULT: injecting 'alloc' on rank 1 at step $step"
+      rm -rf "$work/runs"
+    fi
+    timeout 120 "${limited[@]}" >"$work/out" 2>&1
+    code=$?
+    [ "$code" -ne 0 ] || fail "the job exited 0 under the limit"
+    [ "$code" -ne 124 ] || fail "the job hung until timeout(1) killed it"
+    expect_text "rank 1: out of memory (host allocation failed); the job stops"
+    injected=$(sed -nE 's/^\[([0-9-]+ [0-9:.]+)\] .*RF_FAULT: injecting.*/\1/p' "$work/out" | head -1)
+    local down
+    down=$(awk -v a="$(date -d "$injected" +%s.%N)" -v b="$(now)" 'BEGIN {printf "%.2f", b - a}')
+    awk -v t="$down" 'BEGIN {exit !(t < 5 + 1)}' || fail "the job was down ${down}s after the fault (limit 5)"
+    if [ "$step" -ge 5 ]; then
+      /usr/bin/python3 "$here/../checkpoint/checkpoint_tool.py" verify "$work/runs/faults/checkpoints" >"$work/verify" ||
+        { cat "$work/verify"; fail "the checkpoints written before the failure do not verify"; }
+    fi
+    echo "ok (oom_limit at step $step, seed $seed): exit $code, down ${down}s after; $(cat "$work/verify" 2>/dev/null)"
     ;;
   skip)
     # The reference stops after S clean steps; the faulty run's step S (its

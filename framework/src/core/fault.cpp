@@ -6,6 +6,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <memory>
 #include <new>
 #include <thread>
 
@@ -33,11 +34,12 @@ Fault parse(std::string_view text) {
     if (first) {
       f.kind = std::string(part);
       static const char* const kKinds[] = {"throw", "kill", "exit", "abort", "segv",     "stop",
-                                           "nan",   "oom",  "skip_collective", "flip", "nan_grad", "nan_param", "delay"};
+                                           "nan",   "oom",  "skip_collective", "flip", "nan_grad", "nan_param", "delay", "alloc"};
       bool known = false;
       for (const char* k : kKinds) known |= f.kind == k;
       RF_CHECK_KIND(ErrorKind::kConfig, known, "RF_FAULT: unknown fault '", f.kind,
-                    "' (throw, kill, exit, abort, segv, stop, nan, oom, skip_collective, flip, nan_grad, nan_param, delay)");
+                    "' (throw, kill, exit, abort, segv, stop, nan, oom, skip_collective, flip, nan_grad, nan_param, delay, "
+                    "alloc)");
       first = false;
     } else {
       const std::size_t eq = part.find('=');
@@ -49,7 +51,8 @@ Fault parse(std::string_view text) {
         else if (key == "phase") f.phase = value;
         else if (key == "attempt") f.attempt = std::stoi(value);
         else if (key == "ms") f.delay_ms = std::stoi(value);
-        else RF_THROW(ErrorKind::kConfig, "RF_FAULT: unknown key '", key, "' (rank, step, phase, attempt, ms)");
+        else if (key == "mb") f.alloc_mb = std::stoll(value);
+        else RF_THROW(ErrorKind::kConfig, "RF_FAULT: unknown key '", key, "' (rank, step, phase, attempt, ms, mb)");
       } catch (const std::logic_error&) {
         RF_THROW(ErrorKind::kConfig, "RF_FAULT: '", value, "' is not a number for ", key);
       }
@@ -85,6 +88,15 @@ std::string trigger(const Fault& f, int rank, const std::string& where) {
   if (f.kind == "segv") std::raise(SIGSEGV);
   if (f.kind == "delay") {
     std::this_thread::sleep_for(std::chrono::milliseconds(f.delay_ms));
+    return {};
+  }
+  if (f.kind == "alloc") {
+    // A real allocation, left untouched: under ulimit -v it fails as a large
+    // buffer would (std::bad_alloc from operator new); without a limit it
+    // succeeds, which shows the limit, not the fault, ends the job.
+    const std::unique_ptr<char[]> block(new char[static_cast<std::size_t>(f.alloc_mb) << 20]);
+    volatile char* first = block.get();  // keeps the allocation from being elided
+    *first = 1;
     return {};
   }
   if (f.kind == "stop") {

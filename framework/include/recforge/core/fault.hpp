@@ -19,6 +19,8 @@
 //   RF_FAULT=delay:phase=load_before_data:ms=500   sleep at every pass through a phase
 //                                      (readers have no rank: they pass 0)
 //   RF_FAULT=delay:phase=job_abort:ms=1500   before a failing rank aborts the job
+//   RF_FAULT=alloc:rank=1:step=9:mb=8192   a real allocation (untouched): fails only
+//                                      under a real ulimit -v (RELIABILITY F10)
 //   RF_FAULT=kill:rank=1:step=9:attempt=0   only in the first attempt of a job
 //                                      restarted by launch/restart.sh (which sets
 //                                      RECFORGE_RESTART_ATTEMPT=0, 1, ...)
@@ -34,12 +36,13 @@ namespace recforge::fault {
 
 struct Fault {
   std::string kind;   // throw, kill, exit, abort, segv, stop, nan, oom, skip_collective, flip, nan_grad,
-                      // nan_param, delay
+                      // nan_param, delay, alloc
   int rank = -1;      // -1: every rank
   std::int64_t step = -1;
   std::string phase;  // empty: at `step`
   int attempt = -1;   // -1: every attempt; else only when RECFORGE_RESTART_ATTEMPT equals it
   int delay_ms = 0;   // delay: how long
+  std::int64_t alloc_mb = 0;  // alloc: how much
 };
 
 // The fault configured in RF_FAULT (parsed once), if any; throws on a malformed value.
