@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 #include <hdf5.h>
 
-#include <sys/inotify.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +14,7 @@
 
 #include "recforge/checkpoint/checkpoint_file.hpp"
 #include "testing/error_testing.hpp"
+#include "testing/open_watch.hpp"
 #include "testing/temp_dir.hpp"
 #include "testing/tensor_testing.hpp"
 
@@ -168,29 +168,6 @@ TEST(CheckpointFile, RefusesSoftAndExternalLinks) {
   }
 }
 
-// Every open or read of `path` by any process, reported by the kernel.
-class OpenWatch {
- public:
-  explicit OpenWatch(const std::string& path) : fd_(inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) {
-    if (fd_ >= 0) inotify_add_watch(fd_, path.c_str(), IN_OPEN | IN_ACCESS);
-  }
-  ~OpenWatch() { close(fd_); }
-  int events() {
-    alignas(inotify_event) char buffer[4096];
-    int count = 0;
-    for (ssize_t n; (n = read(fd_, buffer, sizeof(buffer))) > 0;) {
-      for (ssize_t at = 0; at < n; ++count) {
-        const auto* event = reinterpret_cast<const inotify_event*>(buffer + at);
-        at += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
-      }
-    }
-    return count;
-  }
-
- private:
-  int fd_;
-};
-
 TEST(CheckpointFile, NeverOpensWhatAnExternalLinkNames) {
   // RELIABILITY X3: a real HDF5 file outside the checkpoint's directory, named
   // by absolute and by ../ paths, is never opened while the reader refuses.
@@ -199,7 +176,7 @@ TEST(CheckpointFile, NeverOpensWhatAnExternalLinkNames) {
   std::filesystem::create_directories(dir.file("ckpt"));
   const std::string sentinel = dir.file("outside/sentinel.h5");
   write_checkpoint(sentinel, sample_contents());
-  OpenWatch watch(sentinel);
+  testing::OpenWatch watch(sentinel);
   const hid_t control = H5Fopen(sentinel.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   ASSERT_GE(control, 0);
   H5Fclose(control);

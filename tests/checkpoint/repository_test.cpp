@@ -9,6 +9,7 @@
 #include "recforge/checkpoint/repository.hpp"
 #include "testing/checkpoint_testing.hpp"
 #include "testing/error_testing.hpp"
+#include "testing/open_watch.hpp"
 #include "testing/temp_dir.hpp"
 
 namespace recforge::checkpoint {
@@ -125,14 +126,30 @@ TEST(Repository, IgnoresAndCleansUpWhatCrashedWritersLeft) {
 }
 
 TEST(Repository, NeverFollowsASymlinkedVersion) {
+  // RELIABILITY X4: a real version outside the repository, reached by a
+  // symlinked version directory, symlinked files inside a version, and a
+  // LATEST naming it, is never opened (the kernel's inotify as witness).
   testing::TempDir dir, outside;
   CheckpointRepository elsewhere(outside.file("x"));
   const Version foreign = publish(elsewhere, 99);
   CheckpointRepository repo(dir.file("ckpt"));
-  publish(repo, 1);
+  const Version good = publish(repo, 1);
+  testing::OpenWatch watch(foreign.path);
+  std::ifstream(fs::path(foreign.path) / "MANIFEST.json").get();
+  ASSERT_GT(watch.events(), 0) << "inotify does not see opens here: the test would prove nothing";
+
   fs::create_directory_symlink(foreign.path, dir.file("ckpt/step-0000000099"));
-  EXPECT_EQ(steps(repo), (std::vector<std::int64_t>{1}));
-  EXPECT_EQ(repo.load_latest()->version.step, 1);
+  fs::create_directory(dir.file("ckpt/step-0000000098"));
+  for (const char* name : {"MANIFEST.json", "checkpoint.h5"}) {
+    fs::create_symlink(fs::path(foreign.path) / name, fs::path(dir.file("ckpt/step-0000000098")) / name);
+  }
+  std::ofstream(dir.file("ckpt/LATEST")) << fs::relative(foreign.path, dir.file("ckpt")).string() << "\n";
+  EXPECT_EQ(steps(repo), (std::vector<std::int64_t>{1, 98}));  // 98 is a real directory: listed, then refused
+  const auto loaded = repo.load_latest();
+  ASSERT_TRUE(loaded.has_value());
+  EXPECT_EQ(loaded->version.step, 1);
+  EXPECT_EQ(first_value(*loaded), first_value(repo.load(good)));
+  EXPECT_EQ(watch.events(), 0) << "the repository opened something outside its root";
 }
 
 TEST(Repository, VersionNamesAreStrict) {
