@@ -1,5 +1,5 @@
-// Item features (MovieLens genres): each file format aligned with a dataset's
-// dense item ids, RFC 4180 quoting in movies.csv, and the error each malformed
+// Item features (MovieLens genres, generic tags): each file format aligned with
+// a dataset's dense item ids, RFC 4180 quoting, and the error each malformed
 // input gets (path:line and the reason).
 #include <gtest/gtest.h>
 
@@ -8,6 +8,7 @@
 #include "recforge/data/item_features.hpp"
 #include "testing/error_testing.hpp"
 #include "testing/temp_dir.hpp"
+#include "testing/training_job.hpp"
 
 namespace recforge::data {
 namespace {
@@ -93,6 +94,63 @@ TEST_F(ItemFeaturesTest, MalformedInputNamesTheFileAndLine) {
   RF_EXPECT_ERROR(read("genres.txt", "1 Comedy\n"), ErrorKind::kConfig, "cannot tell the format from the name");
   RF_EXPECT_ERROR(read_item_features(dir_.file("missing.csv"), ItemFeatureFormat::kAuto, items_), ErrorKind::kData,
                   "missing.csv");
+}
+
+TEST_F(ItemFeaturesTest, GenericCsvListsAndOneFeaturePerLineMerge) {
+  const ItemFeatureColumns columns{.item = "sku", .features = "tags", .delimiter = '\t', .separator = ";"};
+  const std::string path = write("tags.tsv",
+                                 "tags\tname\tsku\n"
+                                 "red;cotton\tShirt\t1\n"
+                                 "\tNothing\t2\n"
+                                 "wool\tScarf\t9\n"
+                                 "\"cotton\"\tShirt again\t1\n"
+                                 "blue\tSock\t5\n"
+                                 "red\tSock\t5\n");
+  const ItemFeatures f = read_item_features(path, ItemFeatureFormat::kCsv, items_, columns);
+  EXPECT_EQ(f.names, (std::vector<std::string>{"blue", "cotton", "red"}));  // wool: item 9 only, not in the data
+  EXPECT_EQ(row(f, 0), (std::vector<std::int32_t>{1, 2}));  // item 1: red;cotton, then cotton again
+  EXPECT_TRUE(row(f, 1).empty());                            // item 2: an empty list
+  EXPECT_EQ(row(f, 2), (std::vector<std::int32_t>{0, 2}));  // item 5 over two lines
+  EXPECT_TRUE(row(f, 3).empty());                            // item 7: not in the file
+  EXPECT_EQ(f.file_items, 4);                                // 1, 2, 9, 5: each counted once
+  EXPECT_EQ(f.unknown_items, 1);                             // 9
+  EXPECT_EQ(f.items_without, 2);
+}
+
+TEST_F(ItemFeaturesTest, GenericCsvErrorsNameTheColumnsAndLine) {
+  const auto read = [&](const std::string& text, ItemFeatureColumns columns = {}) {
+    return read_item_features(write("f.csv", text), ItemFeatureFormat::kCsv, items_, columns);
+  };
+  RF_EXPECT_ERROR(read("id,genres\n1,a\n"), ErrorKind::kData,
+                  "f.csv:1: expected a header naming the columns 'item' and 'features' "
+                  "(data.item_features.item_column, features_column), got 'id,genres'");
+  RF_EXPECT_ERROR(read("item,features\n1,a|b\n2\n"), ErrorKind::kData, "f.csv:3: expected 2 fields, got 1");
+  RF_EXPECT_ERROR(read("item,features\n,a\n"), ErrorKind::kData, "f.csv:2: empty item id");
+  RF_EXPECT_ERROR(read("item,features\n1,\"a\n"), ErrorKind::kData, "f.csv:2: unterminated or misplaced quote");
+  RF_EXPECT_ERROR(read(""), ErrorKind::kData, "f.csv");
+  RF_EXPECT_ERROR(read("item,features\n1,a\n", {.separator = ""}), ErrorKind::kConfig,
+                  "data.item_features.separator must not be empty");
+  RF_EXPECT_ERROR(parse_item_feature_format("tags"), ErrorKind::kConfig,
+                  "unknown item feature format 'tags' (auto, movies_csv, movies_dat, u_item, csv)");
+}
+
+TEST_F(ItemFeaturesTest, GenericCsvThroughTheDataConfig) {
+  // Tab-separated, one feature per line, its own column names: every item of
+  // the tiny synthetic data tagged by its raw id's parity.
+  const data::Dataset base = testing::tiny_dataset(testing::tiny_job(""));
+  std::string text = "movie\ttag\n";
+  for (const std::int64_t id : base.items.integer_ids()) text += std::to_string(id) + (id % 2 ? "\todd\n" : "\teven\n");
+  const std::string path = write("tags.tsv", text);
+  const std::string yaml = "data:\n  format: synthetic\n  synthetic: {preset: tiny}\n  split: {method: leave_one_out}\n"
+                           "  cache: false\n  item_features: {path: " + path +
+                           ", format: csv, item_column: movie, features_column: tag, delimiter: \"\\t\"}\n";
+  const data::Dataset d = data::prepare_dataset(resolve_job_config(load_config_string(yaml, "j.yaml")).section("data"), 42);
+  ASSERT_TRUE(d.item_features);
+  EXPECT_EQ(d.item_features->names, (std::vector<std::string>{"even", "odd"}));
+  EXPECT_EQ(d.item_features->items_without, 0);
+  for (std::int32_t item = 0; item < d.num_items(); ++item) {
+    EXPECT_EQ(row(*d.item_features, item), (std::vector<std::int32_t>{d.items.integer_id(item) % 2 ? 1 : 0})) << item;
+  }
 }
 
 TEST(SplitCsvLine, QuotesAndEmptyFields) {

@@ -1,4 +1,4 @@
-// MovieLens item features (genres): movies.csv, movies.dat, u.item (see item_features.hpp).
+// Item features: MovieLens movies.csv, movies.dat, u.item, and generic csv (see item_features.hpp).
 #include "recforge/data/item_features.hpp"
 
 #include <algorithm>
@@ -54,17 +54,20 @@ std::string excerpt(std::string_view line) {
 // Collects (item, tag names) per file line, then numbers the tags.
 class Collector {
  public:
-  Collector(const std::string& path, const IdMap& items) : path_(path), items_(items), tags_(items.size()) {}
+  // `repeats`: an item may take several lines, its features merged (generic
+  // csv); MovieLens files list each movie once, so a repeat there is an error.
+  Collector(const std::string& path, const IdMap& items, bool repeats = false)
+      : path_(path), items_(items), repeats_(repeats), tags_(items.size()) {}
 
   void add(std::int64_t line, std::string_view id, const std::vector<std::string>& tags) {
     RF_CHECK_KIND(ErrorKind::kData, !id.empty(), path_, ":", line, ": empty item id");
     const auto [it, fresh] = first_line_.emplace(std::string(id), line);
-    RF_CHECK_KIND(ErrorKind::kData, fresh, path_, ":", line, ": item '", id, "' is listed again (first at line ",
-                  it->second, ")");
-    ++file_items_;
+    RF_CHECK_KIND(ErrorKind::kData, fresh || repeats_, path_, ":", line, ": item '", id,
+                  "' is listed again (first at line ", it->second, ")");
+    file_items_ += fresh;
     const std::optional<std::int32_t> dense = items_.find(id);
     if (!dense) {
-      ++unknown_;
+      unknown_ += fresh;
       return;
     }
     for (const std::string& t : tags) {
@@ -102,6 +105,7 @@ class Collector {
  private:
   std::string path_;
   const IdMap& items_;
+  bool repeats_;
   std::vector<std::vector<std::string>> tags_;  // per dense item
   std::map<std::string, std::int64_t, std::less<>> first_line_;
   std::int64_t file_items_ = 0, unknown_ = 0;
@@ -112,31 +116,12 @@ std::vector<std::string> genre_list(const std::string& field) {
   return split(field, "|");
 }
 
+ItemFeatures read_delimited(const std::string& path, std::string_view bytes, const IdMap& items,
+                            const ItemFeatureColumns& columns, bool movielens);
+
+// movies.csv: the delimited layout with MovieLens' column names.
 ItemFeatures read_movies_csv(const std::string& path, std::string_view bytes, const IdMap& items) {
-  Collector c(path, items);
-  std::vector<std::string> fields;
-  int id_column = -1, genres_column = -1;
-  std::size_t width = 0;
-  for_each_line(bytes, [&](std::int64_t line, std::string_view text) {
-    if (text.empty()) return;
-    RF_CHECK_KIND(ErrorKind::kData, split_csv_line(text, ',', fields), path, ":", line,
-                  ": unterminated or misplaced quote\n  line: ", excerpt(text));
-    if (id_column < 0) {
-      for (std::size_t k = 0; k < fields.size(); ++k) {
-        if (fields[k] == "movieId") id_column = static_cast<int>(k);
-        if (fields[k] == "genres") genres_column = static_cast<int>(k);
-      }
-      RF_CHECK_KIND(ErrorKind::kData, id_column >= 0 && genres_column >= 0, path, ":", line,
-                    ": expected a header with columns movieId and genres (movies.csv), got '", excerpt(text), "'");
-      width = fields.size();
-      return;
-    }
-    RF_CHECK_KIND(ErrorKind::kData, fields.size() == width, path, ":", line, ": expected ", width, " fields, got ",
-                  fields.size(), "\n  line: ", excerpt(text));
-    c.add(line, fields[static_cast<std::size_t>(id_column)], genre_list(fields[static_cast<std::size_t>(genres_column)]));
-  });
-  RF_CHECK_KIND(ErrorKind::kData, id_column >= 0, path, ": no header line");
-  return c.finish();
+  return read_delimited(path, bytes, items, {.item = "movieId", .features = "genres"}, /*movielens=*/true);
 }
 
 ItemFeatures read_movies_dat(const std::string& path, std::string_view bytes, const IdMap& items) {
@@ -188,6 +173,42 @@ ItemFeatures read_u_item(const std::string& path, std::string_view bytes, const 
   return c.finish(genres);
 }
 
+// A header names the item and features columns; quoted fields as RFC 4180.
+// `movielens`: movies.csv, one line per film, "(no genres listed)".
+ItemFeatures read_delimited(const std::string& path, std::string_view bytes, const IdMap& items,
+                            const ItemFeatureColumns& columns, bool movielens) {
+  RF_CHECK_KIND(ErrorKind::kConfig, !columns.separator.empty(), "data.item_features.separator must not be empty");
+  Collector c(path, items, /*repeats=*/!movielens);
+  std::vector<std::string> fields;
+  int id_column = -1, features_column = -1;
+  std::size_t width = 0;
+  for_each_line(bytes, [&](std::int64_t line, std::string_view text) {
+    if (text.empty()) return;
+    RF_CHECK_KIND(ErrorKind::kData, split_csv_line(text, columns.delimiter, fields), path, ":", line,
+                  ": unterminated or misplaced quote\n  line: ", excerpt(text));
+    if (width == 0) {
+      for (std::size_t k = 0; k < fields.size(); ++k) {
+        if (fields[k] == columns.item) id_column = static_cast<int>(k);
+        if (fields[k] == columns.features) features_column = static_cast<int>(k);
+      }
+      RF_CHECK_KIND(ErrorKind::kData, id_column >= 0 && features_column >= 0, path, ":", line,
+                    movielens ? ": expected a header with columns movieId and genres (movies.csv), got '"
+                              : ": expected a header naming the columns '" + columns.item + "' and '" +
+                                    columns.features + "' (data.item_features.item_column, features_column), got '",
+                    excerpt(text), "'");
+      width = fields.size();
+      return;
+    }
+    RF_CHECK_KIND(ErrorKind::kData, fields.size() == width, path, ":", line, ": expected ", width, " fields, got ",
+                  fields.size(), "\n  line: ", excerpt(text));
+    const std::string& list = fields[static_cast<std::size_t>(features_column)];
+    c.add(line, fields[static_cast<std::size_t>(id_column)],
+          movielens ? genre_list(list) : list.empty() ? std::vector<std::string>{} : split(list, columns.separator));
+  });
+  RF_CHECK_KIND(ErrorKind::kData, width > 0, path, ": no header line");
+  return c.finish();
+}
+
 }  // namespace
 
 bool split_csv_line(std::string_view line, char delimiter, std::vector<std::string>& fields) {
@@ -215,7 +236,8 @@ ItemFeatureFormat parse_item_feature_format(std::string_view name) {
   if (name == "movies_csv") return ItemFeatureFormat::kMoviesCsv;
   if (name == "movies_dat") return ItemFeatureFormat::kMoviesDat;
   if (name == "u_item") return ItemFeatureFormat::kUItem;
-  RF_THROW(ErrorKind::kConfig, "unknown item feature format '", name, "' (auto, movies_csv, movies_dat, u_item)");
+  if (name == "csv") return ItemFeatureFormat::kCsv;
+  RF_THROW(ErrorKind::kConfig, "unknown item feature format '", name, "' (auto, movies_csv, movies_dat, u_item, csv)");
 }
 
 ItemFeatureFormat resolve_item_feature_format(ItemFeatureFormat format, const std::string& path) {
@@ -225,16 +247,19 @@ ItemFeatureFormat resolve_item_feature_format(ItemFeatureFormat format, const st
   if (name.ends_with(".dat")) return ItemFeatureFormat::kMoviesDat;
   if (name == "u.item") return ItemFeatureFormat::kUItem;
   RF_THROW(ErrorKind::kConfig, "data.item_features.path '", path,
-           "': cannot tell the format from the name (movies.csv, movies.dat, u.item); set data.item_features.format");
+           "': cannot tell the format from the name (movies.csv, movies.dat, u.item); set data.item_features.format "
+           "(csv for any delimited file with a header)");
 }
 
-ItemFeatures read_item_features(const std::string& path, ItemFeatureFormat format, const IdMap& items) {
+ItemFeatures read_item_features(const std::string& path, ItemFeatureFormat format, const IdMap& items,
+                                const ItemFeatureColumns& columns) {
   const ItemFeatureFormat resolved = resolve_item_feature_format(format, path);
   const MappedFile file(path);
   switch (resolved) {
     case ItemFeatureFormat::kMoviesCsv: return read_movies_csv(path, file.bytes(), items);
     case ItemFeatureFormat::kMoviesDat: return read_movies_dat(path, file.bytes(), items);
     case ItemFeatureFormat::kUItem: return read_u_item(path, file.bytes(), items);
+    case ItemFeatureFormat::kCsv: return read_delimited(path, file.bytes(), items, columns, /*movielens=*/false);
     case ItemFeatureFormat::kAuto: break;
   }
   RF_THROW(ErrorKind::kInternal, "unresolved item feature format");

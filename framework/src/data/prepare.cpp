@@ -36,11 +36,19 @@ Schema data_schema() {
       .add_int("min_history", 0, "leave_one_out: users with fewer interactions stay in train (0: 2, or 3 with "
                                  "validation_item)", 0);
 
-  Schema item_features("side features of the items (MovieLens genres), used by models that take them (two_tower)");
+  Schema item_features("side features of the items (MovieLens genres, or any tags), used by models that take them "
+                       "(two_tower)");
   item_features
-      .add_optional_string("path", "movies.csv (ml-latest, ml-20m, ml-25m), movies.dat (ml-1m, ml-10m) or u.item "
-                                   "(ml-100k); ${VAR} is expanded (none: no item features)")
-      .add_string("format", "auto", "file format (auto: from the file name)", {"auto", "movies_csv", "movies_dat", "u_item"});
+      .add_optional_string("path", "movies.csv (ml-latest, ml-20m, ml-25m), movies.dat (ml-1m, ml-10m), u.item "
+                                   "(ml-100k), or a delimited file with a header (format csv); ${VAR} is expanded "
+                                   "(none: no item features)")
+      .add_string("format", "auto", "file format (auto: from the file name; csv: any delimited file with a header, "
+                                    "an item may take several lines)",
+                  {"auto", "movies_csv", "movies_dat", "u_item", "csv"})
+      .add_string("item_column", "item", "csv: header name of the item id column (ids as in data.path)")
+      .add_string("features_column", "features", "csv: header name of the column listing the item's features")
+      .add_string("delimiter", ",", "csv: field delimiter (one character; \\t for a tab)")
+      .add_string("separator", "|", "csv: separator between features in one field");
 
   Schema s("where the interactions come from and how they are prepared");
   s.add_string("format", "auto", "input format (auto: from the file name)",
@@ -109,14 +117,19 @@ class StageTimer {
   std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
 };
 
+// A section's `delimiter`: one character, or the two characters \t for a tab.
+char delimiter_of(const ConfigNode& section) {
+  const std::string delimiter = section.get_string("delimiter");
+  RF_CHECK_KIND(ErrorKind::kConfig, delimiter.size() == 1 || delimiter == "\\t", section["delimiter"].where(),
+                ": expected one character, got '", delimiter, "'");
+  return delimiter == "\\t" ? '\t' : delimiter[0];
+}
+
 ReadOptions read_options(const ConfigNode& data) {
   ReadOptions o;
   const std::string format = data.get_string("format");
   o.format = parse_format(format);
-  const std::string delimiter = data.get_string("delimiter");
-  RF_CHECK_KIND(ErrorKind::kConfig, delimiter.size() == 1 || delimiter == "\\t", data["delimiter"].where(),
-                ": expected one character, got '", delimiter, "'");
-  o.delimiter = delimiter == "\\t" ? '\t' : delimiter[0];
+  o.delimiter = delimiter_of(data);
   o.header = data.get_bool("header");
   const ConfigNode& columns = data.section("columns");
   o.user_column = columns.get_string("user");
@@ -281,8 +294,12 @@ void attach_item_features(const ConfigNode& data, Dataset& dataset) {
   const ConfigNode& section = data.section("item_features");
   if (section["path"].is_null()) return;
   const std::string path = expand_path(section.get_string("path"), "data.item_features.path");
+  const ItemFeatureColumns columns{.item = section.get_string("item_column"),
+                                   .features = section.get_string("features_column"),
+                                   .delimiter = delimiter_of(section),
+                                   .separator = section.get_string("separator")};
   auto features = std::make_shared<ItemFeatures>(
-      read_item_features(path, parse_item_feature_format(section.get_string("format")), dataset.items));
+      read_item_features(path, parse_item_feature_format(section.get_string("format")), dataset.items, columns));
   log::info("data: item features {}: {} features over {} of {} items ({} items of the file not in the data)", path,
             features->num_features(), dataset.num_items() - features->items_without, dataset.num_items(),
             features->unknown_items);
