@@ -28,7 +28,7 @@ import urllib.request
 import h5py
 import numpy as np
 
-from serving_fixture import publish_copy, train_tiny_als
+from serving_fixture import publish_copy, start_server, train_tiny_als
 
 TOKEN = "test-token-0123456789abcdef"
 failures = []
@@ -227,26 +227,6 @@ def hot_reload_checks(base, recforge, config, run_dir, ckpt, users, clients=4):
     check(failures_total >= 1, "the corrupt version was not counted as refused")
     print(f"hot reload: {total} requests, 0 failed, {len(served)} versions served, "
           f"{failures_total} version(s) refused; the last one served {lag * 1000:.0f} ms after it was published")
-
-
-def start_server(recforge, args, env=None):
-    """Starts `recforge serve` on a free port; returns (process, base URL) or
-    (None, output) when it exits before listening."""
-    proc = subprocess.Popen([recforge, "serve", "--port", "0"] + args, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=env)
-    lines = []
-    while True:  # log lines come first; the address line says it listens
-        line = proc.stdout.readline()
-        if not line:
-            proc.wait()
-            return None, "".join(lines)
-        lines.append(line)
-        match = re.search(r" on (http://[\d.]+:\d+)", line)
-        if match:
-            # Keep draining the server's output (a full pipe would block it); kept for sanitizer reports.
-            proc.output = lines
-            threading.Thread(target=lambda: [lines.append(l) for l in proc.stdout], daemon=True).start()
-            return proc, match.group(1)
 
 
 def stop_server(proc):

@@ -2,9 +2,11 @@
 versions published into it the way the trainer publishes them."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import threading
 
 
 def train_tiny_als(recforge, work, epochs, *settings):
@@ -39,3 +41,23 @@ def publish_copy(ckpt, source, step, corrupt=False):
     final = os.path.join(ckpt, f"step-{step:010d}")
     os.rename(temp, final)
     return final
+
+
+def start_server(recforge, args, env=None):
+    """Starts `recforge serve` on a free port; returns (process, base URL) or
+    (None, output) when it exits before listening."""
+    proc = subprocess.Popen([recforge, "serve", "--port", "0"] + args, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env)
+    lines = []
+    while True:  # log lines come first; the address line says it listens
+        line = proc.stdout.readline()
+        if not line:
+            proc.wait()
+            return None, "".join(lines)
+        lines.append(line)
+        match = re.search(r" on (http://[\d.]+:\d+)", line)
+        if match:
+            # Keep draining the server's output (a full pipe would block it); kept for sanitizer reports.
+            proc.output = lines
+            threading.Thread(target=lambda: [lines.append(l) for l in proc.stdout], daemon=True).start()
+            return proc, match.group(1)
