@@ -2,8 +2,11 @@
 // LATEST as a hint only, leftovers of crashed writers, symlinks, retention.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <random>
 
 #include "recforge/checkpoint/checkpoint_file.hpp"
 #include "recforge/checkpoint/repository.hpp"
@@ -70,6 +73,65 @@ TEST(Repository, NamesTheCheckThatFailed) {
   RF_EXPECT_ERROR(repo.load(v), ErrorKind::kData, "MANIFEST.json: unreadable manifest");
 }
 
+// RELIABILITY C1 through the verified load: 300 single-byte flips at random
+// offsets of the checkpoint file, 50 truncations at random lengths (of either
+// file) and each file deleted in turn. Every one is refused with the version,
+// the file and the check named, and the previous version is what loads.
+TEST(Repository, RandomCorruptionIsRefusedNamingTheFileAndTheCheck) {
+  testing::TempDir dir;
+  CheckpointRepository repo(dir.file("ckpt"));
+  const Version good = publish(repo, 1);
+  const float good_value = first_value(repo.load(good));
+  const Version pristine = publish(repo, 2);
+  const std::string copy = dir.file("pristine");
+  fs::copy(pristine.path, copy);
+  std::mt19937_64 rng(20261205);
+  int refused = 0, trials = 0;
+  const auto corrupt_and_load = [&](const std::function<void(const std::string&)>& damage, const std::string& file,
+                                    const std::string& check) {
+    fs::remove_all(pristine.path);
+    fs::copy(copy, pristine.path);
+    damage(pristine.path + "/" + file);
+    std::vector<std::string> rejected;
+    const auto loaded = repo.load_latest(&rejected);
+    ++trials;
+    ASSERT_TRUE(loaded.has_value());
+    EXPECT_EQ(loaded->version.step, 1);
+    EXPECT_EQ(first_value(*loaded), good_value);
+    ASSERT_EQ(rejected.size(), 1u);
+    const bool named = rejected[0].find("step-0000000002/" + file) != std::string::npos &&
+                       rejected[0].find(check) != std::string::npos;
+    EXPECT_TRUE(named) << rejected[0] << " (want '" << file << "' and '" << check << "')";
+    refused += named;
+  };
+  const std::string h5 = kCheckpointFile;
+  const auto h5_size = static_cast<std::int64_t>(fs::file_size(copy + "/" + h5));
+  for (int k = 0; k < 300; ++k) {
+    const std::int64_t offset = std::uniform_int_distribution<std::int64_t>(0, h5_size - 1)(rng);
+    const auto mask = static_cast<char>(std::uniform_int_distribution<int>(1, 255)(rng));
+    corrupt_and_load([&](const std::string& path) {
+      std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+      f.seekg(offset);
+      const char byte = static_cast<char>(f.get());
+      f.seekp(offset);
+      f.put(static_cast<char>(byte ^ mask));
+    }, h5, "SHA-256");
+  }
+  for (int k = 0; k < 50; ++k) {
+    const bool manifest = k % 2 == 1;
+    const std::string file = manifest ? kManifestFile : kCheckpointFile;
+    const auto size = static_cast<std::int64_t>(fs::file_size(copy + "/" + file));
+    const std::int64_t length = std::uniform_int_distribution<std::int64_t>(0, size - 1)(rng);
+    corrupt_and_load([&](const std::string& path) { fs::resize_file(path, static_cast<std::uintmax_t>(length)); },
+                     file, manifest ? "manifest" : " bytes, the manifest says ");
+  }
+  corrupt_and_load([](const std::string& path) { fs::remove(path); }, kCheckpointFile, "cannot open");
+  corrupt_and_load([](const std::string& path) { fs::remove(path); }, kManifestFile, "cannot open");
+  EXPECT_EQ(refused, trials);
+  EXPECT_EQ(trials, 352);
+  std::printf("RELIABILITY C1 trials=%d passed=%d\n", trials, refused);  // read by tests/reliability/run.py
+}
+
 TEST(Repository, RefusesAManifestFromANewerRecforge) {
   testing::TempDir dir;
   CheckpointRepository repo(dir.file("ckpt"));
@@ -117,12 +179,16 @@ TEST(Repository, IgnoresAndCleansUpWhatCrashedWritersLeft) {
   fs::create_directories(dir.file("ckpt/.tmp-step-0000000006-123"));
   std::ofstream(dir.file("ckpt/.tmp-step-0000000006-123/checkpoint.h5")) << "half";
   fs::create_directories(dir.file("ckpt/.trash-step-0000000004-9"));
-  fs::create_directories(dir.file("ckpt/step-0000000007"));  // no manifest: never committed
-  EXPECT_EQ(steps(repo), (std::vector<std::int64_t>{5}));
+  // Writers rename complete versions into place: a version without its
+  // manifest is damaged (or still being copied in by hand), listed and refused.
+  fs::create_directories(dir.file("ckpt/step-0000000007"));
+  EXPECT_EQ(steps(repo), (std::vector<std::int64_t>{5, 7}));
   repo.remove_stale_temporaries();
   EXPECT_FALSE(fs::exists(dir.file("ckpt/.tmp-step-0000000006-123")));
   EXPECT_FALSE(fs::exists(dir.file("ckpt/.trash-step-0000000004-9")));
   EXPECT_EQ(repo.load_latest()->version.step, 5);
+  RF_EXPECT_ERROR(repo.load(repo.list().back()), ErrorKind::kIo, "step-0000000007/MANIFEST.json");
+  EXPECT_TRUE(fs::exists(dir.file("ckpt/step-0000000007"))) << "a damaged version is evidence: never deleted";
 }
 
 TEST(Repository, NeverFollowsASymlinkedVersion) {

@@ -159,7 +159,8 @@ std::vector<Version> CheckpointRepository::list() const {
       log::warn("checkpoints: ignoring {} (not a directory; symlinked versions are never read)", entry.path().string());
       continue;
     }
-    if (!fs::exists(entry.path() / kManifestFile, ec)) continue;
+    // A version without its manifest is damaged, not absent: listed, so that
+    // loading it says so (writers rename complete versions into place).
     out.push_back({name, *step, entry.path().string()});
   }
   std::sort(out.begin(), out.end(), [](const Version& a, const Version& b) { return a.step < b.step; });
