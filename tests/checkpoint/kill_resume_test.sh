@@ -13,6 +13,13 @@
 # wrapper's restart resumed from the latest checkpoint and finished, and that
 # the final parameters and optimizer state are bit-identical to the
 # uninterrupted run's. Each trial prints its seed and step for replay.
+#
+# Negative controls (RELIABILITY F3), through the same mpirun and restart:
+#   NEGATIVE=optimizer|position|latest kill_resume_test.sh ...
+# resumes with that part deliberately not restored (RF_RESTORE_SKIP, fault-
+# injection builds): optimizer and position must make the comparison fail;
+# latest (the previous version restored) replays steps and, resume being exact,
+# may still match, so it must show in the resume position instead.
 set -u
 recforge=$1; trials=${2:-3}; rank=${3:-1}; shift 3
 kinds=("$@"); [ ${#kinds[@]} -gt 0 ] || kinds=(kill)
@@ -30,6 +37,7 @@ model: {type: mf, factors: 8, loss: bpr}
 train: {epochs: 4, batch_size: 64, optimizer: {lr: 2.0, momentum: 0.9, weight_decay: 0.001}}
 checkpoint: {every_steps: 3, keep_last: 2}
 YAML
+negative=${NEGATIVE:-}
 mpi=(mpirun -np 2 --oversubscribe --bind-to none -x RF_FAULT -x OMP_NUM_THREADS -x RECFORGE_RESTART_ATTEMPT)
 fail() { echo "FAIL: $*"; [ -f "$work/out" ] && tail -n 20 "$work/out"; exit 1; }
 
@@ -44,11 +52,13 @@ for trial in $(seq 1 "$trials"); do
   # After the first checkpoint (step 3) is published: a run killed before it
   # has nothing to resume (the restart would start afresh, not test a resume).
   step=$(( RANDOM % (total - 5) + 4 ))
+  # The previous-version control needs two versions before the fault (steps 3, 6).
+  [ "$negative" = latest ] && step=$(( RANDOM % (total - 8) + 7 ))
   name=trial$trial
   fault=$kind:rank=$rank:step=$step:attempt=0
   [[ "$kind" == *@* ]] && fault=${kind%@*}:rank=$rank:phase=${kind#*@}:step=$step:attempt=0
-  RF_FAULT=$fault timeout 180 "$restart" --max-restarts 3 -- \
-    "${mpi[@]}" "$recforge" train "$work/job.yaml" --set run.name=$name >"$work/out" 2>&1
+  RF_FAULT=$fault RF_RESTORE_SKIP=$negative timeout 180 "$restart" --max-restarts 3 -- \
+    "${mpi[@]}" -x RF_RESTORE_SKIP "$recforge" train "$work/job.yaml" --set run.name=$name >"$work/out" 2>&1
   code=$?
   [ "$code" -eq 0 ] || fail "trial $trial ($kind at step $step): the restarted job failed (exit $code)"
   # From the fault (the rank's own log line, flushed before it dies) to the end
@@ -64,10 +74,30 @@ for trial in $(seq 1 "$trials"); do
   # Every version left is complete, and no temporary directory survived the restart.
   "${tool[@]}" verify "$work/runs/$name/checkpoints" >/dev/null || fail "trial $trial: a committed version does not verify"
   ! ls -a "$work/runs/$name/checkpoints" | grep -qE '^\.(tmp|trash)-' || fail "trial $trial: temporary directories left"
+  if [ -n "$negative" ]; then
+    if [ "$negative" = latest ]; then
+      # The newest version committed before the fault, and the one resumed from.
+      newest=$(sed -n '/restart.sh: attempt 0 ended/q; s/.*checkpoint .*\/step-0*\([0-9][0-9]*\) saved.*/\1/p' "$work/out" | tail -1)
+      resumed=$(sed -nE 's/.*resumed from .*\/step-0*([0-9]+) .*/\1/p' "$work/out" | head -1)
+      [ -n "$newest" ] && [ -n "$resumed" ] && [ "$resumed" -lt "$newest" ] ||
+        fail "trial $trial (negative control latest): resumed from step ${resumed:-?}, the newest was ${newest:-?}"
+      echo "trial $trial: negative control latest: resumed from step $resumed, not the newest $newest (seen)"
+    elif "${tool[@]}" same-params "$work/runs/reference/checkpoints" "$work/runs/$name/checkpoints" >"$work/cmp"; then
+      fail "trial $trial (negative control $negative, $kind at step $step, seed $seed): the comparison passed"
+    else
+      echo "trial $trial: negative control $negative at step $step: $(tail -1 "$work/cmp") (seen)"
+    fi
+    continue
+  fi
   "${tool[@]}" same-params "$work/runs/reference/checkpoints" "$work/runs/$name/checkpoints" >"$work/cmp" \
     || { cat "$work/cmp"; fail "trial $trial ($kind on rank $rank at step $step, seed $seed): parameters differ"; }
   echo "trial $trial: $kind on rank $rank at step $step, job ended (exit $code) ${took}s after the fault, resumed bit-identical"
 done
+if [ -n "$negative" ]; then
+  echo "ok: $trials/$trials negative-control trials ($negative) caught"
+  echo "RELIABILITY F3 trials=$trials passed=$trials control=$negative"
+  exit 0
+fi
 echo "ok: $trials/$trials trials bit-identical"
 case "${kinds[0]}" in *@*) id=F4 ;; *) id=$([ "$rank" -eq 1 ] && echo F1 || echo F2) ;; esac
 echo "RELIABILITY $id trials=$trials passed=$trials"
