@@ -188,7 +188,7 @@ TEST(Repository, IgnoresAndCleansUpWhatCrashedWritersLeft) {
   EXPECT_FALSE(fs::exists(dir.file("ckpt/.trash-step-0000000004-9")));
   EXPECT_EQ(repo.load_latest()->version.step, 5);
   RF_EXPECT_ERROR(repo.load(repo.list().back()), ErrorKind::kIo, "step-0000000007/MANIFEST.json");
-  EXPECT_TRUE(fs::exists(dir.file("ckpt/step-0000000007"))) << "a damaged version is evidence: never deleted";
+  EXPECT_TRUE(fs::exists(dir.file("ckpt/step-0000000007"))) << "a damaged version is not a writer's temporary";
 }
 
 TEST(Repository, NeverFollowsASymlinkedVersion) {
