@@ -70,7 +70,7 @@ GAPS = {
     "F4": "rank 0 only (rank 1 writes no checkpoint); 'mid-marker update' is the LATEST write after the rename",
     "F6": "the NCCL watchdog path (ncclCommAbort) needs a GPU",
     "F10": "the ulimit -v case allocates at step S through RF_FAULT=alloc (steady-state training does not grow)",
-    "F11": "the read-only case needs user namespaces (skipped without them)",
+    "F11": "the read-only case runs as uid 65534 (setpriv as root, else a user namespace; skipped with neither)",
     "C2": "only format version 1 exists, so no N-1 migration yet",
     "C4": "kill during garbage collection covered by F4's retention phase",
     "S1": "final version checked within 1 s of its publication in ctest (measured ~40 ms, 2 polls = 100 ms)",

@@ -22,10 +22,8 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 
-from serving_fixture import publish_copy, train_tiny_als
+from serving_fixture import publish_copy, request, train_tiny_als
 
 NOBODY = 65534
 TOKEN = "least-privilege-token-0123456789"
@@ -36,16 +34,6 @@ def check(condition, message):
     if not condition:
         failures.append(message)
         print("FAIL", message)
-
-
-def request(base, path, method="GET", headers=None):
-    req = urllib.request.Request(base + path, method=method, data=b"" if method == "POST" else None,
-                                 headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
 
 
 def as_server_user(argv):
@@ -144,7 +132,7 @@ def main():
         check(after == before, "the server changed the checkpoint directory")
         check(os.path.isdir(os.path.join(ckpt, ".tmp-crashed-writer")), "the leftover was removed by the server")
 
-        status, _ = request(base, "/v1/reload", "POST")
+        status, _ = request(base, "/v1/reload", "POST", "")
         check(status in (404, 405), f"reload without --admin-token configured: {status}")
         server.terminate()
         check(server.wait(timeout=10) == 0, "the server did not exit 0 on SIGTERM")
@@ -154,10 +142,10 @@ def main():
         server, base = launch(recforge, ckpt, dict(os.environ, RECFORGE_ADMIN_TOKEN=TOKEN))
         check(base is not None, "the server with a token did not start")
         if base:
-            check(request(base, "/v1/reload", "POST")[0] == 401, "reload without the token")
-            check(request(base, "/v1/reload", "POST", {"Authorization": "Bearer wrong"})[0] == 403,
+            check(request(base, "/v1/reload", "POST", "")[0] == 401, "reload without the token")
+            check(request(base, "/v1/reload", "POST", "", {"Authorization": "Bearer wrong"})[0] == 403,
                   "reload with a wrong token")
-            status, body = request(base, "/v1/reload", "POST", {"Authorization": "Bearer " + TOKEN})
+            status, body = request(base, "/v1/reload", "POST", "", {"Authorization": "Bearer " + TOKEN})
             check(status == 200, f"reload with the token: {status} {body[:200]}")
         print("as uid", uid, "; ".join(outcomes))
         print(f"RELIABILITY X7 trials=1 passed={int(not failures)} uid={uid} write_attempts={len(outcomes)}")

@@ -11,7 +11,6 @@ old ones as it goes), then a corrupt version and a good one are published. No
 request may fail, versions seen by a client never go backwards, the corrupt
 version is refused and the good one served (RELIABILITY.md S1-S3).
 """
-import glob
 import json
 import os
 import random
@@ -22,13 +21,11 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 
 import h5py
 import numpy as np
 
-from serving_fixture import publish_copy, start_server, train_tiny_als
+from serving_fixture import publish_copy, request, start_server, train_tiny_als
 
 TOKEN = "test-token-0123456789abcdef"
 failures = []
@@ -38,16 +35,6 @@ def check(condition, message):
     if not condition:
         failures.append(message)
         print("FAIL:", message)
-
-
-def request(base, path, method="GET", body=None, headers=None):
-    data = body.encode() if isinstance(body, str) else body
-    req = urllib.request.Request(base + path, data=data, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
 
 
 def get_json(base, path, method="GET", body=None, headers=None):

@@ -7,6 +7,8 @@ import shutil
 import subprocess
 import sys
 import threading
+import urllib.error
+import urllib.request
 
 
 def train_tiny_als(recforge, work, epochs, *settings):
@@ -61,3 +63,13 @@ def start_server(recforge, args, env=None):
             proc.output = lines
             threading.Thread(target=lambda: [lines.append(l) for l in proc.stdout], daemon=True).start()
             return proc, match.group(1)
+
+
+def request(base, path, method="GET", body=None, headers=None):
+    data = body.encode() if isinstance(body, str) else body
+    req = urllib.request.Request(base + path, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()

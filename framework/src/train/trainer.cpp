@@ -37,9 +37,14 @@ Schema train_schema() {
       .add_float("sparse_density_threshold", 0.25,
                  "exchange an embedding's gradient densely when touched rows exceed this fraction of its rows", 0.0)
       .add_int("bucket_mb", 25, "dense gradient all-reduce bucket size in MiB", 1, 4096)
-      .add_string("nan_policy", "stop", "on NaN/Inf in the loss, the gradients or the parameter values a step used: stop (exit 5) or skip the step",
+      .add_string("nan_policy", "stop",
+                  "on NaN/Inf in the loss, the gradients or the parameter values a step used: stop (exit 5) or skip "
+                  "the step (a non-finite parameter found by the fingerprint check always stops: skipping cannot "
+                  "repair it)",
                   {"stop", "skip_step"})
-      .add_int("fingerprint_every", 100, "compare a hash of all parameters across ranks every N steps (0: off)", 0)
+      .add_int("fingerprint_every", 100,
+               "compare a hash of all parameters across ranks, and check them all for NaN/Inf, every N steps (0: off)",
+               0)
       .add_int("log_every", 50, "log the training loss every N steps", 1)
       .add_int("eval_every", 1, "evaluate every N epochs (needs an eval section)", 1)
       .add_section("early_stopping", early, "early stopping");
