@@ -69,7 +69,7 @@ class RankingEvaluator final : public Evaluator {
     Schema s("Ranking metrics under the full or the sampled protocol (see plugins/ranking/README.md)");
     s.add_string("protocol", "full", "full: rank every item; sampled: rank the held-out item among sampled negatives",
                  {"full", "sampled"})
-        .add_int_list("k", {10, 20}, "cut-offs (at most 8)", 1, 10000)
+        .add_int_list("k", {10, 20}, "cut-offs", 1, 10000, 1, kMaxCutoffs)
         .add_string("recall_denominator", "relevant",
                     "Recall@K = hits / |relevant| (relevant, as in the NGCF/LightGCN code) or hits / min(|relevant|, K)",
                     {"relevant", "min_relevant_k"})

@@ -9,7 +9,8 @@ For each key of a reference:
   typo          its name with one letter changed
   duplicated    the key (with its block) given twice
   wrong_type    a value of another type (a section given a scalar)
-  out_of_range  just outside the documented bounds or choices, where documented
+  out_of_range  just outside the documented bounds, choices, item ranges or list
+                lengths, where documented
   non_finite    nan, for numbers
   nested        moved one level deeper, under a key of its own name
   extra         (sections) an unknown key added
@@ -113,9 +114,30 @@ class Mutant:
         self.file = None
 
 
+def list_bounds_of(key):
+    """Lists just outside what the description documents (item range,
+    number of items), or []."""
+    d, out = key.description, []
+    m = re.search(r"each an integer in \[(-?\d+), (-?\d+)\]", d)
+    if m:
+        out += [f"[{int(m.group(1)) - 1}]", f"[{int(m.group(2)) + 1}]"]
+    m = re.search(r"each an integer >= (-?\d+)", d)
+    if m:
+        out.append(f"[{int(m.group(1)) - 1}]")
+    valid = m.group(1) if m else "1"
+    m = re.search(r"(\d+) to (\d+) items", d)
+    if m:
+        out.append("[" + ", ".join([valid] * (int(m.group(2)) + 1)) + "]")
+        if int(m.group(1)) > 0:
+            out.append("[]")
+    return out
+
+
 def bounds_of(key):
     """Values just outside what the description documents, or []."""
     d = key.description
+    if key.type.startswith("list of"):
+        return list_bounds_of(key)
     m = re.search(r"an integer in \[(-?\d+), (-?\d+)\]", d)
     if m:
         return [str(int(m.group(1)) - 1), str(int(m.group(2)) + 1)]

@@ -81,6 +81,18 @@ TEST(Schema, OutOfRangeSaysTheRange) {
   RF_EXPECT_ERROR(resolve("k: [10, 0]\n"), ErrorKind::kConfig, "model.k[1]: expected an integer >= 1, got 0");
 }
 
+TEST(Schema, ListLengthsAndItemRangesAreCheckedAndDocumented) {
+  Schema s("eval");
+  s.add_int_list("k", {10, 20}, "cut-offs", 1, 100, 1, 3);
+  const auto resolve_k = [&](const std::string& text) { return s.resolve(load_config_string(text, "e.yaml"), "eval"); };
+  EXPECT_EQ(resolve_k("k: [1, 2, 3]\n")["k"].as_int_list(), (std::vector<std::int64_t>{1, 2, 3}));
+  RF_EXPECT_ERROR(resolve_k("k: [1, 2, 3, 4]\n"), ErrorKind::kConfig, "e.yaml:1:4: eval.k: expected 1 to 3 items, got 4");
+  RF_EXPECT_ERROR(resolve_k("k: []\n"), ErrorKind::kConfig, "e.yaml:1:4: eval.k: expected 1 to 3 items, got 0");
+  RF_EXPECT_ERROR(resolve_k("k: [101]\n"), ErrorKind::kConfig, "eval.k[0]: expected an integer in [1, 100], got 101");
+  EXPECT_NE(s.document("eval").find("cut-offs; each an integer in [1, 100]; 1 to 3 items |"), std::string::npos)
+      << s.document("eval");
+}
+
 TEST(Schema, NonFiniteAndHugeNumbersAreRejected) {
   RF_EXPECT_ERROR(resolve("regularization: .nan\n"), ErrorKind::kConfig, "expected a number");
   RF_EXPECT_ERROR(resolve("regularization: 1e309\n"), ErrorKind::kConfig, "expected a finite number");

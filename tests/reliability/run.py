@@ -77,7 +77,7 @@ GAPS = {
     "S4": "OpenMP at one thread in the TSan server (libgomp is not instrumented)",
     "N1": "parameters are poisoned in a row the step used (detected at that step) or before a save (refused); "
           "a dormant corrupted row is found at the next fingerprint check, not at the step it appeared",
-    "I1": "out-of-range mutants only where the description documents a range or choices (list lengths are not mutated)",
+    "I1": "out-of-range mutants only where `config keys` documents a range, choices, item range or list length",
     "X3": "no filter-plugin test: the reader refuses every filter but fletcher32 and plugin loading is off",
     "X4": "the sentinel check covers the repository scan and load in-process; the HTTP API names no paths at all",
     "X5": "the address-space bound is 4 GiB (the CUDA libraries linked in reserve 1.5 GiB before the first request)",

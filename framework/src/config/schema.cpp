@@ -20,6 +20,7 @@ struct Schema::Field {
   std::vector<std::string> default_list;  // lists (as text)
   std::int64_t int_min = kIntMin, int_max = kIntMax;
   double float_min = -kInf, float_max = kInf;
+  std::size_t min_items = 0, max_items = kMaxItems;  // lists
   std::vector<std::string> choices;
   std::shared_ptr<const Schema> section;
   std::string selector;
@@ -43,6 +44,11 @@ std::string join(const std::vector<std::string>& items, std::string_view separat
     out += item;
   }
   return out;
+}
+
+std::string items_text(std::size_t min_items, std::size_t max_items) {
+  if (max_items == Schema::kMaxItems) return "at least " + std::to_string(min_items) + " items";
+  return std::to_string(min_items) + " to " + std::to_string(max_items) + " items";
 }
 
 std::string int_range_text(std::int64_t min, std::int64_t max) {
@@ -188,11 +194,13 @@ Schema& Schema::add_string_list(std::string key, std::vector<std::string> defaul
 }
 
 Schema& Schema::add_int_list(std::string key, std::vector<std::int64_t> default_value, std::string doc,
-                             std::int64_t min, std::int64_t max) {
+                             std::int64_t min, std::int64_t max, std::size_t min_items, std::size_t max_items) {
   Field f = make_field(Field::Type::kIntList, std::move(key), std::move(doc));
   for (std::int64_t v : default_value) f.default_list.push_back(std::to_string(v));
   f.int_min = min;
   f.int_max = max;
+  f.min_items = min_items;
+  f.max_items = max_items;
   return add(std::move(f));
 }
 
@@ -331,6 +339,9 @@ ConfigNode Schema::resolve(const ConfigNode& raw, const std::string& path) const
         break;
       case Field::Type::kIntList:
         value.as_int_list();
+        RF_CHECK_KIND(ErrorKind::kConfig, value.items().size() >= f.min_items && value.items().size() <= f.max_items,
+                      value.where(), ": expected ", items_text(f.min_items, f.max_items), ", got ",
+                      value.items().size());
         for (const ConfigNode& item : value.items()) check_int(item, f.int_min, f.int_max);
         break;
       case Field::Type::kFloatList:
@@ -415,6 +426,13 @@ std::string Schema::document(const std::string& prefix) const {
     if (f.type == Field::Type::kFloat && (f.float_min != -kInf || f.float_max != kInf)) {
       doc += "; " + float_range_text(f.float_min, f.float_max);
     }
+    if (f.type == Field::Type::kIntList && (f.int_min != kIntMin || f.int_max != kIntMax)) {
+      doc += "; each " + int_range_text(f.int_min, f.int_max);
+    }
+    if (f.type == Field::Type::kFloatList && (f.float_min != -kInf || f.float_max != kInf)) {
+      doc += "; each " + float_range_text(f.float_min, f.float_max);
+    }
+    if (f.min_items > 0 || f.max_items != kMaxItems) doc += "; " + items_text(f.min_items, f.max_items);
     out << "| `" << key << "` | " << type_name(f) << " | `" << default_text << "` | " << doc << " |\n";
   }
   return out.str();

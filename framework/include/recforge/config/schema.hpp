@@ -37,6 +37,7 @@ class Schema {
   static constexpr std::int64_t kIntMin = std::numeric_limits<std::int64_t>::min();
   static constexpr std::int64_t kIntMax = std::numeric_limits<std::int64_t>::max();
   static constexpr double kInf = std::numeric_limits<double>::infinity();
+  static constexpr std::size_t kMaxItems = std::numeric_limits<std::size_t>::max();
 
   Schema& add_int(std::string key, std::int64_t default_value, std::string doc,
                   std::int64_t min = kIntMin, std::int64_t max = kIntMax);
@@ -55,8 +56,10 @@ class Schema {
                            std::int64_t max = kIntMax);
   Schema& add_optional_float(std::string key, std::string doc, double min = -kInf, double max = kInf);
   Schema& add_string_list(std::string key, std::vector<std::string> default_value, std::string doc);
+  // Each item in [min, max]; between min_items and max_items of them.
   Schema& add_int_list(std::string key, std::vector<std::int64_t> default_value, std::string doc,
-                       std::int64_t min = kIntMin, std::int64_t max = kIntMax);
+                       std::int64_t min = kIntMin, std::int64_t max = kIntMax, std::size_t min_items = 0,
+                       std::size_t max_items = kMaxItems);
   Schema& add_float_list(std::string key, std::vector<double> default_value, std::string doc,
                          double min = -kInf, double max = kInf);
   Schema& add_section(std::string key, Schema section, std::string doc);
