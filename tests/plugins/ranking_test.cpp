@@ -191,8 +191,10 @@ TEST(RankingEvaluator, ConfigErrors) {
   const auto& entry = EvaluatorRegistry::instance().get("ranking");
   RF_EXPECT_ERROR(entry.schema().resolve(load_config_string("k: [0]", "e.yaml"), "eval"), ErrorKind::kConfig,
                   "eval.k[0]: expected an integer in [1, 10000], got 0");
-  RF_EXPECT_ERROR(entry.create(entry.schema().resolve(load_config_string("k: [1,2,3,4,5,6,7,8,9]", "e.yaml"), "eval")),
-                  ErrorKind::kConfig, "between 1 and 8 cut-offs");
+  RF_EXPECT_ERROR(entry.schema().resolve(load_config_string("k: [1,2,3,4,5,6,7,8,9]", "e.yaml"), "eval"),
+                  ErrorKind::kConfig, "e.yaml:1:4: eval.k: expected 1 to 8 items, got 9");
+  RF_EXPECT_ERROR(entry.schema().resolve(load_config_string("k: []", "e.yaml"), "eval"), ErrorKind::kConfig,
+                  "e.yaml:1:4: eval.k: expected 1 to 8 items, got 0");
 }
 
 }  // namespace

@@ -136,13 +136,16 @@ one_trial() {
     echo "ok ($case at step $step, seed $seed): exit $code after ${took}s"
     ;;
   oom_limit)
-    local limited=(mpirun --oversubscribe --bind-to none -x RF_FAULT -x OMP_NUM_THREADS
-                   -np 1 "$recforge" train "$work/job.yaml" --set checkpoint.every_steps=5 :
-                   -np 1 prlimit --as=$(( 4 << 30 )) "$recforge" train "$work/job.yaml" --set checkpoint.every_steps=5)
+    # CPU ranks with no GPU visible: a CUDA context reserves far more address
+    # space than the limit (on a GPU machine the limit would fail at start-up).
+    local cpu=(--set checkpoint.every_steps=5 --set run.device=cpu)
+    local limited=(mpirun --oversubscribe --bind-to none -x RF_FAULT -x OMP_NUM_THREADS -x CUDA_VISIBLE_DEVICES=
+                   -np 1 "$recforge" train "$work/job.yaml" "${cpu[@]}" :
+                   -np 1 prlimit --as=$(( 4 << 30 )) "$recforge" train "$work/job.yaml" "${cpu[@]}")
     export RF_FAULT=alloc:rank=1:step=$step:mb=8192
     if [ "$trial" -eq 1 ]; then
-      timeout 120 "${mpi[@]}" "$recforge" train "$work/job.yaml" --set train.max_steps=$(( step + 5 )) \
-        >"$work/out" 2>&1 || fail "without the limit, the 8 GiB allocation failed or the job did (negative control)"
+      timeout 120 "${mpi[@]}" -x CUDA_VISIBLE_DEVICES= "$recforge" train "$work/job.yaml" --set run.device=cpu \
+        --set train.max_steps=$(( step + 5 )) >"$work/out" 2>&1 || fail "without the limit, the 8 GiB allocation failed or the job did (negative control)"
       expect_text "RF_FAULT: injecting 'alloc' on rank 1 at step $step"
       rm -rf "$work/runs"
     fi
