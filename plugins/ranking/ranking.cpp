@@ -75,7 +75,7 @@ class RankingEvaluator final : public Evaluator {
                     {"relevant", "min_relevant_k"})
         .add_bool("graded", false, "NDCG with gains 2^rating - 1 (needs ratings) instead of binary relevance")
         .add_int("sampled_negatives", 99, "negatives per held-out item for protocol sampled", 1, 100000)
-        .add_int_list("user_groups", {10, 50}, "boundaries on users' training-interaction counts for the breakdown", 1)
+        .add_int_list("user_groups", {10, 50}, "boundaries on users' training-interaction counts for the breakdown (sorted; a repeat is ignored)", 1)
         .add_int("batch_users", 1024, "users scored per block (does not change results)", 1, 1 << 20)
         .add_bool("novelty", true, "mean self-information -log2 popularity of recommended items")
         .add_bool("diversity", false, "intra-list diversity: mean pairwise 1 - cosine of recommended items' embeddings");
@@ -95,6 +95,7 @@ class RankingEvaluator final : public Evaluator {
     std::sort(cutoffs_.begin(), cutoffs_.end());
     cutoffs_.erase(std::unique(cutoffs_.begin(), cutoffs_.end()), cutoffs_.end());
     std::sort(boundaries_.begin(), boundaries_.end());
+    boundaries_.erase(std::unique(boundaries_.begin(), boundaries_.end()), boundaries_.end());  // no empty groups
     spec_.cutoffs = static_cast<int>(cutoffs_.size());
     for (std::size_t t = 0; t < cutoffs_.size(); ++t) spec_.k[t] = static_cast<int>(cutoffs_[t]);
     spec_.recall_min_k = c.get_string("recall_denominator") == "min_relevant_k";

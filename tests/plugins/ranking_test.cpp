@@ -185,6 +185,19 @@ TEST(RankingEvaluator, ResultDoesNotDependOnTheBatchSize) {
     }
   }
   EXPECT_GT(reference[0].second, 0.0);
+
+  // Group boundaries are sorted and a repeat is ignored: [5, 5, 3] is [3, 5].
+  const auto with_groups = [&](const std::string& groups) {
+    const ConfigNode config = EvaluatorRegistry::instance().get("ranking").schema().resolve(
+        load_config_string("k: [5]\nuser_groups: " + groups, "e.yaml"));
+    return EvaluatorRegistry::instance().get("ranking").create(config)->evaluate(model, d.test, ctx);
+  };
+  const MetricValues sorted = with_groups("[3, 5]");
+  EXPECT_EQ(with_groups("[5, 5, 3]"), sorted);
+  std::vector<std::string> groups;
+  for (const auto& [name, value] : sorted)
+    if (name.starts_with("users[")) groups.push_back(name);
+  EXPECT_EQ(groups, (std::vector<std::string>{"users[train<3]", "users[train3-4]", "users[train>=5]"}));
 }
 
 TEST(RankingEvaluator, ConfigErrors) {
