@@ -114,42 +114,38 @@ class Mutant:
         self.file = None
 
 
-def list_bounds_of(key):
-    """Lists just outside what the description documents (item range,
-    number of items), or []."""
-    d, out = key.description, []
-    m = re.search(r"each an integer in \[(-?\d+), (-?\d+)\]", d)
-    if m:
-        out += [f"[{int(m.group(1)) - 1}]", f"[{int(m.group(2)) + 1}]"]
-    m = re.search(r"each an integer >= (-?\d+)", d)
-    if m:
-        out.append(f"[{int(m.group(1)) - 1}]")
-    valid = m.group(1) if m else "1"
-    m = re.search(r"(\d+) to (\d+) items", d)
-    if m:
-        out.append("[" + ", ".join([valid] * (int(m.group(2)) + 1)) + "]")
-        if int(m.group(1)) > 0:
-            out.append("[]")
-    return out
+RANGES = ((r"an integer in \[(-?\d+), (-?\d+)\]", int), (r"an integer >= (-?\d+)", int),
+          (r"a number in \[([-\d.e+]+), ([-\d.e+]+)\]", float), (r"a number >= ([-\d.e+]+)", float))
+
+
+def range_of(description):
+    """The documented bounds ([low] or [low, high]) of a value or of each list
+    item, or None."""
+    for pattern, cast in RANGES:
+        m = re.search(pattern, description)
+        if m:
+            return [cast(g) for g in m.groups()]
+    return None
 
 
 def bounds_of(key):
-    """Values just outside what the description documents, or []."""
+    """Values just outside what the description documents (range, choices,
+    list item range, number of items), or []."""
     d = key.description
+    bounds = range_of(d)
+    outside = [] if bounds is None else [bounds[0] - 1] + [b + 1 for b in bounds[1:]]
+    outside = [repr(v) if isinstance(v, float) else str(v) for v in outside]
     if key.type.startswith("list of"):
-        return list_bounds_of(key)
-    m = re.search(r"an integer in \[(-?\d+), (-?\d+)\]", d)
-    if m:
-        return [str(int(m.group(1)) - 1), str(int(m.group(2)) + 1)]
-    m = re.search(r"an integer >= (-?\d+)", d)
-    if m:
-        return [str(int(m.group(1)) - 1)]
-    m = re.search(r"a number in \[([-\d.e+]+), ([-\d.e+]+)\]", d)
-    if m:
-        return [repr(float(m.group(1)) - 1.0), repr(float(m.group(2)) + 1.0)]
-    m = re.search(r"a number >= ([-\d.e+]+)", d)
-    if m:
-        return [repr(float(m.group(1)) - 1.0)]
+        out = [f"[{v}]" for v in outside]
+        m = re.search(r"(\d+) to (\d+) items", d)
+        if m:
+            valid = str(bounds[0]) if bounds else "1"
+            out.append("[" + ", ".join([valid] * (int(m.group(2)) + 1)) + "]")
+            if int(m.group(1)) > 0:
+                out.append("[]")
+        return out
+    if outside:
+        return outside
     if re.search(r"\(one of: [^)]*\)", d):
         return ["not_a_choice"]
     return []

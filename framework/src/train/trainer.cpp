@@ -71,31 +71,33 @@ void Trainer::log(std::int64_t step, std::int64_t epoch, const std::string& spli
   if (metrics_ != nullptr) metrics_->write(step, epoch, split, values);
 }
 
-std::int64_t Trainer::count_nonfinite_grads(const std::vector<Parameter*>& params, std::string& where) const {
+// NaN/Inf in a step's gradients and in the parameter values it read: the rows
+// its embedding gradients name (no pass over the tables) and every dense
+// parameter. A bad value is caught at the step that used it, even where the
+// forward pass hides it (max(0, NaN) is 0).
+std::int64_t Trainer::count_nonfinite_in_step(const std::vector<Parameter*>& params, std::string& where) const {
   std::int64_t total = 0;
-  for (Parameter* p : params) {
-    const std::int64_t bad = p->is_embedding()
-                                 ? (p->rows().size() ? kernels::count_nonfinite(resources_, p->rows().values) : 0)
-                                 : kernels::count_nonfinite(resources_, p->grad(resources_.stream()));
-    if (bad > 0) where += fmt::format("{}{} in the gradient of '{}'", where.empty() ? "" : ", ", bad, p->name());
+  const auto note = [&](std::int64_t bad, const char* what, const Parameter& p) {
+    if (bad > 0) where += fmt::format("{}{} in the {} of '{}'", where.empty() ? "" : ", ", bad, what, p.name());
     total += bad;
+  };
+  for (Parameter* p : params) {
+    if (p->is_embedding()) {
+      if (p->rows().size() == 0) continue;
+      note(kernels::count_nonfinite(resources_, p->rows().values), "gradient", *p);
+      note(kernels::count_nonfinite_rows(resources_, p->value(), p->rows().ids), "values", *p);
+    } else {
+      note(kernels::count_nonfinite(resources_, p->grad(resources_.stream())), "gradient", *p);
+      note(kernels::count_nonfinite(resources_, p->value()), "values", *p);
+    }
   }
   return total;
 }
 
-// The parameter values a step read: the rows its embedding gradients name
-// (no pass over the tables) and every dense parameter. A NaN there is caught
-// at the step that used it, even where the forward pass hides it (max(0, NaN)).
-std::int64_t Trainer::count_nonfinite_used_values(const std::vector<Parameter*>& params, std::string& where) const {
-  std::int64_t total = 0;
-  for (Parameter* p : params) {
-    const std::int64_t bad = p->is_embedding()
-                                 ? (p->rows().size() ? kernels::count_nonfinite_rows(resources_, p->value(), p->rows().ids) : 0)
-                                 : kernels::count_nonfinite(resources_, p->value());
-    if (bad > 0) where += fmt::format("{}{} in the values of '{}'", where.empty() ? "" : ", ", bad, p->name());
-    total += bad;
-  }
-  return total;
+std::int64_t Trainer::count_nonfinite_parameters() const {
+  std::int64_t bad = 0;
+  for (Parameter* p : model_.parameters()) bad += kernels::count_nonfinite(resources_, p->value());
+  return bad;
 }
 
 void Trainer::clip_gradients(const std::vector<Parameter*>& params) {
@@ -152,8 +154,7 @@ void Trainer::poison_a_used_value(const std::vector<Parameter*>& params) {
 void Trainer::check_fingerprints(std::int64_t step) {
   // A value no step has used yet (a corrupted row) is found here, at the
   // latest, and never reaches a checkpoint (the checkpointer checks too).
-  std::int64_t bad = 0;
-  for (Parameter* p : model_.parameters()) bad += kernels::count_nonfinite(resources_, p->value());
+  const std::int64_t bad = count_nonfinite_parameters();
   const std::int64_t total_bad = comm_.allreduce_int(bad, ReduceOp::kSum);
   RF_CHECK_KIND(ErrorKind::kNumerical, total_bad == 0, "step ", step, ": ", total_bad,
                 " non-finite parameter values (", bad > 0 ? "this rank: " + std::to_string(bad) : "on other ranks",
@@ -176,9 +177,7 @@ Trainer::EpochResult Trainer::run_full_epoch(std::int64_t epoch) {
   const StepStats stats = model_.train_epoch(epoch);
   result.loss_sum = stats.loss_sum;
   result.examples = stats.examples;
-  std::int64_t bad = 0;
-  for (Parameter* p : model_.parameters()) bad += kernels::count_nonfinite(resources_, p->value());
-  std::int64_t flags[2] = {bad, stop_requested() ? 1 : 0};
+  std::int64_t flags[2] = {count_nonfinite_parameters(), stop_requested() ? 1 : 0};
   flags[0] = comm_.allreduce_int(flags[0], ReduceOp::kSum);
   flags[1] = comm_.allreduce_int(flags[1], ReduceOp::kMax);
   RF_CHECK_KIND(ErrorKind::kNumerical, flags[0] == 0, "epoch ", epoch, ": ", flags[0],
@@ -247,8 +246,7 @@ Trainer::EpochResult Trainer::run_minibatch_epoch(std::int64_t epoch, std::int64
     }
     if (injected == "nan_param") poison_a_used_value(params);
     std::string where;
-    std::int64_t bad = count_nonfinite_grads(params, where) + count_nonfinite_used_values(params, where) +
-                       (std::isfinite(stats.loss_sum) ? 0 : 1);
+    std::int64_t bad = count_nonfinite_in_step(params, where) + (std::isfinite(stats.loss_sum) ? 0 : 1);
     if (!std::isfinite(stats.loss_sum)) where += (where.empty() ? "" : ", ") + std::string("the loss");
     if (injected != "skip_collective") summary.sync = sync.synchronize(params);
     // One decision for all ranks: integer SUM of non-finite counts (a float sum

@@ -86,8 +86,8 @@ class Trainer {
   EpochResult run_minibatch_epoch(std::int64_t epoch, std::int64_t first_step, EpochResult partial,
                                   TrainSummary& summary);
   EpochResult run_full_epoch(std::int64_t epoch);
-  std::int64_t count_nonfinite_grads(const std::vector<Parameter*>& params, std::string& where) const;
-  std::int64_t count_nonfinite_used_values(const std::vector<Parameter*>& params, std::string& where) const;
+  std::int64_t count_nonfinite_in_step(const std::vector<Parameter*>& params, std::string& where) const;
+  std::int64_t count_nonfinite_parameters() const;
   void clip_gradients(const std::vector<Parameter*>& params);
   void check_fingerprints(std::int64_t step);
   void corrupt_value(Tensor& t, std::int64_t index, bool make_nan);
