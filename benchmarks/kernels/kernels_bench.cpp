@@ -5,10 +5,14 @@
 //   gemm                             the GEMM wrapper (OpenBLAS / cuBLAS)
 //   spmm                             CSR x dense (LightGCN propagation)
 //   fused_attention fwd / bwd        SASRec's causal attention (L = 200, d = 50)
+//   step_nonfinite_check             the trainer's per-step NaN/Inf check of 20
+//                                    small tensors: one read-back per tensor
+//                                    (count_nonfinite) against one tally read once
 // Counters: GB/s and GFLOP/s (per second of real time).
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "bench_util.hpp"
@@ -172,12 +176,38 @@ void BM_FusedAttention(benchmark::State& state) {
   state.SetLabel(cuda ? "cuda" : "cpu");
 }
 
+// A step's check of 10 parameters (value and gradient, 128 x 128 each): on a
+// GPU the cost is the syncs, not the bytes (first argument 0 = a read-back per
+// tensor, 1 = all tallied into one counts tensor, read back once).
+void BM_StepNonfiniteCheck(benchmark::State& state) {
+  const bool tallied = state.range(0) == 1, cuda = state.range(1) == 1;
+  if (!bench::device_available(state, cuda)) return;
+  const Resources res = resources_for(cuda);
+  std::vector<Tensor> tensors;
+  for (std::uint64_t k = 0; k < 20; ++k) tensors.push_back(uniform(res, {128, 128}, 10 + k));
+  std::int64_t bad = 0;
+  for (auto _ : state) {
+    if (tallied) {
+      Tensor counts = Tensor::zeros({static_cast<std::int64_t>(tensors.size())}, DType::kI64, res.device(), res.stream());
+      for (std::size_t k = 0; k < tensors.size(); ++k)
+        kernels::tally_nonfinite(res, tensors[k], counts, static_cast<std::int64_t>(k));
+      for (std::int64_t c : kernels::read_counts(res, counts)) bad += c;
+    } else {
+      for (const Tensor& t : tensors) bad += kernels::count_nonfinite(res, t);
+    }
+  }
+  benchmark::DoNotOptimize(bad);
+  rate_counters(state, 20.0 * 128 * 128 * 4, 0);
+  state.SetLabel(std::string(cuda ? "cuda" : "cpu") + (tallied ? ", tallied" : ", per tensor"));
+}
+
 BENCHMARK(BM_GatherRows)->Name("gather_rows")->ArgsProduct({{64}, {0, 1}})->UseRealTime();
 BENCHMARK(BM_ScatterAddRows)->Name("scatter_add_rows")->ArgsProduct({{64}, {0, 1}})->UseRealTime();
 BENCHMARK(BM_Gemm)->Name("gemm")->ArgsProduct({{256, 1024}, {0, 1}})->UseRealTime();
 BENCHMARK(BM_Spmm)->Name("spmm")->ArgsProduct({{64}, {0, 1}})->UseRealTime();
 BENCHMARK(BM_FusedAttention<false>)->Name("fused_attention_forward")->Arg(0)->Arg(1)->UseRealTime();
 BENCHMARK(BM_FusedAttention<true>)->Name("fused_attention_backward")->Arg(0)->Arg(1)->UseRealTime();
+BENCHMARK(BM_StepNonfiniteCheck)->Name("step_nonfinite_check")->ArgsProduct({{0, 1}, {0, 1}})->UseRealTime();
 
 }  // namespace
 }  // namespace recforge

@@ -18,6 +18,22 @@ void check_rows_args(const char* op, const Resources& res, const TensorView& ids
            " and values ", values.shape.str(), " do not pair up (expected (n) and (n, D))");
 }
 
+void check_tally_args(const char* op, const Resources& res, const TensorView& counts, std::int64_t slot) {
+  check_dtype(op, counts, DType::kI64);
+  check_contiguous(op, counts);
+  RF_CHECK(counts.device == res.device(), op, ": counts on ", counts.device.str(), ", resources on ",
+           res.device().str());
+  RF_CHECK(counts.ndim() == 1 && slot >= 0 && slot < counts.numel(), op, ": slot ", slot, " outside counts ",
+           counts.shape.str());
+}
+
+std::vector<std::int64_t> read_counts(const Resources& res, const TensorView& counts) {
+  check_dtype("read_counts", counts, DType::kI64);
+  const Tensor host = Tensor::wrap(counts).to(Device::cpu(), res.stream());
+  res.stream().synchronize();
+  return host.to_vector<std::int64_t>();
+}
+
 namespace {
 
 // ids (n), values (n, D) -> sorted unique ids (m), summed rows (m, D).
@@ -74,26 +90,27 @@ void gather_rows_cpu(const Resources&, const TensorView& table, const TensorView
   }
 }
 
-std::int64_t count_nonfinite_cpu(const Resources&, const TensorView& values) {
+void tally_nonfinite_cpu(const Resources&, const TensorView& values, TensorView counts, std::int64_t slot) {
   const float* v = values.data_as<float>();
   const std::int64_t n = values.numel();
   std::int64_t bad = 0;
 #pragma omp parallel for reduction(+ : bad) schedule(static) if (n > (std::int64_t{1} << 20))
   for (std::int64_t i = 0; i < n; ++i) bad += !std::isfinite(v[i]);
-  return bad;
+  counts.data_as<std::int64_t>()[slot] += bad;
 }
 
 // Rows are checked against the table: ids come from a step's sparse gradient.
-std::int64_t count_nonfinite_rows_cpu(const Resources&, const TensorView& table, const TensorView& ids) {
+void tally_nonfinite_rows_cpu(const Resources&, const TensorView& table, const TensorView& ids, TensorView counts,
+                              std::int64_t slot) {
   const std::int64_t n = ids.numel(), d = table.shape[1], rows = table.shape[0];
   const std::int32_t* id = ids.data_as<std::int32_t>();
   const float* t = table.data_as<float>();
   std::int64_t bad = 0;
   for (std::int64_t k = 0; k < n; ++k) {
-    RF_CHECK(id[k] >= 0 && id[k] < rows, "count_nonfinite_rows: row id ", id[k], " outside [0, ", rows, ")");
+    RF_CHECK(id[k] >= 0 && id[k] < rows, "tally_nonfinite_rows: row id ", id[k], " outside [0, ", rows, ")");
     for (std::int64_t c = 0; c < d; ++c) bad += !std::isfinite(t[id[k] * d + c]);
   }
-  return bad;
+  counts.data_as<std::int64_t>()[slot] += bad;
 }
 
 }  // namespace
@@ -101,7 +118,7 @@ std::int64_t count_nonfinite_rows_cpu(const Resources&, const TensorView& table,
 RF_REGISTER_KERNEL(coalesce_rows, kCPU, coalesce_rows_cpu);
 RF_REGISTER_KERNEL(scatter_add_rows, kCPU, scatter_add_rows_cpu);
 RF_REGISTER_KERNEL(gather_rows, kCPU, gather_rows_cpu);
-RF_REGISTER_KERNEL(count_nonfinite, kCPU, count_nonfinite_cpu);
-RF_REGISTER_KERNEL(count_nonfinite_rows, kCPU, count_nonfinite_rows_cpu);
+RF_REGISTER_KERNEL(tally_nonfinite, kCPU, tally_nonfinite_cpu);
+RF_REGISTER_KERNEL(tally_nonfinite_rows, kCPU, tally_nonfinite_rows_cpu);
 
 }  // namespace recforge::kernels

@@ -127,7 +127,7 @@ void gather_rows_cuda(const Resources& res, const TensorView& table, const Tenso
   RF_CUDA_CHECK_LAST();
 }
 
-__global__ void count_nonfinite_kernel(const float* v, std::int64_t n, unsigned long long* count) {
+__global__ void tally_nonfinite_kernel(const float* v, std::int64_t n, unsigned long long* count) {
   unsigned long long local = 0;
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
@@ -136,21 +136,20 @@ __global__ void count_nonfinite_kernel(const float* v, std::int64_t n, unsigned 
   if (local) atomicAdd(count, local);
 }
 
-std::int64_t count_nonfinite_cuda(const Resources& res, const TensorView& values) {
-  const std::int64_t n = values.numel();
-  if (n == 0) return 0;
-  Tensor count = Tensor::zeros({1}, DType::kI64, res.device(), res.stream());
-  const unsigned blocks = std::min(cuda::blocks_for(n, kThreads), 1024u);
-  count_nonfinite_kernel<<<blocks, kThreads, 0, stream_of(res)>>>(
-      values.data_as<float>(), n, reinterpret_cast<unsigned long long*>(count.data()));
-  RF_CUDA_CHECK_LAST();
-  std::int64_t host = 0;
-  RF_CUDA_CHECK(cudaMemcpyAsync(&host, count.data(), sizeof host, cudaMemcpyDeviceToHost, stream_of(res)));
-  RF_CUDA_CHECK(cudaStreamSynchronize(stream_of(res)));
-  return host;
+unsigned long long* slot_of(TensorView counts, std::int64_t slot) {
+  return reinterpret_cast<unsigned long long*>(counts.data_as<std::int64_t>() + slot);
 }
 
-__global__ void count_nonfinite_rows_kernel(const float* table, const std::int32_t* ids, std::int64_t n,
+void tally_nonfinite_cuda(const Resources& res, const TensorView& values, TensorView counts, std::int64_t slot) {
+  const std::int64_t n = values.numel();
+  if (n == 0) return;
+  const unsigned blocks = std::min(cuda::blocks_for(n, kThreads), 1024u);
+  tally_nonfinite_kernel<<<blocks, kThreads, 0, stream_of(res)>>>(values.data_as<float>(), n, slot_of(counts, slot));
+  RF_CUDA_CHECK_LAST();
+}
+
+// Ids are trusted here (a step's coalesced gradient rows); the CPU reference checks them.
+__global__ void tally_nonfinite_rows_kernel(const float* table, const std::int32_t* ids, std::int64_t n,
                                             std::int64_t d, unsigned long long* count) {
   unsigned long long local = 0;
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n * d;
@@ -160,18 +159,14 @@ __global__ void count_nonfinite_rows_kernel(const float* table, const std::int32
   if (local) atomicAdd(count, local);
 }
 
-std::int64_t count_nonfinite_rows_cuda(const Resources& res, const TensorView& table, const TensorView& ids) {
+void tally_nonfinite_rows_cuda(const Resources& res, const TensorView& table, const TensorView& ids,
+                               TensorView counts, std::int64_t slot) {
   const std::int64_t n = ids.numel(), d = table.shape[1];
-  if (n == 0 || d == 0) return 0;
-  Tensor count = Tensor::zeros({1}, DType::kI64, res.device(), res.stream());
+  if (n == 0 || d == 0) return;
   const unsigned blocks = std::min(cuda::blocks_for(n * d, kThreads), 1024u);
-  count_nonfinite_rows_kernel<<<blocks, kThreads, 0, stream_of(res)>>>(
-      table.data_as<float>(), ids.data_as<std::int32_t>(), n, d, reinterpret_cast<unsigned long long*>(count.data()));
+  tally_nonfinite_rows_kernel<<<blocks, kThreads, 0, stream_of(res)>>>(
+      table.data_as<float>(), ids.data_as<std::int32_t>(), n, d, slot_of(counts, slot));
   RF_CUDA_CHECK_LAST();
-  std::int64_t host = 0;
-  RF_CUDA_CHECK(cudaMemcpyAsync(&host, count.data(), sizeof host, cudaMemcpyDeviceToHost, stream_of(res)));
-  RF_CUDA_CHECK(cudaStreamSynchronize(stream_of(res)));
-  return host;
 }
 
 }  // namespace
@@ -179,7 +174,7 @@ std::int64_t count_nonfinite_rows_cuda(const Resources& res, const TensorView& t
 RF_REGISTER_KERNEL(coalesce_rows, kCUDA, coalesce_rows_cuda);
 RF_REGISTER_KERNEL(scatter_add_rows, kCUDA, scatter_add_rows_cuda);
 RF_REGISTER_KERNEL(gather_rows, kCUDA, gather_rows_cuda);
-RF_REGISTER_KERNEL(count_nonfinite, kCUDA, count_nonfinite_cuda);
-RF_REGISTER_KERNEL(count_nonfinite_rows, kCUDA, count_nonfinite_rows_cuda);
+RF_REGISTER_KERNEL(tally_nonfinite, kCUDA, tally_nonfinite_cuda);
+RF_REGISTER_KERNEL(tally_nonfinite_rows, kCUDA, tally_nonfinite_rows_cuda);
 
 }  // namespace recforge::kernels

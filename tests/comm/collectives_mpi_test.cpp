@@ -151,6 +151,10 @@ TEST(Collectives, HostHelpersAndBarrier) {
   comm().barrier();
   EXPECT_EQ(comm().allreduce_int(rank() + 1, ReduceOp::kSum), world() * (world() + 1) / 2);
   EXPECT_EQ(comm().allreduce_int(rank(), ReduceOp::kMax), world() - 1);
+  std::int64_t several[3] = {rank(), rank() == 0 ? 1 : 0, -rank()};
+  comm().allreduce_ints(several, ReduceOp::kSum);
+  EXPECT_EQ((std::vector<std::int64_t>(several, several + 3)),
+            (std::vector<std::int64_t>{world() * (world() - 1) / 2, 1, -world() * (world() - 1) / 2}));
   EXPECT_DOUBLE_EQ(comm().allreduce_double(0.5, ReduceOp::kAvg), 0.5);
   std::vector<std::int64_t> expected(static_cast<std::size_t>(world()));
   std::iota(expected.begin(), expected.end(), 0);

@@ -77,6 +77,29 @@ TEST_P(RowsParity, CountNonfiniteRowsMatchesTheCpu) {
             count_nonfinite_rows(Resources::cpu(), table, ids));
 }
 
+// Many tensors tallied into one device counts tensor and read back once, as
+// the trainer checks a step: the same slots as the CPU reference.
+TEST_P(RowsParity, TallyIntoSlotsMatchesTheCpu) {
+  RF_SKIP_WITHOUT_GPU();
+  const auto [n, d] = GetParam();
+  const Resources gpu = Resources::cuda(0);
+  Tensor table = random_values({97, d}, 8);
+  float* t = table.data_as<float>();
+  for (std::int64_t i = 0; i < 97 * d; i += 5) t[i] = NAN;
+  const Tensor ids = random_ids(n, 97, 9);
+  const Tensor gpu_table = table.to(gpu.device(), gpu.stream()), gpu_ids = ids.to(gpu.device(), gpu.stream());
+  Tensor cpu_counts = Tensor::zeros({3}, DType::kI64);
+  Tensor gpu_counts = Tensor::zeros({3}, DType::kI64, gpu.device(), gpu.stream());
+  for (int repeat = 0; repeat < 2; ++repeat) {  // slots accumulate
+    tally_nonfinite(Resources::cpu(), table, cpu_counts, 0);
+    tally_nonfinite(gpu, gpu_table, gpu_counts, 0);
+    tally_nonfinite_rows(Resources::cpu(), table, ids, cpu_counts, 2);
+    tally_nonfinite_rows(gpu, gpu_table, gpu_ids, gpu_counts, 2);
+  }
+  EXPECT_EQ(read_counts(gpu, gpu_counts), read_counts(Resources::cpu(), cpu_counts));
+  EXPECT_EQ(read_counts(gpu, gpu_counts)[1], 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Sizes, RowsParity,
                          ::testing::Values(std::pair<std::int64_t, std::int64_t>{0, 4}, std::pair<std::int64_t, std::int64_t>{1, 1},
                                            std::pair<std::int64_t, std::int64_t>{1000, 64}, std::pair<std::int64_t, std::int64_t>{4096, 33}),

@@ -64,6 +64,19 @@ TEST(CountNonfiniteRows, CountsOnlyTheNamedRowsAsOftenAsNamed) {
                   ErrorKind::kInvalidArgument, "expected dtype i32, got i64");
 }
 
+TEST(TallyNonfinite, AddsEachTensorsCountToItsSlot) {
+  Tensor counts = Tensor::from_vector(std::vector<std::int64_t>{7, 0, 0});
+  Tensor table = Tensor::from_vector(std::vector<float>{NAN, 1, 2, INFINITY}, {2, 2});
+  tally_nonfinite(kCpu, Tensor::from_vector(std::vector<float>{NAN, 0, -INFINITY}), counts, 0);
+  tally_nonfinite_rows(kCpu, table, Tensor::from_vector(std::vector<std::int32_t>{1, 1}), counts, 2);
+  tally_nonfinite(kCpu, table, counts, 2);
+  EXPECT_EQ(read_counts(kCpu, counts), (std::vector<std::int64_t>{7 + 2, 0, 2 + 2}));
+  RF_EXPECT_ERROR(tally_nonfinite(kCpu, table, counts, 3), ErrorKind::kInvalidArgument,
+                  "tally_nonfinite: slot 3 outside counts [3]");
+  RF_EXPECT_ERROR(tally_nonfinite(kCpu, table, Tensor::zeros({1}, DType::kI32), 0), ErrorKind::kInvalidArgument,
+                  "expected dtype i64, got i32");
+}
+
 TEST(Sgd, PlainMomentumAndWeightDecay) {
   Tensor w = Tensor::from_vector(std::vector<float>{1, 2}), g = Tensor::from_vector(std::vector<float>{0.5f, -1});
   Tensor v = Tensor::zeros({2}, DType::kF32);

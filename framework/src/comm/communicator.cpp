@@ -170,11 +170,15 @@ void Communicator::barrier() {
 }
 
 std::int64_t Communicator::allreduce_int(std::int64_t value, ReduceOp op) {
-  RF_CHECK(op != ReduceOp::kAvg, "allreduce_int: avg is not defined for integers");
-  check_agreement("allreduce_int", 1);
-  Scope scope(*this, "allreduce_int(" + std::string(reduce_op_name(op)) + ")");
-  host_allreduce_impl(&value, 1, false, op);
+  allreduce_ints({&value, 1}, op);
   return value;
+}
+
+void Communicator::allreduce_ints(std::span<std::int64_t> values, ReduceOp op) {
+  RF_CHECK(op != ReduceOp::kAvg, "allreduce_int: avg is not defined for integers");
+  check_agreement("allreduce_int", static_cast<std::int64_t>(values.size()));
+  Scope scope(*this, "allreduce_int(" + std::string(reduce_op_name(op)) + ")");
+  host_allreduce_impl(values.data(), values.size(), false, op);
 }
 
 double Communicator::allreduce_double(double value, ReduceOp op) {

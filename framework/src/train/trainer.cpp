@@ -74,30 +74,38 @@ void Trainer::log(std::int64_t step, std::int64_t epoch, const std::string& spli
 // NaN/Inf in a step's gradients and in the parameter values it read: the rows
 // its embedding gradients name (no pass over the tables) and every dense
 // parameter. A bad value is caught at the step that used it, even where the
-// forward pass hides it (max(0, NaN) is 0).
+// forward pass hides it (max(0, NaN) is 0). All counts are tallied on the
+// device and read back with one sync per step.
 std::int64_t Trainer::count_nonfinite_in_step(const std::vector<Parameter*>& params, std::string& where) const {
-  std::int64_t total = 0;
-  const auto note = [&](std::int64_t bad, const char* what, const Parameter& p) {
-    if (bad > 0) where += fmt::format("{}{} in the {} of '{}'", where.empty() ? "" : ", ", bad, what, p.name());
-    total += bad;
-  };
-  for (Parameter* p : params) {
-    if (p->is_embedding()) {
-      if (p->rows().size() == 0) continue;
-      note(kernels::count_nonfinite(resources_, p->rows().values), "gradient", *p);
-      note(kernels::count_nonfinite_rows(resources_, p->value(), p->rows().ids), "values", *p);
+  const auto slots = static_cast<std::int64_t>(2 * params.size());
+  Tensor counts = Tensor::zeros({slots}, DType::kI64, resources_.device(), resources_.stream());
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    Parameter& p = *params[i];
+    const auto grad_slot = static_cast<std::int64_t>(2 * i), value_slot = grad_slot + 1;
+    if (p.is_embedding()) {
+      if (p.rows().size() == 0) continue;
+      kernels::tally_nonfinite(resources_, p.rows().values, counts, grad_slot);
+      kernels::tally_nonfinite_rows(resources_, p.value(), p.rows().ids, counts, value_slot);
     } else {
-      note(kernels::count_nonfinite(resources_, p->grad(resources_.stream())), "gradient", *p);
-      note(kernels::count_nonfinite(resources_, p->value()), "values", *p);
+      kernels::tally_nonfinite(resources_, p.grad(resources_.stream()), counts, grad_slot);
+      kernels::tally_nonfinite(resources_, p.value(), counts, value_slot);
     }
+  }
+  const std::vector<std::int64_t> bad = kernels::read_counts(resources_, counts);
+  std::int64_t total = 0;
+  for (std::size_t slot = 0; slot < bad.size(); ++slot) {
+    if (bad[slot] == 0) continue;
+    where += fmt::format("{}{} in the {} of '{}'", where.empty() ? "" : ", ", bad[slot],
+                         slot % 2 == 0 ? "gradient" : "values", params[slot / 2]->name());
+    total += bad[slot];
   }
   return total;
 }
 
 std::int64_t Trainer::count_nonfinite_parameters() const {
-  std::int64_t bad = 0;
-  for (Parameter* p : model_.parameters()) bad += kernels::count_nonfinite(resources_, p->value());
-  return bad;
+  Tensor counts = Tensor::zeros({1}, DType::kI64, resources_.device(), resources_.stream());
+  for (Parameter* p : model_.parameters()) kernels::tally_nonfinite(resources_, p->value(), counts, 0);
+  return kernels::read_counts(resources_, counts)[0];
 }
 
 void Trainer::clip_gradients(const std::vector<Parameter*>& params) {
@@ -178,8 +186,7 @@ Trainer::EpochResult Trainer::run_full_epoch(std::int64_t epoch) {
   result.loss_sum = stats.loss_sum;
   result.examples = stats.examples;
   std::int64_t flags[2] = {count_nonfinite_parameters(), stop_requested() ? 1 : 0};
-  flags[0] = comm_.allreduce_int(flags[0], ReduceOp::kSum);
-  flags[1] = comm_.allreduce_int(flags[1], ReduceOp::kMax);
+  comm_.allreduce_ints(flags, ReduceOp::kSum);
   RF_CHECK_KIND(ErrorKind::kNumerical, flags[0] == 0, "epoch ", epoch, ": ", flags[0],
                 " non-finite parameter values after the epoch (nothing is saved from this state)");
   result.stop = flags[1] > 0;
@@ -249,10 +256,13 @@ Trainer::EpochResult Trainer::run_minibatch_epoch(std::int64_t epoch, std::int64
     std::int64_t bad = count_nonfinite_in_step(params, where) + (std::isfinite(stats.loss_sum) ? 0 : 1);
     if (!std::isfinite(stats.loss_sum)) where += (where.empty() ? "" : ", ") + std::string("the loss");
     if (injected != "skip_collective") summary.sync = sync.synchronize(params);
-    // One decision for all ranks: integer SUM of non-finite counts (a float sum
-    // could overflow, a MAX could drop a NaN) and MAX of stop requests.
-    const std::int64_t total_bad = comm_.allreduce_int(bad, ReduceOp::kSum);
-    const bool stop = comm_.allreduce_int(stop_requested() ? 1 : 0, ReduceOp::kMax) > 0;
+    // One decision for all ranks in one collective: integer SUMs of the
+    // non-finite counts (a float sum could overflow, a MAX could drop a NaN)
+    // and of the stop requests (any rank's request stops all).
+    std::int64_t decision[2] = {bad, stop_requested() ? 1 : 0};
+    comm_.allreduce_ints(decision, ReduceOp::kSum);
+    const std::int64_t total_bad = decision[0];
+    const bool stop = decision[1] > 0;
     if (total_bad > 0) {
       if (bad > 0) log::warn("step {}: rank {} found {}", global_step, comm_.rank(), where);
       RF_CHECK_KIND(ErrorKind::kNumerical, skip_bad_steps, "step ", global_step, ": ", total_bad,

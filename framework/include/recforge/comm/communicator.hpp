@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -73,6 +74,8 @@ class Communicator {
 
   // Host-side helpers for control decisions (always on the CPU, whatever the backend).
   std::int64_t allreduce_int(std::int64_t value, ReduceOp op);
+  // Several decisions in one collective (a step's NaN count and stop request).
+  void allreduce_ints(std::span<std::int64_t> values, ReduceOp op);
   double allreduce_double(double value, ReduceOp op);
   std::vector<std::int64_t> allgather_int(std::int64_t value);
   std::vector<std::string> allgather_string(const std::string& value);

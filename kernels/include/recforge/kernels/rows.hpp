@@ -1,9 +1,11 @@
 // Row operations on embedding tables and their sparse gradients.
-//   defines: coalesce_rows, scatter_add_rows, gather_rows, count_nonfinite, count_nonfinite_rows
+//   defines: coalesce_rows, scatter_add_rows, gather_rows, tally_nonfinite, tally_nonfinite_rows
+//   helpers: count_nonfinite, count_nonfinite_rows (a tally read back at once)
 // Shapes: n ids, D columns, R table rows.
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "recforge/core/resources.hpp"
 #include "recforge/core/tensor.hpp"
@@ -26,15 +28,18 @@ RF_DECLARE_OP(scatter_add_rows, ScatterAddRowsFn);
 using GatherRowsFn = void(const Resources&, const TensorView& table, const TensorView& ids, TensorView out);
 RF_DECLARE_OP(gather_rows, GatherRowsFn);
 
-// Number of NaN/Inf values in an f32 tensor (synchronises the stream on CUDA).
-using CountNonfiniteFn = std::int64_t(const Resources&, const TensorView& values);
-RF_DECLARE_OP(count_nonfinite, CountNonfiniteFn);
+// counts[slot] += the number of NaN/Inf values in an f32 tensor; counts (S)
+// i64 on the resources' device. Queued on the stream, no sync: a caller
+// tallies many tensors into one counts tensor and reads it back once.
+using TallyNonfiniteFn = void(const Resources&, const TensorView& values, TensorView counts, std::int64_t slot);
+RF_DECLARE_OP(tally_nonfinite, TallyNonfiniteFn);
 
-// Number of NaN/Inf values in the rows ids (n) of table (R, D), a row counted
-// as often as it is named: the parameter rows a step used, without a pass over
-// the table (synchronises the stream on CUDA).
-using CountNonfiniteRowsFn = std::int64_t(const Resources&, const TensorView& table, const TensorView& ids);
-RF_DECLARE_OP(count_nonfinite_rows, CountNonfiniteRowsFn);
+// counts[slot] += the number of NaN/Inf values in the rows ids (n) of table
+// (R, D), a row counted as often as it is named: the parameter rows a step
+// used, without a pass over the table.
+using TallyNonfiniteRowsFn = void(const Resources&, const TensorView& table, const TensorView& ids, TensorView counts,
+                                  std::int64_t slot);
+RF_DECLARE_OP(tally_nonfinite_rows, TallyNonfiniteRowsFn);
 
 void check_rows_args(const char* op, const Resources& res, const TensorView& ids, const TensorView& values);
 
@@ -67,21 +72,45 @@ inline void gather_rows(const Resources& res, const TensorView& table, const Ten
   dispatch<gather_rows_op>(ids.device)(res, table, ids, out);
 }
 
+void check_tally_args(const char* op, const Resources& res, const TensorView& counts, std::int64_t slot);
+
+inline void tally_nonfinite(const Resources& res, const TensorView& values, TensorView counts, std::int64_t slot) {
+  check_dtype("tally_nonfinite", values, DType::kF32);
+  check_contiguous("tally_nonfinite", values);
+  RF_CHECK(values.device == res.device(), "tally_nonfinite: values on ", values.device.str(), ", resources on ",
+           res.device().str());
+  check_tally_args("tally_nonfinite", res, counts, slot);
+  dispatch<tally_nonfinite_op>(values.device)(res, values, counts, slot);
+}
+
+inline void tally_nonfinite_rows(const Resources& res, const TensorView& table, const TensorView& ids,
+                                 TensorView counts, std::int64_t slot) {
+  check_dtype("tally_nonfinite_rows table", table, DType::kF32);
+  check_contiguous("tally_nonfinite_rows table", table);
+  check_dtype("tally_nonfinite_rows ids", ids, DType::kI32);
+  check_contiguous("tally_nonfinite_rows ids", ids);
+  RF_CHECK(table.ndim() == 2 && ids.ndim() == 1 && table.device == ids.device && table.device == res.device(),
+           "tally_nonfinite_rows: expected a (R, D) table and (n) ids on ", res.device().str(), ", got ",
+           table.shape.str(), " on ", table.device.str(), " and ", ids.shape.str(), " on ", ids.device.str());
+  check_tally_args("tally_nonfinite_rows", res, counts, slot);
+  dispatch<tally_nonfinite_rows_op>(ids.device)(res, table, ids, counts, slot);
+}
+
+// counts (S) i64 on any device -> its values on the host (synchronises the stream).
+std::vector<std::int64_t> read_counts(const Resources& res, const TensorView& counts);
+
+// The number of NaN/Inf values in one tensor, read back at once (synchronises
+// the stream on CUDA). Checking many tensors: tally them, read once.
 inline std::int64_t count_nonfinite(const Resources& res, const TensorView& values) {
-  check_dtype("count_nonfinite", values, DType::kF32);
-  check_contiguous("count_nonfinite", values);
-  return dispatch<count_nonfinite_op>(values.device)(res, values);
+  Tensor counts = Tensor::zeros({1}, DType::kI64, res.device(), res.stream());
+  tally_nonfinite(res, values, counts, 0);
+  return read_counts(res, counts)[0];
 }
 
 inline std::int64_t count_nonfinite_rows(const Resources& res, const TensorView& table, const TensorView& ids) {
-  check_dtype("count_nonfinite_rows table", table, DType::kF32);
-  check_contiguous("count_nonfinite_rows table", table);
-  check_dtype("count_nonfinite_rows ids", ids, DType::kI32);
-  check_contiguous("count_nonfinite_rows ids", ids);
-  RF_CHECK(table.ndim() == 2 && ids.ndim() == 1 && table.device == ids.device && table.device == res.device(),
-           "count_nonfinite_rows: expected a (R, D) table and (n) ids on ", res.device().str(), ", got ",
-           table.shape.str(), " on ", table.device.str(), " and ", ids.shape.str(), " on ", ids.device.str());
-  return dispatch<count_nonfinite_rows_op>(ids.device)(res, table, ids);
+  Tensor counts = Tensor::zeros({1}, DType::kI64, res.device(), res.stream());
+  tally_nonfinite_rows(res, table, ids, counts, 0);
+  return read_counts(res, counts)[0];
 }
 
 }  // namespace recforge::kernels
