@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Runs the Google Benchmark micro benchmarks (build/bench/) with repetitions and
-# writes their medians as a Markdown table with machine, date, commit and
-# command:  benchmarks/run_micro.sh [output, default benchmarks/results/micro_<cpu|gpu>.md]
+# Runs the Google Benchmark micro benchmarks (build/bench/, or
+# $RECFORGE_BUILD_DIR/bench/) with repetitions and writes their medians as a
+# Markdown table with machine, date, commit and command:
+#   benchmarks/run_micro.sh [output, default benchmarks/results/micro_<cpu|gpu>.md]
 # CUDA cases run when a GPU is visible (the file is then micro_gpu.md and names
 # the GPU); without one they are listed as skipped. comm_bench (all-reduce)
 # needs mpirun: benchmarks/comm/run_comm_bench.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+build=${RECFORGE_BUILD_DIR:-build}
 benches=(kernels_bench als_bench ranking_bench random_bench score_bench checkpoint_bench)
 device=cpu
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1 || true)
@@ -16,7 +18,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for b in "${benches[@]}"; do
   echo "running $b" >&2
-  "build/bench/$b" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
+  "$build/bench/$b" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
     --benchmark_out="$tmp/$b.json" --benchmark_out_format=json >/dev/null 2>&1 || echo "$b failed" >&2
 done
 /usr/bin/python3 - "$tmp" "$out" "${gpu:-}" "${benches[@]}" <<'PY'

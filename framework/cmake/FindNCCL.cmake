@@ -1,9 +1,10 @@
-# Finds NCCL (header nccl.h, library libnccl) next to the CUDA toolkit or in the
-# system paths. Defines NCCL_FOUND, NCCL_VERSION and the imported target NCCL::NCCL.
+# Finds NCCL (header nccl.h, library libnccl) in NCCL_ROOT (also a pip wheel's
+# nvidia/nccl folder, which ships only libnccl.so.2), next to the CUDA toolkit
+# or in the system paths. Defines NCCL_FOUND, NCCL_VERSION and the imported target NCCL::NCCL.
 find_path(NCCL_INCLUDE_DIR nccl.h
   HINTS ${NCCL_ROOT} ${CUDAToolkit_INCLUDE_DIRS} $ENV{NCCL_ROOT}
   PATH_SUFFIXES include)
-find_library(NCCL_LIBRARY NAMES nccl
+find_library(NCCL_LIBRARY NAMES nccl libnccl.so.2 NAMES_PER_DIR
   HINTS ${NCCL_ROOT} ${CUDAToolkit_LIBRARY_DIR} $ENV{NCCL_ROOT}
   PATH_SUFFIXES lib lib64)
 if(NCCL_INCLUDE_DIR AND EXISTS "${NCCL_INCLUDE_DIR}/nccl.h")

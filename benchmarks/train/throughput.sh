@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Training throughput of every model on one device at the ML-25M shape (the
+# synthetic preset: 25M interactions, 162,541 users, 59,047 items), with the
+# settings each model's paper uses, a fixed number of steps each:
+#   benchmarks/train/throughput.sh [output.md]
+# Environment: DEVICE cuda|cpu|auto (auto), PRESET (ml25m; ml100k for a quick
+# check), STEPS mini-batch steps per model (200), MODELS (all five),
+# RECFORGE_BUILD_DIR (build), RECFORGE_BENCH_DIR (/tmp/recforge-bench-train).
+# Steady rate: steps between the first and the last log line over their wall
+# time (the first window, with its warm-up, is left out). ALS trains full
+# batch: seconds per iteration, the median of 3. No checkpoints (their fsync
+# is not training). Exit 1 if a model failed (its row says why).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=${1:-/dev/stdout}
+build=${RECFORGE_BUILD_DIR:-build}
+device=${DEVICE:-auto}
+preset=${PRESET:-ml25m}
+steps=${STEPS:-200}
+models=${MODELS:-als ncf two_tower sasrec lightgcn}
+work=${RECFORGE_BENCH_DIR:-/tmp/recforge-bench-train}
+mkdir -p "$work"
+
+model_section() {
+  case "$1" in
+    als) echo "{type: als, factors: 64, reg: 0.01, cg_steps: 3, compute_loss: false}" ;;
+    ncf) echo "{type: ncf, factors: 64, layers: 3, negatives: 4}" ;;
+    two_tower) echo "{type: two_tower, dim: 64, temperature: 0.1, loss: softmax, log_q: true}" ;;
+    sasrec) echo "{type: sasrec, dim: 50, blocks: 2, max_len: 200, dropout: 0.2}" ;;
+    lightgcn) echo "{type: lightgcn, dim: 64, layers: 3, reg: 1e-4}" ;;
+    *) echo "unknown model $1" >&2; exit 2 ;;
+  esac
+}
+batch_of() {
+  case "$1" in sasrec) echo 128 ;; lightgcn) echo 8192 ;; *) echo 1024 ;; esac
+}
+
+rows=()
+failures=0
+for model in $models; do
+  name="throughput_$model"
+  if [ "$model" = als ]; then
+    train="{epochs: 3, eval_every: 1000}"
+  else
+    train="{epochs: 1, max_steps: $steps, log_every: $(( steps / 4 > 0 ? steps / 4 : 1 )), batch_size: $(batch_of "$model"), optimizer: {type: adam, lr: 0.001}, eval_every: 1000}"
+  fi
+  cat >"$work/$name.yaml" <<YAML
+run: {name: $name, output_dir: $work/runs, log_level: warn, device: $device}
+data: {format: synthetic, synthetic: {preset: $preset}, split: {method: leave_one_out}, cache_dir: $work/cache}
+model: $(model_section "$model")
+train: $train
+checkpoint: {enabled: false}
+YAML
+  rm -rf "$work/runs/$name"  # metrics.jsonl appends: start clean
+  echo "training $model ($preset, $device)" >&2
+  start=$(date +%s.%N)
+  if ! "$build/bin/recforge" train "$work/$name.yaml" >"$work/$name.log" 2>&1; then
+    rows+=("| $model | failed: $(tail -n 1 "$work/$name.log" | cut -c1-160) | | | |")
+    failures=$((failures + 1))
+    continue
+  fi
+  wall=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN {printf "%.1f", e - s}')
+  rows+=("$(/usr/bin/env python3 - "$work/runs/$name/metrics.jsonl" "$model" "$wall" <<'PY'
+import json, statistics, sys
+path, model, wall = sys.argv[1], sys.argv[2], sys.argv[3]
+lines = [json.loads(l) for l in open(path)]
+train = [l for l in lines if l["split"] == "train"]
+epochs = [l["values"]["seconds"] for l in lines if l["split"] == "epoch"]
+if model == "als" or len(train) < 2:
+    print(f"| {model} | {statistics.median(epochs):.3f} s per iteration | | | {wall} s |")
+else:
+    first, last = train[0], train[-1]
+    rate = (last["step"] - first["step"]) / (last["wall_time"] - first["wall_time"])
+    print(f"| {model} | {rate:.1f} steps/s | {last['values']['examples_per_s']:,.0f} | {last['values']['loss']:.4f} | {wall} s |")
+PY
+)")
+done
+
+gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1 || true)
+{
+  echo "# Training throughput, $preset shape"
+  echo
+  echo "- Machine: $(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1))${gpu:+, GPU $gpu}; run.device: $device."
+  echo "- Date: $(date -u '+%Y-%m-%d %H:%M') UTC; commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)."
+  echo "- Command: \`DEVICE=$device PRESET=$preset STEPS=$steps benchmarks/train/throughput.sh\`; one run each."
+  echo "- Mini-batch models: $steps steps (batch: sasrec 128 sequences, lightgcn 8192 triples, else 1024 rows);"
+  echo "  steady steps/s leaves out the first log window; examples/s is the trainer's own figure over the whole epoch."
+  echo
+  echo "| model | steady rate | examples/s | last loss | wall (load + train) |"
+  echo "|---|---|---|---|---|"
+  printf '%s\n' "${rows[@]}"
+} >"$out"
+exit $((failures > 0))

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The one prepared run for a lent GPU machine (device tool; its time is short,
+# so everything that needs the GPU is here, in order, each stage logged):
+#
+#   here, once:  bash ../shared/device/pack-deps.sh .deps --with-mpi
+#   device:      run(command="bash launch/gpu-session.sh", carry=[".deps"], timeout_s=590)
+#
+# Stages (arguments pick some; default all): build, test, micro, train.
+#   build  unpack the carried Debian packages into /opt/rfdeps, find NCCL (the
+#          image's, else the PyTorch wheel's), configure build-gpu for sm_90
+#          only (H100/H200), Release, and build everything
+#   test   ctest -L gpu: the CUDA kernels' parity with their CPU references,
+#          the 1-rank NCCL communicator, GPU training and evaluation
+#   micro  benchmarks/run_micro.sh: every micro benchmark, CPU and CUDA side by side
+#   train  benchmarks/train/throughput.sh: each model at the ML-25M shape on the GPU
+# Results go to $OUT (the device tool brings them back; at most 8 files):
+# session.log, build.log, gpu_tests.log, micro_gpu.md, train_gpu.md. Copy the
+# .md files into benchmarks/results/. A stage that fails is reported and the
+# next one still runs; the exit status is the number of failed stages.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${OUT:-build-gpu/out}
+mkdir -p "$out"
+stages=${*:-build test micro train}
+failed=0
+log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$out/session.log"; }
+run_stage() {  # name, command...: times the stage, counts a failure
+  local name=$1 start=$SECONDS
+  shift
+  log "$name: start"
+  if "$@"; then log "$name: ok in $((SECONDS - start)) s"; else log "$name: FAILED (exit $?) after $((SECONDS - start)) s"; failed=$((failed + 1)); fi
+}
+
+deps() {
+  [ -f /opt/rfdeps/env.sh ] || bash .deps/unpack-deps.sh .deps /opt/rfdeps >"$out/unpack.log" 2>&1 || return 1
+  # shellcheck disable=SC1091
+  . /opt/rfdeps/env.sh
+  grep -E "resolves|not found|missing" "$out/unpack.log" 2>/dev/null | tee -a "$out/session.log"
+  if [ -z "${NCCL_ROOT:-}" ] && ! ldconfig -p | grep -q libnccl.so; then
+    NCCL_ROOT=$(python3 -c 'import nvidia.nccl, os; print(os.path.dirname(nvidia.nccl.__file__))' 2>/dev/null ||
+                python3 -c 'import nvidia.nccl; print(list(nvidia.nccl.__path__)[0])' 2>/dev/null || true)
+    export NCCL_ROOT
+    [ -n "$NCCL_ROOT" ] && export LD_LIBRARY_PATH="$NCCL_ROOT/lib:${LD_LIBRARY_PATH:-}"
+  fi
+  log "NCCL: ${NCCL_ROOT:-system}; $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -n 1 || echo "no nvidia-smi")"
+}
+
+build() {
+  # shellcheck disable=SC2086
+  [ -f build-gpu/build.ninja ] ||
+    cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DRECFORGE_CUDA=ON \
+      -DCMAKE_CUDA_ARCHITECTURES=90 ${NCCL_ROOT:+-DNCCL_ROOT=$NCCL_ROOT} ${RFDEPS_CMAKE_FLAGS:-} >"$out/build.log" 2>&1 || {
+      tail -n 40 "$out/build.log" | tee -a "$out/session.log"
+      return 1
+    }
+  cmake --build build-gpu -j "$(nproc)" >>"$out/build.log" 2>&1 || {
+    grep -m 20 -E "error|FAILED" "$out/build.log" | tee -a "$out/session.log"
+    return 1
+  }
+}
+
+gpu_tests() {
+  ctest --test-dir build-gpu -L gpu -j 4 --output-on-failure --timeout 300 >"$out/gpu_tests.log" 2>&1
+  local status=$?
+  # On a GPU nothing should skip: name the first skipped tests and count them.
+  { grep -E "tests passed|tests failed|\(Failed\)|\(Timeout\)" "$out/gpu_tests.log"
+    grep "\*\*\*Skipped" "$out/gpu_tests.log" | head -n 10
+    echo "skipped: $(grep -c "\*\*\*Skipped" "$out/gpu_tests.log")"; } | tee -a "$out/session.log"
+  return $status
+}
+
+micro() { RECFORGE_BUILD_DIR=build-gpu benchmarks/run_micro.sh "$out/micro_gpu.md"; }
+train() { RECFORGE_BUILD_DIR=build-gpu DEVICE=cuda benchmarks/train/throughput.sh "$out/train_gpu.md"; }
+
+run_stage deps deps
+for stage in $stages; do
+  case "$stage" in
+    build) run_stage build build ;;
+    test) run_stage test gpu_tests ;;
+    micro) run_stage micro micro ;;
+    train) run_stage train train ;;
+    *) log "unknown stage $stage (build, test, micro, train)"; failed=$((failed + 1)) ;;
+  esac
+done
+log "done: $failed failed stage(s)"
+exit "$failed"
