@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317  # the stage functions are called through run_stage
 # The one prepared run for a lent GPU machine (device tool; its time is short,
 # so everything that needs the GPU is here, in order, each stage logged):
 #
@@ -18,7 +19,7 @@
 # .md files into benchmarks/results/. A stage that fails is reported and the
 # next one still runs; the exit status is the number of failed stages.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 out=${OUT:-build-gpu/out}
 mkdir -p "$out"
 stages=${*:-build test micro train}
@@ -66,7 +67,7 @@ gpu_tests() {
   { grep -E "tests passed|tests failed|\(Failed\)|\(Timeout\)" "$out/gpu_tests.log"
     grep "\*\*\*Skipped" "$out/gpu_tests.log" | head -n 10
     echo "skipped: $(grep -c "\*\*\*Skipped" "$out/gpu_tests.log")"; } | tee -a "$out/session.log"
-  return $status
+  return "$status"
 }
 
 micro() { RECFORGE_BUILD_DIR=build-gpu benchmarks/run_micro.sh "$out/micro_gpu.md"; }
