@@ -4,7 +4,9 @@
 # so everything that needs the GPU is here, in order, each stage logged):
 #
 #   here, once:  bash ../shared/device/pack-deps.sh .deps --with-mpi
-#   device:      run(command="bash launch/gpu-session.sh", carry=[".deps"], timeout_s=590)
+#   device:      run(command="bash launch/gpu-session.sh build test", carry=[".deps"], timeout_s=590)
+#   at once:     run(command="bash launch/gpu-session.sh micro train", carry=[".deps"], timeout_s=590)
+# (two calls, each under the tool's 10 minutes; the warm machine keeps build-gpu/)
 #
 # Stages (arguments pick some; default all): build, test, micro, train.
 #   build  unpack the carried Debian packages into /opt/rfdeps, find NCCL (the
@@ -13,10 +15,12 @@
 #   test   ctest -L gpu: the CUDA kernels' parity with their CPU references,
 #          the 1-rank NCCL communicator, GPU training and evaluation
 #   micro  benchmarks/run_micro.sh: every micro benchmark, CPU and CUDA side by side
-#   train  benchmarks/train/throughput.sh: each model at the ML-25M shape on the GPU
+#   train  benchmarks/train/throughput.sh: each model at the ML-25M shape on the
+#          GPU, then NCF, two-tower and SASRec again through a 1-rank NCCL
+#          communicator (the collective path's overhead)
 # Results go to $OUT (the device tool brings them back; at most 8 files):
-# session.log, build.log, gpu_tests.log, micro_gpu.md, train_gpu.md. Copy the
-# .md files into benchmarks/results/. A stage that fails is reported and the
+# session.log, unpack.log, build.log, gpu_tests.log, micro_gpu.md, train_gpu.md,
+# train_nccl_gpu.md. Copy the .md files into benchmarks/results/. A stage that fails is reported and the
 # next one still runs; the exit status is the number of failed stages.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -71,7 +75,11 @@ gpu_tests() {
 }
 
 micro() { RECFORGE_BUILD_DIR=build-gpu benchmarks/run_micro.sh "$out/micro_gpu.md"; }
-train() { RECFORGE_BUILD_DIR=build-gpu DEVICE=cuda benchmarks/train/throughput.sh "$out/train_gpu.md"; }
+train() {  # every model in one process, then the mini-batch ones through a 1-rank NCCL communicator
+  RECFORGE_BUILD_DIR=build-gpu DEVICE=cuda benchmarks/train/throughput.sh "$out/train_gpu.md" &&
+    RECFORGE_BUILD_DIR=build-gpu DEVICE=cuda COMM=nccl MODELS="ncf two_tower sasrec" \
+      benchmarks/train/throughput.sh "$out/train_nccl_gpu.md"
+}
 
 run_stage deps deps
 for stage in $stages; do

@@ -4,8 +4,10 @@
 # settings each model's paper uses, a fixed number of steps each:
 #   benchmarks/train/throughput.sh [output.md]
 # Environment: DEVICE cuda|cpu|auto (auto), PRESET (ml25m; ml100k for a quick
-# check), STEPS mini-batch steps per model (200), MODELS (all five),
-# RECFORGE_BUILD_DIR (build), RECFORGE_BENCH_DIR (/tmp/recforge-bench-train).
+# check), STEPS mini-batch steps per model (200), MODELS (all five), COMM
+# (auto; mpi or nccl run one rank through launch/mpirun.sh: the collective
+# path's overhead against auto's single process), RECFORGE_BUILD_DIR (build),
+# RECFORGE_BENCH_DIR (/tmp/recforge-bench-train).
 # Steady rate: steps between the first and the last log line over their wall
 # time (the first window, with its warm-up, is left out). ALS trains full
 # batch: seconds per iteration, the median of 3. No checkpoints (their fsync
@@ -18,6 +20,13 @@ device=${DEVICE:-auto}
 preset=${PRESET:-ml25m}
 steps=${STEPS:-200}
 models=${MODELS:-als ncf two_tower sasrec lightgcn}
+comm=${COMM:-auto}
+launcher=()
+case "$comm" in
+  auto | single) ;;
+  mpi | nccl) launcher=(launch/mpirun.sh -np 1) ;;
+  *) echo "COMM must be auto, single, mpi or nccl" >&2; exit 2 ;;
+esac
 work=${RECFORGE_BENCH_DIR:-/tmp/recforge-bench-train}
 mkdir -p "$work"
 
@@ -46,16 +55,18 @@ for model in $models; do
   fi
   cat >"$work/$name.yaml" <<YAML
 run: {name: $name, output_dir: $work/runs, log_level: warn, device: $device}
+comm: {backend: $comm}
 data: {format: synthetic, synthetic: {preset: $preset}, split: {method: leave_one_out}, cache_dir: $work/cache}
 model: $(model_section "$model")
 train: $train
 checkpoint: {enabled: false}
 YAML
   rm -rf "$work/runs/$name"  # metrics.jsonl appends: start clean
-  echo "training $model ($preset, $device)" >&2
+  echo "training $model ($preset, $device, comm $comm)" >&2
   start=$(date +%s.%N)
-  if ! "$build/bin/recforge" train "$work/$name.yaml" >"$work/$name.log" 2>&1; then
-    rows+=("| $model | failed: $(tail -n 1 "$work/$name.log" | cut -c1-160) | | | |")
+  if ! "${launcher[@]}" "$build/bin/recforge" train "$work/$name.yaml" >"$work/$name.log" 2>&1; then
+    reason=$(grep -m 1 -E "^recforge: |error" "$work/$name.log" || tail -n 1 "$work/$name.log")
+    rows+=("| $model | failed: ${reason:0:160} | | | |")
     failures=$((failures + 1))
     continue
   fi
@@ -80,9 +91,9 @@ gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1 
 {
   echo "# Training throughput, $preset shape"
   echo
-  echo "- Machine: $(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1))${gpu:+, GPU $gpu}; run.device: $device."
+  echo "- Machine: $(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1))${gpu:+, GPU $gpu}; run.device: $device; comm.backend: $comm${launcher[*]:+ (1 rank, launch/mpirun.sh)}."
   echo "- Date: $(date -u '+%Y-%m-%d %H:%M') UTC; commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)."
-  echo "- Command: \`DEVICE=$device PRESET=$preset STEPS=$steps benchmarks/train/throughput.sh\`; one run each."
+  echo "- Command: \`DEVICE=$device PRESET=$preset STEPS=$steps COMM=$comm benchmarks/train/throughput.sh\`; one run each."
   echo "- Mini-batch models: $steps steps (batch: sasrec 128 sequences, lightgcn 8192 triples, else 1024 rows);"
   echo "  steady steps/s leaves out the first log window; examples/s is the trainer's own figure over the whole epoch."
   echo
