@@ -18,6 +18,7 @@ packages=(
   clang libclang-rt-14-dev libomp-dev
   python3 python3-numpy python3-h5py python3-yaml python3-matplotlib python3-venv
   chromium        # renders `recforge report` pages in their test
+  shellcheck      # lints every shell script (scripts.shellcheck)
 )
 
 missing=()

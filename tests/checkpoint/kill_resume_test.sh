@@ -73,7 +73,8 @@ for trial in $(seq 1 "$trials"); do
   grep -q "resumed from" "$work/out" || fail "trial $trial: the restart did not resume"
   # Every version left is complete, and no temporary directory survived the restart.
   "${tool[@]}" verify "$work/runs/$name/checkpoints" >/dev/null || fail "trial $trial: a committed version does not verify"
-  ! ls -a "$work/runs/$name/checkpoints" | grep -qE '^\.(tmp|trash)-' || fail "trial $trial: temporary directories left"
+  [ -z "$(find "$work/runs/$name/checkpoints" -mindepth 1 -maxdepth 1 \( -name '.tmp-*' -o -name '.trash-*' \))" ] ||
+    fail "trial $trial: temporary directories left"
   if [ -n "$negative" ]; then
     if [ "$negative" = latest ]; then
       # The newest version committed before the fault, and the one resumed from.

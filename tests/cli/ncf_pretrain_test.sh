@@ -8,7 +8,7 @@
 #   ncf_pretrain_test.sh <recforge binary>
 set -uo pipefail
 bin=${1:?recforge binary}
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 config=configs/ncf_tiny.yaml

@@ -7,6 +7,7 @@
 set -u
 recforge=$1
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/testing/job_test_env.sh
 source "$here/../testing/job_test_env.sh" c3
 cat >"$work/job.yaml" <<YAML
 run: {output_dir: $work/runs, log_level: info}
@@ -16,7 +17,7 @@ train: {epochs: 2, batch_size: 64}
 YAML
 mpi=(mpirun --oversubscribe --bind-to none -x OMP_NUM_THREADS)
 for run in a b; do
-  "${mpi[@]}" -np 2 "$recforge" train "$work/job.yaml" --set run.name=$run --set train.epochs=$([ $run = a ] && echo 1 || echo 2) \
+  "${mpi[@]}" -np 2 "$recforge" train "$work/job.yaml" --set run.name=$run --set "train.epochs=$([ "$run" = a ] && echo 1 || echo 2)" \
     >"$work/out" 2>&1 || fail "training run $run failed"
 done
 timeout 60 "${mpi[@]}" -np 1 "$recforge" train "$work/job.yaml" --set train.epochs=3 --resume "$work/runs/a" : \

@@ -7,6 +7,7 @@ set -u
 recforge=$1
 here=$(cd "$(dirname "$0")" && pwd)
 tool=(/usr/bin/python3 "$here/../checkpoint/checkpoint_tool.py")
+# shellcheck source=tests/testing/job_test_env.sh
 source "$here/../testing/job_test_env.sh" determinism
 cat >"$work/job.yaml" <<YAML
 run: {output_dir: $work/runs, log_level: warn}

@@ -11,6 +11,7 @@ set -u
 recforge=$1
 here=$(cd "$(dirname "$0")" && pwd)
 tool=(/usr/bin/python3 "$here/../checkpoint/checkpoint_tool.py")
+# shellcheck source=tests/testing/job_test_env.sh
 source "$here/../testing/job_test_env.sh" diskfull
 cat >"$work/job.yaml" <<YAML
 run: {name: full, output_dir: $work/runs, log_level: info}

@@ -11,6 +11,7 @@ set -u
 recforge=$1; trials=${2:-20}
 here=$(cd "$(dirname "$0")" && pwd)
 tool=(/usr/bin/python3 "$here/../checkpoint/checkpoint_tool.py")
+# shellcheck source=tests/testing/job_test_env.sh
 source "$here/../testing/job_test_env.sh" publish
 cat >"$work/job.yaml" <<YAML
 run: {name: publish, output_dir: $work/runs, log_level: info}
@@ -23,13 +24,14 @@ ckpt=$work/runs/publish/checkpoints
 seed=${RECFORGE_TEST_SEED:-$RANDOM}
 RANDOM=$seed
 echo "seed $seed"
+newest_version() { find "$ckpt" -mindepth 1 -maxdepth 1 -name 'step-*' -printf '%f\n' 2>/dev/null | sort | tail -n 1; }
 for trial in $(seq 1 "$trials"); do
   "$recforge" train "$work/job.yaml" >"$work/out" 2>&1 &
   pid=$!
   # Kill 0.05 to 1.5 s after this run published its first version.
-  before=$(ls "$ckpt" 2>/dev/null | grep '^step-' | tail -n 1)
+  before=$(newest_version)
   for _ in $(seq 400); do
-    latest=$(ls "$ckpt" 2>/dev/null | grep '^step-' | tail -n 1)
+    latest=$(newest_version)
     [ -n "$latest" ] && [ "$latest" != "$before" ] && break
     kill -0 "$pid" 2>/dev/null || { cat "$work/out"; fail "trial $trial: the writer exited before the kill"; }
     sleep 0.05
@@ -48,6 +50,6 @@ step=$((10#${newest##*step-}))
 "$recforge" train "$work/job.yaml" --set "train.max_steps=$((step + 5))" >"$work/out" 2>&1 ||
   { tail -n 20 "$work/out"; fail "recforge could not resume from step $step after the kills"; }
 grep -q "resumed from" "$work/out" || fail "the final run did not resume"
-leftovers=$(ls -a "$ckpt" | grep -vE '^(\.|\.\.|step-[0-9]{10}|LATEST)$' || true)
+leftovers=$(find "$ckpt" -mindepth 1 -maxdepth 1 -printf '%f\n' | grep -vE '^(step-[0-9]{10}|LATEST)$' || true)
 [ -z "$leftovers" ] || fail "left in the checkpoint directory after a clean run: $leftovers"
 echo "RELIABILITY F5 trials=$trials passed=$trials"

@@ -7,6 +7,7 @@ set -u
 recforge=$1
 here=$(cd "$(dirname "$0")" && pwd)
 restart=$here/../../launch/restart.sh
+# shellcheck source=tests/testing/job_test_env.sh
 source "$here/../testing/job_test_env.sh" restart
 cat >"$work/job.yaml" <<YAML
 run: {name: restarts, output_dir: $work/runs, log_level: info}

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the shell tests that run recforge jobs:
 #   source "$here/../testing/job_test_env.sh" <name>
 # gives $work (a temporary directory removed at exit), Open MPI allowed as
