@@ -21,11 +21,13 @@ for b in "${benches[@]}"; do
   "$build/bench/$b" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
     --benchmark_out="$tmp/$b.json" --benchmark_out_format=json >/dev/null 2>&1 || echo "$b failed" >&2
 done
-/usr/bin/python3 - "$tmp" "$out" "${gpu:-}" "${benches[@]}" <<'PY'
+python=/usr/bin/python3  # the standard library only; the GPU image's python3 may live elsewhere
+[ -x "$python" ] || python=python3
+"$python" - "$tmp" "$out" "${gpu:-}" "${benches[@]}" <<'PY'
 import datetime, json, os, platform, subprocess, sys
 tmp, out, gpu, benches = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
-commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+commit = os.environ.get("RECFORGE_COMMIT") or subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
 lines = ["# Micro benchmarks", "",
          f"- Machine: {os.cpu_count()} cores ({cpu}){', GPU ' + gpu if gpu else ', no GPU'}.",
          f"- Date: {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC; commit {commit}.",

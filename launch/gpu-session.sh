@@ -4,9 +4,11 @@
 # so everything that needs the GPU is here, in order, each stage logged):
 #
 #   here, once:  bash ../shared/device/pack-deps.sh .deps --with-mpi
-#   device:      run(command="bash launch/gpu-session.sh build test", carry=[".deps"], timeout_s=590)
-#   at once:     run(command="bash launch/gpu-session.sh micro train", carry=[".deps"], timeout_s=590)
-# (two calls, each under the tool's 10 minutes; the warm machine keeps build-gpu/)
+#   device:      run(command="RECFORGE_COMMIT=<short hash> bash launch/gpu-session.sh build test", carry=[".deps"], timeout_s=590)
+#   at once:     run(command="RECFORGE_COMMIT=<short hash> bash launch/gpu-session.sh micro train", carry=[".deps"], timeout_s=590)
+# (two calls, each under the tool's 10 minutes; the warm machine keeps build-gpu/;
+# the working tree travels without .git, so the result files take the commit
+# from RECFORGE_COMMIT)
 #
 # Stages (arguments pick some; default all): build, test, micro, train.
 #   build  unpack the carried Debian packages into /opt/rfdeps, find NCCL (the

@@ -92,7 +92,7 @@ gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1 
   echo "# Training throughput, $preset shape"
   echo
   echo "- Machine: $(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1))${gpu:+, GPU $gpu}; run.device: $device; comm.backend: $comm${launcher[*]:+ (1 rank, launch/mpirun.sh)}."
-  echo "- Date: $(date -u '+%Y-%m-%d %H:%M') UTC; commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)."
+  echo "- Date: $(date -u '+%Y-%m-%d %H:%M') UTC; commit ${RECFORGE_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}."
   echo "- Command: \`DEVICE=$device PRESET=$preset STEPS=$steps COMM=$comm benchmarks/train/throughput.sh\`; one run each."
   echo "- Mini-batch models: $steps steps (batch: sasrec 128 sequences, lightgcn 8192 triples, else 1024 rows);"
   echo "  steady steps/s leaves out the first log window; examples/s is the trainer's own figure over the whole epoch."
