@@ -25,6 +25,7 @@ void add_data_command(CLI::App& app, const GlobalOptions& global);
 void add_preflight_command(CLI::App& app, const GlobalOptions& global);
 void add_serve_command(CLI::App& app, const GlobalOptions& global);
 void add_report_command(CLI::App& app, const GlobalOptions& global);
+void add_export_command(CLI::App& app, const GlobalOptions& global);
 void add_pending_commands(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace recforge::cli

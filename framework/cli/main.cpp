@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   cli::add_preflight_command(app, global);
   cli::add_serve_command(app, global);
   cli::add_report_command(app, global);
+  cli::add_export_command(app, global);
   cli::add_pending_commands(app, global);
 
   try {

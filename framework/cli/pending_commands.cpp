@@ -20,7 +20,6 @@ void pending(CLI::App& app, const char* name, const char* help) {
 
 void add_pending_commands(CLI::App& app, const GlobalOptions&) {
   pending(app, "evaluate", "evaluate a checkpoint on a dataset split (ranking metrics, full or sampled)");
-  pending(app, "export", "export model embeddings or a checkpoint to other formats");
 }
 
 }  // namespace recforge::cli
