@@ -82,7 +82,8 @@ void export_embeddings(const std::string& source, const std::string& out) {
                                     {"dim", serving.user_embeddings.shape()[1]},
                                     {"dataset_fingerprint", reader.meta().dataset_fingerprint}};
   // Everything goes into a temporary sibling first, renamed to OUT at the end.
-  const fs::path final_dir = fs::absolute(out);
+  fs::path final_dir = fs::absolute(out).lexically_normal();
+  if (final_dir.filename().empty()) final_dir = final_dir.parent_path();  // "-o dir/"
   const fs::path tmp = final_dir.parent_path() / (final_dir.filename().string() + ".tmp-" + std::to_string(getpid()));
   try {
     fs::create_directories(tmp);

@@ -45,6 +45,8 @@ with h5py.File(os.path.join(ckpt_dir, version, "checkpoint.h5"), "r") as f:
 print("ok: embeddings, ids and summary match", version)
 PY
 
+"$bin" export "$work/als_tiny/checkpoints" -o "$work/nested/again/" >"$work/out.txt" 2>&1 || fail "export to dir/"
+cmp "$work/exported/item_embeddings.npy" "$work/nested/again/item_embeddings.npy" || fail "a second export differs"
 expect_error 2 "already exists; export writes a new directory" "$bin" export "$work/als_tiny" -o "$work/exported"
 mkdir -p "$work/empty"
 expect_error 2 "has no loadable checkpoint version" "$bin" export "$work/empty" -o "$work/none"
