@@ -55,8 +55,7 @@ std::string ids_text(const data::IdMap& ids) {
 }
 
 void export_embeddings(const std::string& source, const std::string& out) {
-  // A run directory holds its checkpoints in checkpoints/ (as for train --resume).
-  const fs::path dir = fs::is_directory(fs::path(source) / "checkpoints") ? fs::path(source) / "checkpoints" : fs::path(source);
+  const fs::path dir = checkpoint::checkpoint_dir_of(source);
   RF_CHECK_KIND(ErrorKind::kNotFound, fs::is_directory(dir), "checkpoint directory '", source, "' does not exist");
   RF_CHECK_KIND(ErrorKind::kConfig, !fs::exists(out), "'", out,
                 "' already exists; export writes a new directory (remove it or choose another -o)");

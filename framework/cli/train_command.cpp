@@ -1,11 +1,11 @@
 // `recforge train <config> [--resume DIR]`: train a model (see train/run.hpp).
 #include <CLI/CLI.hpp>
 
-#include <filesystem>
 #include <new>
 
 #include "commands.hpp"
 #include "exit_codes.hpp"
+#include "recforge/checkpoint/repository.hpp"
 #include "recforge/comm/runtime.hpp"
 #include "recforge/config/job_config.hpp"
 #include "recforge/core/error.hpp"
@@ -35,10 +35,7 @@ void add_train_command(CLI::App& app, const GlobalOptions& global) {
       if (!global.log_level.empty()) overrides.push_back("run.log_level=" + global.log_level);
       if (global.log_all_ranks) overrides.push_back("run.log_all_ranks=true");
       if (!options->resume.empty()) {
-        // A run directory holds its checkpoints in checkpoints/.
-        const std::filesystem::path dir = options->resume;
-        const bool run_dir = std::filesystem::is_directory(dir / "checkpoints");
-        overrides.push_back("checkpoint.dir=" + (run_dir ? dir / "checkpoints" : dir).string());
+        overrides.push_back("checkpoint.dir=" + checkpoint::checkpoint_dir_of(options->resume));
         overrides.push_back("checkpoint.resume=required");
       }
       run_training(load_job_config(options->file, overrides, global.plugins), runtime);

@@ -42,6 +42,11 @@ std::string read_small_file(const fs::path& p, std::size_t max_bytes) {
 
 }  // namespace
 
+std::string checkpoint_dir_of(const std::string& dir_or_run_dir) {
+  const fs::path nested = fs::path(dir_or_run_dir) / "checkpoints";
+  return fs::is_directory(nested) ? nested.string() : dir_or_run_dir;
+}
+
 std::string version_name(std::int64_t step) {
   RF_CHECK(step >= 0 && step <= 9999999999LL, "checkpoint step ", step, " outside [0, 9999999999]");
   return fmt::format("step-{:010d}", step);

@@ -69,6 +69,10 @@ struct Retention {
   bool maximize = true;
 };
 
+// A run directory (<output_dir>/<name>) keeps its checkpoints in checkpoints/:
+// commands that take a checkpoint directory accept either and resolve it here.
+std::string checkpoint_dir_of(const std::string& dir_or_run_dir);
+
 // The version name of a step, and the step of a valid name.
 std::string version_name(std::int64_t step);
 std::optional<std::int64_t> parse_version_name(const std::string& name);
