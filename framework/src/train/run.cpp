@@ -1,8 +1,6 @@
 // run_training: the orchestration behind `recforge train` (see run.hpp).
 #include "recforge/train/run.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -13,14 +11,11 @@
 
 #include "recforge/checkpoint/checkpointer.hpp"
 #include "recforge/comm/signals.hpp"
-#include "recforge/comm/watchdog.hpp"
-#include "recforge/config/config_diff.hpp"
 #include "recforge/core/cuda_runtime.hpp"
-#include "recforge/core/sha256.hpp"
-#include "recforge/data/prepare.hpp"
 #include "recforge/eval/evaluator.hpp"
 #include "recforge/log/logging.hpp"
 #include "recforge/registry/plugin_registry.hpp"
+#include "recforge/train/job_session.hpp"
 #include "recforge/train/preflight.hpp"
 
 namespace recforge {
@@ -58,74 +53,36 @@ Device choose_device(const std::string& setting, int local_rank) {
 TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime) {
   const ConfigNode& run = job.section("run");
   RF_CHECK_KIND(ErrorKind::kConfig, !job["model"].is_null(), "the config has no model section; add `model:` with a `type:`");
-  const Device device = choose_device(run.get_string("device"), runtime.launch().local_rank);
-  if (run.get_int("threads") > 0) omp_set_num_threads(static_cast<int>(run.get_int("threads")));
-  const Resources resources = Resources::for_device(device, static_cast<int>(run.get_int("threads")));
-
-  std::unique_ptr<Communicator> comm = runtime.make_communicator(job.section("comm").get_string("backend"), device);
-  log::init(comm->rank(), comm->world_size(), log::parse_level(run.get_string("log_level")), run.get_bool("log_all_ranks"));
   const std::string run_dir = (std::filesystem::path(run.get_string("output_dir")) / run.get_string("name")).string();
+  JobSession session(job, runtime, run_dir + "/heartbeats");
+  Communicator* comm = &session.comm();
+  const Device device = session.device();
+  const Resources& resources = session.resources();
   std::filesystem::create_directories(run_dir);
-
-  const ConfigNode& comm_config = job.section("comm");
-  Communicator* raw_comm = comm.get();
-  Watchdog watchdog({.timeout_seconds = comm_config.get_double("watchdog_timeout"),
-                     .heartbeat_dir = comm_config.get_bool("heartbeats") ? run_dir + "/heartbeats" : std::string()},
-                    comm->rank(), comm->world_size(),
-                    [raw_comm](const std::string& message) { raw_comm->abort(4, message); });
-  watchdog.set_poll([raw_comm] { return raw_comm->async_error(); });
-  comm->set_watchdog(&watchdog);
-  comm->set_desync_check(comm_config.get_bool("desync_check"));
-  if (device.is_cuda()) comm->set_stream(resources.stream());
   install_stop_signal_handler();
 
   // Every rank must run the same config (decided before any training collective).
   const std::string config_text = job.to_yaml();
-  const std::string config_hash = Sha256::hex(Sha256::of(config_text.data(), config_text.size()));
-  const auto hashes = comm->allgather_string(config_hash);
-  if (std::any_of(hashes.begin(), hashes.end(), [&](const std::string& h) { return h != hashes[0]; })) {
-    // Every rank sees the same hashes and takes this branch: gather the texts
-    // to say which keys differ.
-    const auto texts = comm->allgather_string(config_text);
-    for (int r = 1; r < comm->world_size(); ++r) {
-      if (hashes[static_cast<std::size_t>(r)] == hashes[0]) continue;
-      auto differences = config_differences(texts[0], "rank 0", texts[static_cast<std::size_t>(r)],
-                                            "rank " + std::to_string(r));
-      if (differences.size() > 3) differences.resize(3);
-      RF_THROW(ErrorKind::kConfig, "rank 0 and rank ", r, " run different configs (",
-               differences.empty() ? std::string("their texts differ") : fmt::format("{}", fmt::join(differences, "; ")),
-               "); start every rank with the same file, --set and --resume");
-    }
-  }
+  session.check_same_config(config_text);
   std::unique_ptr<MetricsLog> metrics;
   if (comm->rank() == 0) {
     std::ofstream(run_dir + "/config.yaml") << config_text;
     metrics = std::make_unique<MetricsLog>(run_dir + "/metrics.jsonl");
   }
   log::info("run {} on {} rank(s), {} backend, device {}", run_dir, comm->world_size(), comm->backend(), device.str());
-  if (comm_config.get_bool("preflight")) {
+  if (job.section("comm").get_bool("preflight")) {
     const auto checks = run_preflight(job, *comm, device, resources, /*measure_bandwidth=*/false);
     const bool ok = std::all_of(checks.begin(), checks.end(), [](const PreflightCheck& c) { return c.ok; });
     RF_CHECK_KIND(ErrorKind::kCommunication, ok, "preflight failed:\n", format_preflight(checks));
     log::debug("preflight:\n{}", format_preflight(checks));
   }
 
-  // Data: rank 0 prepares (and caches) first so the others load the cache.
   const auto seed = static_cast<std::uint64_t>(run.get_int("seed"));
-  data::Dataset dataset;
-  if (comm->rank() == 0) dataset = data::prepare_dataset(job.section("data"), seed);
-  comm->barrier();
-  if (comm->rank() != 0) dataset = data::prepare_dataset(job.section("data"), seed);
-  const auto fingerprints = comm->allgather_string(dataset.fingerprint);
-  for (int r = 1; r < comm->world_size(); ++r) {
-    RF_CHECK_KIND(ErrorKind::kData, fingerprints[static_cast<std::size_t>(r)] == fingerprints[0], "rank ", r,
-                  " prepared different data from rank 0 (fingerprints ", fingerprints[0].substr(0, 12), " and ",
-                  fingerprints[static_cast<std::size_t>(r)].substr(0, 12), "); are the data files the same on every node?");
-  }
+  data::Dataset dataset = session.prepare_dataset(job.section("data"), seed);
 
   const ConfigNode& model_config = job.section("model");
   auto model = ModelRegistry::instance().get(model_config.get_string("type")).create(model_config);
-  model->build(ModelContext{&dataset, &resources, comm.get(), seed});
+  model->build(ModelContext{&dataset, &resources, comm, seed});
 
   Trainer trainer(job.section("train"), *model, dataset, *comm, resources, seed, metrics.get());
   checkpoint::Checkpointer checkpointer(job.section("checkpoint"), run_dir, config_text, *model, dataset, *comm,
@@ -136,7 +93,7 @@ TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime) 
     const ConfigNode& eval_config = job.section("eval");
     evaluator = EvaluatorRegistry::instance().get(eval_config.get_string("type")).create(eval_config);
   }
-  const EvalContext eval_context{&dataset, &resources, comm.get(), seed};
+  const EvalContext eval_context{&dataset, &resources, comm, seed};
   // Validation data for epochs; the test split only when there is no validation split.
   const bool has_valid = !dataset.valid.empty();
   TrainerHooks hooks;
@@ -186,7 +143,6 @@ TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime) 
               result.summary.last_epoch_loss, result.summary.seconds,
               result.summary.stopped_by_signal ? " (stopped by SIGUSR1)" : "");
   }
-  comm->set_watchdog(nullptr);
   return result;
 }
 

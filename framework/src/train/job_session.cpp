@@ -1,0 +1,85 @@
+// JobSession: a rank's device, communicator and watchdog (see job_session.hpp).
+#include "recforge/train/job_session.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "recforge/comm/runtime.hpp"
+#include "recforge/comm/watchdog.hpp"
+#include "recforge/config/config_diff.hpp"
+#include "recforge/core/sha256.hpp"
+#include "recforge/data/prepare.hpp"
+#include "recforge/log/logging.hpp"
+#include "recforge/train/run.hpp"
+
+namespace recforge {
+namespace {
+
+Resources resources_for(const ConfigNode& run, const DistributedRuntime& runtime) {
+  const Device device = choose_device(run.get_string("device"), runtime.launch().local_rank);
+  const int threads = static_cast<int>(run.get_int("threads"));
+  if (threads > 0) omp_set_num_threads(threads);
+  return Resources::for_device(device, threads);
+}
+
+}  // namespace
+
+JobSession::JobSession(const ConfigNode& job, DistributedRuntime& runtime, const std::string& heartbeat_dir)
+    : resources_(resources_for(job.section("run"), runtime)) {
+  const ConfigNode& run = job.section("run");
+  const ConfigNode& comm_config = job.section("comm");
+  comm_ = runtime.make_communicator(comm_config.get_string("backend"), resources_.device());
+  log::init(comm_->rank(), comm_->world_size(), log::parse_level(run.get_string("log_level")),
+            run.get_bool("log_all_ranks"));
+  Communicator* raw_comm = comm_.get();
+  watchdog_ = std::make_unique<Watchdog>(
+      Watchdog::Options{.timeout_seconds = comm_config.get_double("watchdog_timeout"),
+                        .heartbeat_dir = comm_config.get_bool("heartbeats") ? heartbeat_dir : std::string()},
+      comm_->rank(), comm_->world_size(), [raw_comm](const std::string& message) { raw_comm->abort(4, message); });
+  watchdog_->set_poll([raw_comm] { return raw_comm->async_error(); });
+  comm_->set_watchdog(watchdog_.get());
+  comm_->set_desync_check(comm_config.get_bool("desync_check"));
+  if (resources_.device().is_cuda()) comm_->set_stream(resources_.stream());
+}
+
+JobSession::~JobSession() {
+  if (comm_) comm_->set_watchdog(nullptr);
+}
+
+void JobSession::check_same_config(const std::string& config_text) {
+  const std::string hash = Sha256::hex(Sha256::of(config_text.data(), config_text.size()));
+  const auto hashes = comm_->allgather_string(hash);
+  if (std::all_of(hashes.begin(), hashes.end(), [&](const std::string& h) { return h == hashes[0]; })) return;
+  // Every rank sees the same hashes and takes this branch: gather the texts to
+  // say which keys differ.
+  const auto texts = comm_->allgather_string(config_text);
+  for (int r = 1; r < comm_->world_size(); ++r) {
+    if (hashes[static_cast<std::size_t>(r)] == hashes[0]) continue;
+    auto differences =
+        config_differences(texts[0], "rank 0", texts[static_cast<std::size_t>(r)], "rank " + std::to_string(r));
+    if (differences.size() > 3) differences.resize(3);
+    RF_THROW(ErrorKind::kConfig, "rank 0 and rank ", r, " run different configs (",
+             differences.empty() ? std::string("their texts differ") : fmt::format("{}", fmt::join(differences, "; ")),
+             "); start every rank with the same file, --set and --resume");
+  }
+}
+
+data::Dataset JobSession::prepare_dataset(const ConfigNode& data_section, std::uint64_t seed) {
+  data::Dataset dataset;
+  if (comm_->rank() == 0) dataset = data::prepare_dataset(data_section, seed);
+  comm_->barrier();
+  if (comm_->rank() != 0) dataset = data::prepare_dataset(data_section, seed);
+  const auto fingerprints = comm_->allgather_string(dataset.fingerprint);
+  for (int r = 1; r < comm_->world_size(); ++r) {
+    RF_CHECK_KIND(ErrorKind::kData, fingerprints[static_cast<std::size_t>(r)] == fingerprints[0], "rank ", r,
+                  " prepared different data from rank 0 (fingerprints ", fingerprints[0].substr(0, 12), " and ",
+                  fingerprints[static_cast<std::size_t>(r)].substr(0, 12),
+                  "); are the data files the same on every node?");
+  }
+  return dataset;
+}
+
+}  // namespace recforge
