@@ -17,6 +17,13 @@ struct GlobalOptions {
   std::vector<std::string> plugins;  // --plugin PATH (repeatable)
   std::string log_level;             // --log-level (overrides run.log_level)
   bool log_all_ranks = false;
+
+  // --log-level and --log-all-ranks as config overrides, after the command's own.
+  std::vector<std::string> with_logging(std::vector<std::string> overrides) const {
+    if (!log_level.empty()) overrides.push_back("run.log_level=" + log_level);
+    if (log_all_ranks) overrides.push_back("run.log_all_ranks=true");
+    return overrides;
+  }
 };
 
 void add_config_command(CLI::App& app, const GlobalOptions& global);
@@ -26,6 +33,6 @@ void add_preflight_command(CLI::App& app, const GlobalOptions& global);
 void add_serve_command(CLI::App& app, const GlobalOptions& global);
 void add_report_command(CLI::App& app, const GlobalOptions& global);
 void add_export_command(CLI::App& app, const GlobalOptions& global);
-void add_pending_commands(CLI::App& app, const GlobalOptions& global);
+void add_evaluate_command(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace recforge::cli

@@ -56,25 +56,20 @@ std::string ids_text(const data::IdMap& ids) {
 
 void export_embeddings(const std::string& source, const std::string& out) {
   const fs::path dir = checkpoint::checkpoint_dir_of(source);
-  RF_CHECK_KIND(ErrorKind::kNotFound, fs::is_directory(dir), "checkpoint directory '", source, "' does not exist");
   RF_CHECK_KIND(ErrorKind::kConfig, !fs::exists(out), "'", out,
                 "' already exists; export writes a new directory (remove it or choose another -o)");
-  std::vector<std::string> rejected;
-  const auto loaded = checkpoint::CheckpointRepository(dir.string()).load_latest(&rejected);
-  for (const std::string& why : rejected) log::warn("checkpoint refused: {}", why);
-  RF_CHECK_KIND(ErrorKind::kNotFound, loaded.has_value(), dir.string(), " has no loadable checkpoint version",
-                rejected.empty() ? std::string() : " (" + fmt::format("{}", fmt::join(rejected, "; ")) + ")");
-  const std::string label = loaded->version.path + "/" + checkpoint::kCheckpointFile;
-  const checkpoint::CheckpointReader reader(loaded->checkpoint_bytes, label);
+  const auto loaded = checkpoint::CheckpointRepository(dir.string()).require_latest();
+  const std::string label = loaded.version.path + "/" + checkpoint::kCheckpointFile;
+  const checkpoint::CheckpointReader reader(loaded.checkpoint_bytes, label);
   const checkpoint::Serving serving = reader.serving();
   RF_CHECK(serving.user_embeddings.defined() && serving.item_embeddings.defined(), label, ": the ",
            reader.meta().model_type, " model stores no user and item embeddings to export");
   const data::IdMap users = reader.users(), items = reader.items();
 
   nlohmann::ordered_json summary = {{"source", fs::absolute(dir).string()},
-                                    {"version", loaded->version.name},
-                                    {"step", loaded->manifest.step},
-                                    {"epoch", loaded->manifest.epoch},
+                                    {"version", loaded.version.name},
+                                    {"step", loaded.manifest.step},
+                                    {"epoch", loaded.manifest.epoch},
                                     {"model", reader.meta().model_type},
                                     {"users", users.size()},
                                     {"items", items.size()},
@@ -98,7 +93,7 @@ void export_embeddings(const std::string& source, const std::string& out) {
     throw;
   }
   std::printf("exported %s (step %lld): %lld users and %lld items of dimension %lld into %s\n",
-              loaded->version.name.c_str(), static_cast<long long>(loaded->manifest.step),
+              loaded.version.name.c_str(), static_cast<long long>(loaded.manifest.step),
               static_cast<long long>(users.size()), static_cast<long long>(items.size()),
               static_cast<long long>(serving.user_embeddings.shape()[1]), out.c_str());
 }

@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
   cli::add_serve_command(app, global);
   cli::add_report_command(app, global);
   cli::add_export_command(app, global);
-  cli::add_pending_commands(app, global);
+  cli::add_evaluate_command(app, global);
 
   try {
     app.parse(argc, argv);

@@ -9,21 +9,12 @@
 set -uo pipefail
 bin=${1:?recforge binary}
 cd "$(dirname "$0")/../.." || exit 1
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fail() { echo "FAIL: $*"; cat "$work/out.txt" 2>/dev/null; exit 1; }
-expect_error() {  # exit code, message, command...
-  local code=$1 message=$2
-  shift 2
-  "$@" >"$work/out.txt" 2>&1
-  local got=$?
-  [ "$got" -eq "$code" ] || fail "exit $got, expected $code: $*"
-  grep -qF "$message" "$work/out.txt" || fail "no '$message' in the output of: $*"
-}
+# shellcheck source=tests/testing/job_test_env.sh
+source tests/testing/job_test_env.sh export
 
-"$bin" train configs/als_tiny.yaml --set run.output_dir="$work" >"$work/out.txt" 2>&1 || fail "training"
-"$bin" export "$work/als_tiny" -o "$work/exported" >"$work/out.txt" 2>&1 || fail "export"
-grep -q "^exported step-" "$work/out.txt" || fail "no summary line"
+"$bin" train configs/als_tiny.yaml --set run.output_dir="$work" >"$work/out" 2>&1 || fail "training"
+"$bin" export "$work/als_tiny" -o "$work/exported" >"$work/out" 2>&1 || fail "export"
+grep -q "^exported step-" "$work/out" || fail "no summary line"
 /usr/bin/python3 - "$work/als_tiny/checkpoints" "$work/exported" <<'PY' || exit 1
 import json, os, sys
 import h5py, numpy as np
@@ -45,14 +36,14 @@ with h5py.File(os.path.join(ckpt_dir, version, "checkpoint.h5"), "r") as f:
 print("ok: embeddings, ids and summary match", version)
 PY
 
-"$bin" export "$work/als_tiny/checkpoints" -o "$work/nested/again/" >"$work/out.txt" 2>&1 || fail "export to dir/"
+"$bin" export "$work/als_tiny/checkpoints" -o "$work/nested/again/" >"$work/out" 2>&1 || fail "export to dir/"
 cmp "$work/exported/item_embeddings.npy" "$work/nested/again/item_embeddings.npy" || fail "a second export differs"
 expect_error 2 "already exists; export writes a new directory" "$bin" export "$work/als_tiny" -o "$work/exported"
 mkdir -p "$work/empty"
 expect_error 2 "has no loadable checkpoint version" "$bin" export "$work/empty" -o "$work/none"
 expect_error 2 "checkpoint directory '$work/nope' does not exist" "$bin" export "$work/nope" -o "$work/none"
 # NeuMF scores with its MLP: there are no embeddings whose dot product ranks.
-"$bin" train configs/ncf_tiny.yaml --set run.output_dir="$work" --set train.epochs=1 >"$work/out.txt" 2>&1 ||
+"$bin" train configs/ncf_tiny.yaml --set run.output_dir="$work" --set train.epochs=1 >"$work/out" 2>&1 ||
   fail "NCF training"
 expect_error 1 "model stores no user and item embeddings to export" "$bin" export "$work/ncf_tiny" -o "$work/none"
 [ ! -e "$work/none" ] && [ -z "$(find "$work" -maxdepth 1 -name '*.tmp-*')" ] || fail "a failed export left files behind"

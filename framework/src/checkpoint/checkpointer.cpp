@@ -232,11 +232,7 @@ std::optional<Position> Checkpointer::restore() {
   Position position;
   error.clear();
   try {
-    if (!loaded) {
-      const auto step = parse_version_name(chosen);
-      RF_CHECK_KIND(ErrorKind::kData, step.has_value(), "bad version name ", chosen);
-      loaded = repository_.load({chosen, *step, (fs::path(repository_.dir()) / chosen).string()});
-    }
+    if (!loaded) loaded = repository_.load(repository_.version(chosen));
     const CheckpointReader reader(loaded->checkpoint_bytes, loaded->version.path + "/" + kCheckpointFile);
     const Meta& meta = reader.meta();
     RF_CHECK_KIND(ErrorKind::kConfig, meta.model_type == model_.type(), reader.label(), ": a '", meta.model_type,

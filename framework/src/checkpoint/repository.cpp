@@ -236,6 +236,22 @@ std::optional<LoadedVersion> CheckpointRepository::load_latest(std::vector<std::
   return std::nullopt;
 }
 
+Version CheckpointRepository::version(const std::string& name) const {
+  const auto step = parse_version_name(name);
+  RF_CHECK_KIND(ErrorKind::kData, step.has_value(), "'", name, "' is not a checkpoint version name");
+  return {name, *step, (fs::path(dir_) / name).string()};
+}
+
+LoadedVersion CheckpointRepository::require_latest(std::int64_t max_bytes) const {
+  RF_CHECK_KIND(ErrorKind::kNotFound, fs::is_directory(dir_), "checkpoint directory '", dir_, "' does not exist");
+  std::vector<std::string> rejected;
+  std::optional<LoadedVersion> loaded = load_latest(&rejected, max_bytes);
+  for (const std::string& why : rejected) log::warn("checkpoint refused: {}", why);
+  RF_CHECK_KIND(ErrorKind::kNotFound, loaded.has_value(), dir_, " has no loadable checkpoint version",
+                rejected.empty() ? std::string() : " (" + fmt::format("{}", fmt::join(rejected, "; ")) + ")");
+  return std::move(*loaded);
+}
+
 std::vector<std::string> CheckpointRepository::apply_retention(const Retention& policy, int rank) {
   RF_CHECK(policy.keep_last >= 1, "checkpoint retention must keep at least the newest version");
   const std::vector<Version> versions = list();

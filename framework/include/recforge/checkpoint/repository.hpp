@@ -92,6 +92,8 @@ class CheckpointRepository {
   // Committed versions, oldest first: directories (not symlinks) with a valid
   // name and a manifest file. Nothing is verified yet.
   std::vector<Version> list() const;
+  // The version called `name` here (a kData error for a malformed name).
+  Version version(const std::string& name) const;
   // The version LATEST names, if the file exists and names a listed version.
   std::optional<Version> latest_pointer() const;
 
@@ -102,6 +104,10 @@ class CheckpointRepository {
   // refused on the way is described in `rejected`. nullopt when none verifies.
   std::optional<LoadedVersion> load_latest(std::vector<std::string>* rejected = nullptr,
                                            std::int64_t max_bytes = std::int64_t{1} << 36) const;
+  // load_latest for readers that need a version (export, evaluate): kNotFound
+  // when the directory does not exist or no version verifies (listing each
+  // refusal); a refused newer version is logged as a warning.
+  LoadedVersion require_latest(std::int64_t max_bytes = std::int64_t{1} << 36) const;
 
   // Deletes versions the policy does not keep (never the newest); each is
   // renamed to a .trash name first, so a crash never leaves half a version

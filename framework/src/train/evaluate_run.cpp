@@ -1,0 +1,120 @@
+// evaluate_checkpoint: a checkpoint's metrics, read-only (see evaluate_run.hpp).
+#include "recforge/train/evaluate_run.hpp"
+
+#include <chrono>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "recforge/checkpoint/checkpoint_file.hpp"
+#include "recforge/checkpoint/repository.hpp"
+#include "recforge/comm/communicator.hpp"
+#include "recforge/config/job_config.hpp"
+#include "recforge/data/interactions.hpp"
+#include "recforge/eval/evaluator.hpp"
+#include "recforge/log/logging.hpp"
+#include "recforge/model/model.hpp"
+#include "recforge/registry/plugin_registry.hpp"
+#include "recforge/train/job_session.hpp"
+
+namespace recforge {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool overrides_model(const std::string& assignment) {
+  return assignment.rfind("model.", 0) == 0 || assignment.rfind("model=", 0) == 0;
+}
+
+// The config the checkpoint was trained with, with the user's overrides; an
+// eval section with the ranking defaults when the run had none.
+ConfigNode job_config_of(const checkpoint::CheckpointReader& reader, const EvaluateOptions& options) {
+  ConfigNode raw = load_config_string(reader.meta().config_yaml, reader.label() + "@config");
+  if (const ConfigNode* eval = raw.find("eval"); eval == nullptr || eval->is_null()) {
+    apply_config_override(raw, "eval.type=ranking");
+  }
+  for (const std::string& assignment : options.overrides) {
+    RF_CHECK_KIND(ErrorKind::kConfig, !overrides_model(assignment), "--set ", assignment,
+                  ": evaluate keeps the checkpoint's model section (its parameters were trained with it); "
+                  "data, eval, run and comm keys can change");
+    apply_config_override(raw, assignment);
+  }
+  return resolve_job_config(std::move(raw), options.plugins);
+}
+
+checkpoint::CheckpointReader reader_of(const checkpoint::LoadedVersion& loaded) {
+  return {loaded.checkpoint_bytes, loaded.version.path + "/" + checkpoint::kCheckpointFile};
+}
+
+}  // namespace
+
+EvaluateResult evaluate_checkpoint(const EvaluateOptions& options, DistributedRuntime& runtime) {
+  RF_CHECK_KIND(ErrorKind::kConfig, options.split == "test" || options.split == "valid", "split '", options.split,
+                "': expected test or valid");
+  const checkpoint::CheckpointRepository repository(checkpoint::checkpoint_dir_of(options.checkpoint_dir));
+  // Each rank verifies the newest version itself; the ranks agree below.
+  checkpoint::LoadedVersion loaded = repository.require_latest();
+  ConfigNode job = job_config_of(reader_of(loaded), options);
+  JobSession session(job, runtime, /*heartbeat_dir=*/"");
+  Communicator& comm = session.comm();
+
+  // A trainer may publish a version between two ranks' reads: rank 0's wins.
+  const std::string chosen = comm.allgather_string(loaded.version.name)[0];
+  if (loaded.version.name != chosen) {
+    loaded = repository.load(repository.version(chosen));
+    job = job_config_of(reader_of(loaded), options);
+  }
+  session.check_same_config(job.to_yaml());
+  const checkpoint::CheckpointReader reader = reader_of(loaded);
+  const checkpoint::Meta& meta = reader.meta();
+
+  const auto seed = static_cast<std::uint64_t>(job.section("run").get_int("seed"));
+  const data::Dataset dataset = session.prepare_dataset(job.section("data"), seed);
+  RF_CHECK_KIND(ErrorKind::kConfig, dataset.fingerprint == meta.dataset_fingerprint, reader.label(),
+                " was trained on different data (fingerprint ", meta.dataset_fingerprint.substr(0, 12),
+                ", the data section now gives ", dataset.fingerprint.substr(0, 12),
+                "): its rows would be other users and items; evaluate it on the data it was trained on");
+  const data::InteractionTable& heldout = options.split == "valid" ? dataset.valid : dataset.test;
+  RF_CHECK_KIND(ErrorKind::kConfig, heldout.size() > 0, "the data of ", reader.label(), " has no ", options.split,
+                " split", options.split == "valid" ? " (it was trained without data.split.valid_ratio or validation_item)" : "");
+
+  // The model as training built it, then the checkpoint's parameters.
+  const Resources& resources = session.resources();
+  const ConfigNode& model_config = job.section("model");
+  auto model = ModelRegistry::instance().get(model_config.get_string("type")).create(model_config);
+  model->build(ModelContext{&dataset, &resources, &comm, seed});
+  for (Parameter* p : model->parameters()) {
+    p->value().copy_from(reader.parameter(p->name(), p->value().shape()).value, resources.stream());
+  }
+  resources.synchronize();
+
+  const ConfigNode& eval_config = job.section("eval");
+  auto evaluator = EvaluatorRegistry::instance().get(eval_config.get_string("type")).create(eval_config);
+  comm.barrier();  // time the evaluation alone, from a common start
+  const auto start = std::chrono::steady_clock::now();
+  EvaluateResult result;
+  result.metrics = evaluator->evaluate(*model, heldout, EvalContext{&dataset, &resources, &comm, seed});
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.checkpoint_dir = fs::absolute(repository.dir()).lexically_normal().string();
+  result.version = loaded.version.name;
+  result.step = loaded.manifest.step;
+  result.epoch = loaded.manifest.epoch;
+  result.model = meta.model_type;
+  result.split = options.split;
+  result.device = session.device().str();
+  result.heldout = heldout.size();
+  result.ranks = comm.world_size();
+  result.table = evaluator->format(result.metrics);
+  return result;
+}
+
+std::string evaluate_result_json(const EvaluateResult& r) {
+  nlohmann::ordered_json metrics = nlohmann::ordered_json::object();
+  for (const auto& [name, value] : r.metrics) metrics[name] = value;
+  const nlohmann::ordered_json doc = {{"checkpoint", r.checkpoint_dir}, {"version", r.version}, {"step", r.step},
+                                      {"epoch", r.epoch},  {"model", r.model},     {"split", r.split},
+                                      {"heldout", r.heldout}, {"ranks", r.ranks}, {"device", r.device},
+                                      {"seconds", r.seconds}, {"metrics", metrics}};
+  return doc.dump(2) + "\n";
+}
+
+}  // namespace recforge
