@@ -5,30 +5,33 @@
 #
 #   here, once:  bash ../shared/device/pack-deps.sh .deps --with-mpi
 #   device:      run(command="RECFORGE_COMMIT=<short hash> bash launch/gpu-session.sh build test", carry=[".deps"], timeout_s=590)
-#   at once:     run(command="RECFORGE_COMMIT=<short hash> bash launch/gpu-session.sh micro train", carry=[".deps"], timeout_s=590)
+#   at once:     run(command="RECFORGE_COMMIT=<short hash> bash launch/gpu-session.sh eval micro train", carry=[".deps"], timeout_s=590)
 # (two calls, each under the tool's 10 minutes; the warm machine keeps build-gpu/;
 # the working tree travels without .git, so the result files take the commit
 # from RECFORGE_COMMIT)
 #
-# Stages (arguments pick some; default all): build, test, micro, train.
+# Stages (arguments pick some, run in the order given; default all): build,
+# test, eval, micro, train.
 #   build  unpack the carried Debian packages into /opt/rfdeps, find NCCL (the
 #          image's, else the PyTorch wheel's), configure build-gpu for sm_90
 #          only (H100/H200), Release, and build everything
 #   test   ctest -L gpu: the CUDA kernels' parity with their CPU references,
 #          the 1-rank NCCL communicator, GPU training and evaluation
+#   eval   benchmarks/eval/full_ranking.sh: every test user of the ML-25M shape
+#          ranked over every item (K=10) by `recforge evaluate`, CUDA and CPU
 #   micro  benchmarks/run_micro.sh: every micro benchmark, CPU and CUDA side by side
 #   train  benchmarks/train/throughput.sh: each model at the ML-25M shape on the
 #          GPU, then NCF, two-tower and SASRec again through a 1-rank NCCL
 #          communicator (the collective path's overhead)
 # Results go to $OUT (the device tool brings them back; at most 8 files):
-# session.log, unpack.log, build.log, gpu_tests.log, micro_gpu.md, train_gpu.md,
-# train_nccl_gpu.md. Copy the .md files into benchmarks/results/. A stage that fails is reported and the
+# session.log, unpack.log, build.log, gpu_tests.log, eval_full_gpu.md, micro_gpu.md,
+# train_gpu.md, train_nccl_gpu.md. Copy the .md files into benchmarks/results/. A stage that fails is reported and the
 # next one still runs; the exit status is the number of failed stages.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 out=${OUT:-build-gpu/out}
 mkdir -p "$out"
-stages=${*:-build test micro train}
+stages=${*:-build test eval micro train}
 failed=0
 log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$out/session.log"; }
 run_stage() {  # name, command...: times the stage, counts a failure
@@ -76,6 +79,7 @@ gpu_tests() {
   return "$status"
 }
 
+full_ranking() { RECFORGE_BUILD_DIR=build-gpu DEVICES="cuda cpu" benchmarks/eval/full_ranking.sh "$out/eval_full_gpu.md"; }
 micro() { RECFORGE_BUILD_DIR=build-gpu benchmarks/run_micro.sh "$out/micro_gpu.md"; }
 train() {  # every model in one process, then the mini-batch ones through a 1-rank NCCL communicator
   RECFORGE_BUILD_DIR=build-gpu DEVICE=cuda benchmarks/train/throughput.sh "$out/train_gpu.md" &&
@@ -88,9 +92,10 @@ for stage in $stages; do
   case "$stage" in
     build) run_stage build build ;;
     test) run_stage test gpu_tests ;;
+    eval) run_stage eval full_ranking ;;
     micro) run_stage micro micro ;;
     train) run_stage train train ;;
-    *) log "unknown stage $stage (build, test, micro, train)"; failed=$((failed + 1)) ;;
+    *) log "unknown stage $stage (build, test, eval, micro, train)"; failed=$((failed + 1)) ;;
   esac
 done
 log "done: $failed failed stage(s)"

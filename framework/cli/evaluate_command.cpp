@@ -31,6 +31,9 @@ void add_evaluate_command(CLI::App& app, const GlobalOptions& global) {
   evaluate->add_option("--set", options->evaluate.overrides,
                        "override a key of the run's config: --set eval.k=[10,50] --set eval.protocol=sampled "
                        "(repeatable; not model.*)");
+  evaluate->add_option("--repeat", options->evaluate.repeat,
+                       "evaluate N times and report the median time (benchmarks: the first run warms caches up)")
+      ->check(CLI::Range(1, 1000));
   evaluate->add_option("-o,--json", options->json, "also write the metrics as JSON to this file (atomically)");
   evaluate->callback([options, &global] {
     DistributedRuntime runtime(nullptr, nullptr);
@@ -47,10 +50,12 @@ void add_evaluate_command(CLI::App& app, const GlobalOptions& global) {
       if (runtime.launch().rank != 0) return;
       if (!options->json.empty()) io::write_file_atomically(options->json, evaluate_result_json(result));
       std::printf("%s (%s, step %lld, epoch %lld) on the %s split: %lld held-out interactions, %d rank(s) on %s, "
-                  "%.3f s\n%s",
+                  "%.3f s%s\n%s",
                   result.checkpoint_dir.c_str(), result.version.c_str(), static_cast<long long>(result.step),
                   static_cast<long long>(result.epoch), result.split.c_str(), static_cast<long long>(result.heldout),
-                  result.ranks, result.device.c_str(), result.seconds, result.table.c_str());
+                  result.ranks, result.device.c_str(), result.seconds,
+                  result.times.size() > 1 ? (" (median of " + std::to_string(result.times.size()) + ")").c_str() : "",
+                  result.table.c_str());
       std::fflush(stdout);
     });
   });

@@ -4,7 +4,8 @@
 #   evaluate_test.sh <recforge binary> <mpirun>   two ranks
 # One process: evaluating a finished ALS run (from its run directory) gives the
 # test metrics its training reported in eval.json; so does NeuMF (scored by its
-# MLP, not embeddings). --set changes the protocol and cut-offs. The errors: a
+# MLP, not embeddings). --repeat times N evaluations with the same metrics;
+# --set changes the protocol and cut-offs. The errors: a
 # model.* override, a missing validation split, other data, a missing
 # directory, one without checkpoints, a missing -o directory. A corrupted
 # newest version is refused and the previous one evaluated. The checkpoint
@@ -57,6 +58,14 @@ grep -q "^$run/checkpoints ($latest, step 5, epoch 5) on the test split: 200 hel
   "$work/out" || fail "no summary line"
 grep -q "^recall " "$work/out" || fail "no metrics table"
 same_metrics "$work/one.json" "$run/eval.json" "$latest" 1
+
+# --repeat: every evaluation timed, the median reported, the same metrics.
+"$bin" evaluate "$run" --repeat 3 -o "$work/repeat.json" >"$work/out" 2>&1 || fail "evaluate --repeat 3"
+grep -q "s (median of 3)$" "$work/out" || fail "no median in the summary line"
+same_metrics "$work/repeat.json" "$work/one.json" "$latest" 1
+/usr/bin/python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); assert len(r["times"]) == 3 and r["seconds"] == sorted(r["times"])[1], r' \
+  "$work/repeat.json" || fail "times and median"
+expect_error 105 "--repeat: Value 0 not in range" "$bin" evaluate "$run" --repeat 0
 
 # Another protocol and cut-offs: the keys follow the overrides.
 "$bin" evaluate "$run/checkpoints" --set eval.protocol=sampled --set "eval.k=[5,10]" -o "$work/sampled.json" \

@@ -35,7 +35,9 @@ void expect_true_top_k(const std::vector<ScoredItem>& got, const float* items, s
     const ScoredItem& s = got[j];
     ASSERT_FALSE(std::binary_search(exclude.begin(), exclude.end(), s.item)) << "excluded item " << s.item << " returned";
     EXPECT_NEAR(s.score, dot(items + s.item * d, query, d), 1e-4);
-    if (j > 0) EXPECT_GE(got[j - 1].score, s.score) << "not sorted by score";
+    if (j > 0) {
+      EXPECT_GE(got[j - 1].score, s.score) << "not sorted by score";
+    }
     chosen[static_cast<std::size_t>(s.item)] = true;
     worst_chosen = std::min(worst_chosen, dot(items + s.item * d, query, d));
   }

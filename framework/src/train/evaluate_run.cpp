@@ -1,7 +1,9 @@
 // evaluate_checkpoint: a checkpoint's metrics, read-only (see evaluate_run.hpp).
 #include "recforge/train/evaluate_run.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -39,6 +41,13 @@ ConfigNode job_config_of(const checkpoint::CheckpointReader& reader, const Evalu
     apply_config_override(raw, assignment);
   }
   return resolve_job_config(std::move(raw), options.plugins);
+}
+
+// Equal names and values, NaN equal to NaN (a metric without users is NaN).
+bool same_metrics(const MetricValues& a, const MetricValues& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
+    return x.first == y.first && (x.second == y.second || (std::isnan(x.second) && std::isnan(y.second)));
+  });
 }
 
 checkpoint::CheckpointReader reader_of(const checkpoint::LoadedVersion& loaded) {
@@ -89,11 +98,22 @@ EvaluateResult evaluate_checkpoint(const EvaluateOptions& options, DistributedRu
 
   const ConfigNode& eval_config = job.section("eval");
   auto evaluator = EvaluatorRegistry::instance().get(eval_config.get_string("type")).create(eval_config);
-  comm.barrier();  // time the evaluation alone, from a common start
-  const auto start = std::chrono::steady_clock::now();
+  RF_CHECK_KIND(ErrorKind::kConfig, options.repeat >= 1, "--repeat ", options.repeat, ": expected at least 1");
   EvaluateResult result;
-  result.metrics = evaluator->evaluate(*model, heldout, EvalContext{&dataset, &resources, &comm, seed});
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const EvalContext context{&dataset, &resources, &comm, seed};
+  for (int i = 0; i < options.repeat; ++i) {
+    comm.barrier();  // time the evaluation alone, from a common start
+    const auto start = std::chrono::steady_clock::now();
+    MetricValues values = evaluator->evaluate(*model, heldout, context);
+    result.times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    // The same model on the same data: a repeat that differs is a bug worth stopping for.
+    RF_CHECK_KIND(ErrorKind::kInternal, i == 0 || same_metrics(values, result.metrics), "evaluation ", i + 1,
+                  " gave other metrics than the first (non-deterministic evaluator)");
+    result.metrics = std::move(values);
+  }
+  std::vector<double> sorted = result.times;
+  std::sort(sorted.begin(), sorted.end());
+  result.seconds = sorted[sorted.size() / 2];
   result.checkpoint_dir = fs::absolute(repository.dir()).lexically_normal().string();
   result.version = loaded.version.name;
   result.step = loaded.manifest.step;
@@ -113,7 +133,7 @@ std::string evaluate_result_json(const EvaluateResult& r) {
   const nlohmann::ordered_json doc = {{"checkpoint", r.checkpoint_dir}, {"version", r.version}, {"step", r.step},
                                       {"epoch", r.epoch},  {"model", r.model},     {"split", r.split},
                                       {"heldout", r.heldout}, {"ranks", r.ranks}, {"device", r.device},
-                                      {"seconds", r.seconds}, {"metrics", metrics}};
+                                      {"seconds", r.seconds}, {"times", r.times},   {"metrics", metrics}};
   return doc.dump(2) + "\n";
 }
 

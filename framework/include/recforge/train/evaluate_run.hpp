@@ -26,6 +26,7 @@ struct EvaluateOptions {
   std::vector<std::string> overrides;  // "key.path=value"
   std::vector<std::string> plugins;    // extra plugin libraries
   std::string split = "test";          // test | valid
+  int repeat = 1;                      // evaluations timed (benchmarks: the first one warms up)
 };
 
 struct EvaluateResult {
@@ -34,7 +35,8 @@ struct EvaluateResult {
   std::string model, split, device;
   std::int64_t heldout = 0;  // held-out interactions of the split
   int ranks = 1;
-  double seconds = 0;        // the evaluation itself (not loading)
+  double seconds = 0;                 // the evaluation itself (not loading); the median of `times`
+  std::vector<double> times;          // seconds of each repeat, in order
   MetricValues metrics;
   std::string table;         // the evaluator's console table
 };
