@@ -9,9 +9,9 @@
 # model.* override, a missing validation split, other data, a missing
 # directory, one without checkpoints, a missing -o directory. A corrupted
 # newest version is refused and the previous one evaluated. The checkpoint
-# directory is never written (same files, sizes and times before and after).
-# Two ranks: the same metrics as one process, and an error on every rank ends
-# the job with its message.
+# run directory is never written (same files, sizes and times before and after).
+# Two ranks: the same metrics as one process; an error on every rank, or on
+# rank 0 alone while rank 1 waits, ends the job with its message.
 set -uo pipefail
 bin=${1:?recforge binary}
 mpirun=${2:-}
@@ -40,19 +40,24 @@ state_of() { find "$1" -printf '%P %s %T@\n' | sort; }
 "$bin" train configs/als_tiny.yaml --set run.output_dir="$work" >"$work/out" 2>&1 || fail "ALS training"
 run="$work/als_tiny"
 latest=$(cat "$run/checkpoints/LATEST")
+before=$(state_of "$run")
 
 if [ -n "$mpirun" ]; then
   launch=("$mpirun" -np 2 --oversubscribe --bind-to none)
   "${launch[@]}" "$bin" evaluate "$run" -o "$work/two.json" >"$work/out" 2>&1 || fail "evaluate on 2 ranks"
   grep -q "on the test split: 200 held-out interactions, 2 rank(s) on cpu" "$work/out" || fail "no 2-rank summary"
   same_metrics "$work/two.json" "$run/eval.json" "$latest" 2
-  expect_error 2 "rank 1: config error: $run/checkpoints/$latest/checkpoint.h5 was trained on different data" \
+  # Every rank fails (either may abort first), then rank 0 alone while rank 1
+  # waits in a collective: both end the job with the message.
+  expect_error 2 "config error: $run/checkpoints/$latest/checkpoint.h5 was trained on different data" \
     "${launch[@]}" "$bin" evaluate "$run" --set data.synthetic.seed=9
+  expect_error 2 "rank 0: not found: -o $work/nope/m.json: the directory $work/nope does not exist" \
+    "${launch[@]}" "$bin" evaluate "$run" -o "$work/nope/m.json"
+  [ "$(state_of "$run")" = "$before" ] || fail "evaluate on 2 ranks changed the run directory"
   echo "ok: evaluate on 2 ranks"
   exit 0
 fi
 
-before=$(state_of "$run/checkpoints")
 "$bin" evaluate "$run" -o "$work/one.json" >"$work/out" 2>&1 || fail "evaluate"
 grep -q "^$run/checkpoints ($latest, step 5, epoch 5) on the test split: 200 held-out interactions, 1 rank(s) on cpu" \
   "$work/out" || fail "no summary line"
@@ -88,7 +93,7 @@ expect_error 2 "unknown key 'eval.kk'" "$bin" evaluate "$run" --set eval.kk=1
 expect_error 2 "checkpoint directory '$work/nope' does not exist" "$bin" evaluate "$work/nope"
 expect_error 2 "$work has no loadable checkpoint version" "$bin" evaluate "$work"
 expect_error 2 "-o $work/nope/m.json: the directory $work/nope does not exist" "$bin" evaluate "$run" -o "$work/nope/m.json"
-[ "$(state_of "$run/checkpoints")" = "$before" ] || fail "evaluate changed the checkpoint directory"
+[ "$(state_of "$run")" = "$before" ] || fail "evaluate changed the run directory"
 
 # NeuMF ranks with its MLP (score_pairs), not with embeddings.
 "$bin" train configs/ncf_tiny.yaml --set run.output_dir="$work" --set train.epochs=1 >"$work/out" 2>&1 ||

@@ -40,9 +40,9 @@ JobSession::JobSession(const ConfigNode& job, DistributedRuntime& runtime, const
                         .heartbeat_dir = comm_config.get_bool("heartbeats") ? heartbeat_dir : std::string()},
       comm_->rank(), comm_->world_size(), [raw_comm](const std::string& message) { raw_comm->abort(4, message); });
   watchdog_->set_poll([raw_comm] { return raw_comm->async_error(); });
-  comm_->set_watchdog(watchdog_.get());
   comm_->set_desync_check(comm_config.get_bool("desync_check"));
   if (resources_.device().is_cuda()) comm_->set_stream(resources_.stream());
+  comm_->set_watchdog(watchdog_.get());  // last: nothing after it may throw past a half-built session
 }
 
 JobSession::~JobSession() {
@@ -63,7 +63,7 @@ void JobSession::check_same_config(const std::string& config_text) {
     if (differences.size() > 3) differences.resize(3);
     RF_THROW(ErrorKind::kConfig, "rank 0 and rank ", r, " run different configs (",
              differences.empty() ? std::string("their texts differ") : fmt::format("{}", fmt::join(differences, "; ")),
-             "); start every rank with the same file, --set and --resume");
+             "); start every rank with the same command line and files");
   }
 }
 

@@ -41,8 +41,9 @@ struct EvaluateResult {
   std::string table;         // the evaluator's console table
 };
 
-// Every rank returns the same result. Throws kNotFound (no directory, no
-// loadable version) or kConfig (model.* override, other data, empty split).
+// Every rank returns the same metrics (its own times). Throws kNotFound (no
+// directory, no loadable version), kConfig (model.* override, other data, an
+// empty split, a bad option) or kInternal (repeats that disagree).
 EvaluateResult evaluate_checkpoint(const EvaluateOptions& options, DistributedRuntime& runtime);
 
 // The result as a JSON document (what `evaluate -o` writes).
