@@ -243,7 +243,8 @@ HttpResponse HttpApi::recommend_post(const HttpRequest& r) {
     if (!dense) throw ClientError{404, fmt::format("unknown item '{}'", id)};
     items.push_back(*dense);
   }
-  const auto known = user ? s->users().find(*user) : std::nullopt;
+  std::optional<std::int32_t> known;
+  if (user) known = s->users().find(*user);
   std::vector<std::int32_t> exclude = items;
   if (known) {
     const auto seen = s->seen(*known);
