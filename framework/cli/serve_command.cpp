@@ -18,6 +18,7 @@
 
 #include "commands.hpp"
 #include "http_server.hpp"
+#include "recforge/checkpoint/repository.hpp"
 #include "recforge/core/error.hpp"
 #include "recforge/log/logging.hpp"
 #include "recforge/serve/ann_index.hpp"
@@ -94,9 +95,10 @@ void run_server(const ServeOptions& o) {
       .scoring_threads = o.scoring_threads};
   RF_CHECK_KIND(ErrorKind::kConfig, !o.ann || serve::AnnIndex::available(),
                 "--ann needs a recforge built with Faiss (libfaiss-dev, -DRECFORGE_FAISS=ON)");
-  serve::ModelWatcher watcher(o.model_dir, snapshot_options, std::chrono::milliseconds(o.poll_ms));
+  const std::string model_dir = checkpoint::checkpoint_dir_of(o.model_dir);
+  serve::ModelWatcher watcher(model_dir, snapshot_options, std::chrono::milliseconds(o.poll_ms));
   watcher.poll_once();
-  if (!watcher.current()) log::warn("no loadable checkpoint in {} yet: /v1/health answers 503 until one appears", o.model_dir);
+  if (!watcher.current()) log::warn("no loadable checkpoint in {} yet: /v1/health answers 503 until one appears", model_dir);
   watcher.start();
   serve::HttpApi api(watcher, {.max_k = o.max_k,
                                .max_interactions = o.max_interactions,
@@ -177,7 +179,7 @@ void run_server(const ServeOptions& o) {
     }
   });
 
-  std::printf("serving %s on http://%s:%d\n", o.model_dir.c_str(), o.host.c_str(), port);
+  std::printf("serving %s on http://%s:%d\n", model_dir.c_str(), o.host.c_str(), port);
   std::fflush(stdout);
   server.listen_after_bind();
   done.store(true);
@@ -192,7 +194,7 @@ void add_serve_command(CLI::App& app, const GlobalOptions& global) {
   auto o = std::make_shared<ServeOptions>();
   CLI::App* serve = app.add_subcommand(
       "serve", "serve top-K recommendations over HTTP from a checkpoint directory, hot-reloading new versions");
-  serve->add_option("--model-dir", o->model_dir, "checkpoint directory (runs/<name>/checkpoints)")->required();
+  serve->add_option("--model-dir", o->model_dir, "a checkpoint directory, or a run directory (runs/<name>: its checkpoints/)")->required();
   serve->add_option("--host", o->host, "address to listen on")->capture_default_str();
   serve->add_option("--port", o->port, "port (0: any free port, printed)")->capture_default_str()->check(CLI::Range(0, 65535));
   serve->add_option("--threads", o->threads, "request threads kept when idle")->capture_default_str()->check(CLI::Range(1, 1024));

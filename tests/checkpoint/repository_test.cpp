@@ -57,6 +57,19 @@ TEST(Repository, PublishesAndLoadsTheLatestVersion) {
   for (const auto& e : fs::directory_iterator(dir.file("ckpt"))) EXPECT_NE(e.path().filename().string()[0], '.');
 }
 
+TEST(Repository, ARunDirectoryMeansItsCheckpointsFolder) {
+  testing::TempDir dir;
+  const fs::path run = dir.path() / "run", checkpoints = dir.path() / "run" / "checkpoints";
+  fs::create_directories(run);
+  EXPECT_EQ(checkpoint_dir_of(run.string()), run.string());  // nothing says it is a run directory
+  std::ofstream((run / "config.yaml").string()) << "run: {}\n";
+  EXPECT_EQ(checkpoint_dir_of(run.string()), checkpoints.string());  // a run that has not saved yet
+  fs::remove(run / "config.yaml");
+  fs::create_directories(checkpoints);
+  EXPECT_EQ(checkpoint_dir_of(run.string()), checkpoints.string());
+  EXPECT_EQ(checkpoint_dir_of(checkpoints.string()), checkpoints.string());  // a checkpoint directory itself
+}
+
 TEST(Repository, NamesTheCheckThatFailed) {
   testing::TempDir dir;
   CheckpointRepository repo(dir.file("ckpt"));

@@ -259,13 +259,15 @@ def ann_checks(recforge, ckpt, users):
 
 def sasrec_checks(recforge, work):
     """Next-item inference for a posted history: the server builds the SASRec
-    model from its checkpoint and encodes the history (time order matters)."""
+    model from its checkpoint and encodes the history (time order matters).
+    The server is given the run directory, not its checkpoints/."""
     train = subprocess.run([recforge, "train", "configs/sasrec_tiny.yaml", "--set", f"run.output_dir={work}",
                             "--set", "train.epochs=2"], capture_output=True, text=True)
     if train.returncode != 0:
         sys.exit(f"sasrec training failed: {train.stderr[-800:]}")
     ckpt = os.path.join(work, "sasrec_tiny", "checkpoints")
-    proc, base = start_server(recforge, ["--model-dir", ckpt, "--poll-ms", "1000"])
+    # Named by its run directory: the server serves the run's checkpoints/.
+    proc, base = start_server(recforge, ["--model-dir", os.path.join(work, "sasrec_tiny"), "--poll-ms", "1000"])
     if proc is None:
         sys.exit("the server did not start on the SASRec checkpoint:\n" + base)
     try:

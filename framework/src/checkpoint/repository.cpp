@@ -43,8 +43,9 @@ std::string read_small_file(const fs::path& p, std::size_t max_bytes) {
 }  // namespace
 
 std::string checkpoint_dir_of(const std::string& dir_or_run_dir) {
-  const fs::path nested = fs::path(dir_or_run_dir) / "checkpoints";
-  return fs::is_directory(nested) ? nested.string() : dir_or_run_dir;
+  const fs::path dir(dir_or_run_dir), nested = dir / "checkpoints";
+  const bool run_dir = fs::is_directory(nested) || fs::is_regular_file(dir / "config.yaml");
+  return run_dir ? nested.string() : dir_or_run_dir;
 }
 
 std::string version_name(std::int64_t step) {
