@@ -2,10 +2,14 @@
 // d = 64, K = 10): the GEMM of a user block, masking, top-K (custom selection vs
 // sort), metric accumulation, and the whole pipeline in users/s. BM_SgemmPeak
 // is the BLAS's own best on a large square product: the machine's practical peak.
+// On the CPU the evaluator runs score_topk, which scores in L2-sized tiles:
+// BM_TiledGemm is its GEMM part alone (the same tiles, nothing consumes them),
+// BM_ScoreTopk the GEMM + mask + top-K it replaces.
 #include <cmath>
 
 #include "bench_util.hpp"
 #include "ranking/ranking_kernels.hpp"
+#include "ranking/score_tiles.hpp"
 #include "recforge/core/philox.hpp"
 #include "recforge/core/tensor.hpp"
 #include "recforge/kernels/gemm.hpp"
@@ -113,15 +117,39 @@ void BM_MaskAndMetrics(benchmark::State& state) {
   state.SetLabel(cuda ? "cuda" : "cpu");
 }
 
+void BM_TiledGemm(benchmark::State& state) {
+  kBlock = state.range(1);
+  Problem p = make(false);
+  for (auto _ : state) {
+    for_each_score_tile(p.users.data_as<float>(), kBlock, p.items.data_as<float>(), kItems, kDim,
+                        [](const ScoreTile& t) { benchmark::DoNotOptimize(t.scores[0]); });
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * kBlock * kItems * kDim / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["users/s"] = benchmark::Counter(kBlock, benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel("cpu");
+}
+
+void BM_ScoreTopk(benchmark::State& state) {
+  kBlock = state.range(1);
+  const bool cuda = state.range(0) == 1;
+  if (!bench::device_available(state, cuda)) return;
+  Problem p = make(cuda);
+  for (auto _ : state) {
+    score_topk(p.res, p.users, p.items, p.off, p.cols, p.ids, p.values);
+    p.res.synchronize();
+  }
+  state.counters["users/s"] = benchmark::Counter(kBlock, benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(cuda ? "cuda" : "cpu");
+}
+
+// What the evaluator runs per block of a factor model.
 void BM_Pipeline(benchmark::State& state) {
   kBlock = state.range(1);
   const bool cuda = state.range(0) == 1;
   if (!bench::device_available(state, cuda)) return;
   Problem p = make(cuda);
   for (auto _ : state) {
-    kernels::gemm(p.res, p.users, p.items, p.scores, {.trans_b = true});
-    mask(p.res, p.scores, p.off, p.cols);
-    topk(p.res, p.scores, p.ids, p.values);
+    score_topk(p.res, p.users, p.items, p.off, p.cols, p.ids, p.values);
     metrics(p.res, MetricInputs{p.ids, p.rel_off, p.rel_cols, Tensor::empty({0}, DType::kF32), p.groups, p.info,
                                 Tensor::empty({0, 1}, DType::kF32)},
             spec(), p.sums, p.counts);
@@ -155,6 +183,8 @@ BENCHMARK(BM_Gemm)->ArgsProduct(kShapes)->UseRealTime()->Unit(benchmark::kMillis
 BENCHMARK(BM_Topk<false>)->Name("BM_TopkSelect")->ArgsProduct(kShapes)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Topk<true>)->Name("BM_TopkSort")->ArgsProduct({{0, 1}, {128}})->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_MaskAndMetrics)->ArgsProduct(kShapes)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_TiledGemm)->ArgsProduct({{0}, {32, 128, 1024}})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ScoreTopk)->ArgsProduct(kShapes)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Pipeline)->ArgsProduct(kShapes)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -4,7 +4,8 @@
 //
 // Full ranking, per block of `batch_users` evaluation users on this rank's shard:
 //   scores = U_block V^T (gemm)  ->  mask the users' training items (-inf)
-//   ->  top-K per row  ->  per-user metrics accumulated in fixed point per group
+//   ->  top-K per row (factor models: the three in one score_topk, which on the
+//   CPU never holds the block's scores)  ->  per-user metrics in fixed point per group
 //   ->  items recommended marked for coverage
 // then one all-reduce of the integer sums and the marks. The result depends on
 // neither the number of ranks nor the block size (metric_math.hpp).
@@ -20,7 +21,6 @@
 #include "recforge/data/interactions.hpp"
 #include "recforge/data/shard.hpp"
 #include "recforge/eval/evaluator.hpp"
-#include "recforge/kernels/gemm.hpp"
 #include "recforge/kernels/rows.hpp"
 #include "recforge/model/model.hpp"
 #include "recforge/registry/plugin_registry.hpp"
@@ -225,7 +225,7 @@ void RankingEvaluator::full_ranking(Model& model, const data::Csr& relevant, con
              "model '", model.type(), "' returned embeddings ", user_emb.shape().str(), " and ", item_emb.shape().str(),
              " for ", d.num_users(), " users and ", items, " items");
     user_emb = to_device(user_emb, res);
-    item_emb = to_device(item_emb, res);
+    item_emb = to_device(item_emb, res).contiguous(res.stream());  // score_topk reads whole rows
   }
   Tensor unit_emb;
   if (diversity_ && factors) {
@@ -247,21 +247,19 @@ void RankingEvaluator::full_ranking(Model& model, const data::Csr& relevant, con
   Tensor counts_t = Tensor::zeros({static_cast<std::int64_t>(counts.size())}, DType::kI64, res.device(), res.stream());
   Tensor marks_t = Tensor::zeros({static_cast<std::int64_t>(cutoffs_.size()), items}, DType::kI32, res.device(), res.stream());
   const std::int64_t block = std::min<std::int64_t>(batch_users_, std::max<std::int64_t>(1, static_cast<std::int64_t>(users.size())));
-  Tensor scores = Tensor::empty({block, items}, DType::kF32, res.allocator(), res.stream());
+  // Factor models score inside score_topk; only the others need a (block, I) buffer.
+  Tensor scores = factors ? Tensor() : Tensor::empty({block, items}, DType::kF32, res.allocator(), res.stream());
   Tensor top_ids = Tensor::empty({block, kmax}, DType::kI32, res.allocator(), res.stream());
   Tensor top_values = Tensor::empty({block, kmax}, DType::kF32, res.allocator(), res.stream());
   for (std::size_t begin = 0; begin < users.size(); begin += static_cast<std::size_t>(block)) {
     const std::size_t end = std::min(users.size(), begin + static_cast<std::size_t>(block));
     const auto b = static_cast<std::int64_t>(end - begin);
     const std::vector<std::int32_t> ids(users.begin() + static_cast<std::ptrdiff_t>(begin), users.begin() + static_cast<std::ptrdiff_t>(end));
-    Tensor block_scores = scores.slice_rows(0, b);
+    Tensor rows, ids_t;
     if (factors) {
-      Tensor rows = Tensor::empty({b, user_emb.size(1)}, DType::kF32, res.allocator(), res.stream());
-      const Tensor ids_t = device_vector(ids, res);
+      rows = Tensor::empty({b, user_emb.size(1)}, DType::kF32, res.allocator(), res.stream());
+      ids_t = device_vector(ids, res);
       kernels::gather_rows(res, user_emb, ids_t, rows);
-      kernels::gemm(res, rows, item_emb, block_scores, {.trans_b = true});
-    } else {
-      model.score(ids, block_scores);
     }
     // The block's training items (masked) and held-out items (relevant), rebased.
     std::vector<std::int64_t> train_off = {0}, rel_off = {0};
@@ -289,9 +287,15 @@ void RankingEvaluator::full_ranking(Model& model, const data::Csr& relevant, con
     const Tensor rel_gains_t = spec_.graded ? device_vector(rel_gains, res) : Tensor::empty({0}, DType::kF32);
     const Tensor group_t = device_vector(group, res);
     const Tensor unit_t = unit_emb.defined() && unit_emb.numel() ? unit_emb : Tensor::empty({0, 1}, DType::kF32);
-    mask(res, block_scores, train_off_t, train_cols_t);
     Tensor block_ids = top_ids.slice_rows(0, b), block_values = top_values.slice_rows(0, b);
-    topk(res, block_scores, block_ids, block_values);
+    if (factors) {
+      score_topk(res, rows, item_emb, train_off_t, train_cols_t, block_ids, block_values);
+    } else {
+      Tensor block_scores = scores.slice_rows(0, b);
+      model.score(ids, block_scores);
+      mask(res, block_scores, train_off_t, train_cols_t);
+      topk(res, block_scores, block_ids, block_values);
+    }
     const MetricInputs in{block_ids, rel_off_t, rel_cols_t, rel_gains_t, group_t, self_info, unit_t};
     metrics(res, in, spec_, sums_t, counts_t);
     mark_items(res, block_ids, spec_, marks_t);

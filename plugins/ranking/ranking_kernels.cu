@@ -13,6 +13,7 @@
 
 #include "ranking_kernels.hpp"
 #include "recforge/core/tensor.hpp"
+#include "recforge/kernels/gemm.hpp"
 #include "recforge/cuda/check.cuh"
 #include "recforge/cuda/launch.cuh"
 
@@ -276,8 +277,19 @@ void sampled_ranks_cuda(const Resources& res, const TensorView& user_emb, const 
   RF_CUDA_CHECK_LAST();
 }
 
+// The whole block's scores from cuBLAS, then the mask and top-K kernels: with
+// HBM bandwidth the (B, I) buffer costs less than tiling would save.
+void score_topk_cuda(const Resources& res, const TensorView& users, const TensorView& items, const TensorView& offsets,
+                     const TensorView& cols, TensorView ids, TensorView values) {
+  Tensor scores = Tensor::empty({users.shape[0], items.shape[0]}, DType::kF32, res.allocator(), res.stream());
+  kernels::gemm(res, users, items, scores, {.trans_b = true});
+  mask(res, scores, offsets, cols);
+  topk(res, scores, ids, values);
+}
+
 }  // namespace
 
+RF_REGISTER_KERNEL(ranking_score_topk, kCUDA, score_topk_cuda);
 RF_REGISTER_KERNEL(ranking_mask, kCUDA, mask_cuda);
 RF_REGISTER_KERNEL(ranking_topk, kCUDA, topk_cuda);
 RF_REGISTER_KERNEL(ranking_topk_sort, kCUDA, topk_sort_cuda);

@@ -1,7 +1,7 @@
 // Kernels of the ranking evaluator. Shapes: B users in a block, I items, K the
 // largest cut-off, G user groups, C candidates per positive (sampled protocol).
-//   defines: ranking_mask, ranking_topk, ranking_topk_sort, ranking_metrics,
-//            ranking_mark_items, ranking_sampled_ranks
+//   defines: ranking_mask, ranking_topk, ranking_topk_sort, ranking_score_topk,
+//            ranking_metrics, ranking_mark_items, ranking_sampled_ranks
 #pragma once
 
 #include "metric_math.hpp"
@@ -28,6 +28,15 @@ RF_DECLARE_OP(ranking_topk_sort, TopkFn);
 // registers/local memory bound the size; larger K goes to the sort).
 inline constexpr std::int64_t kCudaTopkMaxK = 128;
 inline bool cuda_topk_supports(std::int64_t k) { return k >= 1 && k <= kCudaTopkMaxK; }
+
+// Full ranking of factor models in one step: the top K of every row of
+// users (B, d) . items (I, d)^T after masking row b's items cols[offsets[b] ..
+// offsets[b+1]) (sorted within each row), with topk's order, ties and padding.
+// Equals gemm + mask + topk. CPU: scored in L2-sized tiles consumed at once
+// (score_tiles.hpp), never the whole (B, I) block; CUDA: that composition.
+using ScoreTopkFn = void(const Resources&, const TensorView& users, const TensorView& items, const TensorView& offsets,
+                         const TensorView& cols, TensorView ids, TensorView values);
+RF_DECLARE_OP(ranking_score_topk, ScoreTopkFn);
 
 struct MetricInputs {
   TensorView topk;         // (B, K) i32
@@ -78,6 +87,16 @@ inline void topk(const Resources& res, const TensorView& scores, TensorView ids,
 inline void topk_by_sort(const Resources& res, const TensorView& scores, TensorView ids, TensorView values) {
   check_topk_args("ranking_topk_sort", scores, ids, values);
   dispatch<ranking_topk_sort_op>(scores.device)(res, scores, ids, values);
+}
+
+void check_score_topk_args(const TensorView& users, const TensorView& items, const TensorView& offsets,
+                           const TensorView& cols, const TensorView& ids, const TensorView& values);
+
+/// scores = users items^T, training items masked, top K per row: the full-ranking step.
+inline void score_topk(const Resources& res, const TensorView& users, const TensorView& items, const TensorView& offsets,
+                       const TensorView& cols, TensorView ids, TensorView values) {
+  check_score_topk_args(users, items, offsets, cols, ids, values);
+  dispatch<ranking_score_topk_op>(users.device)(res, users, items, offsets, cols, ids, values);
 }
 
 void check_metric_args(const MetricInputs& in, const MetricSpec& spec, const TensorView& sums, const TensorView& counts);

@@ -116,5 +116,36 @@ TEST(RankingGpu, MaskMetricsMarksAndSampledRanksMatchTheCpu) {
   EXPECT_EQ(r_back.to_vector<std::int32_t>(), r_cpu.to_vector<std::int32_t>());
 }
 
+// The fused full-ranking step: cuBLAS + mask + top-K on the GPU against the
+// CPU's tiles. Integer embeddings make every score exact on both, ties included.
+TEST(RankingGpu, ScoreTopkMatchesTheCpuTiles) {
+  RF_SKIP_WITHOUT_GPU();
+  const Resources cpu = Resources::cpu(), gpu = Resources::cuda(0);
+  const std::int64_t users = 300, items = 2100, dim = 16;
+  std::vector<float> ue(static_cast<std::size_t>(users * dim)), ie(static_cast<std::size_t>(items * dim));
+  for (std::size_t i = 0; i < ue.size(); ++i) ue[i] = static_cast<float>(philox_below(6, 1, i, 5)) - 2.0f;
+  for (std::size_t i = 0; i < ie.size(); ++i) ie[i] = static_cast<float>(philox_below(6, 2, i, 5)) - 2.0f;
+  std::vector<std::int64_t> off = {0};
+  std::vector<std::int32_t> cols;
+  for (std::int64_t u = 0; u < users; ++u) {
+    for (std::int32_t i = static_cast<std::int32_t>(u % 11); i < items; i += 17 + static_cast<std::int32_t>(u % 29)) cols.push_back(i);
+    off.push_back(static_cast<std::int64_t>(cols.size()));
+  }
+  const Tensor U = Tensor::from_vector(ue, {users, dim}), V = Tensor::from_vector(ie, {items, dim});
+  const Tensor off_t = Tensor::from_vector(off), cols_t = Tensor::from_vector(cols);
+  const auto dev = [&](const Tensor& t) { return t.to(gpu.device(), gpu.stream()); };
+  for (std::int64_t k : {10, 200}) {  // the custom kernel, and the sort beyond its K
+    Tensor ids = Tensor::empty({users, k}, DType::kI32), values = Tensor::empty({users, k}, DType::kF32);
+    score_topk(cpu, U, V, off_t, cols_t, ids, values);
+    Tensor gids = Tensor::empty({users, k}, DType::kI32, gpu.device(), gpu.stream());
+    Tensor gvalues = Tensor::empty({users, k}, DType::kF32, gpu.device(), gpu.stream());
+    score_topk(gpu, dev(U), dev(V), dev(off_t), dev(cols_t), gids, gvalues);
+    const Tensor back = gids.to(Device::cpu(), gpu.stream()), back_v = gvalues.to(Device::cpu(), gpu.stream());
+    gpu.synchronize();
+    EXPECT_EQ(back.to_vector<std::int32_t>(), ids.to_vector<std::int32_t>()) << "k " << k;
+    EXPECT_EQ(back_v.to_vector<float>(), values.to_vector<float>()) << "k " << k;
+  }
+}
+
 }  // namespace
 }  // namespace recforge::ranking

@@ -3,6 +3,8 @@
 // the batch size, and the sampled protocol's ranks.
 #include <gtest/gtest.h>
 
+#include <omp.h>
+
 #include <cmath>
 
 #include "ranking/ranking_kernels.hpp"
@@ -11,6 +13,7 @@
 #include "recforge/core/tensor.hpp"
 #include "recforge/data/interactions.hpp"
 #include "recforge/eval/evaluator.hpp"
+#include "recforge/kernels/gemm.hpp"
 #include "recforge/model/model.hpp"
 #include "recforge/registry/plugin_registry.hpp"
 #include "testing/error_testing.hpp"
@@ -116,6 +119,83 @@ TEST(RankingMask, SetsTrainingItemsToMinusInfinity) {
   RF_EXPECT_ERROR(mask(kCpu, scores, Tensor::from_vector(std::vector<std::int64_t>{0, 1, 1}),
                        Tensor::from_vector(std::vector<std::int32_t>{3})),
                   ErrorKind::kInvalidArgument, "item 3 outside [0, 3)");
+}
+
+// Small integer embeddings: every score is exact whatever the order of the
+// additions, so the fused kernel must equal gemm + mask + topk to the bit,
+// ties included. Sizes cross the tile edges (3 item tiles, the last partial;
+// several user ranges per thread); training items sit on the tile edges.
+struct FusedCase {
+  std::int64_t users, items, dim;
+  Tensor u, v, off, cols;
+};
+
+FusedCase fused_case(std::int64_t users, std::int64_t items, std::int64_t dim) {
+  FusedCase c{users, items, dim, Tensor::empty({users, dim}, DType::kF32), Tensor::empty({items, dim}, DType::kF32), {}, {}};
+  for (std::int64_t i = 0; i < users * dim; ++i) c.u.data_as<float>()[i] = static_cast<float>(philox_below(5, 1, i, 5)) - 2;
+  for (std::int64_t i = 0; i < items * dim; ++i) c.v.data_as<float>()[i] = static_cast<float>(philox_below(5, 2, i, 5)) - 2;
+  std::vector<std::int64_t> off = {0};
+  std::vector<std::int32_t> cols;
+  for (std::int64_t b = 0; b < users; ++b) {
+    std::vector<std::int32_t> mine = {0, 1023, 1024, 2047, 2048, static_cast<std::int32_t>(items - 1)};
+    for (int j = 0; j < static_cast<int>(b % 40); ++j) mine.push_back(static_cast<std::int32_t>(philox_below(5, 3 + b, j, items)));
+    std::erase_if(mine, [&](std::int32_t i) { return i >= items; });
+    std::sort(mine.begin(), mine.end());  // repeats stay: masking twice is harmless
+    cols.insert(cols.end(), mine.begin(), mine.end());
+    off.push_back(static_cast<std::int64_t>(cols.size()));
+  }
+  c.off = Tensor::from_vector(off);
+  c.cols = Tensor::from_vector(cols);
+  return c;
+}
+
+void expect_fused_equals_unfused(const FusedCase& c, std::int64_t k) {
+  Tensor scores = Tensor::empty({c.users, c.items}, DType::kF32);
+  kernels::gemm(kCpu, c.u, c.v, scores, {.trans_b = true});
+  mask(kCpu, scores, c.off, c.cols);
+  Tensor want = Tensor::empty({c.users, k}, DType::kI32), want_v = Tensor::empty({c.users, k}, DType::kF32);
+  topk(kCpu, scores, want, want_v);
+  Tensor got = Tensor::empty({c.users, k}, DType::kI32), got_v = Tensor::empty({c.users, k}, DType::kF32);
+  score_topk(kCpu, c.u, c.v, c.off, c.cols, got, got_v);
+  EXPECT_EQ(got.to_vector<std::int32_t>(), want.to_vector<std::int32_t>()) << c.users << "x" << c.items << " k " << k;
+  EXPECT_EQ(got_v.to_vector<float>(), want_v.to_vector<float>()) << c.users << "x" << c.items << " k " << k;
+}
+
+TEST(RankingScoreTopk, EqualsGemmMaskAndTopkAcrossTiles) {
+  const FusedCase c = fused_case(600, 2500, 8);
+  for (std::int64_t k : {1, 10, 100}) expect_fused_equals_unfused(c, k);
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);  // one thread takes every user range in turn
+  expect_fused_equals_unfused(c, 10);
+  omp_set_num_threads(threads);
+  expect_fused_equals_unfused(fused_case(5, 40, 3), 10);  // a block smaller than a SIMD group
+}
+
+TEST(RankingScoreTopk, PadsShortListsAndNeverSelectsNan) {
+  // 2 users, 4 items, d = 1. User 0 scores 3, 1, 2, 0 with items 0 and 2 masked;
+  // user 1 has a NaN embedding: nothing is selectable.
+  Tensor u = Tensor::from_vector(std::vector<float>{1, NAN}, {2, 1});
+  Tensor v = Tensor::from_vector(std::vector<float>{3, 1, 2, 0}, {4, 1});
+  Tensor ids = Tensor::empty({2, 3}, DType::kI32), values = Tensor::empty({2, 3}, DType::kF32);
+  score_topk(kCpu, u, v, Tensor::from_vector(std::vector<std::int64_t>{0, 2, 2}), Tensor::from_vector(std::vector<std::int32_t>{0, 2}),
+             ids, values);
+  EXPECT_EQ(ids.to_vector<std::int32_t>(), (std::vector<std::int32_t>{1, 3, -1, -1, -1, -1}));
+  EXPECT_EQ(values.to_vector<float>(), (std::vector<float>{1, 0, -INFINITY, -INFINITY, -INFINITY, -INFINITY}));
+}
+
+TEST(RankingScoreTopk, NamesBadInput) {
+  Tensor u = Tensor::zeros({2, 3}, DType::kF32), v = Tensor::zeros({5, 3}, DType::kF32);
+  Tensor ids = Tensor::empty({2, 2}, DType::kI32), values = Tensor::empty({2, 2}, DType::kF32);
+  const auto offsets = [](std::vector<std::int64_t> o) { return Tensor::from_vector(o); };
+  const auto cols = [](std::vector<std::int32_t> c) { return Tensor::from_vector(c); };
+  RF_EXPECT_ERROR(score_topk(kCpu, u, v, offsets({0, 1, 3}), cols({4, 3, 1}), ids, values), ErrorKind::kInvalidArgument,
+                  "ranking_score_topk: the items of row 1 are not sorted");
+  RF_EXPECT_ERROR(score_topk(kCpu, u, v, offsets({0, 1, 1}), cols({5}), ids, values), ErrorKind::kInvalidArgument,
+                  "ranking_score_topk: item 5 outside [0, 5)");
+  RF_EXPECT_ERROR(score_topk(kCpu, u, Tensor::zeros({5, 4}, DType::kF32), offsets({0, 0, 0}), cols({}), ids, values),
+                  ErrorKind::kInvalidArgument, "ranking_score_topk: users [2, 3] and items [5, 4]");
+  RF_EXPECT_ERROR(score_topk(kCpu, u, v, offsets({0, 0}), cols({}), ids, values), ErrorKind::kInvalidArgument,
+                  "ranking_score_topk: 2 offsets for 2 users");
 }
 
 TEST(RankingSampled, RankCountsBetterCandidatesAndBreaksTiesById) {
