@@ -1,7 +1,7 @@
 // Scores U V^T of a block of users, produced tile by tile so that each tile is
 // consumed while it is still in the core's L2 cache. With an inner dimension
 // of 64 a whole block's scores (1024 users x 59,047 items = 242 MB) make one
-// GEMM bound by writing memory; tiles of 256 users x 1024 items (1 MB) keep the
+// GEMM bound by writing memory; tiles of 512 users x 512 items (1 MB) keep the
 // FMA units busy instead, and the top-K selection reads them from cache.
 #pragma once
 
@@ -27,7 +27,9 @@ void for_each_score_tile(const float* users, std::int64_t num_users, const float
                          std::int64_t dim, const std::function<void(const ScoreTile&)>& visit);
 
 // The tile shape: at most this many users (fewer when a block is small, so
-// every thread gets some) and items per tile.
-inline constexpr std::int64_t kTileUsers = 256, kTileItems = 1024;
+// every thread gets some) and items per tile. Each OpenBLAS call packs both
+// operands again, so square-ish tiles pack least per FMA; 512 x 512 beat
+// 256 x 1024 by a few percent in interleaved runs (eval_cpu.md).
+inline constexpr std::int64_t kTileUsers = 512, kTileItems = 512;
 
 }  // namespace recforge::ranking
