@@ -133,6 +133,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"NanRating", "ratings.csv", kHeader + "1,2,nan,5\n", "2:5: rating 'nan' is not a finite number"},
         BadCase{"InfRating", "ratings.csv", kHeader + "1,2,inf,5\n", "2:5: rating 'inf' is not a finite number"},
         BadCase{"HugeRating", "ratings.csv", kHeader + "1,2,1e309,5\n", "2:5: rating '1e309' is not a finite number"},
+        // Found by the ratings fuzzer: finite as a double, inf as the f32 kept.
+        BadCase{"RatingBeyondFloat", "ratings.csv", kHeader + "1,2,3e69,5\n", "2:5: rating '3e69' does not fit in a 32-bit float"},
         BadCase{"NegativeZeroRating", "ratings.csv", kHeader + "1,2,-0,5\n", "2:5: rating -0 is outside [0.5, 5]"},
         BadCase{"ZeroRating", "ratings.csv", kHeader + "1,2,0,5\n", "2:5: rating 0 is outside [0.5, 5]"},
         BadCase{"RatingAboveMax", "ratings.csv", kHeader + "1,2,5.5,5\n", "2:5: rating 5.5 is outside [0.5, 5]"},

@@ -14,8 +14,10 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <optional>
 
 #include "field_parsing.hpp"
@@ -206,6 +208,10 @@ bool parse_line(std::string_view line, std::int64_t row, const Layout& layout, O
     if (status == detail::FieldStatus::kEmpty) return fail(layout.rating, "empty rating");
     if (status != detail::FieldStatus::kOk) {
       return fail(layout.rating, "rating '" + quote_line(text) + "' is not a finite number");
+    }
+    // Ratings are kept as f32: a finite double beyond its range would become inf.
+    if (std::fabs(value) > std::numeric_limits<float>::max()) {
+      return fail(layout.rating, "rating '" + quote_line(text) + "' does not fit in a 32-bit float");
     }
     if ((layout.rating_min && value < *layout.rating_min) || (layout.rating_max && value > *layout.rating_max)) {
       return fail(layout.rating, "rating " + std::string(text) + " is outside [" +
