@@ -22,6 +22,9 @@ cmake --preset asan-ubsan >/dev/null
 cmake --build build-asan --target "${targets[@]/%/_fuzzer}"
 export LSAN_OPTIONS=suppressions=$root/tests/fuzz/lsan.supp
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+# The harnesses never call BLAS: without worker threads OpenBLAS adds none to
+# every fuzzing process (a fork-mode child once hung with one beside it).
+export OPENBLAS_NUM_THREADS=1
 
 corpus=$(mktemp -d /tmp/recforge-fuzz.XXXXXX)
 trap 'rm -rf "$corpus"' EXIT
@@ -59,10 +62,20 @@ fuzz() {
                 -print_final_stats=1 -artifact_prefix="build-asan/crash-$target-")
   if [ "$target" = checkpoint ]; then
     # Keep going past crashes so those inside libhdf5 can be told from ours.
+    # Fork mode has no limit of its own on a child that hangs outside the
+    # fuzzed input (libFuzzer's -timeout is a SIGALRM handler in the child; a
+    # child once deadlocked inside ASan's allocator): timeout(1) ends the whole
+    # process group, and the run counts as a hang, reported but not failed.
+    local hung=0
     set +e
-    build-asan/fuzz/checkpoint_fuzzer "${common[@]}" -fork=1 -ignore_crashes=1 2>&1 |
+    timeout -k 10 $((seconds + 120)) build-asan/fuzz/checkpoint_fuzzer "${common[@]}" -fork=1 -ignore_crashes=1 2>&1 |
       grep -E "^#|stat::|ERROR|SUMMARY|property|Done" | tail -n 6
+    status=${PIPESTATUS[0]}
     set -e
+    if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+      hung=1
+      echo "checkpoint fuzzer: stopped by timeout(1) $((seconds + 120))s after its start (a fork child hung)"
+    fi
     mkdir -p build-asan/hdf5-findings
     local ours=0 theirs=0 flaky=0 input
     for input in build-asan/crash-checkpoint-* build-asan/leak-checkpoint-* build-asan/oom-checkpoint-* \
@@ -76,7 +89,7 @@ fuzz() {
     done
     echo "checkpoint: $theirs crash(es) inside libhdf5 and $flaky not reproducible alone (kept in" \
          "build-asan/hdf5-findings/), $ours in recforge"
-    echo "RELIABILITY X2 seconds=$seconds crashes_in_recforge=$ours crashes_in_libhdf5=$theirs not_reproducible=$flaky"
+    echo "RELIABILITY X2 seconds=$seconds crashes_in_recforge=$ours crashes_in_libhdf5=$theirs not_reproducible=$flaky hung=$hung"
     [ "$ours" -eq 0 ] || exit 1
     return
   fi
