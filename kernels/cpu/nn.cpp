@@ -101,12 +101,15 @@ void binary_cpu(const Resources&, Binary op, const TensorView& a, const TensorVi
   const std::int64_t n = a.numel();
   switch (op) {
     case Binary::kAdd:
+#pragma omp parallel for schedule(static) if (n > kParallelElements)
       for (std::int64_t i = 0; i < n; ++i) out[i] = pa[i] + pb[i];
       break;
     case Binary::kSub:
+#pragma omp parallel for schedule(static) if (n > kParallelElements)
       for (std::int64_t i = 0; i < n; ++i) out[i] = pa[i] - pb[i];
       break;
     case Binary::kMul:
+#pragma omp parallel for schedule(static) if (n > kParallelElements)
       for (std::int64_t i = 0; i < n; ++i) out[i] = pa[i] * pb[i];
       break;
   }
@@ -115,19 +118,25 @@ void binary_cpu(const Resources&, Binary op, const TensorView& a, const TensorVi
 void axpy_cpu(const Resources&, float alpha, const TensorView& x, TensorView y) {
   const float* in = x.data_as<float>();
   float* out = y.data_as<float>();
-  for (std::int64_t i = 0, n = x.numel(); i < n; ++i) out[i] += alpha * in[i];
+  const std::int64_t n = x.numel();
+#pragma omp parallel for schedule(static) if (n > kParallelElements)
+  for (std::int64_t i = 0; i < n; ++i) out[i] += alpha * in[i];
 }
 
 void mul_accumulate_cpu(const Resources&, const TensorView& a, const TensorView& b, TensorView y) {
   const float *pa = a.data_as<float>(), *pb = b.data_as<float>();
   float* out = y.data_as<float>();
-  for (std::int64_t i = 0, n = a.numel(); i < n; ++i) out[i] += pa[i] * pb[i];
+  const std::int64_t n = a.numel();
+#pragma omp parallel for schedule(static) if (n > kParallelElements)
+  for (std::int64_t i = 0; i < n; ++i) out[i] += pa[i] * pb[i];
 }
 
 void scale_cpu(const Resources&, float alpha, const TensorView& x, TensorView y) {
   const float* in = x.data_as<float>();
   float* out = y.data_as<float>();
-  for (std::int64_t i = 0, n = x.numel(); i < n; ++i) out[i] = alpha * in[i];
+  const std::int64_t n = x.numel();
+#pragma omp parallel for schedule(static) if (n > kParallelElements)
+  for (std::int64_t i = 0; i < n; ++i) out[i] = alpha * in[i];
 }
 
 void bias_add_cpu(const Resources&, const TensorView& x, const TensorView& b, TensorView y) {

@@ -82,6 +82,15 @@ Tensor* Graph::grad_of(const Var& v) {
   return &n.grad;
 }
 
+GradSlot Graph::grad_slot(const Var& v) {
+  check_owned(v, "grad_slot");
+  Node& n = nodes_[static_cast<std::size_t>(v.index_)];
+  if (!n.requires_grad) return {};
+  if (n.grad.defined() && n.grad.numel() == n.value.numel()) return {&n.grad, false};
+  n.grad = empty(n.value.shape());
+  return {&n.grad, true};
+}
+
 void Graph::backward(const Var& loss, float seed) {
   check_owned(loss, "backward");
   RF_CHECK(!backward_done_, "autograd: backward() called twice on one graph");

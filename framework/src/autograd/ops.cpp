@@ -1,6 +1,7 @@
 // The differentiable ops: forward with the nn/gemm kernels, backward closures
-// that accumulate into the inputs' gradients (Graph::grad_of is nullptr for an
-// input that needs none, and that input is skipped).
+// that add into the inputs' gradients, or store into them where a gradient
+// slot is new (Graph::grad_slot: no zeroing, no read of the old value). An
+// input that needs no gradient gets an empty slot (nullptr) and is skipped.
 #include "recforge/autograd/ops.hpp"
 
 #include <cmath>
@@ -17,6 +18,26 @@ Graph& graph_of(const Var& v, const char* op) {
   return v.graph();
 }
 
+// dx (+)= alpha * dy.
+void add_scaled(const Resources& res, float alpha, const Tensor& dy, const GradSlot& dx) {
+  if (!dx.overwrite) {
+    kernels::axpy(res, alpha, dy, *dx);
+  } else if (alpha == 1.0f) {
+    (*dx).copy_from(dy, res.stream());
+  } else {
+    kernels::scale(res, alpha, dy, *dx);
+  }
+}
+
+// dx (+)= dy * other.
+void add_product(const Resources& res, const Tensor& dy, const Tensor& other, const GradSlot& dx) {
+  if (dx.overwrite) {
+    kernels::binary(res, kernels::Binary::kMul, dy, other, *dx);
+  } else {
+    kernels::mul_accumulate(res, dy, other, *dx);
+  }
+}
+
 }  // namespace
 
 Var matmul(const Var& a, const Var& b, bool trans_b, float alpha) {
@@ -29,15 +50,15 @@ Var matmul(const Var& a, const Var& b, bool trans_b, float alpha) {
   kernels::gemm(res, a.value(), b.value(), y, {.trans_b = trans_b, .alpha = alpha});
   return g.record("matmul", y, {a, b}, [a, b, trans_b, alpha](Graph& g, const Tensor& dy) {
     const Resources& res = g.resources();
-    if (Tensor* da = g.grad_of(a)) {
+    if (const GradSlot da = g.grad_slot(a)) {
       // y = a b: da += dy b^T;  y = a b^T: da += dy b.
-      kernels::gemm(res, dy, b.value(), *da, {.trans_b = !trans_b, .alpha = alpha, .beta = 1.0f});
+      kernels::gemm(res, dy, b.value(), *da, {.trans_b = !trans_b, .alpha = alpha, .beta = da.beta()});
     }
-    if (Tensor* db = g.grad_of(b)) {
+    if (const GradSlot db = g.grad_slot(b)) {
       if (trans_b) {
-        kernels::gemm(res, dy, a.value(), *db, {.trans_a = true, .alpha = alpha, .beta = 1.0f});  // db += dy^T a
+        kernels::gemm(res, dy, a.value(), *db, {.trans_a = true, .alpha = alpha, .beta = db.beta()});  // db += dy^T a
       } else {
-        kernels::gemm(res, a.value(), dy, *db, {.trans_a = true, .alpha = alpha, .beta = 1.0f});  // db += a^T dy
+        kernels::gemm(res, a.value(), dy, *db, {.trans_a = true, .alpha = alpha, .beta = db.beta()});  // db += a^T dy
       }
     }
   });
@@ -48,7 +69,7 @@ Var bias_add(const Var& x, const Var& b) {
   Tensor y = g.empty(x.shape());
   kernels::bias_add(g.resources(), x.value(), b.value(), y);
   return g.record("bias_add", y, {x, b}, [x, b](Graph& g, const Tensor& dy) {
-    if (Tensor* dx = g.grad_of(x)) kernels::axpy(g.resources(), 1.0f, dy, *dx);
+    if (const GradSlot dx = g.grad_slot(x)) add_scaled(g.resources(), 1.0f, dy, dx);
     if (Tensor* db = g.grad_of(b)) kernels::sum_rows_accumulate(g.resources(), dy, *db);
   });
 }
@@ -66,8 +87,12 @@ Var linear(const Var& x, const Var& weight, const Var& bias) {
   kernels::bias_add(res, y, bias.value(), y);  // element-wise: in place is safe
   return g.record("linear", y, {x, weight, bias}, [x, weight, bias](Graph& g, const Tensor& dy) {
     const Resources& res = g.resources();
-    if (Tensor* dx = g.grad_of(x)) kernels::gemm(res, dy, weight.value(), *dx, {.trans_b = true, .beta = 1.0f});
-    if (Tensor* dw = g.grad_of(weight)) kernels::gemm(res, x.value(), dy, *dw, {.trans_a = true, .beta = 1.0f});
+    if (const GradSlot dx = g.grad_slot(x)) {
+      kernels::gemm(res, dy, weight.value(), *dx, {.trans_b = true, .beta = dx.beta()});
+    }
+    if (const GradSlot dw = g.grad_slot(weight)) {
+      kernels::gemm(res, x.value(), dy, *dw, {.trans_a = true, .beta = dw.beta()});
+    }
     if (Tensor* db = g.grad_of(bias)) kernels::sum_rows_accumulate(res, dy, *db);
   });
 }
@@ -80,18 +105,18 @@ Var binary(const Var& a, const Var& b, kernels::Binary op, const char* name) {
   kernels::binary(g.resources(), op, a.value(), b.value(), y);
   return g.record(name, y, {a, b}, [a, b, op](Graph& g, const Tensor& dy) {
     const Resources& res = g.resources();
-    if (Tensor* da = g.grad_of(a)) {
+    if (const GradSlot da = g.grad_slot(a)) {
       if (op == kernels::Binary::kMul) {
-        kernels::mul_accumulate(res, dy, b.value(), *da);
+        add_product(res, dy, b.value(), da);
       } else {
-        kernels::axpy(res, 1.0f, dy, *da);
+        add_scaled(res, 1.0f, dy, da);
       }
     }
-    if (Tensor* db = g.grad_of(b)) {
+    if (const GradSlot db = g.grad_slot(b)) {
       if (op == kernels::Binary::kMul) {
-        kernels::mul_accumulate(res, dy, a.value(), *db);
+        add_product(res, dy, a.value(), db);
       } else {
-        kernels::axpy(res, op == kernels::Binary::kSub ? -1.0f : 1.0f, dy, *db);
+        add_scaled(res, op == kernels::Binary::kSub ? -1.0f : 1.0f, dy, db);
       }
     }
   });
@@ -108,7 +133,7 @@ Var scale(const Var& x, float alpha) {
   Tensor y = g.empty(x.shape());
   kernels::scale(g.resources(), alpha, x.value(), y);
   return g.record("scale", y, {x}, [x, alpha](Graph& g, const Tensor& dy) {
-    if (Tensor* dx = g.grad_of(x)) kernels::axpy(g.resources(), alpha, dy, *dx);
+    if (const GradSlot dx = g.grad_slot(x)) add_scaled(g.resources(), alpha, dy, dx);
   });
 }
 
@@ -163,7 +188,9 @@ Var concat_columns(const std::vector<Var>& parts) {
   return g.record("concat_columns", y, parts, [parts](Graph& g, const Tensor& dy) {
     std::int64_t at = 0;
     for (const Var& p : parts) {
-      if (Tensor* dp = g.grad_of(p)) kernels::copy_columns(g.resources(), dy, at, *dp, 0, p.size(1), true);
+      if (const GradSlot dp = g.grad_slot(p)) {
+        kernels::copy_columns(g.resources(), dy, at, *dp, 0, p.size(1), /*accumulate=*/!dp.overwrite);
+      }
       at += p.size(1);
     }
   });
@@ -181,7 +208,7 @@ Var slice_columns(const Var& x, std::int64_t begin, std::int64_t width) {
 Var reshape(const Var& x, const Shape& shape) {
   Graph& g = graph_of(x, "reshape");
   return g.record("reshape", x.value().reshape(shape), {x}, [x](Graph& g, const Tensor& dy) {
-    if (Tensor* dx = g.grad_of(x)) kernels::axpy(g.resources(), 1.0f, dy.reshape(x.shape()), *dx);
+    if (const GradSlot dx = g.grad_slot(x)) add_scaled(g.resources(), 1.0f, dy.reshape(x.shape()), dx);
   });
 }
 
@@ -201,7 +228,9 @@ Var spmm(const SparseMatrix& a, const SparseMatrix& a_transposed, const Var& x) 
   Tensor y = g.empty({a.rows, x.size(1)});
   kernels::spmm(g.resources(), a.view(), x.value(), y, false);
   return g.record("spmm", y, {x}, [x, a_transposed](Graph& g, const Tensor& dy) {
-    if (Tensor* dx = g.grad_of(x)) kernels::spmm(g.resources(), a_transposed.view(), dy, *dx, true);
+    if (const GradSlot dx = g.grad_slot(x)) {
+      kernels::spmm(g.resources(), a_transposed.view(), dy, *dx, /*accumulate=*/!dx.overwrite);
+    }
   });
 }
 
@@ -214,14 +243,14 @@ Var batched_matmul(const Var& a, const Var& b, bool trans_b, float alpha) {
   kernels::batched_gemm(g.resources(), a.value(), b.value(), y, {.trans_b = trans_b, .alpha = alpha});
   return g.record("batched_matmul", y, {a, b}, [a, b, trans_b, alpha](Graph& g, const Tensor& dy) {
     const Resources& res = g.resources();
-    if (Tensor* da = g.grad_of(a)) {
-      kernels::batched_gemm(res, dy, b.value(), *da, {.trans_b = !trans_b, .alpha = alpha, .beta = 1.0f});
+    if (const GradSlot da = g.grad_slot(a)) {
+      kernels::batched_gemm(res, dy, b.value(), *da, {.trans_b = !trans_b, .alpha = alpha, .beta = da.beta()});
     }
-    if (Tensor* db = g.grad_of(b)) {
+    if (const GradSlot db = g.grad_slot(b)) {
       if (trans_b) {
-        kernels::batched_gemm(res, dy, a.value(), *db, {.trans_a = true, .alpha = alpha, .beta = 1.0f});
+        kernels::batched_gemm(res, dy, a.value(), *db, {.trans_a = true, .alpha = alpha, .beta = db.beta()});
       } else {
-        kernels::batched_gemm(res, a.value(), dy, *db, {.trans_a = true, .alpha = alpha, .beta = 1.0f});
+        kernels::batched_gemm(res, a.value(), dy, *db, {.trans_a = true, .alpha = alpha, .beta = db.beta()});
       }
     }
   });
@@ -233,11 +262,11 @@ Var causal_mask(const Var& x) {
   y.copy_from(x.value(), g.resources().stream());
   kernels::causal_mask(g.resources(), y, -INFINITY);
   return g.record("causal_mask", y, {x}, [x](Graph& g, const Tensor& dy) {
-    if (Tensor* dx = g.grad_of(x)) {
-      Tensor masked = g.empty(dy.shape());
+    if (const GradSlot dx = g.grad_slot(x)) {
+      Tensor masked = dx.overwrite ? *dx : g.empty(dy.shape());
       masked.copy_from(dy, g.resources().stream());
       kernels::causal_mask(g.resources(), masked, 0.0f);
-      kernels::axpy(g.resources(), 1.0f, masked, *dx);
+      if (!dx.overwrite) kernels::axpy(g.resources(), 1.0f, masked, *dx);
     }
   });
 }

@@ -14,8 +14,11 @@
 // Leaves: constants (no gradient), dense Parameters (their gradient is added to
 // Parameter::grad()) and embedding lookups (their gradient becomes the table's
 // SparseRows: only the looked-up rows, as the trainer and optimizers expect).
-// Gradients of intermediate values are allocated zeroed when first needed;
-// backward kernels accumulate (+=) into them.
+// A gradient buffer is allocated when the first contribution reaches it: a
+// backward that can store that contribution (a GEMM with beta 0, a copy, a
+// product) asks for a GradSlot and stores, the others ask grad_of(), which
+// zeroes a new buffer, and accumulate (+=). A step then zeroes only the
+// buffers whose first writer can only add.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +33,19 @@
 namespace recforge::ag {
 
 class Graph;
+
+// Where a backward puts the gradient of one input: `overwrite` when nothing
+// has reached it yet (the buffer is uninitialised: store, never add), else
+// accumulate. Empty (false) when the input needs no gradient. Fill a slot
+// before asking for the next one: an input used twice gets one buffer.
+struct GradSlot {
+  Tensor* tensor = nullptr;
+  bool overwrite = false;
+  explicit operator bool() const { return tensor != nullptr; }
+  Tensor& operator*() const { return *tensor; }
+  // GEMM's beta for this slot: 0 stores, 1 accumulates.
+  float beta() const { return overwrite ? 0.0f : 1.0f; }
+};
 
 // A value recorded in a Graph (a handle: cheap to copy, valid while the Graph lives).
 class Var {
@@ -79,6 +95,9 @@ class Graph {
   // The gradient buffer of `v` (zeros on first use), or nullptr when `v` needs
   // no gradient: ops' backward closures write into it.
   Tensor* grad_of(const Var& v);
+  // The gradient buffer of `v` for one contribution that the caller stores
+  // (slot.overwrite) or adds; empty when `v` needs no gradient.
+  GradSlot grad_slot(const Var& v);
   // A new uninitialised / zeroed tensor on the graph's device (caching allocator).
   Tensor empty(const Shape& shape) const;
   Tensor zeros(const Shape& shape) const;

@@ -6,7 +6,9 @@
 //   - f32, contiguous, row-major; "(n, d)" is a 2-d tensor, "(n)" 1-d.
 //   - Forward kernels write their outputs (Contract: =).
 //   - Backward kernels ADD into the input gradients (Contract: +=), so an input
-//     used twice accumulates both contributions; the autograd zeroes once.
+//     used twice accumulates both contributions; the autograd zeroes a new
+//     buffer once, unless the first contribution comes from an op that can
+//     store it (GEMM with beta 0, a copy, scale or binary: ag::Graph::grad_slot).
 //   - Scalars travel as 1-element device tensors (no host sync inside a step).
 #pragma once
 
