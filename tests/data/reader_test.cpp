@@ -166,6 +166,32 @@ TEST_F(ReaderTest, MissingAndEmptyFiles) {
 
 TEST_F(ReaderTest, UnknownExtensionNeedsAFormat) {
   RF_EXPECT_ERROR(read("ratings.parquet", "x"), ErrorKind::kConfig, "cannot tell the format");
+  const auto given = read("export.data", "user,item\n1,2\n", ReadOptions{.format = Format::kCsv});
+  EXPECT_EQ(given.items.integers, (std::vector<std::int64_t>{2}));
+}
+
+// format auto: a renamed MovieLens download is read as MovieLens (ratings
+// checked against its range, timestamps kept), by its header.
+TEST_F(ReaderTest, ARenamedMovieLensCsvIsReadAsMovieLens) {
+  const auto raw = read("ml25m_ratings.csv", "\xEF\xBB\xBFmovieId,userId,rating,timestamp\r\n31,1,2.5,7\r\n");
+  EXPECT_EQ(raw.report.format, Format::kMovieLensCsv);
+  EXPECT_EQ(raw.users.integers, (std::vector<std::int64_t>{1}));
+  EXPECT_EQ(raw.items.integers, (std::vector<std::int64_t>{31}));
+  EXPECT_EQ(raw.rating, (std::vector<float>{2.5f}));
+  EXPECT_EQ(raw.timestamp, (std::vector<std::int64_t>{7}));
+  RF_EXPECT_ERROR(read("ml25m_ratings.csv", "userId,movieId,rating,timestamp\n1,2,9,3\n"), ErrorKind::kData,
+                  "ml25m_ratings.csv:2:");
+  // Any other header stays generic, and so does a file whose columns the user mapped.
+  EXPECT_EQ(read("plain.csv", "user,item\n1,2\n").report.format, Format::kCsv);
+  RF_EXPECT_ERROR(read("three.csv", "userId,movieId,rating\n1,2,3\n"), ErrorKind::kData,
+                  "three.csv:1: the header has no column 'user' (data.columns.user)");
+  ReadOptions mapped;
+  mapped.user_column = "userId";
+  mapped.item_column = "movieId";
+  const auto own = read("mine.csv", "userId,movieId,rating,timestamp\n1,2,9,3\n", mapped);
+  EXPECT_EQ(own.report.format, Format::kCsv);
+  EXPECT_EQ(own.items.integers, (std::vector<std::int64_t>{2}));
+  EXPECT_TRUE(own.rating.empty());
 }
 
 TEST_F(ReaderTest, InvalidUtf8InStringIds) {

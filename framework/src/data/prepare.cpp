@@ -51,7 +51,8 @@ Schema data_schema() {
       .add_string("separator", "|", "csv: separator between features in one field");
 
   Schema s("where the interactions come from and how they are prepared");
-  s.add_string("format", "auto", "input format (auto: from the file name)",
+  s.add_string("format", "auto", "input format (auto: from the file name; any .csv with MovieLens' header "
+               "userId,movieId,rating,timestamp and no data.columns is read as movielens_csv)",
                {"auto", "movielens_csv", "movielens_dat", "movielens_100k", "csv", "tsv", "adjacency", "synthetic"})
       .add_optional_string("path", "ratings file, or the training file of a pre-split dataset; ${VAR} is expanded")
       .add_optional_string("test_path", "test file of a pre-split dataset (adjacency train/test); implies split given")

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "mapped_file.hpp"
 #include "reader_internal.hpp"
@@ -53,18 +55,48 @@ Format detect_format(const std::string& path) {
            "' from its name; set data.format (movielens_csv, movielens_dat, movielens_100k, csv, tsv, adjacency)");
 }
 
+namespace {
+
+// The first line holds MovieLens' ratings.csv columns, in any order.
+bool has_movielens_header(std::string_view bytes) {
+  if (bytes.starts_with("\xEF\xBB\xBF")) bytes.remove_prefix(3);
+  std::string_view line = bytes.substr(0, std::min(bytes.find('\n'), bytes.size()));
+  if (line.ends_with('\r')) line.remove_suffix(1);
+  std::vector<std::string_view> names;
+  for (std::size_t begin = 0;;) {
+    const std::size_t comma = line.find(',', begin);
+    names.push_back(line.substr(begin, comma == std::string_view::npos ? std::string_view::npos : comma - begin));
+    if (comma == std::string_view::npos) break;
+    begin = comma + 1;
+  }
+  std::sort(names.begin(), names.end());
+  return names == std::vector<std::string_view>{"movieId", "rating", "timestamp", "userId"};
+}
+
+Format resolve_format(const std::string& name, std::string_view bytes, const ReadOptions& options) {
+  if (options.format != Format::kAuto) return options.format;
+  const Format by_name = detect_format(name);
+  // A renamed MovieLens download (ml25m_ratings.csv) is still MovieLens, unless
+  // the user mapped columns of their own.
+  const ReadOptions defaults;
+  const bool own_mapping = options.user_column != defaults.user_column || options.item_column != defaults.item_column ||
+                           options.rating_column || options.timestamp_column;
+  if (by_name == Format::kCsv && !own_mapping && has_movielens_header(bytes)) return Format::kMovieLensCsv;
+  return by_name;
+}
+
+}  // namespace
+
 RawInteractions parse_interactions(std::string_view bytes, const std::string& name, const ReadOptions& options) {
-  const Format format = options.format == Format::kAuto ? detect_format(name) : options.format;
+  const Format format = resolve_format(name, bytes, options);
   if (format == Format::kAdjacency) return parse_adjacency(bytes, name, options);
   return parse_delimited(bytes, name, format, options);
 }
 
 RawInteractions read_raw_interactions(const std::string& path, const ReadOptions& options) {
-  const Format format = options.format == Format::kAuto ? detect_format(path) : options.format;
+  if (options.format == Format::kAuto) detect_format(path);  // an unknown kind of file is named before it is opened
   const MappedFile file(path);
-  ReadOptions resolved = options;
-  resolved.format = format;
-  return parse_interactions(file.bytes(), path, resolved);
+  return parse_interactions(file.bytes(), path, options);
 }
 
 std::string block_tree_sha256_of(std::string_view bytes) {

@@ -27,6 +27,8 @@ enum class Format { kAuto, kMovieLensCsv, kMovieLensDat, kMovieLens100k, kCsv, k
 Format parse_format(const std::string& name);
 std::string format_name(Format format);
 // kAuto resolved from the file name: ratings.csv, ratings.dat, u.data, *.txt (adjacency), *.tsv, *.csv.
+// The readers then take any other *.csv whose first line is MovieLens' header
+// (userId,movieId,rating,timestamp) as movielens_csv, unless columns are mapped.
 Format detect_format(const std::string& path);
 
 enum class BadLinePolicy { kError, kSkip };
