@@ -2,7 +2,8 @@
 // cut-offs, catalogue coverage, novelty and intra-list diversity, per user group,
 // under the full-ranking or the sampled protocol; RMSE/MAE for rating models.
 //
-// Full ranking, per block of `batch_users` evaluation users on this rank's shard:
+// Full ranking, per block of `batch_users` evaluation users on this rank's shard
+// (laid out on the device once per evaluation: block_plan.hpp):
 //   scores = U_block V^T (gemm)  ->  mask the users' training items (-inf)
 //   ->  top-K per row (factor models: the three in one score_topk, which on the
 //   CPU never holds the block's scores)  ->  per-user metrics in fixed point per group
@@ -14,7 +15,9 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <span>
 
+#include "block_plan.hpp"
 #include "ranking_kernels.hpp"
 #include "recforge/comm/communicator.hpp"
 #include "recforge/core/philox.hpp"
@@ -247,56 +250,28 @@ void RankingEvaluator::full_ranking(Model& model, const data::Csr& relevant, con
   Tensor counts_t = Tensor::zeros({static_cast<std::int64_t>(counts.size())}, DType::kI64, res.device(), res.stream());
   Tensor marks_t = Tensor::zeros({static_cast<std::int64_t>(cutoffs_.size()), items}, DType::kI32, res.device(), res.stream());
   const std::int64_t block = std::min<std::int64_t>(batch_users_, std::max<std::int64_t>(1, static_cast<std::int64_t>(users.size())));
+  const BlockPlan plan(prepared_.train, relevant, prepared_.group, users, block, spec_.graded, res);
   // Factor models score inside score_topk; only the others need a (block, I) buffer.
   Tensor scores = factors ? Tensor() : Tensor::empty({block, items}, DType::kF32, res.allocator(), res.stream());
+  Tensor rows = factors ? Tensor::empty({block, user_emb.size(1)}, DType::kF32, res.allocator(), res.stream()) : Tensor();
   Tensor top_ids = Tensor::empty({block, kmax}, DType::kI32, res.allocator(), res.stream());
   Tensor top_values = Tensor::empty({block, kmax}, DType::kF32, res.allocator(), res.stream());
-  for (std::size_t begin = 0; begin < users.size(); begin += static_cast<std::size_t>(block)) {
-    const std::size_t end = std::min(users.size(), begin + static_cast<std::size_t>(block));
-    const auto b = static_cast<std::int64_t>(end - begin);
-    const std::vector<std::int32_t> ids(users.begin() + static_cast<std::ptrdiff_t>(begin), users.begin() + static_cast<std::ptrdiff_t>(end));
-    Tensor rows, ids_t;
+  const Tensor unit_t = unit_emb.defined() && unit_emb.numel() ? unit_emb : Tensor::empty({0, 1}, DType::kF32);
+  for (std::int64_t k = 0; k < plan.blocks(); ++k) {
+    const BlockViews v = plan.block(k);
+    Tensor block_ids = top_ids.slice_rows(0, v.size), block_values = top_values.slice_rows(0, v.size);
     if (factors) {
-      rows = Tensor::empty({b, user_emb.size(1)}, DType::kF32, res.allocator(), res.stream());
-      ids_t = device_vector(ids, res);
-      kernels::gather_rows(res, user_emb, ids_t, rows);
-    }
-    // The block's training items (masked) and held-out items (relevant), rebased.
-    std::vector<std::int64_t> train_off = {0}, rel_off = {0};
-    std::vector<std::int32_t> train_cols, rel_cols, group;
-    std::vector<float> rel_gains;
-    for (std::int32_t u : ids) {
-      for (std::int64_t j = prepared_.train.offsets[static_cast<std::size_t>(u)]; j < prepared_.train.offsets[static_cast<std::size_t>(u) + 1]; ++j)
-        train_cols.push_back(prepared_.train.col[static_cast<std::size_t>(j)]);
-      train_off.push_back(static_cast<std::int64_t>(train_cols.size()));
-      for (std::int64_t j = relevant.offsets[static_cast<std::size_t>(u)]; j < relevant.offsets[static_cast<std::size_t>(u) + 1]; ++j) {
-        // Repeated held-out pairs count once.
-        if (!rel_cols.empty() && static_cast<std::int64_t>(rel_cols.size()) > rel_off.back() &&
-            rel_cols.back() == relevant.col[static_cast<std::size_t>(j)]) {
-          continue;
-        }
-        rel_cols.push_back(relevant.col[static_cast<std::size_t>(j)]);
-        if (spec_.graded) rel_gains.push_back(relevant.value[static_cast<std::size_t>(j)]);
-      }
-      rel_off.push_back(static_cast<std::int64_t>(rel_cols.size()));
-      group.push_back(prepared_.group[static_cast<std::size_t>(u)]);
-    }
-    // Views below point into these tensors: they must outlive the kernels.
-    const Tensor train_off_t = device_vector(train_off, res), train_cols_t = device_vector(train_cols, res);
-    const Tensor rel_off_t = device_vector(rel_off, res), rel_cols_t = device_vector(rel_cols, res);
-    const Tensor rel_gains_t = spec_.graded ? device_vector(rel_gains, res) : Tensor::empty({0}, DType::kF32);
-    const Tensor group_t = device_vector(group, res);
-    const Tensor unit_t = unit_emb.defined() && unit_emb.numel() ? unit_emb : Tensor::empty({0, 1}, DType::kF32);
-    Tensor block_ids = top_ids.slice_rows(0, b), block_values = top_values.slice_rows(0, b);
-    if (factors) {
-      score_topk(res, rows, item_emb, train_off_t, train_cols_t, block_ids, block_values);
+      Tensor block_rows = rows.slice_rows(0, v.size);
+      kernels::gather_rows(res, user_emb, v.users, block_rows);
+      score_topk(res, block_rows, item_emb, v.train_offsets, v.train_items, block_ids, block_values);
     } else {
-      Tensor block_scores = scores.slice_rows(0, b);
-      model.score(ids, block_scores);
-      mask(res, block_scores, train_off_t, train_cols_t);
+      Tensor block_scores = scores.slice_rows(0, v.size);
+      model.score(std::span(plan.users()).subspan(static_cast<std::size_t>(v.begin), static_cast<std::size_t>(v.size)),
+                  block_scores);
+      mask(res, block_scores, v.train_offsets, v.train_items);
       topk(res, block_scores, block_ids, block_values);
     }
-    const MetricInputs in{block_ids, rel_off_t, rel_cols_t, rel_gains_t, group_t, self_info, unit_t};
+    const MetricInputs in{block_ids, v.relevant_offsets, v.relevant_items, v.relevant_gains, v.groups, self_info, unit_t};
     metrics(res, in, spec_, sums_t, counts_t);
     mark_items(res, block_ids, spec_, marks_t);
   }

@@ -7,6 +7,7 @@
 
 #include <cmath>
 
+#include "ranking/block_plan.hpp"
 #include "ranking/ranking_kernels.hpp"
 #include "recforge/comm/communicator.hpp"
 #include "recforge/core/philox.hpp"
@@ -225,6 +226,47 @@ class FixedModel final : public Model {
  protected:
   void build_impl(const ModelContext&) override {}
 };
+
+// Users 4, 1, 3, 0, 2 in blocks of two: each block's training and held-out
+// items, offsets from 0, a repeated held-out item once (with its first gain),
+// a repeated training item kept (the mask does not mind).
+TEST(RankingBlockPlan, BlocksAreViewsOfTheUsersRowsInOrder) {
+  data::Csr train{{0, 2, 2, 5, 6, 8}, {1, 4, 0, 0, 7, 3, 2, 5}, {}};      // user 1 has none, user 2 a duplicate
+  data::Csr relevant{{0, 1, 3, 4, 4, 6}, {9, 6, 6, 8, 2, 2}, {5, 4, 3, 2, 1, 0.5f}};  // user 3 has none
+  const std::vector<std::int32_t> group = {10, 11, 12, 13, 14};
+  const BlockPlan plan(train, relevant, group, {4, 1, 3, 0, 2}, 2, /*graded=*/true, kCpu);
+  ASSERT_EQ(plan.blocks(), 3);
+  const auto ints = [](const Tensor& t) {
+    std::vector<std::int64_t> out;
+    for (std::int64_t i = 0; i < t.numel(); ++i) {
+      out.push_back(t.dtype() == DType::kI64 ? t.data_as<std::int64_t>()[i] : t.data_as<std::int32_t>()[i]);
+    }
+    return out;
+  };
+  using V = std::vector<std::int64_t>;
+  const BlockViews b0 = plan.block(0), b1 = plan.block(1), b2 = plan.block(2);
+  EXPECT_EQ(ints(b0.users), (V{4, 1}));
+  EXPECT_EQ(ints(b0.train_offsets), (V{0, 2, 2}));
+  EXPECT_EQ(ints(b0.train_items), (V{2, 5}));
+  EXPECT_EQ(ints(b0.relevant_offsets), (V{0, 1, 2}));
+  EXPECT_EQ(ints(b0.relevant_items), (V{2, 6}));
+  EXPECT_EQ(b0.relevant_gains.to_vector<float>(), (std::vector<float>{1, 4}));
+  EXPECT_EQ(ints(b0.groups), (V{14, 11}));
+  EXPECT_EQ(ints(b1.users), (V{3, 0}));
+  EXPECT_EQ(ints(b1.train_offsets), (V{0, 1, 3}));
+  EXPECT_EQ(ints(b1.train_items), (V{3, 1, 4}));
+  EXPECT_EQ(ints(b1.relevant_offsets), (V{0, 0, 1}));
+  EXPECT_EQ(ints(b1.relevant_items), (V{9}));
+  EXPECT_EQ(b1.relevant_gains.to_vector<float>(), (std::vector<float>{5}));
+  EXPECT_EQ(b2.begin, 4);
+  EXPECT_EQ(ints(b2.users), (V{2}));
+  EXPECT_EQ(ints(b2.train_offsets), (V{0, 3}));
+  EXPECT_EQ(ints(b2.train_items), (V{0, 0, 7}));
+  EXPECT_EQ(ints(b2.relevant_items), (V{8}));
+  EXPECT_EQ(b2.relevant_gains.to_vector<float>(), (std::vector<float>{2}));
+  EXPECT_EQ(BlockPlan(train, relevant, group, {}, 4, false, kCpu).blocks(), 0);
+  RF_EXPECT_ERROR(plan.block(3), ErrorKind::kInvalidArgument, "block 3 of 3");
+}
 
 TEST(RankingEvaluator, ResultDoesNotDependOnTheBatchSize) {
   const std::int32_t num_users = 60, num_items = 45;
