@@ -50,10 +50,10 @@ void activation_forward(const Resources& res, Activation f, const TensorView& x,
 }
 
 void activation_backward(const Resources& res, Activation f, const TensorView& x, const TensorView& y,
-                         const TensorView& dy, TensorView dx) {
+                         const TensorView& dy, TensorView dx, bool accumulate) {
   check_f32("activation_backward", {&x, &y, &dy, &dx});
   for (const TensorView* t : std::initializer_list<const TensorView*>{&y, &dy, &dx}) check_same_shape("activation_backward", x, *t);
-  dispatch<activation_backward_op>(x.device)(res, f, x, y, dy, dx);
+  dispatch<activation_backward_op>(x.device)(res, f, x, y, dy, dx, accumulate);
 }
 
 void binary(const Resources& res, Binary op, const TensorView& a, const TensorView& b, TensorView y) {
@@ -251,12 +251,12 @@ void dropout(const Resources& res, const TensorView& x, float p, const DropoutKe
 }
 
 void dropout_backward(const Resources& res, const TensorView& dy, float p, const DropoutKey& key, TensorView dx,
-                      const TensorView& mask) {
+                      const TensorView& mask, bool accumulate) {
   check_f32("dropout_backward", {&dy, &dx});
   check_same_shape("dropout_backward", dy, dx);
   check_mask("dropout_backward", dy, mask);
   RF_CHECK(p >= 0.0f && p < 1.0f, "dropout_backward: p must be in [0, 1), not ", p);
-  dispatch<dropout_backward_op>(dy.device)(res, dy, p, key, mask, dx);
+  dispatch<dropout_backward_op>(dy.device)(res, dy, p, key, mask, dx, accumulate);
 }
 
 }  // namespace recforge::kernels

@@ -57,10 +57,20 @@ void activation_forward_loop(const float* in, float* out, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) out[i] = activation_value(F, in[i]);
 }
 
-template <Activation F>
+// dst += v, or dst = v: a backward kernel's store into a new gradient buffer.
+template <bool Accumulate>
+void put(float& dst, float v) {
+  if constexpr (Accumulate) {
+    dst += v;
+  } else {
+    dst = v;
+  }
+}
+
+template <Activation F, bool Accumulate>
 void activation_backward_loop(const float* in, const float* out, const float* g, float* dst, std::int64_t n) {
 #pragma omp parallel for schedule(static) if (n > kParallelElements)
-  for (std::int64_t i = 0; i < n; ++i) dst[i] += g[i] * activation_derivative(F, in[i], out[i]);
+  for (std::int64_t i = 0; i < n; ++i) put<Accumulate>(dst[i], g[i] * activation_derivative(F, in[i], out[i]));
 }
 
 template <template <Activation> class Loop, class... Args>
@@ -80,8 +90,12 @@ struct ForwardLoop {
 };
 template <Activation F>
 struct BackwardLoop {
-  static void run(const float* in, const float* out, const float* g, float* dst, std::int64_t n) {
-    activation_backward_loop<F>(in, out, g, dst, n);
+  static void run(const float* in, const float* out, const float* g, float* dst, std::int64_t n, bool accumulate) {
+    if (accumulate) {
+      activation_backward_loop<F, true>(in, out, g, dst, n);
+    } else {
+      activation_backward_loop<F, false>(in, out, g, dst, n);
+    }
   }
 };
 
@@ -90,9 +104,9 @@ void activation_forward_cpu(const Resources&, Activation f, const TensorView& x,
 }
 
 void activation_backward_cpu(const Resources&, Activation f, const TensorView& x, const TensorView& y,
-                             const TensorView& dy, TensorView dx) {
+                             const TensorView& dy, TensorView dx, bool accumulate) {
   with_activation<BackwardLoop>(f, static_cast<const float*>(x.data_as<float>()), static_cast<const float*>(y.data_as<float>()),
-                                static_cast<const float*>(dy.data_as<float>()), dx.data_as<float>(), x.numel());
+                                static_cast<const float*>(dy.data_as<float>()), dx.data_as<float>(), x.numel(), accumulate);
 }
 
 void binary_cpu(const Resources&, Binary op, const TensorView& a, const TensorView& b, TensorView y) {
@@ -458,23 +472,30 @@ void dropout_cpu(const Resources&, const TensorView& x, float p, const DropoutKe
   });
 }
 
-void dropout_backward_cpu(const Resources&, const TensorView& dy, float p, const DropoutKey& key,
-                          const TensorView& mask, TensorView dx) {
-  const float* g = dy.data_as<float>();
-  float* out = dx.data_as<float>();
+template <bool Accumulate>
+void dropout_backward_loop(const float* g, float p, const DropoutKey& key, const std::uint8_t* keep, float* out,
+                           std::int64_t n) {
   const float keep_scale = 1.0f / (1.0f - p);
-  if (mask.data != nullptr) {
-    const auto* keep = static_cast<const std::uint8_t*>(mask.data);
-    const std::int64_t n = dy.numel();
+  if (keep != nullptr) {
 #pragma omp parallel for simd schedule(static) if (n > kParallelElements)
-    for (std::int64_t i = 0; i < n; ++i) out[i] += keep[i] != 0 ? g[i] * keep_scale : 0.0f;
+    for (std::int64_t i = 0; i < n; ++i) put<Accumulate>(out[i], keep[i] != 0 ? g[i] * keep_scale : 0.0f);
     return;
   }
-  for_each_mask_chunk(key, dy.numel(), [&](std::int64_t begin, std::int64_t count, const std::uint32_t* words) {
+  for_each_mask_chunk(key, n, [&](std::int64_t begin, std::int64_t count, const std::uint32_t* words) {
     for (std::int64_t j = 0; j < count; ++j) {
-      out[begin + j] += philox_word_uniform(words[j]) >= p ? g[begin + j] * keep_scale : 0.0f;
+      put<Accumulate>(out[begin + j], philox_word_uniform(words[j]) >= p ? g[begin + j] * keep_scale : 0.0f);
     }
   });
+}
+
+void dropout_backward_cpu(const Resources&, const TensorView& dy, float p, const DropoutKey& key,
+                          const TensorView& mask, TensorView dx, bool accumulate) {
+  const auto* keep = static_cast<const std::uint8_t*>(mask.data);
+  if (accumulate) {
+    dropout_backward_loop<true>(dy.data_as<float>(), p, key, keep, dx.data_as<float>(), dy.numel());
+  } else {
+    dropout_backward_loop<false>(dy.data_as<float>(), p, key, keep, dx.data_as<float>(), dy.numel());
+  }
 }
 
 }  // namespace

@@ -140,8 +140,11 @@ __global__ void activation_forward_kernel(const float* x, float* y, std::int64_t
 
 template <Activation A>
 __global__ void activation_backward_kernel(const float* x, const float* y, const float* dy, float* dx,
-                                           std::int64_t n) {
-  for (std::int64_t i = thread_index(); i < n; i += thread_count()) dx[i] += dy[i] * activation_derivative<A>(x[i], y[i]);
+                                           std::int64_t n, bool accumulate) {
+  for (std::int64_t i = thread_index(); i < n; i += thread_count()) {
+    const float v = dy[i] * activation_derivative<A>(x[i], y[i]);
+    dx[i] = accumulate ? dx[i] + v : v;
+  }
 }
 
 void activation_forward_cuda(const Resources& res, Activation f, const TensorView& x, TensorView y) {
@@ -155,12 +158,12 @@ void activation_forward_cuda(const Resources& res, Activation f, const TensorVie
 }
 
 void activation_backward_cuda(const Resources& res, Activation f, const TensorView& x, const TensorView& y,
-                              const TensorView& dy, TensorView dx) {
+                              const TensorView& dy, TensorView dx, bool accumulate) {
   const std::int64_t n = x.numel();
   if (n == 0) return;
   with_activation(f, [&](auto a) {
     activation_backward_kernel<decltype(a)::value><<<element_blocks(n), kThreads, 0, stream_of(res)>>>(
-        x.data_as<float>(), y.data_as<float>(), dy.data_as<float>(), dx.data_as<float>(), n);
+        x.data_as<float>(), y.data_as<float>(), dy.data_as<float>(), dx.data_as<float>(), n, accumulate);
   });
   RF_CUDA_CHECK_LAST();
 }
@@ -714,12 +717,16 @@ __global__ void dropout_kernel(const float* x, float p, float scale, DropoutKey 
 
 // With a stored mask the decision is read, else recomputed from the key.
 __global__ void dropout_backward_kernel(const float* dy, float p, float scale, DropoutKey key,
-                                        const std::uint8_t* mask, float* dx, std::int64_t n) {
+                                        const std::uint8_t* mask, float* dx, std::int64_t n, bool accumulate) {
   for (std::int64_t i = thread_index(); i < n; i += thread_count()) {
     const bool kept = mask != nullptr
                           ? mask[i] != 0
                           : philox_uniform(key.seed, key.stream, key.offset + static_cast<std::uint64_t>(i)) >= p;
-    if (kept) dx[i] += dy[i] * scale;
+    if (accumulate) {
+      if (kept) dx[i] += dy[i] * scale;
+    } else {
+      dx[i] = kept ? dy[i] * scale : 0.0f;
+    }
   }
 }
 
@@ -734,12 +741,13 @@ void dropout_cuda(const Resources& res, const TensorView& x, float p, const Drop
 }
 
 void dropout_backward_cuda(const Resources& res, const TensorView& dy, float p, const DropoutKey& key,
-                           const TensorView& mask, TensorView dx) {
+                           const TensorView& mask, TensorView dx, bool accumulate) {
   const std::int64_t n = dy.numel();
   if (n == 0) return;
   const float scale = 1.0f / (1.0f - p);
   dropout_backward_kernel<<<element_blocks(n), kThreads, 0, stream_of(res)>>>(
-      dy.data_as<float>(), p, scale, key, static_cast<const std::uint8_t*>(mask.data), dx.data_as<float>(), n);
+      dy.data_as<float>(), p, scale, key, static_cast<const std::uint8_t*>(mask.data), dx.data_as<float>(), n,
+      accumulate);
   RF_CUDA_CHECK_LAST();
 }
 

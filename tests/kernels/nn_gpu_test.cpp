@@ -151,6 +151,12 @@ TEST_P(NnParity, Activations) {
     const Pair y_ref = upload(y.host), dy = uniform({n, d}, 2), dx = uniform({n, d}, 3);
     on_both([&](const Resources& r) { activation_backward(r, f, x.on(r), y_ref.on(r), dy.on(r), dx.on(r)); });
     EXPECT_PARITY(dx, kAtol, kRtol);
+    // Stored into a new buffer (autograd's first contribution): its garbage never shows.
+    const Pair dx_new = output({n, d});
+    on_both([&](const Resources& r) {
+      activation_backward(r, f, x.on(r), y_ref.on(r), dy.on(r), dx_new.on(r), /*accumulate=*/false);
+    });
+    EXPECT_PARITY(dx_new, kAtol, kRtol);
   }
 }
 
@@ -353,6 +359,11 @@ TEST_P(NnParity, DropoutMasksAreIdentical) {
     const Pair dx_zero = upload(Tensor::zeros({n, d}, DType::kF32));
     on_both([&](const Resources& r) { dropout_backward(r, dy.on(r), p, key, dx_zero.on(r)); });
     EXPECT_PARITY(dx_zero, 0.0, 0.0);
+    // Stored over garbage: the same values.
+    const Pair dx_new = output({n, d});
+    on_both([&](const Resources& r) { dropout_backward(r, dy.on(r), p, key, dx_new.on(r), {}, /*accumulate=*/false); });
+    EXPECT_PARITY(dx_new, 0.0, 0.0);
+    EXPECT_EQ(dx_new.host.to_vector<float>(), dx_zero.host.to_vector<float>());
 
     const Pair dx = uniform({n, d}, 48);
     on_both([&](const Resources& r) { dropout_backward(r, dy.on(r), p, key, dx.on(r)); });

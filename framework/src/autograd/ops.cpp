@@ -142,7 +142,9 @@ Var activation(const Var& x, kernels::Activation f) {
   Tensor y = g.empty(x.shape());
   kernels::activation_forward(g.resources(), f, x.value(), y);
   return g.record("activation", y, {x}, [x, f, y](Graph& g, const Tensor& dy) {
-    if (Tensor* dx = g.grad_of(x)) kernels::activation_backward(g.resources(), f, x.value(), y, dy, *dx);
+    if (const GradSlot dx = g.grad_slot(x)) {
+      kernels::activation_backward(g.resources(), f, x.value(), y, dy, *dx, /*accumulate=*/!dx.overwrite);
+    }
   });
 }
 
@@ -156,7 +158,9 @@ Var dropout(const Var& x, float p, const kernels::DropoutKey& key) {
   Tensor mask = x.requires_grad() ? Tensor::empty(x.shape(), DType::kU8, res.allocator(), res.stream()) : Tensor();
   kernels::dropout(res, x.value(), p, key, y, mask.defined() ? TensorView(mask) : TensorView());
   return g.record("dropout", y, {x}, [x, p, key, mask](Graph& g, const Tensor& dy) {
-    if (Tensor* dx = g.grad_of(x)) kernels::dropout_backward(g.resources(), dy, p, key, *dx, mask);
+    if (const GradSlot dx = g.grad_slot(x)) {
+      kernels::dropout_backward(g.resources(), dy, p, key, *dx, mask, /*accumulate=*/!dx.overwrite);
+    }
   });
 }
 

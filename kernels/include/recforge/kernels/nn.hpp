@@ -8,7 +8,8 @@
 //   - Backward kernels ADD into the input gradients (Contract: +=), so an input
 //     used twice accumulates both contributions; the autograd zeroes a new
 //     buffer once, unless the first contribution comes from an op that can
-//     store it (GEMM with beta 0, a copy, scale or binary: ag::Graph::grad_slot).
+//     store it (GEMM with beta 0, a copy, scale or binary, and the kernels
+//     with an `accumulate` flag: ag::Graph::grad_slot).
 //   - Scalars travel as 1-element device tensors (no host sync inside a step).
 #pragma once
 
@@ -33,9 +34,9 @@ enum class Activation : std::int32_t {
 // y = f(x). x, y same shape.
 using ActivationForwardFn = void(const Resources&, Activation, const TensorView& x, TensorView y);
 RF_DECLARE_OP(activation_forward, ActivationForwardFn);
-// dx += dy * f'(x); y = f(x) is given (sigmoid and tanh use it).
+// dx += dy * f'(x) (dx = ... when !accumulate); y = f(x) is given (sigmoid and tanh use it).
 using ActivationBackwardFn = void(const Resources&, Activation, const TensorView& x, const TensorView& y,
-                                  const TensorView& dy, TensorView dx);
+                                  const TensorView& dy, TensorView dx, bool accumulate);
 RF_DECLARE_OP(activation_backward, ActivationBackwardFn);
 
 enum class Binary : std::int32_t { kAdd, kSub, kMul };
@@ -154,16 +155,16 @@ struct DropoutKey {
 using DropoutFn = void(const Resources&, const TensorView& x, float p, const DropoutKey& key, TensorView y,
                        TensorView mask);
 RF_DECLARE_OP(dropout, DropoutFn);
-// dx += dy * mask / (1 - p).
+// dx += dy * mask / (1 - p) (dx = ... when !accumulate).
 using DropoutBackwardFn = void(const Resources&, const TensorView& dy, float p, const DropoutKey& key,
-                               const TensorView& mask, TensorView dx);
+                               const TensorView& mask, TensorView dx, bool accumulate);
 RF_DECLARE_OP(dropout_backward, DropoutBackwardFn);
 
 // ---- checked entry points ------------------------------------------------
 
 void activation_forward(const Resources& res, Activation f, const TensorView& x, TensorView y);
 void activation_backward(const Resources& res, Activation f, const TensorView& x, const TensorView& y,
-                         const TensorView& dy, TensorView dx);
+                         const TensorView& dy, TensorView dx, bool accumulate = true);
 void binary(const Resources& res, Binary op, const TensorView& a, const TensorView& b, TensorView y);
 void axpy(const Resources& res, float alpha, const TensorView& x, TensorView y);
 void mul_accumulate(const Resources& res, const TensorView& a, const TensorView& b, TensorView y);
@@ -196,6 +197,6 @@ void l2_normalize_rows_backward(const Resources& res, const TensorView& x, const
 void dropout(const Resources& res, const TensorView& x, float p, const DropoutKey& key, TensorView y,
              TensorView mask = {});
 void dropout_backward(const Resources& res, const TensorView& dy, float p, const DropoutKey& key, TensorView dx,
-                      const TensorView& mask = {});
+                      const TensorView& mask = {}, bool accumulate = true);
 
 }  // namespace recforge::kernels
