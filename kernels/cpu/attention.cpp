@@ -54,9 +54,10 @@ void causal_mask_cpu(const Resources&, TensorView x, float value) {
 
 void batched_gemm(const Resources& res, const TensorView& a, const TensorView& b, TensorView c,
                   const GemmOptions& options) {
-  check_batched(a, b, c, options);
+  const BatchedShape s = check_batched(a, b, c, options);
   check_same_device("batched_gemm", a, b);
   check_same_device("batched_gemm", a, c);
+  if (s.k == 0) return empty_product(res, c, options.beta);
   dispatch<batched_gemm_op>(a.device)(res, a, b, c, options);
 }
 

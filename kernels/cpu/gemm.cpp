@@ -1,6 +1,8 @@
 // CPU gemm through OpenBLAS (cblas_sgemm, row-major), and the plain-loop reference.
+#include "recforge/core/tensor.hpp"
 #include "recforge/kernels/cpu_blas.hpp"
 #include "recforge/kernels/gemm.hpp"
+#include "recforge/kernels/nn.hpp"
 
 namespace recforge::kernels {
 
@@ -16,6 +18,15 @@ GemmShape check_gemm(const TensorView& a, const TensorView& b, const TensorView&
   RF_CHECK(k == kb && c.shape[0] == m && c.shape[1] == n, "gemm: op(A) is ", m, "x", k, ", op(B) is ", kb, "x", n,
            ", C is ", c.shape.str());
   return {m, n, k};
+}
+
+void empty_product(const Resources& res, TensorView c, float beta) {
+  if (beta == 1.0f || c.numel() == 0) return;
+  if (beta == 0.0f) {
+    Tensor::wrap(c).copy_from(Tensor::zeros(c.shape, DType::kF32, c.device, res.stream()), res.stream());
+  } else {
+    scale(res, beta, c, c);
+  }
 }
 
 void gemm_naive(const TensorView& a, const TensorView& b, TensorView c, const GemmOptions& o) {

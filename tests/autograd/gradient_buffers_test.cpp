@@ -25,10 +25,11 @@ Tensor random_tensor(const Shape& shape, std::uint64_t stream, float scale) {
 }
 
 // Fills the host allocator's cache with NaN blocks of the step's sizes (the
-// cache holds blocks of 64 KiB and more; every activation here is one).
+// cache holds blocks of 64 KiB and more; every activation and weight here is
+// one, the bias aside).
 void poison_the_allocator_cache(const Resources& res) {
   std::vector<Tensor> blocks;
-  for (const std::int64_t floats : {256 * 64, 256 * 128}) {
+  for (const std::int64_t floats : {256 * 64, 256 * 128, 256 * 192, 128 * 128, 192 * 128}) {
     for (int k = 0; k < 64; ++k) {
       blocks.push_back(Tensor::empty({floats}, DType::kF32, res.allocator(), res.stream()));
       std::fill_n(blocks.back().data_as<float>(), floats, std::numeric_limits<float>::quiet_NaN());
@@ -58,11 +59,11 @@ SparseMatrix ring(bool transposed) {
 
 struct Model {
   std::vector<std::unique_ptr<Parameter>> params;
-  Tensor weights = random_tensor({256, 64}, 9, 1.0f);
+  Tensor weights = random_tensor({256, 128}, 9, 1.0f);
   SparseMatrix a = ring(false), a_transposed = ring(true);
 
   Model() {
-    const std::vector<Shape> shapes = {{256, 64}, {64, 64}, {128, 64}, {64}};
+    const std::vector<Shape> shapes = {{256, 128}, {128, 128}, {192, 128}, {128}};
     for (std::size_t k = 0; k < shapes.size(); ++k) {
       params.push_back(std::make_unique<Parameter>("p" + std::to_string(k), random_tensor(shapes[k], k + 1, 0.5f),
                                                    Parameter::Kind::kDense));
@@ -77,7 +78,7 @@ struct Model {
     const Var h = matmul(x, w);
     const Var s = add(h, scale(x, 0.5f));
     const Var m = mul(s, s);
-    const Var r = reshape(m, Shape{4, 64, 64});
+    const Var r = reshape(m, Shape{4, 64, 128});
     const Var scores = causal_mask(batched_matmul(r, r, true, 0.125f));
     const Var p = softmax_rows(reshape(scores, Shape{256, 64}));
     const Var c = concat_columns({p, dropout(gelu(sub(m, h)), 0.25f, {7, 8, 9})});
@@ -136,6 +137,21 @@ TEST(Autograd, NewGradientBuffersAreStoredOverStaleMemory) {
   step_all(e);
   const double numeric = (up - down) / (2.0 * e);
   EXPECT_NEAR(numeric, predicted, 1e-2 * std::fabs(predicted)) << "up " << up << ", down " << down;
+}
+
+// A rank whose share of the last batch is empty still runs the step: its
+// weight gradients are products over zero rows (x^T dy with K = 0), stored
+// into new buffers, and must be zeros, not the allocator's old contents.
+TEST(Autograd, AnEmptyBatchGivesZeroGradients) {
+  const Resources res = Resources::cpu();
+  Parameter weight("w", random_tensor({128, 128}, 1, 0.5f), Parameter::Kind::kDense);
+  Parameter bias("b", random_tensor({128}, 2, 0.5f), Parameter::Kind::kDense);
+  poison_the_allocator_cache(res);
+  Graph g(res);
+  const Var x = g.constant(Tensor::empty({0, 128}, DType::kF32));
+  g.backward(sum(linear(x, g.parameter(weight), g.parameter(bias))));
+  EXPECT_EQ(weight.grad().to_vector<float>(), std::vector<float>(128 * 128, 0.0f));
+  EXPECT_EQ(bias.grad().to_vector<float>(), std::vector<float>(128, 0.0f));
 }
 
 }  // namespace

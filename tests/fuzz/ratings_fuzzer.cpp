@@ -71,7 +71,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size < 2) return 0;
   static const char* const kNames[] = {"ratings.csv", "ratings.dat", "u.data", "train.txt", "generic.csv"};
   const int mode = data[0] % 5;
-  const std::string name = kNames[mode];
+  // Mode 0 with bit 0x40: a renamed .csv, MovieLens only by its header (format auto).
+  const std::string name = mode == 0 && (data[1] & 0x40) ? "renamed.csv" : kNames[mode];
   ReadOptions options;
   options.threads = 1 + (data[1] & 1);
   options.chunk_bytes = 1 + (data[1] >> 1) * 3;

@@ -84,6 +84,20 @@ TEST_F(SparseAttentionParity, BatchedGemmEveryTransposeAndBeta) {
   }
 }
 
+// K = 0: C = beta C on the device too, never read with beta 0 (garbage in).
+TEST_F(SparseAttentionParity, EmptyProductsStoreZerosOverGarbage) {
+  const Resources gpu = Resources::cuda(0);
+  Tensor nan = Tensor::empty({2, 3, 4}, DType::kF32);
+  for (std::int64_t i = 0; i < nan.numel(); ++i) nan.data_as<float>()[i] = std::nanf("");
+  Tensor c = on(nan, gpu);
+  batched_gemm(gpu, on(Tensor::empty({2, 3, 0}, DType::kF32), gpu), on(Tensor::empty({2, 0, 4}, DType::kF32), gpu), c, {});
+  EXPECT_EQ(back(c, gpu).to_vector<float>(), std::vector<float>(24, 0.0f));
+  Tensor c2 = on(nan.reshape({6, 4}), gpu);
+  gemm(gpu, on(Tensor::empty({0, 6}, DType::kF32), gpu), on(Tensor::empty({0, 4}, DType::kF32), gpu), c2,
+       {.trans_a = true});
+  EXPECT_EQ(back(c2, gpu).to_vector<float>(), std::vector<float>(24, 0.0f));
+}
+
 TEST_F(SparseAttentionParity, CausalMaskIsIdentical) {
   const Resources cpu = Resources::cpu(), gpu = Resources::cuda(0);
   const Tensor x = random({3, 17, 17}, 6);

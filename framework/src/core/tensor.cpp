@@ -38,8 +38,9 @@ Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device, const Strea
   Tensor t = empty(shape, dtype, device, stream);
   if (t.nbytes() == 0) return t;
   if (device.is_cpu()) {
-    // Gradient buffers of every op are zeroed each step: large ones on all
-    // threads (a lone memset leaves the other cores spinning at the next barrier).
+    // Many gradient buffers are zeroed each step (those whose first writer can
+    // only add): large ones on all threads (a lone memset leaves the other
+    // cores spinning at the next barrier).
     constexpr std::size_t kChunk = std::size_t{1} << 18;
     const std::size_t bytes = t.nbytes();
     auto* base = static_cast<unsigned char*>(t.data());

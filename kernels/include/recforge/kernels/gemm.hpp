@@ -27,14 +27,20 @@ struct GemmShape {
 };
 GemmShape check_gemm(const TensorView& a, const TensorView& b, const TensorView& c, const GemmOptions& o);
 
+// C = beta * C, the product of an empty inner dimension (K = 0): BLAS
+// libraries differ on whether they write C then, and with beta 0 C may hold
+// garbage (a rank's empty last batch stores its weight gradients this way).
+void empty_product(const Resources& res, TensorView c, float beta);
+
 /// C = alpha * op(A) op(B) + beta * C.
 /// @code
 ///   gemm(res, user_block, items, scores, {.trans_b = true});   // scores = U V^T
 /// @endcode
 inline void gemm(const Resources& res, const TensorView& a, const TensorView& b, TensorView c, const GemmOptions& o = {}) {
-  check_gemm(a, b, c, o);
+  const GemmShape s = check_gemm(a, b, c, o);
   check_same_device("gemm", a, b);
   check_same_device("gemm", a, c);
+  if (s.k == 0) return empty_product(res, c, o.beta);
   dispatch<gemm_op>(a.device)(res, a, b, c, o);
 }
 
