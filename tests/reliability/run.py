@@ -193,6 +193,8 @@ def run_case(ids, command, build, log):
             passed = "0 crashes" if proc.returncode == 0 else "crashed"
             if "crashes_in_libhdf5" in r:
                 passed = f"{r['crashes_in_recforge']} crashes in recforge, {r['crashes_in_libhdf5']} in libhdf5"
+                if r.get("hung") == "1":
+                    passed += " (cut short: a fork child hung, stopped by timeout(1))"
         elif "trials" in r:
             trials, passed = int(r["trials"]), int(r["passed"])
         elif gtests or failed_gtests:
