@@ -35,6 +35,7 @@ class BlockPlan {
 
   std::int64_t blocks() const { return static_cast<std::int64_t>(train_start_.size()) - 1; }
   std::int64_t block_users() const { return block_users_; }
+  Device device() const { return users_t_.device(); }
   const std::vector<std::int32_t>& users() const { return users_; }
   BlockViews block(std::int64_t k) const;
 

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <memory>
 #include <span>
 
 #include "block_plan.hpp"
@@ -121,7 +122,8 @@ class RankingEvaluator final : public Evaluator {
   std::string group_name(std::size_t g) const;
   MetricValues finish(const std::vector<std::int64_t>& sums, const std::vector<std::int64_t>& counts,
                       const std::vector<std::int32_t>* marks, std::int64_t items, const MetricValues& extra) const;
-  void full_ranking(Model& model, const data::Csr& relevant, const std::vector<std::int32_t>& users,
+  void full_ranking(Model& model, const data::InteractionTable& heldout, const data::Csr& relevant,
+                    const std::vector<std::int32_t>& users,
                     const EvalContext& ctx, std::vector<std::int64_t>& sums, std::vector<std::int64_t>& counts,
                     std::vector<std::int32_t>& marks);
   void sampled_ranking(Model& model, const data::InteractionTable& heldout, const std::vector<std::int64_t>& rows,
@@ -139,11 +141,22 @@ class RankingEvaluator final : public Evaluator {
   Prepared prepared_;
   // Sampled candidates are drawn once per held-out table and reused every epoch.
   std::map<const data::InteractionTable*, std::vector<std::int32_t>> candidates_;
+  // Full-ranking blocks of a held-out table. Kept between evaluations on a GPU
+  // (there a host pass over the rank's training rows and their upload would
+  // recur every evaluation); on the CPU rebuilt each time, sparing the memory.
+  std::map<const data::InteractionTable*, std::unique_ptr<BlockPlan>> plans_;
+  // The plan to use: a kept one, or a new one kept (GPU) or left in `own` (CPU).
+  const BlockPlan& block_plan(const data::InteractionTable& heldout, const data::Csr& relevant,
+                              const std::vector<std::int32_t>& users, std::int64_t block, const Resources& res,
+                              std::unique_ptr<BlockPlan>& own);
 };
 
 void RankingEvaluator::prepare(const data::Dataset& d) {
   if (prepared_.dataset == &d) return;
   prepared_.dataset = &d;
+  // What was kept for another dataset's tables goes (their addresses may recur).
+  candidates_.clear();
+  plans_.clear();
   prepared_.train = data::user_item_csr(data::InteractionTable{d.train.user, d.train.item, {}, {}}, d.num_users());
   prepared_.group.assign(static_cast<std::size_t>(d.num_users()), 0);
   for (std::int32_t u = 0; u < d.num_users(); ++u) {
@@ -200,7 +213,7 @@ MetricValues RankingEvaluator::evaluate(Model& model, const data::InteractionTab
     sampled_ranking(model, heldout, my_rows, ctx, sums, counts);
   } else {
     marks.assign(cutoffs_.size() * static_cast<std::size_t>(d.num_items()), 0);
-    full_ranking(model, relevant, my_users, ctx, sums, counts, marks);
+    full_ranking(model, heldout, relevant, my_users, ctx, sums, counts, marks);
   }
   Tensor sums_t = Tensor::from_vector(sums), counts_t = Tensor::from_vector(counts);
   comm.allreduce(sums_t, ReduceOp::kSum);
@@ -215,7 +228,23 @@ MetricValues RankingEvaluator::evaluate(Model& model, const data::InteractionTab
                 d.num_items(), ratings);
 }
 
-void RankingEvaluator::full_ranking(Model& model, const data::Csr& relevant, const std::vector<std::int32_t>& users,
+const BlockPlan& RankingEvaluator::block_plan(const data::InteractionTable& heldout, const data::Csr& relevant,
+                                              const std::vector<std::int32_t>& users, std::int64_t block,
+                                              const Resources& res, std::unique_ptr<BlockPlan>& own) {
+  const auto build = [&] {
+    return std::make_unique<BlockPlan>(prepared_.train, relevant, prepared_.group, users, block, spec_.graded, res);
+  };
+  if (res.device().is_cpu()) {
+    own = build();
+    return *own;
+  }
+  std::unique_ptr<BlockPlan>& kept = plans_[&heldout];
+  if (!kept || kept->device() != res.device() || kept->block_users() != block || kept->users() != users) kept = build();
+  return *kept;
+}
+
+void RankingEvaluator::full_ranking(Model& model, const data::InteractionTable& heldout, const data::Csr& relevant,
+                                    const std::vector<std::int32_t>& users,
                                     const EvalContext& ctx, std::vector<std::int64_t>& sums, std::vector<std::int64_t>& counts,
                                     std::vector<std::int32_t>& marks) {
   const Resources& res = *ctx.resources;
@@ -250,7 +279,8 @@ void RankingEvaluator::full_ranking(Model& model, const data::Csr& relevant, con
   Tensor counts_t = Tensor::zeros({static_cast<std::int64_t>(counts.size())}, DType::kI64, res.device(), res.stream());
   Tensor marks_t = Tensor::zeros({static_cast<std::int64_t>(cutoffs_.size()), items}, DType::kI32, res.device(), res.stream());
   const std::int64_t block = std::min<std::int64_t>(batch_users_, std::max<std::int64_t>(1, static_cast<std::int64_t>(users.size())));
-  const BlockPlan plan(prepared_.train, relevant, prepared_.group, users, block, spec_.graded, res);
+  std::unique_ptr<BlockPlan> own;
+  const BlockPlan& plan = block_plan(heldout, relevant, users, block, res, own);
   // Factor models score inside score_topk; only the others need a (block, I) buffer.
   Tensor scores = factors ? Tensor() : Tensor::empty({block, items}, DType::kF32, res.allocator(), res.stream());
   Tensor rows = factors ? Tensor::empty({block, user_emb.size(1)}, DType::kF32, res.allocator(), res.stream()) : Tensor();

@@ -2,9 +2,13 @@
 // masking, metric sums, coverage marks, sampled ranks).
 #include <gtest/gtest.h>
 
+#include "fixed_model.hpp"
 #include "ranking/ranking_kernels.hpp"
+#include "recforge/comm/communicator.hpp"
 #include "recforge/core/philox.hpp"
 #include "recforge/core/tensor.hpp"
+#include "recforge/eval/evaluator.hpp"
+#include "recforge/registry/plugin_registry.hpp"
 #include "testing/gpu.hpp"
 
 namespace recforge::ranking {
@@ -145,6 +149,41 @@ TEST(RankingGpu, ScoreTopkMatchesTheCpuTiles) {
     EXPECT_EQ(back.to_vector<std::int32_t>(), ids.to_vector<std::int32_t>()) << "k " << k;
     EXPECT_EQ(back_v.to_vector<float>(), values.to_vector<float>()) << "k " << k;
   }
+}
+
+// The whole evaluator on CUDA: the CPU's metrics (integer embeddings, so the
+// same rankings; sums within libm's rounding), then the same again from the
+// block plan it kept, and with another block size (a new plan).
+TEST(RankingGpu, EvaluatorMatchesTheCpuAndReusesItsBlocks) {
+  RF_SKIP_WITHOUT_GPU();
+  const Resources cpu = Resources::cpu(), gpu = Resources::cuda(0);
+  const data::Dataset d = small_dataset(300, 120);
+  FixedModel model{ConfigNode()};
+  model.users_ = Tensor::empty({300, 8}, DType::kF32);
+  model.items_ = Tensor::empty({120, 8}, DType::kF32);
+  for (std::int64_t i = 0; i < model.users_.numel(); ++i) {
+    model.users_.data_as<float>()[i] = static_cast<float>(philox_below(8, 1, static_cast<std::uint64_t>(i), 5)) - 2.0f;
+  }
+  for (std::int64_t i = 0; i < model.items_.numel(); ++i) {
+    model.items_.data_as<float>()[i] = static_cast<float>(philox_below(8, 2, static_cast<std::uint64_t>(i), 5)) - 2.0f;
+  }
+  auto comm = make_single_communicator();
+  const auto evaluator_with = [](int batch) {
+    const auto& entry = EvaluatorRegistry::instance().get("ranking");
+    return entry.create(entry.schema().resolve(
+        load_config_string("k: [1, 5, 20]\nbatch_users: " + std::to_string(batch), "e.yaml")));
+  };
+  auto on_cpu = evaluator_with(64), on_gpu = evaluator_with(64), other_blocks = evaluator_with(7);
+  const MetricValues expected = on_cpu->evaluate(model, d.test, EvalContext{&d, &cpu, comm.get(), 1});
+  const EvalContext ctx{&d, &gpu, comm.get(), 1};
+  const MetricValues first = on_gpu->evaluate(model, d.test, ctx);
+  ASSERT_EQ(first.size(), expected.size());
+  for (std::size_t i = 0; i < first.size(); ++i) {
+    EXPECT_EQ(first[i].first, expected[i].first);
+    EXPECT_NEAR(first[i].second, expected[i].second, 1e-6) << first[i].first;
+  }
+  EXPECT_EQ(on_gpu->evaluate(model, d.test, ctx), first);
+  EXPECT_EQ(other_blocks->evaluate(model, d.test, ctx), first);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include <cmath>
 
+#include "fixed_model.hpp"
 #include "ranking/block_plan.hpp"
 #include "ranking/ranking_kernels.hpp"
 #include "recforge/comm/communicator.hpp"
@@ -209,24 +210,6 @@ TEST(RankingSampled, RankCountsBetterCandidatesAndBreaksTiesById) {
   EXPECT_EQ(ranks.data_as<std::int32_t>()[0], 3);  // items 1 and 4 score higher; 3 ties but has a larger id
 }
 
-// A tiny factor model with fixed embeddings, for evaluator-level tests.
-class FixedModel final : public Model {
- public:
-  static Schema config_schema() { return Schema("fixed embeddings"); }
-  explicit FixedModel(const ConfigNode&) {}
-  std::string_view type() const override { return "fixed"; }
-  std::vector<Parameter*> parameters() override { return {}; }
-  bool embeddings(Tensor& users, Tensor& items) override {
-    users = users_;
-    items = items_;
-    return true;
-  }
-  Tensor users_, items_;
-
- protected:
-  void build_impl(const ModelContext&) override {}
-};
-
 // Users 4, 1, 3, 0, 2 in blocks of two: each block's training and held-out
 // items, offsets from 0, a repeated held-out item once (with its first gain),
 // a repeated training item kept (the mask does not mind).
@@ -270,19 +253,7 @@ TEST(RankingBlockPlan, BlocksAreViewsOfTheUsersRowsInOrder) {
 
 TEST(RankingEvaluator, ResultDoesNotDependOnTheBatchSize) {
   const std::int32_t num_users = 60, num_items = 45;
-  data::Dataset d;
-  std::vector<std::int64_t> ids_u(num_users), ids_i(num_items);
-  for (int k = 0; k < num_users; ++k) ids_u[k] = k;
-  for (int k = 0; k < num_items; ++k) ids_i[k] = k;
-  d.users = data::IdMap::integers(ids_u);
-  d.items = data::IdMap::integers(ids_i);
-  for (std::int32_t u = 0; u < num_users; ++u) {
-    for (std::int32_t k = 0; k < 3 + u % 17; ++k) {
-      const auto item = static_cast<std::int32_t>(philox_below(1, u, k, num_items));
-      (k % 4 == 0 ? d.test : d.train).user.push_back(u);
-      (k % 4 == 0 ? d.test : d.train).item.push_back(item);
-    }
-  }
+  const data::Dataset d = small_dataset(num_users, num_items);
   FixedModel model{ConfigNode()};
   model.users_ = Tensor::empty({num_users, 4}, DType::kF32);
   model.items_ = Tensor::empty({num_items, 4}, DType::kF32);
