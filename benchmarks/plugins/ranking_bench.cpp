@@ -70,51 +70,56 @@ MetricSpec spec() {
   return s;
 }
 
-void BM_Gemm(benchmark::State& state) {
+// Times `step` on a block of state.range(1) users on the device state.range(0)
+// names (1: CUDA), synchronising after each, and reports users/s; `before`
+// runs once, untimed. False (the benchmark skipped) without that device.
+template <class Step, class Before = void (*)(Problem&)>
+bool time_block(benchmark::State& state, Step step, Before before = [](Problem&) {}) {
   kBlock = state.range(1);
   const bool cuda = state.range(0) == 1;
-  if (!bench::device_available(state, cuda)) return;
+  if (!bench::device_available(state, cuda)) return false;
   Problem p = make(cuda);
+  before(p);
   for (auto _ : state) {
-    kernels::gemm(p.res, p.users, p.items, p.scores, {.trans_b = true});
+    step(p);
     p.res.synchronize();
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * kBlock * kItems * kDim / 1e9, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["users/s"] = benchmark::Counter(kBlock, benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel(cuda ? "cuda" : "cpu");
+  return true;
+}
+
+void BM_Gemm(benchmark::State& state) {
+  if (!time_block(state, [](Problem& p) { kernels::gemm(p.res, p.users, p.items, p.scores, {.trans_b = true}); })) return;
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * kBlock * kItems * kDim / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 template <bool kSort>
 void BM_Topk(benchmark::State& state) {
-  kBlock = state.range(1);
-  const bool cuda = state.range(0) == 1;
-  if (!bench::device_available(state, cuda)) return;
-  Problem p = make(cuda);
-  for (auto _ : state) {
-    kSort ? topk_by_sort(p.res, p.scores, p.ids, p.values) : topk(p.res, p.scores, p.ids, p.values);
-    p.res.synchronize();
+  if (!time_block(state, [](Problem& p) {
+        kSort ? topk_by_sort(p.res, p.scores, p.ids, p.values) : topk(p.res, p.scores, p.ids, p.values);
+      })) {
+    return;
   }
-  state.counters["users/s"] = benchmark::Counter(kBlock, benchmark::Counter::kIsIterationInvariantRate);
   state.SetBytesProcessed(state.iterations() * kBlock * kItems * 4);
-  state.SetLabel(cuda ? "cuda" : "cpu");
+}
+
+// The evaluator's per-block work after the top-K: metric sums and coverage marks.
+void metrics_and_marks(Problem& p) {
+  metrics(p.res, MetricInputs{p.ids, p.rel_off, p.rel_cols, Tensor::empty({0}, DType::kF32), p.groups, p.info,
+                              Tensor::empty({0, 1}, DType::kF32)},
+          spec(), p.sums, p.counts);
+  mark_items(p.res, p.ids, spec(), p.marks);
 }
 
 void BM_MaskAndMetrics(benchmark::State& state) {
-  kBlock = state.range(1);
-  const bool cuda = state.range(0) == 1;
-  if (!bench::device_available(state, cuda)) return;
-  Problem p = make(cuda);
-  topk(p.res, p.scores, p.ids, p.values);
-  for (auto _ : state) {
-    mask(p.res, p.scores, p.off, p.cols);
-    metrics(p.res, MetricInputs{p.ids, p.rel_off, p.rel_cols, Tensor::empty({0}, DType::kF32), p.groups, p.info,
-                                Tensor::empty({0, 1}, DType::kF32)},
-            spec(), p.sums, p.counts);
-    mark_items(p.res, p.ids, spec(), p.marks);
-    p.res.synchronize();
-  }
-  state.counters["users/s"] = benchmark::Counter(kBlock, benchmark::Counter::kIsIterationInvariantRate);
-  state.SetLabel(cuda ? "cuda" : "cpu");
+  time_block(
+      state,
+      [](Problem& p) {
+        mask(p.res, p.scores, p.off, p.cols);
+        metrics_and_marks(p);
+      },
+      [](Problem& p) { topk(p.res, p.scores, p.ids, p.values); });
 }
 
 void BM_TiledGemm(benchmark::State& state) {
@@ -130,34 +135,15 @@ void BM_TiledGemm(benchmark::State& state) {
 }
 
 void BM_ScoreTopk(benchmark::State& state) {
-  kBlock = state.range(1);
-  const bool cuda = state.range(0) == 1;
-  if (!bench::device_available(state, cuda)) return;
-  Problem p = make(cuda);
-  for (auto _ : state) {
-    score_topk(p.res, p.users, p.items, p.off, p.cols, p.ids, p.values);
-    p.res.synchronize();
-  }
-  state.counters["users/s"] = benchmark::Counter(kBlock, benchmark::Counter::kIsIterationInvariantRate);
-  state.SetLabel(cuda ? "cuda" : "cpu");
+  time_block(state, [](Problem& p) { score_topk(p.res, p.users, p.items, p.off, p.cols, p.ids, p.values); });
 }
 
 // What the evaluator runs per block of a factor model.
 void BM_Pipeline(benchmark::State& state) {
-  kBlock = state.range(1);
-  const bool cuda = state.range(0) == 1;
-  if (!bench::device_available(state, cuda)) return;
-  Problem p = make(cuda);
-  for (auto _ : state) {
+  time_block(state, [](Problem& p) {
     score_topk(p.res, p.users, p.items, p.off, p.cols, p.ids, p.values);
-    metrics(p.res, MetricInputs{p.ids, p.rel_off, p.rel_cols, Tensor::empty({0}, DType::kF32), p.groups, p.info,
-                                Tensor::empty({0, 1}, DType::kF32)},
-            spec(), p.sums, p.counts);
-    mark_items(p.res, p.ids, spec(), p.marks);
-    p.res.synchronize();
-  }
-  state.counters["users/s"] = benchmark::Counter(kBlock, benchmark::Counter::kIsIterationInvariantRate);
-  state.SetLabel(cuda ? "cuda" : "cpu");
+    metrics_and_marks(p);
+  });
 }
 
 void BM_SgemmPeak(benchmark::State& state) {

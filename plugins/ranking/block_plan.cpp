@@ -6,11 +6,12 @@
 #include <algorithm>
 
 namespace recforge::ranking {
-namespace {
 
-Tensor on_device(Tensor host, const Resources& res) {
+Tensor to_device(const Tensor& host, const Resources& res) {
   return res.device().is_cpu() ? host : host.to(res.device(), res.stream());
 }
+
+namespace {
 
 // Items of user row `u`, without a repeat of the previous item when `distinct`.
 template <class Visit>
@@ -22,11 +23,12 @@ void for_each_item(const data::Csr& m, std::int32_t u, bool distinct, Visit&& vi
   }
 }
 
-// One matrix's rows of `users`: items concatenated, offsets restarted per block.
+// One matrix's rows of `users` as host tensors, filled in place: items
+// concatenated, offsets restarted per block.
 struct Rows {
-  std::vector<std::int64_t> offsets;  // per block: its size + 1 entries from 0
-  std::vector<std::int32_t> items;
-  std::vector<float> values;          // with `values` only
+  Tensor offsets;                     // (users + blocks) i64: per block, its size + 1 entries from 0
+  Tensor items;                       // (n) i32
+  Tensor values;                      // (n) f32 with `values`, else (0)
   std::vector<std::int64_t> start;    // per block and one past the last: first item
 };
 
@@ -41,23 +43,26 @@ Rows rows_of(const data::Csr& m, const std::vector<std::int32_t>& users, std::in
     end[static_cast<std::size_t>(i) + 1] = count;
   }
   for (std::int64_t i = 0; i < n; ++i) end[static_cast<std::size_t>(i) + 1] += end[static_cast<std::size_t>(i)];
-  Rows r;
-  r.items.resize(static_cast<std::size_t>(end.back()));
-  if (values) r.values.resize(r.items.size());
+  const std::int64_t blocks = (n + block_users - 1) / block_users;
+  Rows r{Tensor::empty({n + blocks}, DType::kI64), Tensor::empty({end.back()}, DType::kI32),
+         Tensor::empty({values ? end.back() : 0}, DType::kF32), {}};
+  auto* items = r.items.data_as<std::int32_t>();
+  auto* gains = r.values.data_as<float>();
 #pragma omp parallel for schedule(static)
   for (std::int64_t i = 0; i < n; ++i) {
-    auto at = static_cast<std::size_t>(end[static_cast<std::size_t>(i)]);
+    std::int64_t at = end[static_cast<std::size_t>(i)];
     for_each_item(m, users[static_cast<std::size_t>(i)], distinct, [&](std::int64_t j) {
-      r.items[at] = m.col[static_cast<std::size_t>(j)];
-      if (values) r.values[at] = m.value[static_cast<std::size_t>(j)];
+      items[at] = m.col[static_cast<std::size_t>(j)];
+      if (values) gains[at] = m.value[static_cast<std::size_t>(j)];
       ++at;
     });
   }
-  for (std::int64_t begin = 0; begin < n; begin += block_users) {
+  auto* offsets = r.offsets.data_as<std::int64_t>();
+  for (std::int64_t begin = 0, k = 0; begin < n; begin += block_users, ++k) {
     const std::int64_t stop = std::min(n, begin + block_users);
     r.start.push_back(end[static_cast<std::size_t>(begin)]);
     for (std::int64_t i = begin; i <= stop; ++i) {
-      r.offsets.push_back(end[static_cast<std::size_t>(i)] - end[static_cast<std::size_t>(begin)]);
+      offsets[i + k] = end[static_cast<std::size_t>(i)] - end[static_cast<std::size_t>(begin)];
     }
   }
   r.start.push_back(end.back());
@@ -77,15 +82,14 @@ BlockPlan::BlockPlan(const data::Csr& train, const data::Csr& relevant, const st
   relevant_start_ = std::move(r.start);
   std::vector<std::int32_t> groups(users_.size());
   for (std::size_t i = 0; i < users_.size(); ++i) groups[i] = group[static_cast<std::size_t>(users_[i])];
-  users_t_ = on_device(Tensor::from_vector(users_), res);
-  train_offsets_ = on_device(Tensor::from_vector(t.offsets), res);
-  train_items_ = on_device(Tensor::from_vector(t.items), res);
-  relevant_offsets_ = on_device(Tensor::from_vector(r.offsets), res);
-  relevant_items_ = on_device(Tensor::from_vector(r.items), res);
-  relevant_gains_ = on_device(Tensor::from_vector(r.values), res);
-  groups_ = on_device(Tensor::from_vector(groups), res);
+  users_t_ = to_device(Tensor::from_vector(users_), res);
+  train_offsets_ = to_device(t.offsets, res);
+  train_items_ = to_device(t.items, res);
+  relevant_offsets_ = to_device(r.offsets, res);
+  relevant_items_ = to_device(r.items, res);
+  relevant_gains_ = to_device(r.values, res);
+  groups_ = to_device(Tensor::from_vector(groups), res);
 }
-
 BlockViews BlockPlan::block(std::int64_t k) const {
   RF_CHECK(0 <= k && k < blocks(), "ranking: block ", k, " of ", blocks());
   BlockViews v;

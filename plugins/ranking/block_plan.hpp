@@ -16,6 +16,9 @@
 
 namespace recforge::ranking {
 
+// `host` on the evaluation device (itself on a CPU evaluation: no copy).
+Tensor to_device(const Tensor& host, const Resources& res);
+
 // One block: users [begin, begin + size) of the plan.
 struct BlockViews {
   std::int64_t begin = 0, size = 0;

@@ -34,10 +34,6 @@ namespace {
 
 const char* const kMetricNames[kMetricsPerK] = {"hit_rate", "precision", "recall", "ndcg", "map", "mrr", "novelty", "diversity"};
 
-Tensor to_device(const Tensor& host, const Resources& res) {
-  return res.device().is_cpu() ? host : host.to(res.device(), res.stream());
-}
-
 // Sampled ranks from a model's pair scores (models without embeddings), with
 // the tie rule of ranking_sampled_ranks: a candidate beats the positive (column
 // 0) with a higher score, or an equal score and a smaller item id.
