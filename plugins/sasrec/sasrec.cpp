@@ -7,6 +7,9 @@
 //   loss    BCE of h_t . e(next item) against h_t . e(one sampled negative) at every
 //           non-padding position, averaged over those positions of the global batch
 // Item embeddings are shared between input and prediction (row 0: padding).
+// Positions are stored packed by default (nn::SequenceLayout): padding
+// positions share one row, which computes the same function with about half
+// the row-wise work on MovieLens histories.
 // An example is a user (num_examples()), so a batch is `batch_size` sequences.
 // At evaluation the user's vector is the last position's output over their whole
 // training sequence, scored against the item embeddings (embeddings()): full and
@@ -39,7 +42,11 @@ class SasRecModel final : public Model {
         .add_float("init_std", 0.02, "standard deviation of the embeddings' normal initialisation", 0.0)
         .add_string("activation", "relu", "FFN activation", {"relu", "gelu"})
         .add_string("attention", "fused", "attention kernel: fused, or the composed ops it is checked against",
-                    {"fused", "composed"});
+                    {"fused", "composed"})
+        .add_bool("packed", true,
+                  "store only the positions that hold an item plus one shared padding row (the same function as "
+                  "computing every padding position, with other dropout masks); false computes the padded layout, "
+                  "as the paper's code does");
     return s;
   }
 
@@ -52,7 +59,8 @@ class SasRecModel final : public Model {
         init_std_(static_cast<float>(c.get_double("init_std"))),
         activation_(c.get_string("activation") == "gelu" ? kernels::Activation::kGelu : kernels::Activation::kRelu),
         attention_(c.get_string("attention") == "composed" ? nn::AttentionKernel::kComposed
-                                                            : nn::AttentionKernel::kFused) {
+                                                            : nn::AttentionKernel::kFused),
+        packed_(c.get_bool("packed")) {
     RF_CHECK_KIND(ErrorKind::kConfig, dim_ % heads_ == 0, c["heads"].where(), ": model.dim ", dim_,
                   " does not split into ", heads_, " heads");
   }
@@ -75,10 +83,13 @@ class SasRecModel final : public Model {
   // The last position's output of each of n right-aligned, left-padded rows
   // of item ids (+1; 0 = padding): (n, d) on the CPU. No training mode.
   Tensor last_outputs(const std::vector<std::int32_t>& ids, std::int64_t n) const;
-  // Hidden states (n * L, d) of padded item-id rows `ids` ((n * L), 0 = padding).
-  // `first`: the index of the first sequence in the global batch (dropout keys).
-  ag::Var encode(ag::Graph& g, const std::vector<std::int32_t>& ids, std::int64_t n, std::uint64_t step,
-                 std::uint64_t first) const;
+  // How n sequences of item ids ((n * L), 0 = padding) are stored as rows;
+  // `first_sequence` and `first_row` place this rank's in the global batch.
+  nn::SequenceLayout layout_of(const std::vector<std::int32_t>& ids, std::int64_t n, std::uint64_t first_sequence,
+                               std::uint64_t first_row) const;
+  // Hidden states (layout.rows(), d) of item ids `ids` ((n * L), 0 = padding).
+  ag::Var encode(ag::Graph& g, const std::vector<std::int32_t>& ids, const nn::SequenceLayout& layout,
+                 std::uint64_t step) const;
   Tensor on_device(const std::vector<std::int32_t>& v) const {
     const Resources& res = *context().resources;
     return Tensor::from_vector(v).to(res.device(), res.stream());
@@ -92,6 +103,7 @@ class SasRecModel final : public Model {
   float dropout_, init_std_;
   kernels::Activation activation_;
   nn::AttentionKernel attention_;
+  bool packed_;
   std::unique_ptr<nn::Embedding> items_;       // (I + 1, d): row 0 is padding
   std::unique_ptr<Parameter> positions_;       // (L, d)
   std::vector<std::unique_ptr<nn::TransformerBlock>> layers_;
@@ -138,24 +150,31 @@ void SasRecModel::build_impl(const ModelContext& ctx) {
                                                      counts);
 }
 
-ag::Var SasRecModel::encode(ag::Graph& g, const std::vector<std::int32_t>& ids, std::int64_t n, std::uint64_t step,
-                            std::uint64_t first) const {
-  const std::int64_t rows = n * max_len_;
-  std::vector<std::int32_t> position(static_cast<std::size_t>(rows));
+nn::SequenceLayout SasRecModel::layout_of(const std::vector<std::int32_t>& ids, std::int64_t n,
+                                          std::uint64_t first_sequence, std::uint64_t first_row) const {
+  return packed_ ? nn::SequenceLayout::packed(*context().resources, ids, n, max_len_, first_sequence, first_row)
+                 : nn::SequenceLayout::padded(n, max_len_, first_sequence);
+}
+
+ag::Var SasRecModel::encode(ag::Graph& g, const std::vector<std::int32_t>& ids, const nn::SequenceLayout& layout,
+                            std::uint64_t step) const {
+  const std::int64_t rows = layout.rows();
+  std::vector<std::int32_t> position(ids.size());
+  for (std::size_t p = 0; p < ids.size(); ++p) position[p] = static_cast<std::int32_t>(p % static_cast<std::size_t>(max_len_));
+  const std::vector<std::int32_t> row_ids = layout.to_rows(ids, 0), row_positions = layout.to_rows(position, 0);
   std::vector<float> mask(static_cast<std::size_t>(rows * dim_));
   for (std::int64_t r = 0; r < rows; ++r) {
-    position[static_cast<std::size_t>(r)] = static_cast<std::int32_t>(r % max_len_);
-    const float keep = ids[static_cast<std::size_t>(r)] != 0 ? 1.0f : 0.0f;
+    const float keep = row_ids[static_cast<std::size_t>(r)] != 0 ? 1.0f : 0.0f;
     std::fill_n(mask.begin() + r * dim_, dim_, keep);
   }
   const ag::Var padding = g.constant(on_device(mask, Shape{rows, dim_}));
   const std::uint64_t stream = rng_stream(RngPurpose::kDropout, 0) + (step << 12);
-  ag::Var x = ag::scale(items_->forward(g, on_device(ids)), std::sqrt(static_cast<float>(dim_)));
-  x = ag::add(x, ag::gather_rows(g.parameter(*positions_), on_device(position)));
-  x = ag::mul(ag::dropout(x, dropout_, {context().seed, stream, first * static_cast<std::uint64_t>(max_len_ * dim_)}),
+  ag::Var x = ag::scale(items_->forward(g, on_device(row_ids)), std::sqrt(static_cast<float>(dim_)));
+  x = ag::add(x, ag::gather_rows(g.parameter(*positions_), on_device(row_positions)));
+  x = ag::mul(ag::dropout(x, dropout_, {context().seed, stream, layout.first_row() * static_cast<std::uint64_t>(dim_)}),
               padding);
   for (std::size_t b = 0; b < layers_.size(); ++b) {
-    x = ag::mul(layers_[b]->forward(g, x, n, {context().seed, stream + 128 * (b + 1), first}), padding);
+    x = ag::mul(layers_[b]->forward(g, x, layout, {context().seed, stream + 128 * (b + 1)}), padding);
   }
   return final_norm_->forward(g, x);
 }
@@ -185,22 +204,30 @@ StepStats SasRecModel::train_step(const TrainBatch& batch) {
     }
     positions += std::max<std::int64_t>(0, pairs);
   }
-  const std::int64_t global_positions = comm.allreduce_int(positions, ReduceOp::kSum);
-  // This rank's slice starts after the lower ranks' (BatchSchedule cuts the
-  // global batch in rank order).
-  std::uint64_t first = 0;
-  const std::vector<std::int64_t> counts = comm.allgather_int(n);
-  for (int r = 0; r < comm.rank(); ++r) first += static_cast<std::uint64_t>(counts[static_cast<std::size_t>(r)]);
+  // This rank's sequences and positions start after the lower ranks' (BatchSchedule
+  // cuts the global batch in rank order): the dropout masks' places.
+  const std::vector<std::int64_t> counts = comm.allgather_int(n), filled = comm.allgather_int(positions);
+  std::uint64_t first_sequence = 0, first_row = 0;
+  std::int64_t global_positions = 0;
+  for (int r = 0; r < comm.world_size(); ++r) {
+    if (r < comm.rank()) {
+      first_sequence += static_cast<std::uint64_t>(counts[static_cast<std::size_t>(r)]);
+      first_row += static_cast<std::uint64_t>(filled[static_cast<std::size_t>(r)]);
+    }
+    global_positions += filled[static_cast<std::size_t>(r)];
+  }
   // No sequences here (the last global batch is shorter than the ranks): no
   // gradient to add; the trainer's exchange still runs on every rank.
   if (n == 0) return {0.0, 0};
+  const nn::SequenceLayout layout = layout_of(input, n, first_sequence, first_row);
+  const std::int64_t stored = layout.rows();
   ag::Graph g(res);
-  const ag::Var h = encode(g, input, n, static_cast<std::uint64_t>(batch.global_step), first);
-  const ag::Var pos = ag::rowwise_dot(h, items_->forward(g, on_device(target)));
-  const ag::Var neg = ag::rowwise_dot(h, items_->forward(g, on_device(negative)));
-  const Tensor ones = on_device(std::vector<float>(static_cast<std::size_t>(rows), 1.0f), Shape{rows});
-  const Tensor zeros = on_device(std::vector<float>(static_cast<std::size_t>(rows), 0.0f), Shape{rows});
-  const ag::Var w = g.constant(on_device(weight, Shape{rows}));
+  const ag::Var h = encode(g, input, layout, static_cast<std::uint64_t>(batch.global_step));
+  const ag::Var pos = ag::rowwise_dot(h, items_->forward(g, on_device(layout.to_rows(target, 0))));
+  const ag::Var neg = ag::rowwise_dot(h, items_->forward(g, on_device(layout.to_rows(negative, 0))));
+  const Tensor ones = on_device(std::vector<float>(static_cast<std::size_t>(stored), 1.0f), Shape{stored});
+  const Tensor zeros = on_device(std::vector<float>(static_cast<std::size_t>(stored), 0.0f), Shape{stored});
+  const ag::Var w = g.constant(on_device(layout.to_rows(weight, 0.0f), Shape{stored}));
   const ag::Var loss = ag::sum(ag::mul(ag::add(ag::bce_with_logits(pos, ones), ag::bce_with_logits(neg, zeros)), w));
   g.backward(loss, 1.0f / static_cast<float>(std::max<std::int64_t>(1, global_positions)));
   const Tensor total = loss.value().to(Device::cpu(), res.stream());
@@ -212,11 +239,12 @@ Tensor SasRecModel::last_outputs(const std::vector<std::int32_t>& ids, std::int6
   const Resources& res = *context().resources;
   ag::Graph g(res);
   g.set_training(false);
-  const Tensor h = encode(g, ids, n, 0, 0).value().to(Device::cpu(), res.stream());
+  const nn::SequenceLayout layout = layout_of(ids, n, 0, 0);
+  const Tensor h = encode(g, ids, layout, 0).value().to(Device::cpu(), res.stream());
   res.synchronize();
   Tensor last = Tensor::empty({n, dim_}, DType::kF32);
   for (std::int64_t k = 0; k < n; ++k) {
-    std::copy_n(h.data_as<float>() + (k * max_len_ + max_len_ - 1) * dim_, dim_, last.data_as<float>() + k * dim_);
+    std::copy_n(h.data_as<float>() + layout.row(k, max_len_ - 1) * dim_, dim_, last.data_as<float>() + k * dim_);
   }
   return last;
 }

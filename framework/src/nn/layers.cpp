@@ -163,12 +163,20 @@ MultiHeadAttention::MultiHeadAttention(const std::string& name, std::int64_t dim
   for (const auto* m : {q_.get(), k_.get(), v_.get(), out_.get()}) add_children(*m);
 }
 
-ag::Var MultiHeadAttention::forward(ag::Graph& g, const ag::Var& queries, const ag::Var& keys, std::int64_t sequences,
-                                    const kernels::DropoutKey& key) const {
+ag::Var MultiHeadAttention::forward(ag::Graph& g, const ag::Var& queries, const ag::Var& keys,
+                                    const SequenceLayout& layout, const kernels::DropoutKey& key) const {
   const auto attention =
       kernel_ == AttentionKernel::kFused ? &ag::causal_self_attention : &ag::causal_self_attention_composed;
-  const ag::Var attended = attention(q_->forward(g, queries), k_->forward(g, keys), v_->forward(g, keys), sequences,
-                                     heads_, dropout_, key);
+  // Attention mixes positions, so it reads the padded layout: packed rows are
+  // gathered out to positions and the outputs gathered back to rows.
+  const auto positions = [&](const ag::Var& rows) {
+    return layout.is_packed() ? ag::gather_rows(rows, layout.row_of_position()) : rows;
+  };
+  const auto l = static_cast<std::uint64_t>(layout.length());
+  ag::Var attended =
+      attention(positions(q_->forward(g, queries)), positions(k_->forward(g, keys)), positions(v_->forward(g, keys)),
+                layout.sequences(), heads_, dropout_, {key.seed, key.stream, layout.first_sequence() * l * l});
+  if (layout.is_packed()) attended = ag::gather_rows(attended, layout.position_of_row());
   return out_->forward(g, attended);
 }
 
@@ -185,18 +193,14 @@ TransformerBlock::TransformerBlock(const std::string& name, std::int64_t dim, st
   add_children(*ffn_);
 }
 
-ag::Var TransformerBlock::forward(ag::Graph& g, const ag::Var& x, std::int64_t sequences,
+ag::Var TransformerBlock::forward(ag::Graph& g, const ag::Var& x, const SequenceLayout& layout,
                                   const kernels::DropoutKey& key) const {
-  // key.offset counts sequences (the first one's index in the global batch), so
-  // a sequence gets the same masks whichever rank trains it: each mask's
-  // element offset is that many sequences' worth of elements.
-  if (sequences == 0) return x;  // a rank without sequences in this batch
-  const std::int64_t l = x.size(0) / sequences, d = x.size(1);
-  const std::uint64_t first = key.offset;
-  const ag::Var h = ag::add(x, attention_->forward(g, attention_norm_->forward(g, x), x, sequences,
-                                                   {key.seed, key.stream, first * static_cast<std::uint64_t>(l * l)}));
-  const auto first_row = first * static_cast<std::uint64_t>(l);
+  if (layout.sequences() == 0) return x;  // a rank without sequences in this batch
+  RF_CHECK(x.size(0) == layout.rows(), "nn::TransformerBlock: ", x.size(0), " rows for a layout of ", layout.rows());
+  const std::int64_t d = x.size(1);
+  const ag::Var h = ag::add(x, attention_->forward(g, attention_norm_->forward(g, x), x, layout, key));
   // Streams: heads use stream + h (h < 64 by the schemas), the FFN 64 and 65 above.
+  const std::uint64_t first_row = layout.first_row();
   const kernels::DropoutKey ffn_key{key.seed, key.stream + 64, first_row};
   const ag::Var f = ag::dropout(ffn_->forward(g, ffn_norm_->forward(g, h), ffn_key), dropout_,
                                 {key.seed, key.stream + 65, first_row * static_cast<std::uint64_t>(d)});

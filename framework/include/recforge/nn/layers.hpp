@@ -18,6 +18,7 @@
 #include "recforge/autograd/ops.hpp"
 #include "recforge/core/resources.hpp"
 #include "recforge/model/parameter.hpp"
+#include "recforge/nn/sequence_layout.hpp"
 
 namespace recforge::nn {
 
@@ -122,14 +123,15 @@ class LayerNorm : public Module {
 // the composition of ops that is its reference (any L and head width on CUDA).
 enum class AttentionKernel { kFused, kComposed };
 
-// Causal multi-head self-attention over sequences stored as rows (sequences * L, d):
+// Causal multi-head self-attention over sequences stored as rows in `layout`:
 // q, k, v projections (biases on q and v), scaled dot-product attention, output projection.
 class MultiHeadAttention : public Module {
  public:
   MultiHeadAttention(const std::string& name, std::int64_t dim, std::int64_t heads, float dropout, Init& init,
                      AttentionKernel kernel = AttentionKernel::kFused);
-  // `queries` and `keys` (the same rows for self-attention): (sequences * L, dim).
-  ag::Var forward(ag::Graph& g, const ag::Var& queries, const ag::Var& keys, std::int64_t sequences,
+  // `queries` and `keys` (the same rows for self-attention): (layout.rows(), dim).
+  // `key` gives the dropout seed and stream; the layout places the masks.
+  ag::Var forward(ag::Graph& g, const ag::Var& queries, const ag::Var& keys, const SequenceLayout& layout,
                   const kernels::DropoutKey& key = {}) const;
 
  private:
@@ -146,9 +148,11 @@ class TransformerBlock : public Module {
  public:
   TransformerBlock(const std::string& name, std::int64_t dim, std::int64_t heads, float dropout,
                    kernels::Activation activation, Init& init, AttentionKernel kernel = AttentionKernel::kFused);
-  // key.offset: the index of the first sequence in the global batch (dropout
-  // masks are then the same on 1 rank and on N ranks).
-  ag::Var forward(ag::Graph& g, const ag::Var& x, std::int64_t sequences, const kernels::DropoutKey& key = {}) const;
+  // x: (layout.rows(), dim), zero on padding rows. `key` gives the dropout
+  // seed and stream; the layout's first sequence and row place the masks, so
+  // they are the same on 1 rank and on N ranks.
+  ag::Var forward(ag::Graph& g, const ag::Var& x, const SequenceLayout& layout,
+                  const kernels::DropoutKey& key = {}) const;
 
  private:
   std::unique_ptr<LayerNorm> attention_norm_, ffn_norm_;
