@@ -14,9 +14,11 @@ namespace recforge::kernels {
 void use_one_blas_thread();
 
 // Row-major C = alpha op(A) op(B) + beta C (cblas_sgemm's arguments), spread
-// over the OpenMP threads by blocks of C's rows (or columns, when C is wide)
-// once it is large enough to pay for waking them; one cblas call per block, so
-// the result does not depend on the thread count.
+// over the OpenMP threads once it is large enough to pay for waking them: by
+// blocks of C's rows (or columns, when C is wide), one cblas call per block;
+// or, when the inner dimension is much longer than C's sides (a weight
+// gradient over a batch), by fixed-length chunks of it whose partial products
+// are added in order. Either way the result does not depend on the thread count.
 void parallel_sgemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
                     const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c,
                     std::int64_t ldc);
