@@ -14,7 +14,11 @@
 namespace recforge::kernels {
 
 inline float vector_exp(float x) {
-  x = std::fmin(std::fmax(x, -87.0f), 88.0f);
+  // Comparisons, not std::fmin/fmax: those have their own NaN rule, which
+  // keeps GCC from vectorising them (a libm call per element); a NaN x
+  // stays NaN either way.
+  x = x < -87.0f ? -87.0f : x;
+  x = x > 88.0f ? 88.0f : x;
   // Round x / ln2 to the nearest integer with the 1.5 * 2^23 trick (vectorises, unlike nearbyint).
   constexpr float kRound = 12582912.0f;
   const float n = (x * 1.44269504088896341f + kRound) - kRound;
