@@ -3,6 +3,8 @@
 #include <cmath>
 #include <numeric>
 
+#include <omp.h>
+
 #include "recforge/kernels/rows.hpp"
 
 namespace recforge::kernels {
@@ -66,28 +68,47 @@ void coalesce_rows_cpu(const Resources& res, const TensorView& ids, const Tensor
   }
 }
 
-// table (R, D) += values (n, D) at ids (n).
+// Rows are checked before any is read or written: a bad id leaves the output untouched.
+void check_row_ids(const char* op, const std::int32_t* id, std::int64_t n, std::int64_t rows) {
+  for (std::int64_t k = 0; k < n; ++k) {
+    RF_CHECK(id[k] >= 0 && id[k] < rows, op, ": row id ", id[k], " outside [0, ", rows, ")");
+  }
+}
+
+// Above this many values the row copies run on the OpenMP threads.
+constexpr std::int64_t kParallelValues = std::int64_t{1} << 17;
+
+// table (R, D) += values (n, D) at ids (n). Ids repeat, so the threads split
+// the columns rather than the rows: each element is summed in the order of
+// the serial loop, whatever the thread count.
 void scatter_add_rows_cpu(const Resources&, TensorView table, const TensorView& ids, const TensorView& values) {
-  const std::int64_t n = ids.numel(), d = values.shape[1], rows = table.shape[0];
+  const std::int64_t n = ids.numel(), d = values.shape[1];
   const std::int32_t* id = ids.data_as<std::int32_t>();
   const float* v = values.data_as<float>();
   float* t = table.data_as<float>();
-  for (std::int64_t k = 0; k < n; ++k) {
-    RF_CHECK(id[k] >= 0 && id[k] < rows, "scatter_add_rows: row id ", id[k], " outside [0, ", rows, ")");
-    for (std::int64_t c = 0; c < d; ++c) t[id[k] * d + c] += v[k * d + c];
+  check_row_ids("scatter_add_rows", id, n, table.shape[0]);
+#pragma omp parallel if (n * d > kParallelValues && d >= 32)
+  {
+    const std::int64_t threads = omp_get_num_threads(), me = omp_get_thread_num();
+    const std::int64_t begin = d * me / threads, end = d * (me + 1) / threads;
+    for (std::int64_t k = 0; k < n; ++k) {
+      float* row = t + id[k] * d;
+      const float* add = v + k * d;
+#pragma omp simd
+      for (std::int64_t c = begin; c < end; ++c) row[c] += add[c];
+    }
   }
 }
 
 // out (n, D) = table (R, D)[ids (n)].
 void gather_rows_cpu(const Resources&, const TensorView& table, const TensorView& ids, TensorView out) {
-  const std::int64_t n = ids.numel(), d = out.shape[1], rows = table.shape[0];
+  const std::int64_t n = ids.numel(), d = out.shape[1];
   const std::int32_t* id = ids.data_as<std::int32_t>();
   const float* t = table.data_as<float>();
   float* o = out.data_as<float>();
-  for (std::int64_t k = 0; k < n; ++k) {
-    RF_CHECK(id[k] >= 0 && id[k] < rows, "gather_rows: row id ", id[k], " outside [0, ", rows, ")");
-    std::copy(t + id[k] * d, t + (id[k] + 1) * d, o + k * d);
-  }
+  check_row_ids("gather_rows", id, n, table.shape[0]);
+#pragma omp parallel for schedule(static) if (n * d > kParallelValues)
+  for (std::int64_t k = 0; k < n; ++k) std::copy(t + id[k] * d, t + (id[k] + 1) * d, o + k * d);
 }
 
 void tally_nonfinite_cpu(const Resources&, const TensorView& values, TensorView counts, std::int64_t slot) {
