@@ -8,14 +8,17 @@
 #   benchmarks/sasrec/sasrec_bench.sh <dataset: ml-100k|ml-latest-small> [epochs=200] [threads=2]
 #   benchmarks/sasrec/sasrec_bench.sh ml-100k 5          # throughput only (5 epochs, median; barely trained)
 #   STEPS=4 benchmarks/sasrec/sasrec_bench.sh ml-100k    # smoke test: 4 steps of one epoch each
+#   SEED=1 benchmarks/sasrec/sasrec_bench.sh ml-latest-small  # another seed (training and evaluation negatives, both sides)
 # (an ML-100K epoch is only 8 steps of 128 users, so STEPS adds warm-up noise;
 # prefer a few whole epochs for throughput.)
 # Needs RECFORGE_DATA_DIR. The peer's virtual environment (torch, h5py, numpy
 # from PyPI) is created on first use under $RECFORGE_BENCH_DIR. recforge runs
 # as one process with `threads` OpenMP/BLAS threads (RANKS=2 runs 2 MPI ranks
-# of one thread each instead); OPTIMIZER=lazy_adam gives the peer SparseAdam on
-# the item embeddings (recforge's lazy rows). Prints sequences/s (median epoch),
-# the speed ratio, and HR@10/NDCG@10 of both.
+# of one thread each instead). Both sides update the item embeddings alike:
+# OPTIMIZER=adam (the default, as the paper's code) moves every row every step
+# (PyTorch's dense Adam, recforge's embedding_updates: dense); OPTIMIZER=lazy_adam
+# only a batch's rows (PyTorch SparseAdam, recforge's lazy rows). Prints
+# sequences/s (median epoch), the speed ratio, and HR@10/NDCG@10 of both.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 dataset=${1:?ml-100k or ml-latest-small}
@@ -23,6 +26,13 @@ epochs=${2:-200}
 threads=${3:-2}
 ranks=${RANKS:-1}
 steps=${STEPS:-}
+seed=${SEED:-42}  # run.seed of recforge, the peer's seed (and both sides' evaluation negatives)
+optimizer=${OPTIMIZER:-adam}
+case "$optimizer" in
+  adam) updates=dense ;;
+  lazy_adam) updates=lazy ;;
+  *) echo "OPTIMIZER is adam or lazy_adam"; exit 2 ;;
+esac
 work=${RECFORGE_BENCH_DIR:-/tmp/recforge-bench-ncf}
 mkdir -p "$work"
 venv="$work/venv"
@@ -44,10 +54,10 @@ if [ -n "$steps" ]; then
   peer_limit=(--max-steps "$steps")
 fi
 cat >"$work/sasrec_$dataset.yaml" <<YAML
-run: {name: sasrec_bench_$dataset, output_dir: $work/runs, threads: $threads, log_level: warn}
+run: {name: sasrec_bench_$dataset, seed: $seed, output_dir: $work/runs, threads: $threads, log_level: warn}
 data: $data
 model: {type: sasrec, dim: 50, blocks: 2, heads: 1, max_len: 200, dropout: 0.2}
-train: {epochs: $epochs, ${limit}batch_size: 128, optimizer: {type: adam, lr: 0.001, beta2: 0.98}, eval_every: 1000}
+train: {epochs: $epochs, ${limit}batch_size: 128, optimizer: {type: adam, lr: 0.001, beta2: 0.98, embedding_updates: $updates}, eval_every: 1000}
 eval: {type: ranking, protocol: sampled, sampled_negatives: 100, k: [10]}
 checkpoint: {enabled: false}
 YAML
@@ -69,8 +79,8 @@ print(json.dumps({"seconds": statistics.median(e["values"]["seconds"] for e in e
 PY
 )
 peer=$(OMP_NUM_THREADS=$threads "$venv/bin/python" benchmarks/sasrec/sasrec_peer.py "$cache" --epochs "$epochs" \
-       --threads "$threads" "${peer_limit[@]}" ${OPTIMIZER:+--optimizer "$OPTIMIZER"})
-python3 - "$ours" "$peer" "$ranks" "$threads" "$steps" <<'PY'
+       --threads "$threads" --seed "$seed" "${peer_limit[@]}" --optimizer "$optimizer")
+python3 - "$ours" "$peer" "$ranks" "$threads" "$steps" "$updates" <<'PY'
 import json, statistics, sys
 ours, peer = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 steps = sys.argv[5]
@@ -84,7 +94,9 @@ print("|---|---|---|---|")
 print(f"| PyTorch {peer['torch']}, {sys.argv[4]} threads, {peer['optimizer']} | {sequences / p:,.1f} "
       f"| {peer['hr@10']:.4f} | {peer['ndcg@10']:.4f} |")
 who = f"{sys.argv[3]} ranks x 1 thread" if int(sys.argv[3]) > 1 else f"{sys.argv[4]} threads"
-print(f"| recforge sasrec, {who} | {sequences / ours['seconds']:,.1f} | {ours['hr']:.4f} | {ours['ndcg']:.4f} |")
-print(f"\nspeed-up {p / ours['seconds']:.2f}x; HR@10 difference {ours['hr'] - peer['hr@10']:+.4f}"
+print(f"| recforge sasrec, {who}, embedding_updates {sys.argv[6]} | {sequences / ours['seconds']:,.1f} "
+      f"| {ours['hr']:.4f} | {ours['ndcg']:.4f} |")
+print(f"\nspeed-up {p / ours['seconds']:.2f}x; HR@10 difference {ours['hr'] - peer['hr@10']:+.4f}, "
+      f"NDCG@10 {ours['ndcg'] - peer['ndcg@10']:+.4f}"
       + (f" (throughput only: {steps} steps, the metrics are of barely trained models)" if steps else ""))
 PY
