@@ -151,7 +151,12 @@ def update_readme(table_lines):
 
 
 def plot(results, out):
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:  # the results and the table are kept; only the pictures are missing
+        print(f"plots not drawn: {sys.executable} cannot import matplotlib (Debian: apt-get install "
+              "python3-matplotlib, then run the suite with /usr/bin/python3)", flush=True)
+        return False
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     plt.rcParams.update({"svg.fonttype": "none", "font.size": 9})
@@ -200,6 +205,7 @@ def plot(results, out):
     fig.tight_layout()
     fig.savefig(os.path.join(out, "scaling.svg"))
     plt.close(fig)
+    return True
 
 
 def main():
@@ -247,10 +253,11 @@ def main():
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump({"meta": meta, "results": results, "skipped": skipped}, f, indent=1)
     table = write_table(results, skipped, meta, args.out)
-    plot(results, args.out)
+    plotted = plot(results, args.out)
     if os.path.abspath(args.out) == os.path.join(ROOT, "benchmarks", "results", "suite"):
         update_readme(table)
-    print(f"wrote {os.path.relpath(args.out, ROOT)}/ (README.md, results.json, 3 plots) in {meta['total_seconds']} s")
+    print(f"wrote {os.path.relpath(args.out, ROOT)}/ (README.md, results.json{', 3 plots' if plotted else ''}) "
+          f"in {meta['total_seconds']} s")
 
 
 if __name__ == "__main__":
