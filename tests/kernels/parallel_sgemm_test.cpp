@@ -6,6 +6,7 @@
 #include <omp.h>
 
 #include <cmath>
+#include <tuple>
 #include <vector>
 
 #include "recforge/core/philox.hpp"
@@ -27,8 +28,10 @@ struct Shape3 {
 class ParallelSgemm : public ::testing::TestWithParam<std::tuple<Shape3, bool, bool>> {};
 
 TEST_P(ParallelSgemm, MatchesTheReferenceAndIgnoresTheThreadCount) {
-  const auto [shape, trans_a, trans_b] = GetParam();
-  const auto [m, n, k] = shape;
+  // Plain variables, not structured bindings: clang's C++20 does not capture those in lambdas.
+  const Shape3 shape = std::get<0>(GetParam());
+  const bool trans_a = std::get<1>(GetParam()), trans_b = std::get<2>(GetParam());
+  const std::int64_t m = shape.m, n = shape.n, k = shape.k;
   const std::vector<float> a = uniform(m * k, 1), b = uniform(k * n, 2), c0 = uniform(m * n, 3);
   const std::int64_t lda = trans_a ? m : k, ldb = trans_b ? k : n;
   const float alpha = 0.5f, beta = 2.0f;
