@@ -21,11 +21,9 @@ threads=${3:-2}
 ranks=${RANKS:-1}
 seed=${SEED:-42}  # run.seed of recforge, the peer's seed (and both sides' evaluation negatives)
 optimizer=${OPTIMIZER:-lazy_adam}
-case "$optimizer" in
-  lazy_adam) updates=lazy ;;
-  adam) updates=dense ;;
-  *) echo "OPTIMIZER is adam or lazy_adam"; exit 2 ;;
-esac
+# shellcheck source=benchmarks/peers/embedding_updates.sh
+source benchmarks/peers/embedding_updates.sh
+updates=$(embedding_updates "$optimizer")
 work=${RECFORGE_BENCH_DIR:-/tmp/recforge-bench-ncf}
 mkdir -p "$work"
 venv="$work/venv"

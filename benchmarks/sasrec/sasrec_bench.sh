@@ -28,11 +28,9 @@ ranks=${RANKS:-1}
 steps=${STEPS:-}
 seed=${SEED:-42}  # run.seed of recforge, the peer's seed (and both sides' evaluation negatives)
 optimizer=${OPTIMIZER:-adam}
-case "$optimizer" in
-  adam) updates=dense ;;
-  lazy_adam) updates=lazy ;;
-  *) echo "OPTIMIZER is adam or lazy_adam"; exit 2 ;;
-esac
+# shellcheck source=benchmarks/peers/embedding_updates.sh
+source benchmarks/peers/embedding_updates.sh
+updates=$(embedding_updates "$optimizer")
 work=${RECFORGE_BENCH_DIR:-/tmp/recforge-bench-ncf}
 mkdir -p "$work"
 venv="$work/venv"

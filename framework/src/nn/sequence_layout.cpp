@@ -22,7 +22,6 @@ SequenceLayout SequenceLayout::packed(const Resources& res, const std::vector<st
            " item ids for ", sequences, " sequences of ", length, " positions");
   RF_CHECK(sequences * length < (std::int64_t{1} << 31), "SequenceLayout: ", sequences * length,
            " positions exceed 32-bit row indices");
-  l.packed_ = true;
   l.first_row_ = first_row;
   std::int64_t filled = 0;
   for (const std::int32_t item : items) filled += item != 0;
@@ -51,7 +50,7 @@ std::int64_t SequenceLayout::row(std::int64_t sequence, std::int64_t position) c
   RF_CHECK(sequence >= 0 && sequence < sequences_ && position >= 0 && position < length_, "SequenceLayout::row: (",
            sequence, ", ", position, ") outside ", sequences_, " sequences of ", length_, " positions");
   const std::int64_t p = sequence * length_ + position;
-  return packed_ ? host_row_of_position_[static_cast<std::size_t>(p)] : p;
+  return is_packed() ? host_row_of_position_[static_cast<std::size_t>(p)] : p;
 }
 
 }  // namespace recforge::nn

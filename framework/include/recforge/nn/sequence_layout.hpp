@@ -34,7 +34,7 @@ class SequenceLayout {
   static SequenceLayout packed(const Resources& res, const std::vector<std::int32_t>& items, std::int64_t sequences,
                                std::int64_t length, std::uint64_t first_sequence, std::uint64_t first_row);
 
-  bool is_packed() const { return packed_; }
+  bool is_packed() const { return row_of_position_.defined(); }
   std::int64_t sequences() const { return sequences_; }
   std::int64_t length() const { return length_; }
   std::int64_t rows() const { return rows_; }
@@ -53,7 +53,6 @@ class SequenceLayout {
   std::vector<T> to_rows(const std::vector<T>& per_position, T padding) const;
 
  private:
-  bool packed_ = false;
   std::int64_t sequences_ = 0, length_ = 0, rows_ = 0;
   std::uint64_t first_sequence_ = 0, first_row_ = 0;
   Tensor row_of_position_, position_of_row_;
@@ -64,7 +63,7 @@ template <typename T>
 std::vector<T> SequenceLayout::to_rows(const std::vector<T>& per_position, T padding) const {
   RF_CHECK(static_cast<std::int64_t>(per_position.size()) == sequences_ * length_, "SequenceLayout::to_rows: ",
            per_position.size(), " values for ", sequences_, " sequences of ", length_, " positions");
-  if (!packed_) return per_position;
+  if (!is_packed()) return per_position;
   std::vector<T> out(static_cast<std::size_t>(rows_), padding);
   for (std::int64_t r = 0; r + 1 < rows_; ++r) {
     out[static_cast<std::size_t>(r)] = per_position[static_cast<std::size_t>(host_position_of_row_[static_cast<std::size_t>(r)])];
