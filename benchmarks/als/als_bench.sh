@@ -18,10 +18,9 @@ alpha=${ALPHA:-40}
 reg=${REG:-5}
 work=${RECFORGE_BENCH_DIR:-/tmp/recforge-bench-als}
 mkdir -p "$work"
-venv="$work/venv"
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv" && "$venv/bin/pip" install -q implicit h5py threadpoolctl scipy numpy >/dev/null
-fi
+# shellcheck source=benchmarks/peers/venv.sh
+source benchmarks/peers/venv.sh
+venv=$(peer_venv "$work/venv" "implicit h5py threadpoolctl scipy" implicit h5py threadpoolctl scipy numpy)
 case "$dataset" in
   gowalla)
     data="data:

@@ -10,10 +10,9 @@ repeats=${1:-3}
 work=${2:-/tmp/recforge-bench-data}
 recforge=build/bin/recforge
 mkdir -p "$work"
-venv="$work/venv"
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv" && "$venv/bin/pip" install -q pandas numpy >/dev/null
-fi
+# shellcheck source=benchmarks/peers/venv.sh
+source benchmarks/peers/venv.sh
+venv=$(peer_venv "$work/venv" "pandas numpy" pandas numpy)
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 # time_cmd <command...>: prints "seconds peak_kb"

@@ -13,10 +13,9 @@ batch=${2:-4096}
 threads=${3:-2}
 work=${RECFORGE_BENCH_DIR:-/tmp/recforge-bench-ncf}
 mkdir -p "$work"
-venv="$work/venv"
-if ! "$venv/bin/python" -c "import torch, h5py" 2>/dev/null; then
-  python3 -m venv "$venv" && "$venv/bin/pip" install -q torch h5py numpy >/dev/null
-fi
+# shellcheck source=benchmarks/peers/venv.sh
+source benchmarks/peers/venv.sh
+venv=$(peer_venv "$work/venv" "torch h5py" torch h5py numpy)
 cat >"$work/lightgcn.yaml" <<YAML
 run: {name: lightgcn_bench, output_dir: $work/runs, threads: $threads, log_level: warn}
 data: {path: "\${RECFORGE_DATA_DIR}/gowalla/train.txt", test_path: "\${RECFORGE_DATA_DIR}/gowalla/test.txt", split: {method: given}, cache_dir: $work/cache}

@@ -33,10 +33,9 @@ source benchmarks/peers/embedding_updates.sh
 updates=$(embedding_updates "$optimizer")
 work=${RECFORGE_BENCH_DIR:-/tmp/recforge-bench-ncf}
 mkdir -p "$work"
-venv="$work/venv"
-if ! "$venv/bin/python" -c "import torch, h5py" 2>/dev/null; then
-  python3 -m venv "$venv" && "$venv/bin/pip" install -q torch h5py numpy >/dev/null
-fi
+# shellcheck source=benchmarks/peers/venv.sh
+source benchmarks/peers/venv.sh
+venv=$(peer_venv "$work/venv" "torch h5py" torch h5py numpy)
 case "$dataset" in
   ml-100k) data="{path: \"\${RECFORGE_DATA_DIR}/ml-100k/u.data\", split: {method: leave_one_out}, cache_dir: $work/cache}" ;;
   ml-latest-small) data="{path: \"\${RECFORGE_DATA_DIR}/ml-latest-small/ratings.csv\", split: {method: leave_one_out}, cache_dir: $work/cache}" ;;

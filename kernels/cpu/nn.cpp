@@ -9,15 +9,10 @@
 
 #include "recforge/core/philox.hpp"
 #include "recforge/kernels/nn.hpp"
+#include "parallel_threshold.hpp"
 
 namespace recforge::kernels {
 namespace {
-
-// Rows and elements go to OpenMP threads only above this size (half a MiB of
-// floats): below it waking the pool costs more than the op (NCF's 1,280 x 32
-// activations stay on one thread); above it a lone thread leaves the others
-// spinning (a SASRec batch tail of 98 x 200 x 50 is 2^20 - 4%).
-constexpr std::int64_t kParallelElements = std::int64_t{1} << 17;
 
 constexpr float kInvSqrt2 = 0.70710678118654752f;
 constexpr float kInvSqrt2Pi = 0.39894228040143268f;

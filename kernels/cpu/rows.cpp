@@ -6,6 +6,7 @@
 #include <omp.h>
 
 #include "recforge/kernels/rows.hpp"
+#include "parallel_threshold.hpp"
 
 namespace recforge::kernels {
 
@@ -75,9 +76,6 @@ void check_row_ids(const char* op, const std::int32_t* id, std::int64_t n, std::
   }
 }
 
-// Above this many values the row copies run on the OpenMP threads.
-constexpr std::int64_t kParallelValues = std::int64_t{1} << 17;
-
 // table (R, D) += values (n, D) at ids (n). Ids repeat, so the threads split
 // the columns rather than the rows: each element is summed in the order of
 // the serial loop, whatever the thread count.
@@ -87,7 +85,7 @@ void scatter_add_rows_cpu(const Resources&, TensorView table, const TensorView& 
   const float* v = values.data_as<float>();
   float* t = table.data_as<float>();
   check_row_ids("scatter_add_rows", id, n, table.shape[0]);
-#pragma omp parallel if (n * d > kParallelValues && d >= 32)
+#pragma omp parallel if (n * d > kParallelElements && d >= 32)
   {
     const std::int64_t threads = omp_get_num_threads(), me = omp_get_thread_num();
     const std::int64_t begin = d * me / threads, end = d * (me + 1) / threads;
@@ -107,7 +105,7 @@ void gather_rows_cpu(const Resources&, const TensorView& table, const TensorView
   const float* t = table.data_as<float>();
   float* o = out.data_as<float>();
   check_row_ids("gather_rows", id, n, table.shape[0]);
-#pragma omp parallel for schedule(static) if (n * d > kParallelValues)
+#pragma omp parallel for schedule(static) if (n * d > kParallelElements)
   for (std::int64_t k = 0; k < n; ++k) std::copy(t + id[k] * d, t + (id[k] + 1) * d, o + k * d);
 }
 
