@@ -1,7 +1,10 @@
 // CUDA kernels for row operations (see rows.hpp; the CPU reference is cpu/rows.cpp).
-// coalesce_rows: CUB stable radix sort of (id, position), run-length encoding of
-// the sorted ids, then one block per unique id summing its rows in input order,
-// so the result equals the CPU reference bit for bit.
+// coalesce_rows and scatter_add_rows: a CUB stable radix sort of (id, position)
+// groups each id's rows in input order, then one block per id sums them in that
+// order, so both equal the CPU reference bit for bit and repeat run to run (no
+// atomics: a float sum's bits depend on its order).
+#include <algorithm>
+
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_run_length_encode.cuh>
 #include <cub/device/device_scan.cuh>
@@ -40,6 +43,27 @@ __global__ void sum_segments_kernel(const float* values, const std::int32_t* pos
   }
 }
 
+// sorted_ids / sorted_positions (n each): ids in ascending order, each id's
+// positions in input order (the radix sort is stable).
+void sort_ids_with_positions(const Resources& res, const TensorView& ids, Tensor& sorted_ids, Tensor& sorted_positions) {
+  const std::int64_t n = ids.numel();
+  const int items = static_cast<int>(n);
+  const cudaStream_t stream = stream_of(res);
+  Tensor positions = Tensor::empty({n}, DType::kI32, res.allocator(), res.stream());
+  iota_kernel<<<cuda::blocks_for(n, kThreads), kThreads, 0, stream>>>(positions.data_as<std::int32_t>(), n);
+  RF_CUDA_CHECK_LAST();
+  sorted_ids = Tensor::empty({n}, DType::kI32, res.allocator(), res.stream());
+  sorted_positions = Tensor::empty({n}, DType::kI32, res.allocator(), res.stream());
+  std::size_t bytes = 0;
+  RF_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, bytes, ids.data_as<std::int32_t>(),
+                                                sorted_ids.data_as<std::int32_t>(), positions.data_as<std::int32_t>(),
+                                                sorted_positions.data_as<std::int32_t>(), items, 0, 32, stream));
+  Tensor temp = scratch(res, bytes);
+  RF_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(temp.data(), bytes, ids.data_as<std::int32_t>(),
+                                                sorted_ids.data_as<std::int32_t>(), positions.data_as<std::int32_t>(),
+                                                sorted_positions.data_as<std::int32_t>(), items, 0, 32, stream));
+}
+
 void coalesce_rows_cuda(const Resources& res, const TensorView& ids, const TensorView& values, Tensor& out_ids,
                         Tensor& out_values) {
   const std::int64_t n = ids.numel(), d = values.shape[1];
@@ -51,26 +75,16 @@ void coalesce_rows_cuda(const Resources& res, const TensorView& ids, const Tenso
     return;
   }
   const int items = static_cast<int>(n);
-  Tensor positions = Tensor::empty({n}, DType::kI32, res.allocator(), res.stream());
-  iota_kernel<<<cuda::blocks_for(n, kThreads), kThreads, 0, stream>>>(positions.data_as<std::int32_t>(), n);
-  RF_CUDA_CHECK_LAST();
-  Tensor sorted_ids = Tensor::empty({n}, DType::kI32, res.allocator(), res.stream());
-  Tensor sorted_positions = Tensor::empty({n}, DType::kI32, res.allocator(), res.stream());
+  Tensor sorted_ids, sorted_positions;
+  sort_ids_with_positions(res, ids, sorted_ids, sorted_positions);
   std::size_t bytes = 0;
-  RF_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, bytes, ids.data_as<std::int32_t>(),
-                                                sorted_ids.data_as<std::int32_t>(), positions.data_as<std::int32_t>(),
-                                                sorted_positions.data_as<std::int32_t>(), items, 0, 32, stream));
-  Tensor temp = scratch(res, bytes);
-  RF_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(temp.data(), bytes, ids.data_as<std::int32_t>(),
-                                                sorted_ids.data_as<std::int32_t>(), positions.data_as<std::int32_t>(),
-                                                sorted_positions.data_as<std::int32_t>(), items, 0, 32, stream));
   Tensor unique = Tensor::empty({n}, DType::kI32, res.allocator(), res.stream());
   Tensor counts = Tensor::empty({n}, DType::kI32, res.allocator(), res.stream());
   Tensor runs = Tensor::empty({1}, DType::kI32, res.allocator(), res.stream());
   RF_CUDA_CHECK(cub::DeviceRunLengthEncode::Encode(nullptr, bytes, sorted_ids.data_as<std::int32_t>(),
                                                    unique.data_as<std::int32_t>(), counts.data_as<std::int32_t>(),
                                                    runs.data_as<std::int32_t>(), items, stream));
-  temp = scratch(res, bytes);
+  Tensor temp = scratch(res, bytes);
   RF_CUDA_CHECK(cub::DeviceRunLengthEncode::Encode(temp.data(), bytes, sorted_ids.data_as<std::int32_t>(),
                                                    unique.data_as<std::int32_t>(), counts.data_as<std::int32_t>(),
                                                    runs.data_as<std::int32_t>(), items, stream));
@@ -95,19 +109,38 @@ void coalesce_rows_cuda(const Resources& res, const TensorView& ids, const Tenso
   }
 }
 
-__global__ void scatter_add_rows_kernel(float* table, const std::int32_t* ids, const float* values, std::int64_t n,
-                                        std::int64_t d) {
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n * d;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
-    atomicAdd(&table[static_cast<std::int64_t>(ids[i / d]) * d + i % d], values[i]);
+// One block per run of equal sorted ids (grid-stride over the sorted positions;
+// a block works only where a run starts): table[id] is folded with the run's rows
+// in input order, the CPU's serial loop. A row repeated r times is an r-long
+// chain of adds; runs of distinct ids go in parallel.
+__global__ void scatter_add_sorted_kernel(float* table, const std::int32_t* sorted_ids,
+                                          const std::int32_t* sorted_positions, const float* values, std::int64_t n,
+                                          std::int64_t d) {
+  for (std::int64_t start = blockIdx.x; start < n; start += gridDim.x) {
+    const std::int32_t id = sorted_ids[start];
+    if (start > 0 && sorted_ids[start - 1] == id) continue;
+    float* row = table + static_cast<std::int64_t>(id) * d;
+    for (std::int64_t c = threadIdx.x; c < d; c += blockDim.x) {
+      float sum = row[c];
+      for (std::int64_t k = start; k < n && sorted_ids[k] == id; ++k) {
+        sum += values[static_cast<std::int64_t>(sorted_positions[k]) * d + c];
+      }
+      row[c] = sum;
+    }
   }
 }
 
 void scatter_add_rows_cuda(const Resources& res, TensorView table, const TensorView& ids, const TensorView& values) {
   const std::int64_t n = ids.numel(), d = values.shape[1];
   if (n == 0) return;
-  scatter_add_rows_kernel<<<cuda::blocks_for(n * d, kThreads), kThreads, 0, stream_of(res)>>>(
-      table.data_as<float>(), ids.data_as<std::int32_t>(), values.data_as<float>(), n, d);
+  RF_CHECK(n < INT32_MAX, "scatter_add_rows: ", n, " rows exceed the CUDA kernel's 32-bit positions");
+  Tensor sorted_ids, sorted_positions;
+  sort_ids_with_positions(res, ids, sorted_ids, sorted_positions);
+  const unsigned blocks = static_cast<unsigned>(std::min<std::int64_t>(n, 8192));
+  const unsigned threads = d <= 32 ? 32 : d <= 64 ? 64 : 128;
+  scatter_add_sorted_kernel<<<blocks, threads, 0, stream_of(res)>>>(
+      table.data_as<float>(), sorted_ids.data_as<std::int32_t>(), sorted_positions.data_as<std::int32_t>(),
+      values.data_as<float>(), n, d);
   RF_CUDA_CHECK_LAST();
 }
 

@@ -9,6 +9,7 @@
 // arithmetic is independent of the launch shape.
 #include <cublas_v2.h>
 
+#include <numeric>
 #include <vector>
 
 #include "als_kernels.hpp"
@@ -273,7 +274,8 @@ void cholesky_cuda(const Resources& res, const Problem& problem, const Options& 
   RF_CHECK_KIND(ErrorKind::kNumerical, host == 0, "als: normal equations not positive definite (reg = 0 with too few interactions?)");
 }
 
-__global__ void loss_kernel(DeviceProblem p, double* total) {
+// One warp per row; each row's term goes to its own slot (row_terms[u - row_begin]).
+__global__ void loss_kernel(DeviceProblem p, double* row_terms) {
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const std::int64_t u = p.row_begin + static_cast<std::int64_t>(blockIdx.x) * kWarpsPerBlock + warp;
   if (u >= p.row_end) return;
@@ -301,21 +303,24 @@ __global__ void loss_kernel(DeviceProblem p, double* total) {
   for (std::int64_t r = lane; r < p.d; r += 32) norm += static_cast<double>(x[r]) * x[r];
   value += row_reg(p, end - begin) * norm;
   for (int offset = 16; offset > 0; offset >>= 1) value += __shfl_xor_sync(0xffffffffu, value, offset);
-  if (lane == 0) atomicAdd(total, value);
+  if (lane == 0) row_terms[u - p.row_begin] = value;
 }
 
 double loss_cuda(const Resources& res, const Problem& problem, const Options& o) {
   const DeviceProblem p = device_problem(problem, o);
   const std::int64_t rows = p.row_end - p.row_begin;
   if (rows == 0) return 0.0;
-  Tensor total = Tensor::zeros({1}, DType::kI64, res.device(), res.stream());  // 8 bytes for one double
+  // The rows' terms are added on the host in row order, not by atomics on the
+  // device: the logged loss then has the same bits run to run.
+  Tensor terms = Tensor::empty({rows}, DType::kI64, res.device(), res.stream());  // 8 bytes per double
   loss_kernel<<<static_cast<unsigned>((rows + kWarpsPerBlock - 1) / kWarpsPerBlock), kWarpsPerBlock * 32, 0, stream_of(res)>>>(
-      p, static_cast<double*>(total.data()));
+      p, static_cast<double*>(terms.data()));
   RF_CUDA_CHECK_LAST();
-  double host = 0;
-  RF_CUDA_CHECK(cudaMemcpyAsync(&host, total.data(), sizeof host, cudaMemcpyDeviceToHost, stream_of(res)));
+  std::vector<double> host(static_cast<std::size_t>(rows));
+  RF_CUDA_CHECK(cudaMemcpyAsync(host.data(), terms.data(), sizeof(double) * host.size(), cudaMemcpyDeviceToHost,
+                                stream_of(res)));
   RF_CUDA_CHECK(cudaStreamSynchronize(stream_of(res)));
-  return host;
+  return std::accumulate(host.begin(), host.end(), 0.0);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <vector>
 
 #include "als_kernels.hpp"
@@ -379,15 +380,18 @@ double loss_cpu(const Resources&, const Problem& p, const Options& o) {
   const float* G = a0 != 0.0f ? p.gram.data_as<float>() : nullptr;
   const float* Y = p.other.data_as<float>();
   const std::int64_t* off = p.offsets.data_as<std::int64_t>();
-  double total = 0;
-#pragma omp parallel for schedule(dynamic, 64) reduction(+ : total)
+  // Each row's term has its own slot and the slots are added in row order: a
+  // reduction over dynamically scheduled threads would change the loss's last
+  // bits from run to run.
+  std::vector<double> terms(static_cast<std::size_t>(p.row_end - p.row_begin));
+#pragma omp parallel for schedule(dynamic, 64)
   for (std::int64_t u = p.row_begin; u < p.row_end; ++u) {
     const RowView row{p.cols.data_as<std::int32_t>() + off[u], p.weights.numel() ? p.weights.data_as<float>() + off[u] : nullptr,
                       p.targets.numel() ? p.targets.data_as<float>() + off[u] : nullptr, off[u + 1] - off[u]};
     const float* x = p.factors.data_as<float>() + u * d;
     double value = 0;
     if (!o.data_term) {
-      total += row_reg(o, row.n, n_other) * dot(x, x, d);
+      terms[static_cast<std::size_t>(u - p.row_begin)] = row_reg(o, row.n, n_other) * dot(x, x, d);
       continue;
     }
     if (G) {
@@ -400,9 +404,9 @@ double loss_cpu(const Resources&, const Problem& p, const Options& o) {
       value += row.w(j) * (row.t(j) - s) * (row.t(j) - s) - a0 * s * s;
     }
     value += row_reg(o, row.n, n_other) * dot(x, x, d);
-    total += value;
+    terms[static_cast<std::size_t>(u - p.row_begin)] = value;
   }
-  return total;
+  return std::accumulate(terms.begin(), terms.end(), 0.0);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // ALS: a known answer, CG converging to the exact solve, a deterministic Gram
-// matrix, loss decreasing every iteration, fold-in equal to a full solve, and
+// matrix and loss, loss decreasing every iteration, fold-in equal to a full solve, and
 // explicit ALS with biases.
 #include <gtest/gtest.h>
 
@@ -83,6 +83,20 @@ TEST(AlsKernels, GramDoesNotDependOnTheThreadCount) {
   Tensor reference = Tensor::empty({64, 64}, DType::kF32);
   kernels::gemm_naive(y, y, reference, {.trans_a = true});
   RF_EXPECT_TENSOR_NEAR(one, reference, 1e-2, 1e-4);
+}
+
+// The loss is logged every epoch; two runs of one job must log the same bits.
+TEST(AlsKernels, LossDoesNotDependOnTheThreadCount) {
+  const Case c = random_case(3000, 500, 16, true, 12);
+  const Options o{.reg = 0.2f, .unobserved_weight = 1.0f};
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const double one = loss(kCpu, c.problem(), o);
+  omp_set_num_threads(std::max(3, threads));
+  const double three = loss(kCpu, c.problem(), o);
+  omp_set_num_threads(threads);
+  EXPECT_EQ(one, three);
+  EXPECT_GT(one, 0.0);
 }
 
 TEST(AlsKernels, RejectsMismatchedProblems) {

@@ -20,7 +20,8 @@ using CoalesceRowsFn = void(const Resources&, const TensorView& ids, const Tenso
                             Tensor& out_values);
 RF_DECLARE_OP(coalesce_rows, CoalesceRowsFn);
 
-// table (R, D) += values (n, D) at rows ids (n). Contract: +=.
+// table (R, D) += values (n, D) at rows ids (n), each element folded with its
+// rows in input order on every device (bit-identical CPU/CUDA, run to run). Contract: +=.
 using ScatterAddRowsFn = void(const Resources&, TensorView table, const TensorView& ids, const TensorView& values);
 RF_DECLARE_OP(scatter_add_rows, ScatterAddRowsFn);
 
