@@ -123,6 +123,11 @@ TEST(Collectives, ReduceScatter) {
   const float ranks_sum = static_cast<float>(world() * (world() - 1) / 2);
   EXPECT_EQ(out.view().at<float>(0, 0), ranks_sum + static_cast<float>(world() * rank()));
   EXPECT_EQ(out.view().at<float>(0, 1), static_cast<float>(world()));
+  // Integers have no average on every backend (NCCL would divide, MPI would not).
+  const Tensor ints = Tensor::zeros({world(), 2}, DType::kI32);
+  Tensor int_out = Tensor::zeros({1, 2}, DType::kI32);
+  RF_EXPECT_ERROR(comm().reduce_scatter(ints, int_out, ReduceOp::kAvg), ErrorKind::kInvalidArgument,
+                  "reduce_scatter: avg needs a floating-point tensor, got i32");
 }
 
 TEST(Collectives, AlltoallvRoutesRowsByCount) {

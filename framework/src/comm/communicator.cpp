@@ -70,6 +70,15 @@ const char* kind_name(std::int64_t kind) {
   return kind > 0 && kind < static_cast<std::int64_t>(std::size(kKinds)) ? kKinds[kind] : "?";
 }
 
+// Reductions take numbers, and an average needs fractions: NCCL would divide
+// integers, MPI would not.
+void check_reducible(const char* name, DType d, ReduceOp op) {
+  RF_CHECK(d == DType::kF32 || d == DType::kF16 || d == DType::kBF16 || d == DType::kI32 || d == DType::kI64, name,
+           ": unsupported dtype ", dtype_name(d));
+  RF_CHECK(op != ReduceOp::kAvg || d == DType::kF32 || d == DType::kF16 || d == DType::kBF16, name,
+           ": avg needs a floating-point tensor, got ", dtype_name(d));
+}
+
 }  // namespace
 
 void Communicator::check_device(const char* what, const TensorView& t) const {
@@ -98,11 +107,7 @@ void Communicator::check_agreement(const char* what, std::int64_t elements) {
 
 void Communicator::allreduce(TensorView tensor, ReduceOp op) {
   check_device("allreduce", tensor);
-  const DType d = tensor.dtype;
-  RF_CHECK(d == DType::kF32 || d == DType::kF16 || d == DType::kBF16 || d == DType::kI32 || d == DType::kI64,
-           "allreduce: unsupported dtype ", dtype_name(d));
-  RF_CHECK(op != ReduceOp::kAvg || d == DType::kF32 || d == DType::kF16 || d == DType::kBF16,
-           "allreduce: avg needs a floating-point tensor, got ", dtype_name(d));
+  check_reducible("allreduce", tensor.dtype, op);
   check_agreement("allreduce", tensor.numel());
   Scope scope(*this, describe("allreduce", tensor, reduce_op_name(op)));
   if (tensor.numel() > 0) allreduce_impl(tensor, op);
@@ -140,6 +145,7 @@ void Communicator::reduce_scatter(const TensorView& in, TensorView out, ReduceOp
   check_device("reduce_scatter", in);
   check_device("reduce_scatter", out);
   check_rows_compatible("reduce_scatter", in, out);
+  check_reducible("reduce_scatter", in.dtype, op);
   RF_CHECK(in.shape[0] == out.shape[0] * world_size(), "reduce_scatter: input has ", in.shape[0],
            " rows, expected ", world_size(), " x ", out.shape[0]);
   check_agreement("reduce_scatter", in.numel());

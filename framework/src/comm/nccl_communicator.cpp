@@ -1,10 +1,14 @@
 // NCCL backend for CUDA tensors, bootstrapped over MPI (or a single process).
 //
-// Collectives are enqueued on the communicator's stream and then waited for in
-// a loop that polls cudaStreamQuery and ncclCommGetAsyncError ("blocking
-// wait"): an asynchronous NCCL error surfaces as a recforge::Error here, and a
-// hang is caught by the watchdog, whose abort calls ncclCommAbort before the
-// process ends (NCCL issue 863: abort the communicator, not only the process).
+// The communicator is non-blocking (so a stuck peer cannot hang a rank outside
+// the watchdog): init, a collective or ncclGroupEnd may answer ncclInProgress,
+// meaning the call is still being issued; `issued` polls ncclCommGetAsyncError
+// until it is, before anything waits on the stream or calls NCCL again.
+// Collectives are then waited for in a loop that polls cudaStreamQuery and
+// ncclCommGetAsyncError ("blocking wait"): an asynchronous NCCL error surfaces
+// as a recforge::Error here, and a hang is caught by the watchdog, whose abort
+// calls ncclCommAbort before the process ends (NCCL issue 863: abort the
+// communicator, not only the process).
 #include <cuda_runtime_api.h>
 #include <nccl.h>
 
@@ -59,13 +63,26 @@ class NcclCommunicator final : public Communicator {
     std::memcpy(&id, ids[0].data(), sizeof id);
     ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
     config.blocking = 0;  // non-blocking init, so a stuck peer cannot hang us outside the watchdog
-    RF_NCCL_CHECK(ncclCommInitRankConfig(&comm_, world_size(), id, rank(), &config));
-    wait_for_init();
+    issued(ncclCommInitRankConfig(&comm_, world_size(), id, rank(), &config));
     set_stream(Stream::create(Device::cuda(device)));
   }
 
+  // Finalize flushes what is still in flight (polled: the communicator is
+  // non-blocking) before destroy frees it; a peer that never quiesces within
+  // the bound gets the communicator aborted instead of a hang at exit.
   ~NcclCommunicator() override {
-    if (comm_ != nullptr) ncclCommDestroy(comm_);
+    if (comm_ == nullptr) return;
+    ncclResult_t state = ncclCommFinalize(comm_);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (state == ncclInProgress && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      if (ncclCommGetAsyncError(comm_, &state) != ncclSuccess) break;
+    }
+    if (state == ncclSuccess) {
+      ncclCommDestroy(comm_);
+    } else {
+      ncclCommAbort(comm_);
+    }
   }
 
   std::string_view backend() const override { return "nccl"; }
@@ -91,13 +108,40 @@ class NcclCommunicator final : public Communicator {
  protected:
   cudaStream_t cuda_stream() const { return static_cast<cudaStream_t>(stream().native()); }
 
-  void wait_for_init() {
+  // Checks the answer of an NCCL call on the non-blocking communicator and, if
+  // it is still being issued (ncclInProgress), polls until it is. A peer that
+  // never joins leaves this loop to the watchdog.
+  void issued(ncclResult_t result) {
+    if (result != ncclInProgress) {
+      RF_NCCL_CHECK(result);
+      return;
+    }
     ncclResult_t state = ncclInProgress;
-    while (state == ncclInProgress) {
+    for (int polls = 0; state == ncclInProgress; ++polls) {
       RF_NCCL_CHECK(ncclCommGetAsyncError(comm_, &state));
-      if (state == ncclInProgress) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      if (state != ncclInProgress) break;
+      if (polls < 1000) {
+        std::this_thread::yield();  // a collective's connection set-up: usually brief
+      } else {
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+      }
     }
     RF_NCCL_CHECK(state);
+  }
+
+  // Calls inside ncclGroupStart/End: every call is made and the group always
+  // closed, even when one fails (an open group would silently swallow every
+  // later call on this thread); then the first failure is reported.
+  template <class Calls>
+  void grouped(Calls calls) {
+    RF_NCCL_CHECK(ncclGroupStart());
+    ncclResult_t first = ncclSuccess;
+    calls([&first](ncclResult_t result) {
+      if (first == ncclSuccess && result != ncclSuccess && result != ncclInProgress) first = result;
+    });
+    const ncclResult_t end = ncclGroupEnd();
+    RF_NCCL_CHECK(first);
+    issued(end);
   }
 
   // Waits for the stream, surfacing NCCL async errors (the watchdog handles timeouts).
@@ -112,8 +156,8 @@ class NcclCommunicator final : public Communicator {
   }
 
   void allreduce_impl(TensorView t, ReduceOp op) override {
-    RF_NCCL_CHECK(ncclAllReduce(t.data, t.data, static_cast<std::size_t>(t.numel()), nccl_type(t.dtype), nccl_op(op),
-                                comm_, cuda_stream()));
+    issued(ncclAllReduce(t.data, t.data, static_cast<std::size_t>(t.numel()), nccl_type(t.dtype), nccl_op(op), comm_,
+                         cuda_stream()));
     wait();
   }
 
@@ -123,32 +167,32 @@ class NcclCommunicator final : public Communicator {
     bool equal = true;
     for (std::int64_t c : counts) equal &= c == counts[0];
     if (equal) {
-      RF_NCCL_CHECK(ncclAllGather(in.data, out.data, static_cast<std::size_t>(in.numel()), nccl_type(in.dtype), comm_,
-                                  cuda_stream()));
+      issued(ncclAllGather(in.data, out.data, static_cast<std::size_t>(in.numel()), nccl_type(in.dtype), comm_,
+                           cuda_stream()));
     } else {
       // Uneven pieces: one broadcast per rank inside a group.
-      RF_NCCL_CHECK(ncclGroupStart());
-      std::int64_t offset = 0;
-      for (int r = 0; r < world_size(); ++r) {
-        const std::size_t n = static_cast<std::size_t>(counts[static_cast<std::size_t>(r)] * row);
-        char* dst = static_cast<char*>(out.data) + offset * row * static_cast<std::int64_t>(element);
-        RF_NCCL_CHECK(ncclBroadcast(r == rank() ? in.data : dst, dst, n, nccl_type(out.dtype), r, comm_, cuda_stream()));
-        offset += counts[static_cast<std::size_t>(r)];
-      }
-      RF_NCCL_CHECK(ncclGroupEnd());
+      grouped([&](const auto& check) {
+        std::int64_t offset = 0;
+        for (int r = 0; r < world_size(); ++r) {
+          const std::size_t n = static_cast<std::size_t>(counts[static_cast<std::size_t>(r)] * row);
+          char* dst = static_cast<char*>(out.data) + offset * row * static_cast<std::int64_t>(element);
+          check(ncclBroadcast(r == rank() ? in.data : dst, dst, n, nccl_type(out.dtype), r, comm_, cuda_stream()));
+          offset += counts[static_cast<std::size_t>(r)];
+        }
+      });
     }
     wait();
   }
 
   void broadcast_impl(TensorView t, int root) override {
-    RF_NCCL_CHECK(ncclBroadcast(t.data, t.data, static_cast<std::size_t>(t.numel()), nccl_type(t.dtype), root, comm_,
-                                cuda_stream()));
+    issued(ncclBroadcast(t.data, t.data, static_cast<std::size_t>(t.numel()), nccl_type(t.dtype), root, comm_,
+                         cuda_stream()));
     wait();
   }
 
   void reduce_scatter_impl(const TensorView& in, TensorView out, ReduceOp op) override {
-    RF_NCCL_CHECK(ncclReduceScatter(in.data, out.data, static_cast<std::size_t>(out.numel()), nccl_type(in.dtype),
-                                    nccl_op(op), comm_, cuda_stream()));
+    issued(ncclReduceScatter(in.data, out.data, static_cast<std::size_t>(out.numel()), nccl_type(in.dtype), nccl_op(op),
+                             comm_, cuda_stream()));
     wait();
   }
 
@@ -157,22 +201,22 @@ class NcclCommunicator final : public Communicator {
     const TensorView& shape_source = in.shape[0] > 0 ? in : out;
     const std::int64_t row = shape_source.shape[0] ? shape_source.numel() / shape_source.shape[0] : 0;
     const std::int64_t row_bytes = row * static_cast<std::int64_t>(dtype_size(in.dtype));
-    RF_NCCL_CHECK(ncclGroupStart());
-    std::int64_t send_offset = 0, recv_offset = 0;
-    for (int r = 0; r < world_size(); ++r) {
-      const auto s = send_counts[static_cast<std::size_t>(r)], c = recv_counts[static_cast<std::size_t>(r)];
-      if (s > 0) {
-        RF_NCCL_CHECK(ncclSend(static_cast<const char*>(in.data) + send_offset * row_bytes,
-                               static_cast<std::size_t>(s * row), nccl_type(in.dtype), r, comm_, cuda_stream()));
+    grouped([&](const auto& check) {
+      std::int64_t send_offset = 0, recv_offset = 0;
+      for (int r = 0; r < world_size(); ++r) {
+        const auto s = send_counts[static_cast<std::size_t>(r)], c = recv_counts[static_cast<std::size_t>(r)];
+        if (s > 0) {
+          check(ncclSend(static_cast<const char*>(in.data) + send_offset * row_bytes, static_cast<std::size_t>(s * row),
+                         nccl_type(in.dtype), r, comm_, cuda_stream()));
+        }
+        if (c > 0) {
+          check(ncclRecv(static_cast<char*>(out.data) + recv_offset * row_bytes, static_cast<std::size_t>(c * row),
+                         nccl_type(out.dtype), r, comm_, cuda_stream()));
+        }
+        send_offset += s;
+        recv_offset += c;
       }
-      if (c > 0) {
-        RF_NCCL_CHECK(ncclRecv(static_cast<char*>(out.data) + recv_offset * row_bytes, static_cast<std::size_t>(c * row),
-                               nccl_type(out.dtype), r, comm_, cuda_stream()));
-      }
-      send_offset += s;
-      recv_offset += c;
-    }
-    RF_NCCL_CHECK(ncclGroupEnd());
+    });
     wait();
   }
 
