@@ -25,21 +25,28 @@ void check_layout(const char* op, const TensorView& q, const TensorView& lse, co
   check_same_device(op, q, lse);
   RF_CHECK(lse.numel() == rows * o.heads, op, ": lse ", lse.shape.str(), " is not one value per row and head (",
            rows, " x ", o.heads, ")");
-  if (q.device.is_cuda()) {
-    const std::int64_t l = rows / o.sequences, dh = d / o.heads;
-    RF_CHECK(l <= kFusedAttentionMaxLength && dh <= kFusedAttentionMaxHeadDim, op, ": the CUDA kernel holds L <= ",
-             kFusedAttentionMaxLength, " and head width <= ", kFusedAttentionMaxHeadDim, ", got L ", l,
-             " and head width ", dh, " (use the composed attention)");
-  }
+}
+
+// The device's kernel must hold the shape (CUDA: shared memory).
+void check_fits(const char* op, const Resources& res, const TensorView& q, const AttentionOptions& o) {
+  const std::int64_t l = q.shape[0] / o.sequences, dh = q.shape[1] / o.heads;
+  RF_CHECK(fused_causal_attention_fits(res, l, dh), op, ": L ", l, " and head width ", dh,
+           " do not fit the ", q.device.str(), " kernel (CUDA: at most L ", kFusedAttentionMaxLength,
+           ", head width ", kFusedAttentionMaxHeadDim, ", and the device's shared memory); use the composed attention");
 }
 
 }  // namespace
+
+bool fused_causal_attention_fits(const Resources& res, std::int64_t length, std::int64_t head_dim) {
+  return dispatch<fused_causal_attention_fits_op>(res.device())(res, length, head_dim);
+}
 
 void fused_causal_attention(const Resources& res, const TensorView& q, const TensorView& k, const TensorView& v,
                             const AttentionOptions& options, TensorView out, TensorView lse) {
   check_rows("fused_causal_attention", q, {&q, &k, &v, &out});
   check_layout("fused_causal_attention", q, lse, options);
   if (q.numel() == 0) return;
+  check_fits("fused_causal_attention", res, q, options);
   dispatch<fused_causal_attention_op>(q.device)(res, q, k, v, options, out, lse);
 }
 
@@ -50,6 +57,7 @@ void fused_causal_attention_backward(const Resources& res, const TensorView& q, 
   check_rows("fused_causal_attention_backward", q, {&q, &k, &v, &out, &dout, &dq, &dk, &dv});
   check_layout("fused_causal_attention_backward", q, lse, options);
   if (q.numel() == 0) return;
+  check_fits("fused_causal_attention_backward", res, q, options);
   dispatch<fused_causal_attention_backward_op>(q.device)(res, q, k, v, out, lse, dout, options, dq, dk, dv);
 }
 

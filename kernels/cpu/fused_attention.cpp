@@ -165,9 +165,12 @@ void fused_causal_attention_backward_cpu(const Resources&, const TensorView& q, 
   }
 }
 
+bool fits_cpu(const Resources&, std::int64_t, std::int64_t) { return true; }  // scratch is per row block
+
 }  // namespace
 
 RF_REGISTER_KERNEL(fused_causal_attention, kCPU, fused_causal_attention_cpu);
 RF_REGISTER_KERNEL(fused_causal_attention_backward, kCPU, fused_causal_attention_backward_cpu);
+RF_REGISTER_KERNEL(fused_causal_attention_fits, kCPU, fits_cpu);
 
 }  // namespace recforge::kernels

@@ -11,6 +11,8 @@
 // Weights are recomputed from the forward's log-sum-exp, never stored.
 #include <cuda_runtime.h>
 
+#include <algorithm>
+
 #include "recforge/core/philox.hpp"
 #include "recforge/core/tensor.hpp"
 #include "recforge/cuda/check.cuh"
@@ -223,22 +225,44 @@ Geometry geometry_of(const TensorView& q, const AttentionOptions& o) {
   return g;
 }
 
-// Raises the kernel's dynamic shared-memory limit to `bytes`, or says why it cannot.
-template <class Kernel>
-void allow_shared(Kernel kernel, std::size_t bytes, const Geometry& g) {
-  int device = 0, limit = 0;
-  RF_CUDA_CHECK(cudaGetDevice(&device));
+// Shared memory of each kernel (floats): K and V (or Q and dO) at row stride
+// dh + 1, plus per-warp rows.
+std::size_t forward_bytes(std::int64_t l, std::int64_t dh) {
+  return sizeof(float) * static_cast<std::size_t>(2 * l * (dh + 1) + kWarps * (dh + l));
+}
+std::size_t backward_dq_bytes(std::int64_t l, std::int64_t dh) {
+  return sizeof(float) * static_cast<std::size_t>(2 * l * (dh + 1) + kWarps * (2 * dh + l));
+}
+std::size_t backward_dkdv_bytes(std::int64_t l, std::int64_t dh) {
+  return sizeof(float) * static_cast<std::size_t>(2 * l * (dh + 1) + 2 * l + kWarps * (2 * dh + 64));
+}
+
+int shared_limit(int device) {
+  int limit = 0;
   RF_CUDA_CHECK(cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-  RF_CHECK(bytes <= static_cast<std::size_t>(limit), "fused_causal_attention: L ", g.l, " and head width ", g.dh,
-           " need ", bytes, " bytes of shared memory, the device has ", limit, " (use the composed attention)");
+  return limit;
+}
+
+bool fits_cuda(const Resources& res, std::int64_t l, std::int64_t dh) {
+  if (l > kFusedAttentionMaxLength || dh > kFusedAttentionMaxHeadDim) return false;
+  const std::size_t most =
+      std::max({forward_bytes(l, dh), backward_dq_bytes(l, dh), backward_dkdv_bytes(l, dh)});
+  return most <= static_cast<std::size_t>(shared_limit(res.device().index));
+}
+
+// Raises the kernel's dynamic shared-memory limit on `res`'s device to `bytes`
+// (the entry points checked that the device has them).
+template <class Kernel>
+void allow_shared(const Resources& res, Kernel kernel, std::size_t bytes) {
+  RF_CUDA_CHECK(cudaSetDevice(res.device().index));
   RF_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
 }
 
 void fused_causal_attention_cuda(const Resources& res, const TensorView& q, const TensorView& k, const TensorView& v,
                                  const AttentionOptions& o, TensorView out, TensorView lse) {
   const Geometry g = geometry_of(q, o);
-  const std::size_t bytes = sizeof(float) * (2 * g.l * g.ld + kWarps * (g.dh + g.l));
-  allow_shared(forward_kernel, bytes, g);
+  const std::size_t bytes = forward_bytes(g.l, g.dh);
+  allow_shared(res, forward_kernel, bytes);
   forward_kernel<<<static_cast<unsigned>(o.sequences * o.heads), kThreads, bytes, stream_of(res)>>>(
       q.data_as<float>(), k.data_as<float>(), v.data_as<float>(), g, out.data_as<float>(), lse.data_as<float>());
   RF_CUDA_CHECK_LAST();
@@ -251,14 +275,14 @@ void fused_causal_attention_backward_cuda(const Resources& res, const TensorView
   const Geometry g = geometry_of(q, o);
   Tensor row_dot = Tensor::empty({lse.numel()}, DType::kF32, res.allocator(), res.stream());
   const auto blocks = static_cast<unsigned>(o.sequences * o.heads);
-  const std::size_t dq_bytes = sizeof(float) * (2 * g.l * g.ld + kWarps * (2 * g.dh + g.l));
-  allow_shared(backward_dq_kernel, dq_bytes, g);
+  const std::size_t dq_bytes = backward_dq_bytes(g.l, g.dh);
+  allow_shared(res, backward_dq_kernel, dq_bytes);
   backward_dq_kernel<<<blocks, kThreads, dq_bytes, stream_of(res)>>>(
       q.data_as<float>(), k.data_as<float>(), v.data_as<float>(), out.data_as<float>(), lse.data_as<float>(),
       dout.data_as<float>(), g, dq.data_as<float>(), row_dot.data_as<float>());
   RF_CUDA_CHECK_LAST();
-  const std::size_t dkdv_bytes = sizeof(float) * (2 * g.l * g.ld + 2 * g.l + kWarps * (2 * g.dh + 64));
-  allow_shared(backward_dkdv_kernel, dkdv_bytes, g);
+  const std::size_t dkdv_bytes = backward_dkdv_bytes(g.l, g.dh);
+  allow_shared(res, backward_dkdv_kernel, dkdv_bytes);
   backward_dkdv_kernel<<<blocks, kThreads, dkdv_bytes, stream_of(res)>>>(
       q.data_as<float>(), k.data_as<float>(), v.data_as<float>(), lse.data_as<float>(), dout.data_as<float>(),
       row_dot.data_as<float>(), g, dk.data_as<float>(), dv.data_as<float>());
@@ -269,5 +293,6 @@ void fused_causal_attention_backward_cuda(const Resources& res, const TensorView
 
 RF_REGISTER_KERNEL(fused_causal_attention, kCUDA, fused_causal_attention_cuda);
 RF_REGISTER_KERNEL(fused_causal_attention_backward, kCUDA, fused_causal_attention_backward_cuda);
+RF_REGISTER_KERNEL(fused_causal_attention_fits, kCUDA, fits_cuda);
 
 }  // namespace recforge::kernels

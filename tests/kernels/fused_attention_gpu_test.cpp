@@ -1,7 +1,8 @@
 // CUDA fused causal attention against the CPU: the same outputs and gradients
 // as the CPU fused kernel and as the composed ops on the CPU (which drop the
-// same weights), for SASRec's shape (L 200, d 50) and others, and the clear
-// error for a shape the kernel's shared memory cannot hold.
+// same weights), for SASRec's shape (L 200, d 50) and others, the fallback to
+// the composed ops and the clear error for a shape the kernel's shared memory
+// cannot hold.
 #include <gtest/gtest.h>
 
 #include "attention_runs.hpp"
@@ -31,10 +32,28 @@ TEST_P(FusedAttentionGpu, MatchesTheCpu) {
   }
 }
 
+// The last two do not fit the kernel's shared memory (L 256 at head width 128
+// needs 276 KB; L 300 is over the bound): ag::causal_self_attention takes the
+// composed ops on the GPU instead, with the same result.
 INSTANTIATE_TEST_SUITE_P(Shapes, FusedAttentionGpu,
                          ::testing::Values(AttentionCase{1, 1, 4, 1, 0.0f}, AttentionCase{3, 5, 6, 2, 0.0f},
                                            AttentionCase{2, 33, 8, 2, 0.3f}, AttentionCase{4, 200, 50, 1, 0.2f},
-                                           AttentionCase{2, 64, 128, 1, 0.1f}, AttentionCase{2, 100, 256, 2, 0.0f}));
+                                           AttentionCase{2, 64, 128, 1, 0.1f}, AttentionCase{2, 100, 256, 2, 0.0f},
+                                           AttentionCase{1, 256, 128, 1, 0.1f}, AttentionCase{1, 300, 8, 1, 0.0f}));
+
+// Known answers of the shared-memory arithmetic on the build's targets: A100
+// (163 KiB per block) and H100/H200 (227 KiB) agree on all of these.
+TEST(FusedAttentionGpuErrors, FitsTheDevicesSharedMemory) {
+  RF_SKIP_WITHOUT_GPU();
+  const Resources gpu = Resources::cuda(0);
+  EXPECT_TRUE(kernels::fused_causal_attention_fits(gpu, 200, 50));
+  EXPECT_TRUE(kernels::fused_causal_attention_fits(gpu, 256, 64));
+  EXPECT_TRUE(kernels::fused_causal_attention_fits(gpu, 149, 128));
+  EXPECT_FALSE(kernels::fused_causal_attention_fits(gpu, 256, 128));
+  EXPECT_FALSE(kernels::fused_causal_attention_fits(gpu, 257, 8));
+  EXPECT_FALSE(kernels::fused_causal_attention_fits(gpu, 8, 129));
+  EXPECT_TRUE(kernels::fused_causal_attention_fits(Resources::cpu(), 1000, 512));
+}
 
 TEST(FusedAttentionGpuErrors, TooLongForSharedMemory) {
   RF_SKIP_WITHOUT_GPU();
@@ -43,7 +62,7 @@ TEST(FusedAttentionGpuErrors, TooLongForSharedMemory) {
   const Tensor lse = Tensor::zeros({300}, DType::kF32, gpu.device(), gpu.stream());
   Tensor out = Tensor::zeros({300, 8}, DType::kF32, gpu.device(), gpu.stream());
   RF_EXPECT_ERROR(kernels::fused_causal_attention(gpu, x, x, x, {.sequences = 1}, out, lse),
-                  ErrorKind::kInvalidArgument, "the CUDA kernel holds L <= 256");
+                  ErrorKind::kInvalidArgument, "L 300 and head width 8 do not fit the cuda:0 kernel");
 }
 
 }  // namespace

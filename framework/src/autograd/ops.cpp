@@ -293,6 +293,11 @@ Var causal_self_attention(const Var& q, const Var& k, const Var& v, std::int64_t
                           float dropout_p, const kernels::DropoutKey& key) {
   check_attention_inputs(q, k, v, sequences, heads);
   Graph& g = graph_of(q, "causal_self_attention");
+  // A shape the device's kernel cannot hold (CUDA: shared memory) takes the
+  // composed ops, which compute the same function and drop the same weights.
+  if (!kernels::fused_causal_attention_fits(g.resources(), q.size(0) / sequences, q.size(1) / heads)) {
+    return causal_self_attention_composed(q, k, v, sequences, heads, dropout_p, key);
+  }
   const kernels::AttentionOptions options{
       .sequences = sequences,
       .heads = heads,

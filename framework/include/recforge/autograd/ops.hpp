@@ -70,7 +70,8 @@ Var causal_mask(const Var& x);
 // length L stored as rows: q, k, v (sequences * L, d) -> (sequences * L, d),
 // `heads` heads of d / heads columns; attention weights dropped out with
 // probability p (keyed by `key`) when training. One fused kernel
-// (kernels/fused_attention.hpp) that keeps only a log-sum-exp per row and head.
+// (kernels/fused_attention.hpp) that keeps only a log-sum-exp per row and head;
+// the composed ops below where the device's kernel does not hold the shape.
 Var causal_self_attention(const Var& q, const Var& k, const Var& v, std::int64_t sequences, std::int64_t heads,
                           float dropout_p = 0.0f, const kernels::DropoutKey& key = {});
 // The same as the composition of the ops above (products, mask, softmax,

@@ -14,9 +14,12 @@
 // masked scaled scores; the backward recomputes the weights from it.
 // CPU: per (sequence, head) task on OpenMP threads, row blocks that stop at the
 // diagonal (about half the products of the full square), cblas inside.
-// CUDA: one thread block per (sequence, head), K and V held in shared memory
-// (L <= 256, dh <= 128; the dispatcher checks).
-//   defines: fused_causal_attention, fused_causal_attention_backward
+// CUDA: one thread block per (sequence, head), K and V held in shared memory:
+// dh <= 128 and L <= 256 where the device's shared memory holds them
+// (fused_causal_attention_fits; the entry points check it, ag::causal_self_attention
+// falls back to the composed ops).
+//   defines: fused_causal_attention, fused_causal_attention_backward,
+//            fused_causal_attention_fits
 #pragma once
 
 #include "recforge/core/resources.hpp"
@@ -45,9 +48,19 @@ using FusedAttentionBackwardFn = void(const Resources&, const TensorView& q, con
                                       TensorView dk, TensorView dv);
 RF_DECLARE_OP(fused_causal_attention_backward, FusedAttentionBackwardFn);
 
-// The largest sequence length and head width the CUDA kernel holds in shared memory.
+// Whether `res`'s device runs the kernels for sequences of `length` and heads
+// of `head_dim` columns: always on the CPU; on CUDA when the operands a block
+// holds fit the device's shared memory (at head width 128: L <= 210 on an
+// H100, L <= 149 on an A100; at 64: up to the 256 bound).
+using FusedAttentionFitsFn = bool(const Resources&, std::int64_t length, std::int64_t head_dim);
+RF_DECLARE_OP(fused_causal_attention_fits, FusedAttentionFitsFn);
+
+// Upper bounds of the CUDA kernel's shapes (registers per lane, the launch);
+// shared memory may allow less.
 constexpr std::int64_t kFusedAttentionMaxLength = 256;
 constexpr std::int64_t kFusedAttentionMaxHeadDim = 128;
+
+bool fused_causal_attention_fits(const Resources& res, std::int64_t length, std::int64_t head_dim);
 
 void fused_causal_attention(const Resources& res, const TensorView& q, const TensorView& k, const TensorView& v,
                             const AttentionOptions& options, TensorView out, TensorView lse);
