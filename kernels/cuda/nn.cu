@@ -262,7 +262,7 @@ struct RowValueTimesXhat {
   const float* rstd;
   __device__ float operator()(std::int64_t r, std::int64_t c, std::int64_t d) const {
     const std::int64_t i = r * d + c;
-    return dy[i] * (x[i] - mean[r]) * rstd[r];  // the CPU's association
+    return dy[i] * ((x[i] - mean[r]) * rstd[r]);  // xhat first, as the CPU
   }
 };
 
@@ -682,7 +682,7 @@ __global__ void l2_normalize_rows_backward_kernel(const float* x, const float* y
     }
     squares = warp_sum(squares);
     dot = warp_sum(dot);
-    if (static_cast<float>(sqrt(squares)) > eps) {
+    if (!(static_cast<float>(sqrt(squares)) <= eps)) {  // the CPU's test: a NaN row stays NaN
       const float norm = norms[r];
       for (std::int64_t c = lane; c < d; c += kWarp) dr[c] += (gr[c] - yr[c] * dot) / norm;
     } else {  // clamped: y = x / eps is linear in x
@@ -723,7 +723,7 @@ __global__ void dropout_backward_kernel(const float* dy, float p, float scale, D
                           ? mask[i] != 0
                           : philox_uniform(key.seed, key.stream, key.offset + static_cast<std::uint64_t>(i)) >= p;
     if (accumulate) {
-      if (kept) dx[i] += dy[i] * scale;
+      dx[i] += kept ? dy[i] * scale : 0.0f;  // as the CPU: -0 + 0 is +0
     } else {
       dx[i] = kept ? dy[i] * scale : 0.0f;
     }

@@ -127,7 +127,8 @@ RF_DECLARE_OP(softmax_rows_backward, SoftmaxRowsBackwardFn);
 using LayerNormFn = void(const Resources&, const TensorView& x, const TensorView& gamma, const TensorView& beta,
                          float eps, TensorView y, TensorView mean, TensorView rstd);
 RF_DECLARE_OP(layer_norm, LayerNormFn);
-// dx += ..., dgamma += sum_r dy * xhat, dbeta += sum_r dy (rows summed in order).
+// dx += ..., dgamma += sum_r dy * xhat, dbeta += sum_r dy (rows summed in a fixed order:
+// blocks of 256 rows, so the result does not depend on threads or launch shape).
 using LayerNormBackwardFn = void(const Resources&, const TensorView& x, const TensorView& gamma,
                                  const TensorView& mean, const TensorView& rstd, const TensorView& dy, TensorView dx,
                                  TensorView dgamma, TensorView dbeta);
