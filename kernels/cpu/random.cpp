@@ -13,7 +13,7 @@ void fill_uniform_cpu(const Resources&, TensorView out, float low, float high, s
   const float scale = high - low;
 #pragma omp parallel for schedule(static) if (n > (std::int64_t{1} << 16))
   for (std::int64_t i = 0; i < n; ++i) {
-    data[i] = low + scale * philox_uniform(seed, stream, static_cast<std::uint64_t>(i));
+    data[i] = detail::uniform_element(seed, stream, static_cast<std::uint64_t>(i), low, scale);
   }
 }
 

@@ -62,7 +62,7 @@ void sgd_rows_cuda(const Resources& res, TensorView table, TensorView velocity, 
 // c1 = 1 - beta1^t, c2 = 1 - beta2^t, computed once on the host.
 __device__ __forceinline__ void adam_element(float& w, float g, float& m, float& v, const AdamOptions& o, float c1,
                                              float c2) {
-  if (o.decoupled_decay > 0.0f) w -= o.lr * o.decoupled_decay * w;
+  w -= o.lr * o.decoupled_decay * w;  // as the CPU: AdamW (0 for Adam: w is unchanged)
   g += o.weight_decay * w;
   m = o.beta1 * m + (1.0f - o.beta1) * g;
   v = o.beta2 * v + (1.0f - o.beta2) * g * g;

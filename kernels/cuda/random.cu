@@ -14,7 +14,7 @@ __global__ void fill_uniform_kernel(float* out, std::int64_t n, float low, float
                                     std::uint64_t stream) {
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
-    out[i] = low + scale * philox_uniform(seed, stream, static_cast<std::uint64_t>(i));
+    out[i] = detail::uniform_element(seed, stream, static_cast<std::uint64_t>(i), low, scale);
   }
 }
 

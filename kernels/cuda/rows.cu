@@ -111,21 +111,42 @@ void coalesce_rows_cuda(const Resources& res, const TensorView& ids, const Tenso
 
 // One block per run of equal sorted ids (grid-stride over the sorted positions;
 // a block works only where a run starts): table[id] is folded with the run's rows
-// in input order, the CPU's serial loop. A row repeated r times is an r-long
-// chain of adds; runs of distinct ids go in parallel.
+// in input order, the CPU's serial loop. The run's positions come through shared
+// memory a tile at a time, so a hot row (SASRec's shared padding row: half of a
+// packed batch) costs one chain of adds over loads that do not wait on each other.
+constexpr int kRunTile = 256;
+
 __global__ void scatter_add_sorted_kernel(float* table, const std::int32_t* sorted_ids,
                                           const std::int32_t* sorted_positions, const float* values, std::int64_t n,
                                           std::int64_t d) {
+  __shared__ std::int32_t tile[kRunTile];
   for (std::int64_t start = blockIdx.x; start < n; start += gridDim.x) {
     const std::int32_t id = sorted_ids[start];
-    if (start > 0 && sorted_ids[start - 1] == id) continue;
-    float* row = table + static_cast<std::int64_t>(id) * d;
-    for (std::int64_t c = threadIdx.x; c < d; c += blockDim.x) {
-      float sum = row[c];
-      for (std::int64_t k = start; k < n && sorted_ids[k] == id; ++k) {
-        sum += values[static_cast<std::int64_t>(sorted_positions[k]) * d + c];
+    if (start > 0 && sorted_ids[start - 1] == id) continue;  // block-uniform: every thread skips
+    std::int64_t low = start + 1, high = n;                    // the run ends at the first larger id
+    while (low < high) {
+      const std::int64_t mid = low + (high - low) / 2;
+      if (sorted_ids[mid] == id) {
+        low = mid + 1;
+      } else {
+        high = mid;
       }
-      row[c] = sum;
+    }
+    const std::int64_t end = low;
+    float* row = table + static_cast<std::int64_t>(id) * d;
+    for (std::int64_t c0 = 0; c0 < d; c0 += blockDim.x) {
+      const std::int64_t c = c0 + threadIdx.x;
+      float sum = c < d ? row[c] : 0.0f;
+      for (std::int64_t base = start; base < end; base += kRunTile) {
+        const int count = static_cast<int>(end - base < kRunTile ? end - base : kRunTile);
+        __syncthreads();  // every thread is done with the previous tile
+        for (int t = threadIdx.x; t < count; t += blockDim.x) tile[t] = sorted_positions[base + t];
+        __syncthreads();
+        if (c < d) {
+          for (int t = 0; t < count; ++t) sum += values[static_cast<std::int64_t>(tile[t]) * d + c];
+        }
+      }
+      if (c < d) row[c] = sum;
     }
   }
 }

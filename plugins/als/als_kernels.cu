@@ -37,6 +37,7 @@ __global__ void sum_partials_kernel(const float* partial, std::int64_t blocks, s
 
 void gram_cuda(const Resources& res, const TensorView& factors, TensorView out) {
   const std::int64_t n = factors.shape[0], d = factors.shape[1];
+  if (d == 0) return;  // an empty (0, 0) Gram matrix: no grid to launch
   const std::int64_t blocks = std::max<std::int64_t>(1, (n + kGramBlock - 1) / kGramBlock);
   Tensor partial = Tensor::zeros({blocks, d, d}, DType::kF32, res.device(), res.stream());
   const auto handle = static_cast<cublasHandle_t>(res.cublas_handle());

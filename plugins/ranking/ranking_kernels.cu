@@ -156,6 +156,12 @@ void topk_sort_cuda(const Resources& res, const TensorView& scores, TensorView i
   if (rows == 0) return;
   RF_CHECK(rows * items < INT32_MAX, "ranking_topk_sort: ", rows, " x ", items, " scores exceed CUB's int offsets");
   const cudaStream_t stream = stream_of(res);
+  if (items == 0) {  // nothing to sort: every slot is padding (-1, -inf)
+    copy_head_kernel<<<cuda::blocks_for(rows * k, 256), 256, 0, stream>>>(nullptr, nullptr, 0, rows, k,
+                                                                          ids.data_as<std::int32_t>(), values.data_as<float>());
+    RF_CUDA_CHECK_LAST();
+    return;
+  }
   const auto n = rows * items;
   Tensor keys = Tensor::empty({n}, DType::kF32, res.allocator(), res.stream());
   Tensor sorted = Tensor::empty({n}, DType::kF32, res.allocator(), res.stream());

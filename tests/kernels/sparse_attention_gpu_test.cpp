@@ -36,7 +36,7 @@ class SparseAttentionParity : public ::testing::Test {
 
 TEST_F(SparseAttentionParity, SpmmMatchesTheCpuIncludingAccumulate) {
   const Resources cpu = Resources::cpu(), gpu = Resources::cuda(0);
-  for (const auto [rows, cols, d] : {std::tuple<std::int64_t, std::int64_t, std::int64_t>{1, 1, 1}, {300, 257, 64},
+  for (const auto& [rows, cols, d] : {std::tuple<std::int64_t, std::int64_t, std::int64_t>{1, 1, 1}, {300, 257, 64},
                                      {1000, 70, 33}}) {
     // A random sparse matrix with sorted columns, some empty rows.
     std::vector<std::int64_t> offsets = {0};

@@ -46,7 +46,8 @@ TEST_P(TopkParity, CustomKernelAndSortMatchTheCpu) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, TopkParity,
                          ::testing::Values(std::make_tuple(1, 5, 10), std::make_tuple(7, 1000, 1), std::make_tuple(33, 4097, 20),
-                                           std::make_tuple(5, 30000, 100), std::make_tuple(3, 500, 300)));
+                                           std::make_tuple(5, 30000, 100), std::make_tuple(3, 500, 300),
+                                           std::make_tuple(4, 0, 10), std::make_tuple(2, 0, 200)));
 
 TEST(RankingGpu, MaskMetricsMarksAndSampledRanksMatchTheCpu) {
   RF_SKIP_WITHOUT_GPU();

@@ -95,6 +95,14 @@ TEST(RankingTopk, TiesGoToTheSmallerIdAndMaskedItemsNeverShow) {
   Tensor few = Tensor::from_vector(std::vector<float>{-INFINITY, 3, -INFINITY}, {1, 3});
   topk(kCpu, few, ids, values);
   EXPECT_EQ(ids.to_vector<std::int32_t>(), (std::vector<std::int32_t>{1, -1, -1, -1}));
+  // No items at all (an empty catalogue shard): every slot is padding, on both paths.
+  const Tensor none = Tensor::empty({2, 0}, DType::kF32);
+  Tensor two_ids = Tensor::empty({2, 3}, DType::kI32), two_values = Tensor::empty({2, 3}, DType::kF32);
+  for (const bool sort : {false, true}) {
+    sort ? topk_by_sort(kCpu, none, two_ids, two_values) : topk(kCpu, none, two_ids, two_values);
+    EXPECT_EQ(two_ids.to_vector<std::int32_t>(), std::vector<std::int32_t>(6, -1)) << (sort ? "sort" : "select");
+    EXPECT_EQ(two_values.to_vector<float>(), std::vector<float>(6, -INFINITY)) << (sort ? "sort" : "select");
+  }
 }
 
 TEST(RankingTopk, SelectionEqualsFullSortOnRandomRowsWithTies) {

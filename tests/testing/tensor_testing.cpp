@@ -4,12 +4,19 @@
 #include <cmath>
 #include <sstream>
 
+#include "recforge/core/cuda_runtime.hpp"
+
 namespace recforge::testing {
 
 ::testing::AssertionResult tensors_near(const Tensor& actual, const Tensor& expected, double atol, double rtol) {
   if (!(actual.shape() == expected.shape())) {
     return ::testing::AssertionFailure() << "shape " << actual.shape().str() << " vs expected "
                                          << expected.shape().str();
+  }
+  // The tensors may still be written on the producer's stream (non-blocking
+  // streams do not order with the default one): wait for the whole device first.
+  for (const Tensor* t : {&actual, &expected}) {
+    if (t->device().is_cuda()) cuda::device_synchronize(t->device().index);
   }
   const Stream stream;
   const Tensor a = actual.device().is_cpu() ? actual.contiguous() : actual.to(Device::cpu(), stream);

@@ -40,6 +40,11 @@ int current_device() {
   return device;
 }
 
+void device_synchronize(int index) {
+  RF_CUDA_CHECK(cudaSetDevice(index));
+  RF_CUDA_CHECK(cudaDeviceSynchronize());
+}
+
 void memcpy_async(void* dst, const void* src, std::size_t bytes, CopyKind kind, void* stream) {
   cudaMemcpyKind cuda_kind = cudaMemcpyDefault;
   switch (kind) {

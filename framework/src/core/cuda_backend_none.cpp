@@ -16,6 +16,7 @@ int device_count() { return 0; }
 std::string describe_device(int) { return "built without CUDA"; }
 void set_device(int) { no_cuda(); }
 int current_device() { no_cuda(); }
+void device_synchronize(int) { no_cuda(); }
 void memcpy_async(void*, const void*, std::size_t, CopyKind, void*) { no_cuda(); }
 void memset_async(void*, int, std::size_t, void*) { no_cuda(); }
 

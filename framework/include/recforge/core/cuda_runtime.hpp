@@ -16,6 +16,9 @@ int device_count();
 std::string describe_device(int index);
 void set_device(int index);
 int current_device();
+// Waits for everything queued on the device, on every stream (tests and
+// shutdown; a training step waits on its own stream only).
+void device_synchronize(int index);
 
 // Byte copies between any two devices, ordered on `stream` (a cudaStream_t or nullptr).
 enum class CopyKind { kHostToHost, kHostToDevice, kDeviceToHost, kDeviceToDevice };

@@ -9,6 +9,14 @@
 
 namespace recforge::kernels::detail {
 
+// low + scale * u with one rounding on both devices: an explicit fma, since
+// whether a compiler fuses the expression depends on its flags (nvcc does by
+// default, GCC only with an FMA-capable -march).
+RF_HOST_DEVICE inline float uniform_element(std::uint64_t seed, std::uint64_t stream, std::uint64_t i, float low,
+                                            float scale) {
+  return fmaf(scale, philox_uniform(seed, stream, i), low);
+}
+
 RF_HOST_DEVICE inline float normal_element(std::uint64_t seed, std::uint64_t stream, std::uint64_t i,
                                            float mean, float stddev) {
   const std::uint64_t pair = i >> 1;

@@ -1,7 +1,10 @@
 // Row operations on embedding tables and their sparse gradients.
 //   defines: coalesce_rows, scatter_add_rows, gather_rows, tally_nonfinite, tally_nonfinite_rows
 //   helpers: count_nonfinite, count_nonfinite_rows (a tally read back at once)
-// Shapes: n ids, D columns, R table rows.
+// Shapes: n ids, D columns, R table rows. Ids are checked on the CPU (a bad id
+// is an error naming it, before anything is written); the CUDA kernels trust
+// them (a check would cost a device-to-host sync per call): callers pass ids
+// that come from validated data.
 #pragma once
 
 #include <cstdint>
