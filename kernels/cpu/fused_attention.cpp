@@ -2,7 +2,9 @@
 // (sequence, head) on the OpenMP threads, each with its own scratch and one
 // BLAS thread. Query rows go in blocks of kRowBlock; a block's keys stop at its
 // last row (causality), so the products cover a staircase under the diagonal
-// instead of the full L x L square.
+// instead of the full L x L square. Skipped rows (query_begin) drop whole
+// blocks before the one holding query_begin: the blocks that remain are those
+// of the full run, so their rows come out bit for bit the same.
 #include <cblas.h>
 
 #include <algorithm>
@@ -48,10 +50,19 @@ void scores(const HeadSlice& h, const float* q, const float* k, std::int64_t i0,
               0.0f, s, static_cast<int>(keys));
 }
 
+// The first query row of a sequence the caller reads (query_begin), and the
+// start of the row block that holds it.
+std::int64_t query_begin(const AttentionOptions& o, std::int64_t sequence, std::int64_t l) {
+  if (o.query_begin.data == nullptr) return 0;
+  return std::clamp<std::int64_t>(o.query_begin.data_as<std::int32_t>()[sequence], 0, l);
+}
+std::int64_t first_block(std::int64_t begin) { return begin / kRowBlock * kRowBlock; }
+
 void forward_head(const HeadSlice& h, std::int64_t sequence, std::int64_t head, const float* q, const float* k,
                   const float* v, const AttentionOptions& o, float* out, float* lse, std::vector<float>& s,
                   std::vector<float>& factor) {
-  for (std::int64_t i0 = 0; i0 < h.l; i0 += kRowBlock) {
+  const std::int64_t begin = query_begin(o, sequence, h.l);
+  for (std::int64_t i0 = first_block(begin); i0 < h.l; i0 += kRowBlock) {
     const std::int64_t m = std::min(kRowBlock, h.l - i0), keys = i0 + m;
     scores(h, q, k, i0, m, keys, o.scale, s.data());
     for (std::int64_t r = 0; r < m; ++r) {
@@ -79,6 +90,10 @@ void forward_head(const HeadSlice& h, std::int64_t sequence, std::int64_t head, 
                 static_cast<int>(keys), 1.0f, s.data(), static_cast<int>(keys), v + h.at(0), static_cast<int>(h.d),
                 0.0f, out + h.at(i0), static_cast<int>(h.d));
   }
+  for (std::int64_t i = 0; i < begin; ++i) {  // skipped rows (the first block's may have been computed)
+    std::fill_n(out + h.at(i), h.dh, 0.0f);
+    lse[(h.row0 + i) * o.heads + head] = 0.0f;
+  }
 }
 
 struct BackwardScratch {
@@ -89,7 +104,8 @@ void backward_head(const HeadSlice& h, std::int64_t sequence, std::int64_t head,
                    const float* v, const float* out, const float* lse, const float* dout, const AttentionOptions& o,
                    float* dq, float* dk, float* dv, BackwardScratch& w) {
   const int d = static_cast<int>(h.d), dh = static_cast<int>(h.dh);
-  for (std::int64_t i0 = 0; i0 < h.l; i0 += kRowBlock) {
+  const std::int64_t begin = query_begin(o, sequence, h.l);
+  for (std::int64_t i0 = first_block(begin); i0 < h.l; i0 += kRowBlock) {
     const std::int64_t m = std::min(kRowBlock, h.l - i0), keys = i0 + m;
     const int mi = static_cast<int>(m), ki = static_cast<int>(keys);
     scores(h, q, k, i0, m, keys, o.scale, w.s.data());
@@ -100,6 +116,11 @@ void backward_head(const HeadSlice& h, std::int64_t sequence, std::int64_t head,
       const std::int64_t i = i0 + r;
       float* p = w.s.data() + r * keys;    // becomes the weights after dropout
       float* ds = w.ds.data() + r * keys;  // becomes scale * dS
+      if (i < begin) {  // a skipped row passes no gradient
+        std::fill(p, p + keys, 0.0f);
+        std::fill(ds, ds + keys, 0.0f);
+        continue;
+      }
       const float row_lse = lse[(h.row0 + i) * o.heads + head];
       // sum_j dP_j P_j = dO_i . O_i (dropout included), so no pass over the row.
       float dot = 0.0f;

@@ -31,6 +31,13 @@ struct Geometry {
   int l, d, dh, heads, ld;  // ld: shared row stride, dh + 1
   float scale, dropout, keep_scale;
   DropoutKey key;
+  const std::int32_t* query_begin;  // nullptr: every query row
+  // The first query row of `sequence` the caller reads.
+  __device__ int begin(int sequence) const {
+    if (query_begin == nullptr) return 0;
+    const int b = query_begin[sequence];
+    return b < 0 ? 0 : (b > l ? l : b);
+  }
   __device__ std::int64_t at(int sequence, int head, int i) const {
     return (static_cast<std::int64_t>(sequence) * l + i) * d + static_cast<std::int64_t>(head) * dh;
   }
@@ -76,7 +83,13 @@ __global__ void forward_kernel(const float* q, const float* k, const float* v, G
   load_head(k, g, sequence, head, ks);
   load_head(v, g, sequence, head, vs);
   __syncthreads();
+  const int begin = g.begin(sequence);
   for (int i = warp; i < g.l; i += kWarps) {
+    if (i < begin) {  // a skipped row: warp-uniform
+      for (int c = lane; c < g.dh; c += 32) out[g.at(sequence, head, i) + c] = 0.0f;
+      if (lane == 0) lse[(static_cast<std::int64_t>(sequence) * g.l + i) * g.heads + head] = 0.0f;
+      continue;
+    }
     for (int c = lane; c < g.dh; c += 32) qrow[c] = q[g.at(sequence, head, i) + c];
     __syncwarp();
     float top = -INFINITY;
@@ -120,8 +133,13 @@ __global__ void backward_dq_kernel(const float* q, const float* k, const float* 
   load_head(k, g, sequence, head, ks);
   load_head(v, g, sequence, head, vs);
   __syncthreads();
+  const int begin = g.begin(sequence);
   for (int i = warp; i < g.l; i += kWarps) {
     const std::int64_t at = g.at(sequence, head, i);
+    if (i < begin) {  // a skipped row passes no gradient (warp-uniform)
+      if (lane == 0) row_dot[(static_cast<std::int64_t>(sequence) * g.l + i) * g.heads + head] = 0.0f;
+      continue;
+    }
     float partial = 0.0f;
     for (int c = lane; c < g.dh; c += 32) {
       qrow[c] = q[at + c];
@@ -170,6 +188,7 @@ __global__ void backward_dkdv_kernel(const float* q, const float* k, const float
     dots[i] = row_dot[slot];
   }
   __syncthreads();
+  const int begin = g.begin(sequence);
   for (int j = warp; j < g.l; j += kWarps) {
     const std::int64_t at = g.at(sequence, head, j);
     for (int c = lane; c < g.dh; c += 32) {
@@ -181,7 +200,7 @@ __global__ void backward_dkdv_kernel(const float* q, const float* k, const float
     for (int i0 = j; i0 < g.l; i0 += 32) {
       const int i = i0 + lane;
       float weight = 0.0f, grad = 0.0f;
-      if (i < g.l) {
+      if (i < g.l && i >= begin) {  // skipped query rows pass no gradient (their lse is not a real one)
         const float p = __expf(g.scale * dot_shared(qs + i * g.ld, krow, g.dh) - lses[i]);
         const float f = g.factor(sequence, head, i, j);
         const float dp = dot_shared(dos + i * g.ld, vrow, g.dh);
@@ -222,6 +241,7 @@ Geometry geometry_of(const TensorView& q, const AttentionOptions& o) {
   g.dropout = o.dropout;
   g.keep_scale = o.dropout > 0.0f ? 1.0f / (1.0f - o.dropout) : 1.0f;
   g.key = o.key;
+  g.query_begin = o.query_begin.data != nullptr ? o.query_begin.data_as<std::int32_t>() : nullptr;
   return g;
 }
 

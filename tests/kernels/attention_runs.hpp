@@ -8,6 +8,7 @@
 
 #include "recforge/autograd/ops.hpp"
 #include "recforge/core/philox.hpp"
+#include "recforge/kernels/fused_attention.hpp"
 #include "recforge/model/parameter.hpp"
 
 namespace recforge::testing {
@@ -35,7 +36,7 @@ inline Tensor uniform_tensor(const Shape& shape, std::uint64_t stream, float sca
 }
 
 using AttentionFn = ag::Var (*)(const ag::Var&, const ag::Var&, const ag::Var&, std::int64_t, std::int64_t, float,
-                                const kernels::DropoutKey&);
+                                const kernels::DropoutKey&, const Tensor&);
 
 // L = sum(w * attention(q, k, v)) with fixed random q, k, v, w (scaled so the
 // softmax is far from uniform); gradients by backward.
@@ -48,11 +49,37 @@ inline AttentionResult run_attention(const Resources& res, AttentionFn attention
   }
   ag::Graph g(res);
   const ag::Var out = attention(g.parameter(*q), g.parameter(*k), g.parameter(*v), c.sequences, c.heads, c.dropout,
-                                {7, 11, 13 * static_cast<std::uint64_t>(c.length * c.length)});
+                                {7, 11, 13 * static_cast<std::uint64_t>(c.length * c.length)}, Tensor());
   const Tensor w = uniform_tensor(shape, 4).to(res.device(), res.stream());
   g.backward(ag::sum(ag::mul(out, g.constant(w))));
   const auto host = [&](const Tensor& t) { return t.to(Device::cpu(), res.stream()); };
   AttentionResult r{host(out.value()), host(q->grad()), host(k->grad()), host(v->grad())};
+  res.synchronize();
+  return r;
+}
+
+// The fused kernels called directly (forward, then backward with `dout`) on
+// `res`'s device; everything comes back to the CPU.
+struct FusedKernelRun {
+  Tensor out, lse, dq, dk, dv;
+};
+
+inline FusedKernelRun run_fused_kernels(const Resources& res, const Tensor& q, const Tensor& k, const Tensor& v,
+                                        const Tensor& dout, kernels::AttentionOptions options,
+                                        const Tensor& query_begin = Tensor()) {
+  const auto on_device = [&](const Tensor& t) { return t.to(res.device(), res.stream()); };
+  const Tensor device_begin = query_begin.view().data != nullptr ? on_device(query_begin) : Tensor();
+  options.query_begin = device_begin.view();
+  const Shape shape = q.shape();
+  const auto zeros = [&](const Shape& s) { return Tensor::zeros(s, DType::kF32, res.device(), res.stream()); };
+  Tensor out = zeros(shape), lse = zeros({shape[0], options.heads}), dq = zeros(shape), dk = zeros(shape),
+         dv = zeros(shape);
+  const Tensor device_q = on_device(q), device_k = on_device(k), device_v = on_device(v);
+  kernels::fused_causal_attention(res, device_q, device_k, device_v, options, out, lse);
+  kernels::fused_causal_attention_backward(res, device_q, device_k, device_v, out, lse, on_device(dout), options, dq,
+                                           dk, dv);
+  const auto host = [&](const Tensor& t) { return t.to(Device::cpu(), res.stream()); };
+  FusedKernelRun r{host(out), host(lse), host(dq), host(dk), host(dv)};
   res.synchronize();
   return r;
 }

@@ -41,6 +41,32 @@ INSTANTIATE_TEST_SUITE_P(Shapes, FusedAttentionGpu,
                                            AttentionCase{2, 64, 128, 1, 0.1f}, AttentionCase{2, 100, 256, 2, 0.0f},
                                            AttentionCase{1, 256, 128, 1, 0.1f}, AttentionCase{1, 300, 8, 1, 0.0f}));
 
+// Skipped query rows on the GPU: the CPU's outputs and gradients (rows read),
+// zeros where skipped, for begins at 0, around a warp's rows and past the end.
+TEST(FusedAttentionGpuQueryBegin, MatchesTheCpu) {
+  RF_SKIP_WITHOUT_GPU();
+  const Resources cpu = Resources::cpu(), gpu = Resources::cuda(0);
+  constexpr std::int64_t sequences = 4, l = 200, d = 50;
+  const std::vector<std::int32_t> begin = {0, 7, 133, 200};
+  const Shape shape{sequences * l, d};
+  const Tensor q = uniform_tensor(shape, 1, 4.0f), k = uniform_tensor(shape, 2, 4.0f), v = uniform_tensor(shape, 3);
+  Tensor dout = uniform_tensor(shape, 4);
+  for (std::int64_t s = 0; s < sequences; ++s) {
+    std::fill_n(dout.data_as<float>() + s * l * d, begin[static_cast<std::size_t>(s)] * d, 0.0f);
+  }
+  const kernels::AttentionOptions options{.sequences = sequences, .heads = 1, .scale = 0.14f, .dropout = 0.2f,
+                                          .key = {7, 11, 13}};
+  const Tensor query_begin = Tensor::from_vector(begin);
+  const FusedKernelRun on_cpu = run_fused_kernels(cpu, q, k, v, dout, options, query_begin);
+  const FusedKernelRun on_gpu = run_fused_kernels(gpu, q, k, v, dout, options, query_begin);
+  RF_EXPECT_TENSOR_NEAR(on_gpu.out, on_cpu.out, 1e-5, 1e-4);
+  RF_EXPECT_TENSOR_NEAR(on_gpu.lse, on_cpu.lse, 1e-5, 1e-5);
+  RF_EXPECT_TENSOR_NEAR(on_gpu.dq, on_cpu.dq, 1e-5, 1e-3);
+  RF_EXPECT_TENSOR_NEAR(on_gpu.dk, on_cpu.dk, 1e-5, 1e-3);
+  RF_EXPECT_TENSOR_NEAR(on_gpu.dv, on_cpu.dv, 1e-5, 1e-3);
+  for (std::int64_t i = 0; i < begin[2] * d; ++i) ASSERT_EQ(on_gpu.out.data_as<float>()[2 * l * d + i], 0.0f);
+}
+
 // Known answers of the shared-memory arithmetic on the build's targets: A100
 // (163 KiB per block) and H100/H200 (227 KiB) agree on all of these.
 TEST(FusedAttentionGpuErrors, FitsTheDevicesSharedMemory) {

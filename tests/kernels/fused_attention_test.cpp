@@ -1,7 +1,8 @@
 // The fused causal attention against the composition of ops it replaces
 // (batched products, causal mask, row softmax, dropout) on the CPU: outputs and
 // all three gradients, with and without dropout, one and several heads, and
-// lengths around the kernel's row block; and the errors bad shapes get.
+// lengths around the kernel's row block; skipped query rows; and the errors bad
+// shapes get.
 #include <gtest/gtest.h>
 
 #include "attention_runs.hpp"
@@ -37,6 +38,47 @@ TEST(FusedAttentionDropout, ChangesTheOutput) {
   const AttentionResult kept = run_attention(cpu, &ag::causal_self_attention, {2, 33, 8, 2, 0.0f});
   const AttentionResult dropped = run_attention(cpu, &ag::causal_self_attention, {2, 33, 8, 2, 0.3f});
   EXPECT_FALSE(tensors_near(kept.out, dropped.out, 1e-3));
+}
+
+// Skipped query rows (query_begin) change nothing else, bit for bit: the rows
+// read get the outputs and log-sum-exps of the full run, the skipped ones 0,
+// and with a zero output gradient on the skipped rows (padding, as the caller
+// promises) all three input gradients equal the full run's. Begins at 0, on
+// and around the kernel's 32-row blocks, and past the last row.
+TEST(FusedAttentionQueryBegin, SkippedRowsChangeNothingElse) {
+  const Resources cpu = Resources::cpu();
+  constexpr std::int64_t sequences = 5, l = 70, d = 16, heads = 2;
+  const std::vector<std::int32_t> begin = {0, 31, 32, 45, 70};
+  const Shape shape{sequences * l, d};
+  const Tensor q = uniform_tensor(shape, 1, 4.0f), k = uniform_tensor(shape, 2, 4.0f), v = uniform_tensor(shape, 3);
+  Tensor dout = uniform_tensor(shape, 4);
+  for (std::int64_t s = 0; s < sequences; ++s) {
+    std::fill_n(dout.data_as<float>() + s * l * d, begin[static_cast<std::size_t>(s)] * d, 0.0f);
+  }
+  const Tensor query_begin = Tensor::from_vector(begin);
+  kernels::AttentionOptions options{.sequences = sequences, .heads = heads, .scale = 0.25f, .dropout = 0.2f,
+                                    .key = {7, 11, 13}};
+  const FusedKernelRun full = run_fused_kernels(cpu, q, k, v, dout, options);
+  const FusedKernelRun skipped = run_fused_kernels(cpu, q, k, v, dout, options, query_begin);
+  for (std::int64_t s = 0; s < sequences; ++s) {
+    for (std::int64_t i = 0; i < l; ++i) {
+      const bool read = i >= begin[static_cast<std::size_t>(s)];
+      const std::int64_t row = s * l + i;
+      for (std::int64_t c = 0; c < d; ++c) {
+        const float expected = read ? full.out.data_as<float>()[row * d + c] : 0.0f;
+        ASSERT_EQ(skipped.out.data_as<float>()[row * d + c], expected) << "sequence " << s << " row " << i;
+      }
+      for (std::int64_t h = 0; h < heads; ++h) {
+        ASSERT_EQ(skipped.lse.data_as<float>()[row * heads + h], read ? full.lse.data_as<float>()[row * heads + h] : 0.0f);
+      }
+    }
+  }
+  RF_EXPECT_TENSOR_NEAR(skipped.dq, full.dq, 0.0);
+  RF_EXPECT_TENSOR_NEAR(skipped.dk, full.dk, 0.0);
+  RF_EXPECT_TENSOR_NEAR(skipped.dv, full.dv, 0.0);
+  EXPECT_FALSE(tensors_near(full.dk, Tensor::zeros(shape, DType::kF32), 1e-3));  // not a comparison of zeros
+  RF_EXPECT_ERROR(run_fused_kernels(cpu, q, k, v, dout, options, Tensor::from_vector(std::vector<std::int32_t>{0, 1, 2})),
+                  ErrorKind::kInvalidArgument, "fused_causal_attention: query_begin [3] is not one row per sequence (5)");
 }
 
 TEST(FusedAttentionErrors, NameTheShapeAtFault) {

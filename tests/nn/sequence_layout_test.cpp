@@ -29,6 +29,8 @@ TEST(SequenceLayout, PackedRowsAreTheItemPositionsThenOnePaddingRow) {
             (std::vector<std::int32_t>{6, 6, 0, 1, 6, 6, 6, 6, 2, 3, 4, 5}));
   // The padding row reads the first padding position.
   EXPECT_EQ(l.position_of_row().to_vector<std::int32_t>(), (std::vector<std::int32_t>{2, 3, 8, 9, 10, 11, 0}));
+  // Attention's first read query row per sequence: the first item (4: none).
+  EXPECT_EQ(l.query_begin().to_vector<std::int32_t>(), (std::vector<std::int32_t>{2, 4, 0}));
   EXPECT_EQ(l.row(0, 3), 1);
   EXPECT_EQ(l.row(1, 3), 6);
   EXPECT_EQ(l.to_rows(kItems, -1), (std::vector<std::int32_t>{5, 6, 1, 2, 3, 4, -1}));

@@ -290,23 +290,26 @@ void check_attention_inputs(const Var& q, const Var& k, const Var& v, std::int64
 }  // namespace
 
 Var causal_self_attention(const Var& q, const Var& k, const Var& v, std::int64_t sequences, std::int64_t heads,
-                          float dropout_p, const kernels::DropoutKey& key) {
+                          float dropout_p, const kernels::DropoutKey& key, const Tensor& query_begin) {
   check_attention_inputs(q, k, v, sequences, heads);
   Graph& g = graph_of(q, "causal_self_attention");
   // A shape the device's kernel cannot hold (CUDA: shared memory) takes the
   // composed ops, which compute the same function and drop the same weights.
   if (!kernels::fused_causal_attention_fits(g.resources(), q.size(0) / sequences, q.size(1) / heads)) {
-    return causal_self_attention_composed(q, k, v, sequences, heads, dropout_p, key);
+    return causal_self_attention_composed(q, k, v, sequences, heads, dropout_p, key, query_begin);
   }
   const kernels::AttentionOptions options{
       .sequences = sequences,
       .heads = heads,
       .scale = 1.0f / std::sqrt(static_cast<float>(q.size(1) / heads)),
       .dropout = g.training() ? dropout_p : 0.0f,
-      .key = key};
+      .key = key,
+      .query_begin = query_begin.view()};
   Tensor out = g.empty(q.shape()), lse = g.empty({q.size(0), heads});
   kernels::fused_causal_attention(g.resources(), q.value(), k.value(), v.value(), options, out, lse);
-  return g.record("causal_self_attention", out, {q, k, v}, [q, k, v, out, lse, options](Graph& g, const Tensor& dy) {
+  // The closure keeps query_begin alive: options only views it.
+  return g.record("causal_self_attention", out, {q, k, v},
+                  [q, k, v, out, lse, options, query_begin](Graph& g, const Tensor& dy) {
     // The kernel writes all three gradients; inputs that need none get scratch.
     Tensor* dq = g.grad_of(q);
     Tensor* dk = g.grad_of(k);
@@ -319,7 +322,8 @@ Var causal_self_attention(const Var& q, const Var& k, const Var& v, std::int64_t
 }
 
 Var causal_self_attention_composed(const Var& q, const Var& k, const Var& v, std::int64_t sequences,
-                                   std::int64_t heads, float dropout_p, const kernels::DropoutKey& key) {
+                                   std::int64_t heads, float dropout_p, const kernels::DropoutKey& key,
+                                   const Tensor& /*query_begin: every row is computed*/) {
   check_attention_inputs(q, k, v, sequences, heads);
   const std::int64_t rows = q.size(0), d = q.size(1);
   const std::int64_t l = rows / sequences, dh = d / heads;

@@ -41,6 +41,15 @@ SequenceLayout SequenceLayout::packed(const Resources& res, const std::vector<st
       padding_seen = true;
     }
   }
+  std::vector<std::int32_t> begin(static_cast<std::size_t>(sequences), static_cast<std::int32_t>(length));
+  for (std::int64_t s = 0; s < sequences; ++s) {
+    for (std::int64_t t = 0; t < length; ++t) {
+      if (items[static_cast<std::size_t>(s * length + t)] == 0) continue;
+      begin[static_cast<std::size_t>(s)] = static_cast<std::int32_t>(t);
+      break;
+    }
+  }
+  l.query_begin_ = Tensor::from_vector(begin).to(res.device(), res.stream());
   l.row_of_position_ = Tensor::from_vector(l.host_row_of_position_).to(res.device(), res.stream());
   l.position_of_row_ = Tensor::from_vector(l.host_position_of_row_).to(res.device(), res.stream());
   return l;

@@ -72,12 +72,18 @@ Var causal_mask(const Var& x);
 // probability p (keyed by `key`) when training. One fused kernel
 // (kernels/fused_attention.hpp) that keeps only a log-sum-exp per row and head;
 // the composed ops below where the device's kernel does not hold the shape.
+// query_begin (optional, (sequences) i32 on the device): the caller reads no
+// output of the query rows before it and passes them a zero gradient (padding
+// positions), so the kernel may skip them (their outputs are then 0).
 Var causal_self_attention(const Var& q, const Var& k, const Var& v, std::int64_t sequences, std::int64_t heads,
-                          float dropout_p = 0.0f, const kernels::DropoutKey& key = {});
+                          float dropout_p = 0.0f, const kernels::DropoutKey& key = {},
+                          const Tensor& query_begin = {});
 // The same as the composition of the ops above (products, mask, softmax,
-// dropout): the fused kernel's reference, and the path for shapes it does not hold.
+// dropout): the fused kernel's reference, and the path for shapes it does not
+// hold. It computes every row (query_begin is only a hint).
 Var causal_self_attention_composed(const Var& q, const Var& k, const Var& v, std::int64_t sequences,
-                                   std::int64_t heads, float dropout_p = 0.0f, const kernels::DropoutKey& key = {});
+                                   std::int64_t heads, float dropout_p = 0.0f, const kernels::DropoutKey& key = {},
+                                   const Tensor& query_begin = {});
 
 // ---- reductions
 Var sum(const Var& x);   // -> (1)
