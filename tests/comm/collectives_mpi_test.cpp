@@ -130,6 +130,14 @@ TEST(Collectives, ReduceScatter) {
                   "reduce_scatter: avg needs a floating-point tensor, got i32");
 }
 
+// MPI moves CPU tensors only: asking for it with a GPU is a config error
+// before any collective, not a refusal at the first gradient sync.
+TEST(Collectives, MpiBackendRefusesACudaDevice) {
+  if (!testing::runtime().mpi_initialized()) GTEST_SKIP() << "needs mpirun";
+  RF_EXPECT_ERROR(testing::runtime().make_communicator("mpi", Device::cuda(0)), ErrorKind::kConfig,
+                  "comm.backend mpi moves CPU tensors only, but run.device is cuda:0 (use comm.backend nccl or auto)");
+}
+
 TEST(Collectives, AlltoallvRoutesRowsByCount) {
   // Rank r sends s + 1 rows to rank s, each row (r, s, k).
   std::vector<std::int64_t> send, recv;

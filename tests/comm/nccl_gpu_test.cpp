@@ -42,11 +42,20 @@ TEST(NcclGpu, OneRankCollectivesOnDevice) {
   EXPECT_FALSE(comm->async_error().has_value());
 }
 
-TEST(NcclGpu, RefusesHostTensors) {
+// Host tensors (an evaluation's metric sums) go through the MPI bootstrap;
+// one collective cannot mix devices.
+TEST(NcclGpu, HostTensorsGoThroughTheBootstrap) {
   RF_SKIP_WITHOUT_GPU();
   auto comm = make_nccl_communicator(make_single_communicator(), 0);
-  Tensor host = Tensor::zeros({4}, DType::kF32);
-  RF_EXPECT_ERROR(comm->allreduce(host, ReduceOp::kSum), ErrorKind::kInvalidArgument, "cannot use tensors on cpu");
+  Tensor host = Tensor::from_vector(std::vector<std::int64_t>{3, -4});
+  comm->allreduce(host, ReduceOp::kSum);
+  EXPECT_EQ(host.to_vector<std::int64_t>(), (std::vector<std::int64_t>{3, -4}));
+  Tensor gathered = Tensor::zeros({2}, DType::kI64);
+  comm->allgather(host, gathered);
+  EXPECT_EQ(gathered.to_vector<std::int64_t>(), (std::vector<std::int64_t>{3, -4}));
+  Tensor device = Tensor::zeros({2}, DType::kI64, Device::cuda(0), comm->stream());
+  RF_EXPECT_ERROR(comm->allgather(host, device), ErrorKind::kInvalidArgument,
+                  "allgather: the nccl communicator needs both tensors on one device, got cpu and cuda:0");
 }
 
 }  // namespace

@@ -4,11 +4,14 @@
 #include <gtest/gtest.h>
 
 #include "recforge/comm/communicator.hpp"
+#include "recforge/comm/runtime.hpp"
 
 namespace recforge::testing {
 
 // The job's world communicator (mpi under mpirun, single otherwise).
 Communicator& world();
+// The process's runtime (MPI initialised when started by mpirun).
+DistributedRuntime& runtime();
 
 }  // namespace recforge::testing
 

@@ -12,12 +12,15 @@
 namespace recforge::testing {
 namespace {
 Communicator* g_world = nullptr;
-}
+DistributedRuntime* g_runtime = nullptr;
+}  // namespace
 Communicator& world() { return *g_world; }
+DistributedRuntime& runtime() { return *g_runtime; }
 }  // namespace recforge::testing
 
 int main(int argc, char** argv) {
   recforge::DistributedRuntime runtime(&argc, &argv);
+  recforge::testing::g_runtime = &runtime;
   ::testing::InitGoogleTest(&argc, argv);
   auto comm = runtime.make_communicator(runtime.mpi_initialized() ? "mpi" : "single", recforge::Device::cpu());
   recforge::testing::g_world = comm.get();

@@ -86,7 +86,7 @@ class NcclCommunicator final : public Communicator {
   }
 
   std::string_view backend() const override { return "nccl"; }
-  bool accepts(Device device) const override { return device == Device::cuda(device_); }
+  bool accepts(Device device) const override { return device.is_cpu() || device == Device::cuda(device_); }
 
   [[noreturn]] void abort(int exit_code, const std::string& reason) override {
     log::error("{}", reason);
@@ -155,13 +155,23 @@ class NcclCommunicator final : public Communicator {
     }
   }
 
+  // CPU tensors (an evaluation's metric sums and counts, say) go through the
+  // MPI bootstrap; a collective keeps both its tensors on one device.
+  bool on_host(const char* what, const TensorView& a, const TensorView& b) const {
+    RF_CHECK(a.device == b.device, what, ": the nccl communicator needs both tensors on one device, got ",
+             a.device.str(), " and ", b.device.str());
+    return a.device.is_cpu();
+  }
+
   void allreduce_impl(TensorView t, ReduceOp op) override {
+    if (on_host("allreduce", t, t)) return bootstrap_->allreduce(t, op);
     issued(ncclAllReduce(t.data, t.data, static_cast<std::size_t>(t.numel()), nccl_type(t.dtype), nccl_op(op), comm_,
                          cuda_stream()));
     wait();
   }
 
   void allgatherv_impl(const TensorView& in, TensorView out, const std::vector<std::int64_t>& counts) override {
+    if (on_host("allgather", in, out)) return bootstrap_->allgatherv(in, out, counts);
     const std::int64_t row = out.shape[0] ? out.numel() / out.shape[0] : 0;
     const std::size_t element = dtype_size(out.dtype);
     bool equal = true;
@@ -185,12 +195,14 @@ class NcclCommunicator final : public Communicator {
   }
 
   void broadcast_impl(TensorView t, int root) override {
+    if (on_host("broadcast", t, t)) return bootstrap_->broadcast(t, root);
     issued(ncclBroadcast(t.data, t.data, static_cast<std::size_t>(t.numel()), nccl_type(t.dtype), root, comm_,
                          cuda_stream()));
     wait();
   }
 
   void reduce_scatter_impl(const TensorView& in, TensorView out, ReduceOp op) override {
+    if (on_host("reduce_scatter", in, out)) return bootstrap_->reduce_scatter(in, out, op);
     issued(ncclReduceScatter(in.data, out.data, static_cast<std::size_t>(out.numel()), nccl_type(in.dtype), nccl_op(op),
                              comm_, cuda_stream()));
     wait();
@@ -198,6 +210,7 @@ class NcclCommunicator final : public Communicator {
 
   void alltoallv_impl(const TensorView& in, const std::vector<std::int64_t>& send_counts, TensorView out,
                       const std::vector<std::int64_t>& recv_counts) override {
+    if (on_host("alltoallv", in, out)) return bootstrap_->alltoallv(in, send_counts, out, recv_counts);
     const TensorView& shape_source = in.shape[0] > 0 ? in : out;
     const std::int64_t row = shape_source.shape[0] ? shape_source.numel() / shape_source.shape[0] : 0;
     const std::int64_t row_bytes = row * static_cast<std::int64_t>(dtype_size(in.dtype));
@@ -232,16 +245,16 @@ class NcclCommunicator final : public Communicator {
   }
 
   void host_allreduce_impl(void* values, std::size_t count, bool is_double, ReduceOp op) override {
+    if (!is_double) {  // one bootstrap collective for all of them
+      bootstrap_->allreduce_ints(std::span(static_cast<std::int64_t*>(values), count), op);
+      return;
+    }
     for (std::size_t i = 0; i < count; ++i) {
-      if (is_double) {
-        auto* v = static_cast<double*>(values) + i;
-        *v = bootstrap_->allreduce_double(*v, op);
-      } else {
-        auto* v = static_cast<std::int64_t*>(values) + i;
-        *v = bootstrap_->allreduce_int(*v, op);
-      }
+      auto* v = static_cast<double*>(values) + i;
+      *v = bootstrap_->allreduce_double(*v, op);
     }
   }
+
 
  private:
   std::unique_ptr<Communicator> bootstrap_;

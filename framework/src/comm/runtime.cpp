@@ -61,6 +61,8 @@ std::unique_ptr<Communicator> DistributedRuntime::make_communicator(const std::s
   if (backend == "mpi" || (backend == "auto" && device.is_cpu())) {
     if (backend == "auto" && !mpi_) return make_single_communicator();
     RF_CHECK_KIND(ErrorKind::kConfig, built_with_mpi(), "comm.backend mpi, but recforge was built with RECFORGE_MPI=OFF");
+    RF_CHECK_KIND(ErrorKind::kConfig, device.is_cpu(), "comm.backend mpi moves CPU tensors only, but run.device is ",
+                  device.str(), " (use comm.backend nccl or auto)");
     RF_CHECK_KIND(ErrorKind::kConfig, mpi_, "comm.backend mpi needs the job to be started by mpirun or srun");
     return make_mpi_communicator();
   }

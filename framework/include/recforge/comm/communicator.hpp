@@ -3,7 +3,8 @@
 //
 //   single  one process, no MPI (every collective is a local copy or no-op)
 //   mpi     CPU tensors over MPI (Open MPI)
-//   nccl    CUDA tensors over NCCL, bootstrapped over MPI (one GPU per local rank)
+//   nccl    CUDA tensors over NCCL, bootstrapped over MPI (one GPU per local
+//           rank); CPU tensors (metric sums, counts) over that MPI bootstrap
 //
 // The public methods are non-virtual: they check shapes, dtypes and devices,
 // number the collective (a per-communicator sequence), optionally verify that
@@ -51,7 +52,7 @@ class Communicator {
   const CommInfo& info() const { return info_; }
   // "single", "mpi" or "nccl".
   virtual std::string_view backend() const = 0;
-  // Whether tensors on `device` can take part (single: any; mpi: CPU; nccl: its GPU).
+  // Whether tensors on `device` can take part (single: any; mpi: CPU; nccl: its GPU and the CPU).
   virtual bool accepts(Device device) const = 0;
   // The stream collectives on CUDA tensors are ordered on (nccl, and single with CUDA tensors).
   void set_stream(const Stream& stream) { stream_ = stream; }
