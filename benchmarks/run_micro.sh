@@ -3,6 +3,7 @@
 # $RECFORGE_BUILD_DIR/bench/) with repetitions and writes their medians as a
 # Markdown table with machine, date, commit and command:
 #   benchmarks/run_micro.sh [output, default benchmarks/results/micro_<cpu|gpu>.md]
+# MICRO_FLAGS adds Google Benchmark flags (later ones win, e.g. fewer repetitions).
 # CUDA cases run when a GPU is visible (the file is then micro_gpu.md and names
 # the GPU); without one they are listed as skipped. comm_bench (all-reduce)
 # needs mpirun: benchmarks/comm/run_comm_bench.sh.
@@ -18,7 +19,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for b in "${benches[@]}"; do
   echo "running $b" >&2
-  "$build/bench/$b" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
+  # shellcheck disable=SC2086  # MICRO_FLAGS: extra Google Benchmark flags, word-split on purpose
+  "$build/bench/$b" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true ${MICRO_FLAGS:-} \
     --benchmark_out="$tmp/$b.json" --benchmark_out_format=json >/dev/null 2>&1 || echo "$b failed" >&2
 done
 python=/usr/bin/python3  # the standard library only; the GPU image's python3 may live elsewhere
@@ -27,18 +29,30 @@ python=/usr/bin/python3  # the standard library only; the GPU image's python3 ma
 import datetime, json, os, platform, subprocess, sys
 tmp, out, gpu, benches = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
-commit = os.environ.get("RECFORGE_COMMIT") or subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+def git_commit():
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    except OSError:  # no git (the GPU machine's tree travels without .git anyway)
+        return "unknown"
+commit = os.environ.get("RECFORGE_COMMIT") or git_commit()
+flags = os.environ.get("MICRO_FLAGS", "")
+prefix = f'MICRO_FLAGS="{flags}" ' if flags else ""
 lines = ["# Micro benchmarks", "",
          f"- Machine: {os.cpu_count()} cores ({cpu}){', GPU ' + gpu if gpu else ', no GPU'}.",
          f"- Date: {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC; commit {commit}.",
-         "- Command: `benchmarks/run_micro.sh` (5 repetitions each, medians; real time).", "",
+         f"- Command: `{prefix}benchmarks/run_micro.sh` (repetitions as the flags say, 5 by default; medians; real time).", "",
          "| benchmark | device | time per call | GB/s | GFLOP/s | other |", "|---|---|---|---|---|---|"]
-skipped = []
+skipped, failed = [], []
 for b in benches:
     path = os.path.join(tmp, b + ".json")
     if not os.path.exists(path):
         continue
-    for r in json.load(open(path))["benchmarks"]:
+    try:
+        results = json.load(open(path))["benchmarks"]
+    except (ValueError, KeyError):  # a bench cut short (crash, timeout) leaves no JSON
+        failed.append(b)
+        continue
+    for r in results:
         if r.get("error_occurred"):
             if r["name"] not in skipped:
                 skipped.append(r["name"].split("/real_time")[0])
@@ -59,6 +73,8 @@ for b in benches:
                      f"{'' if gflops is None else f'{gflops:.1f}'} | {other} |")
 if skipped:
     lines += ["", "Skipped (no CUDA device): " + ", ".join(sorted(set(skipped))) + "."]
+if failed:
+    lines += ["", "No results (the bench failed or was cut short): " + ", ".join(failed) + "."]
 open(out, "w").write("\n".join(lines) + "\n")
 print(f"wrote {out}")
 PY

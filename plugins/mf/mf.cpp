@@ -194,7 +194,7 @@ StepStats MfModel::train_step(const TrainBatch& batch) {
     const Tensor dg_host = host(dg);
     float sum = 0.0f;
     for (std::int64_t k = 0; k < n; ++k) sum += dg_host.data_as<float>()[k];
-    global_bias_->grad().copy_from(Tensor::from_vector(std::vector<float>{sum}).to(res.device(), stream), stream);
+    global_bias_->grad(stream).copy_from(Tensor::from_vector(std::vector<float>{sum}).to(res.device(), stream), stream);
   }
   const Tensor loss_host = host(loss);
   double total = 0;

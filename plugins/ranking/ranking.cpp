@@ -301,11 +301,14 @@ void RankingEvaluator::full_ranking(Model& model, const data::InteractionTable& 
     metrics(res, in, spec_, sums_t, counts_t);
     mark_items(res, block_ids, spec_, marks_t);
   }
+  // Copies ordered on the stream, then one wait before the host reads them.
+  const Tensor sums_on_host = sums_t.to(Device::cpu(), res.stream());
+  const Tensor counts_on_host = counts_t.to(Device::cpu(), res.stream());
+  const Tensor marks_on_host = marks_t.to(Device::cpu(), res.stream());
   res.synchronize();
-  const auto host_sums = sums_t.to(Device::cpu(), res.stream()).to_vector<std::int64_t>();
-  const auto host_counts = counts_t.to(Device::cpu(), res.stream()).to_vector<std::int64_t>();
-  const auto host_marks = marks_t.to(Device::cpu(), res.stream()).to_vector<std::int32_t>();
-  res.synchronize();
+  const auto host_sums = sums_on_host.to_vector<std::int64_t>();
+  const auto host_counts = counts_on_host.to_vector<std::int64_t>();
+  const auto host_marks = marks_on_host.to_vector<std::int32_t>();
   for (std::size_t i = 0; i < sums.size(); ++i) sums[i] += host_sums[i];
   for (std::size_t i = 0; i < counts.size(); ++i) counts[i] += host_counts[i];
   for (std::size_t i = 0; i < marks.size(); ++i) marks[i] |= host_marks[i];
@@ -352,8 +355,9 @@ void RankingEvaluator::sampled_ranking(Model& model, const data::InteractionTabl
     const Tensor users_t = device_vector(users, res), cand_t = to_device(Tensor::from_vector(cand, {n, columns}), res);
     const Tensor user_emb_t = to_device(user_emb, res), item_emb_t = to_device(item_emb, res);
     sampled_ranks(res, user_emb_t, item_emb_t, users_t, cand_t, ranks);
-    host_ranks = ranks.to(Device::cpu(), res.stream()).to_vector<std::int32_t>();
+    const Tensor ranks_on_host = ranks.to(Device::cpu(), res.stream());
     res.synchronize();
+    host_ranks = ranks_on_host.to_vector<std::int32_t>();
   } else {
     host_ranks = pair_ranks(model, users, cand, columns);
   }

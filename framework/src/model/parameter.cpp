@@ -10,7 +10,15 @@ Parameter::Parameter(std::string name, Tensor value, Kind kind)
            value_.shape().str());
 }
 
-Tensor& Parameter::grad() { return grad(Stream()); }
+Tensor& Parameter::grad() {
+  // Without a stream a GPU parameter only hands out its existing gradient:
+  // allocating and zeroing it on the legacy default stream would race the
+  // step's own (non-blocking) stream.
+  const bool allocated = grad_.defined() && grad_.data() != nullptr && grad_.numel() == value_.numel();
+  RF_CHECK(value_.device().is_cpu() || allocated, "parameter ", name_, ": a gradient on ", value_.device().str(),
+           " is allocated through grad(stream)");
+  return grad(Stream());
+}
 
 Tensor& Parameter::grad(const Stream& stream) {
   if (!grad_.defined() || grad_.numel() != value_.numel() || grad_.data() == nullptr) {

@@ -41,14 +41,14 @@ void GradientSync::sync_dense(const std::vector<Parameter*>& params, GradientSyn
     if (filled == 0) return;
     for (const Piece& piece : pieces) {
       Tensor dst = bucket.slice_rows(piece.bucket_offset, piece.bucket_offset + piece.length);
-      dst.copy_from(piece.param->grad(resources_.stream()).reshape({piece.param->grad().numel()}).slice_rows(
+      dst.copy_from(piece.param->grad(resources_.stream()).reshape({piece.param->value().numel()}).slice_rows(
                         piece.param_offset, piece.param_offset + piece.length),
                     resources_.stream());
     }
     Tensor used = bucket.slice_rows(0, filled);
     comm_.allreduce(used, ReduceOp::kSum);
     for (const Piece& piece : pieces) {
-      Tensor dst = piece.param->grad(resources_.stream()).reshape({piece.param->grad().numel()}).slice_rows(
+      Tensor dst = piece.param->grad(resources_.stream()).reshape({piece.param->value().numel()}).slice_rows(
           piece.param_offset, piece.param_offset + piece.length);
       dst.copy_from(bucket.slice_rows(piece.bucket_offset, piece.bucket_offset + piece.length), resources_.stream());
     }

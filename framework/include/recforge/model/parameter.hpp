@@ -37,7 +37,8 @@ class Parameter {
   Tensor& value() { return value_; }
   const Tensor& value() const { return value_; }
   // Dense gradient (allocated zeroed on first use, same shape/device as value()),
-  // the zeroing ordered on `stream` (the default stream without one).
+  // the zeroing ordered on `stream`; without one only a CPU parameter may
+  // allocate it (a GPU one must already have it).
   Tensor& grad();
   Tensor& grad(const Stream& stream);
   // Embedding gradient rows.
