@@ -487,11 +487,7 @@ StepGradients run_step(const Resources& res) {
   Parameter b2("b2", on(host_uniform({1}, 95, -0.1f, 0.1f)), Parameter::Kind::kDense);
   const Tensor user_ids = on(host_classes(kBatch, kUsers, 96)), item_ids = on(host_classes(kBatch, kItems, 97));
   const Tensor targets = on(Tensor::from_vector(labels));
-  // Parameter::grad() allocates and zeroes on the device's default stream: do it
-  // up front and wait, so the zeroing cannot race the graph's stream.
-  for (Parameter* p : {&w1, &b1, &w2, &b2}) p->grad();
-  if (res.device().is_cuda()) Stream::cuda_default(res.device().index).synchronize();
-  res.synchronize();
+  // The gradients are allocated (zeroed) on the graph's stream by backward.
 
   ag::Graph g(res);
   const ag::Var x = ag::concat_columns({g.embedding(users, user_ids), g.embedding(items, item_ids)});

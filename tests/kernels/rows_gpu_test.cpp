@@ -36,8 +36,9 @@ TEST_P(RowsParity, CoalesceIsBitIdentical) {
   Tensor cpu_ids, cpu_values, gpu_ids, gpu_values;
   coalesce_rows(Resources::cpu(), ids, values, cpu_ids, cpu_values);
   coalesce_rows(gpu, ids.to(gpu.device(), gpu.stream()), values.to(gpu.device(), gpu.stream()), gpu_ids, gpu_values);
+  const Tensor ids_back = gpu_ids.to(Device::cpu(), gpu.stream());
   gpu.synchronize();
-  EXPECT_EQ(gpu_ids.to(Device::cpu(), gpu.stream()).to_vector<std::int32_t>(), cpu_ids.to_vector<std::int32_t>());
+  EXPECT_EQ(ids_back.to_vector<std::int32_t>(), cpu_ids.to_vector<std::int32_t>());
   RF_EXPECT_TENSOR_NEAR(gpu_values, cpu_values, 0.0);
 }
 

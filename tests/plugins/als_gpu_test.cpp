@@ -69,7 +69,9 @@ TEST(AlsGpuModel, EpochsOnTheGpuMatchTheCpu) {
     for (int e = 0; e < 3; ++e) loss_sum = model->train_epoch(e).loss_sum;
     Tensor users, items;
     EXPECT_TRUE(model->embeddings(users, items));
-    return std::tuple{users.to(Device::cpu(), res.stream()), items.to(Device::cpu(), res.stream()), loss_sum};
+    Tensor users_back = users.to(Device::cpu(), res.stream()), items_back = items.to(Device::cpu(), res.stream());
+    res.synchronize();
+    return std::tuple{users_back, items_back, loss_sum};
   };
   const Resources cpu = Resources::cpu(), gpu = Resources::cuda(0);
   const auto [cu, ci, cl] = run(cpu);

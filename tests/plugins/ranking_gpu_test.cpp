@@ -89,10 +89,11 @@ TEST(RankingGpu, MaskMetricsMarksAndSampledRanksMatchTheCpu) {
     metrics(res, MetricInputs{topk_t, off_p, cols_p, gains_t, groups_t, info_p, Tensor::empty({0, 1}, DType::kF32)}, spec,
             sums, counts);
     mark_items(res, topk_t, spec, marks);
+    const Tensor sums_back = sums.to(Device::cpu(), res.stream()), counts_back = counts.to(Device::cpu(), res.stream()),
+                 marks_back = marks.to(Device::cpu(), res.stream());
     res.synchronize();
-    return std::make_tuple(sums.to(Device::cpu(), res.stream()).to_vector<std::int64_t>(),
-                           counts.to(Device::cpu(), res.stream()).to_vector<std::int64_t>(),
-                           marks.to(Device::cpu(), res.stream()).to_vector<std::int32_t>());
+    return std::make_tuple(sums_back.to_vector<std::int64_t>(), counts_back.to_vector<std::int64_t>(),
+                           marks_back.to_vector<std::int32_t>());
   };
   const auto [cs, cc, cm] = run(cpu, false);
   const auto [gs, gc, gm] = run(gpu, true);
