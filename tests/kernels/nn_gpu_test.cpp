@@ -319,7 +319,9 @@ TEST_P(NnParity, LayerNorm) {
     layer_norm_backward(r, x.on(r), gamma.on(r), mean_ref.on(r), rstd_ref.on(r), dy.on(r), dx.on(r), dgamma.on(r),
                         dbeta.on(r));
   });
-  EXPECT_PARITY(dx, kAtol, kRtol);
+  // dx = rstd (h - mean(h) - xhat mean(h xhat)) cancels terms and then scales by
+  // rstd, up to ~30 for rows of 3 columns: a rounding difference grows with it.
+  EXPECT_PARITY(dx, 32 * kAtol, kRtol);
   // Column sums over the rows (|dy * xhat| stays below ~2 for these inputs).
   EXPECT_PARITY(dgamma, 2.0 * sum_atol(n), kRtol);
   EXPECT_PARITY(dbeta, sum_atol(n), kRtol);
