@@ -50,7 +50,7 @@ ncclRedOp_t nccl_op(ReduceOp op) {
 
 class NcclCommunicator final : public Communicator {
  public:
-  NcclCommunicator(std::unique_ptr<Communicator> bootstrap, int device)
+  NcclCommunicator(std::unique_ptr<Communicator> bootstrap, int device, double init_timeout_seconds)
       : Communicator(bootstrap->info()), bootstrap_(std::move(bootstrap)), device_(device) {
     const int visible = cuda::device_count();
     RF_CHECK_KIND(ErrorKind::kCuda, device >= 0 && device < visible, "rank ", rank(), " (local rank ", local_rank(),
@@ -63,7 +63,11 @@ class NcclCommunicator final : public Communicator {
     std::memcpy(&id, ids[0].data(), sizeof id);
     ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
     config.blocking = 0;  // non-blocking init, so a stuck peer cannot hang us outside the watchdog
-    issued(ncclCommInitRankConfig(&comm_, world_size(), id, rank(), &config));
+    // The watchdog starts after the communicator exists: init has its own deadline.
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                              std::chrono::duration<double>(init_timeout_seconds));
+    issued(ncclCommInitRankConfig(&comm_, world_size(), id, rank(), &config), deadline);
     set_stream(Stream::create(Device::cuda(device)));
   }
 
@@ -110,8 +114,9 @@ class NcclCommunicator final : public Communicator {
 
   // Checks the answer of an NCCL call on the non-blocking communicator and, if
   // it is still being issued (ncclInProgress), polls until it is. A peer that
-  // never joins leaves this loop to the watchdog.
-  void issued(ncclResult_t result) {
+  // never joins leaves this loop to the watchdog, or at init (before there is
+  // a watchdog) to the deadline, which aborts the communicator.
+  void issued(ncclResult_t result, std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt) {
     if (result != ncclInProgress) {
       RF_NCCL_CHECK(result);
       return;
@@ -120,6 +125,12 @@ class NcclCommunicator final : public Communicator {
     for (int polls = 0; state == ncclInProgress; ++polls) {
       RF_NCCL_CHECK(ncclCommGetAsyncError(comm_, &state));
       if (state != ncclInProgress) break;
+      if (deadline && std::chrono::steady_clock::now() > *deadline) {
+        ncclCommAbort(comm_);
+        comm_ = nullptr;
+        RF_THROW(ErrorKind::kNccl, "rank ", rank(), ": NCCL initialisation did not finish in time (a rank that never "
+                 "joined? comm.watchdog_timeout bounds it)");
+      }
       if (polls < 1000) {
         std::this_thread::yield();  // a collective's connection set-up: usually brief
       } else {
@@ -139,9 +150,15 @@ class NcclCommunicator final : public Communicator {
     calls([&first](ncclResult_t result) {
       if (first == ncclSuccess && result != ncclSuccess && result != ncclInProgress) first = result;
     });
+    // The group is issued to the end before any error leaves: no NCCL call may
+    // follow one still in progress.
     const ncclResult_t end = ncclGroupEnd();
+    ncclResult_t state = end;
+    if (end == ncclInProgress) {
+      while (ncclCommGetAsyncError(comm_, &state) == ncclSuccess && state == ncclInProgress) std::this_thread::yield();
+    }
     RF_NCCL_CHECK(first);
-    issued(end);
+    RF_NCCL_CHECK(state);
   }
 
   // Waits for the stream, surfacing NCCL async errors (the watchdog handles timeouts).
@@ -264,8 +281,9 @@ class NcclCommunicator final : public Communicator {
 
 }  // namespace
 
-std::unique_ptr<Communicator> make_nccl_communicator(std::unique_ptr<Communicator> bootstrap, int device) {
-  return std::make_unique<NcclCommunicator>(std::move(bootstrap), device);
+std::unique_ptr<Communicator> make_nccl_communicator(std::unique_ptr<Communicator> bootstrap, int device,
+                                                     double init_timeout_seconds) {
+  return std::make_unique<NcclCommunicator>(std::move(bootstrap), device, init_timeout_seconds);
 }
 
 }  // namespace recforge

@@ -51,7 +51,8 @@ DistributedRuntime::~DistributedRuntime() {
 #endif
 }
 
-std::unique_ptr<Communicator> DistributedRuntime::make_communicator(const std::string& backend, Device device) {
+std::unique_ptr<Communicator> DistributedRuntime::make_communicator(const std::string& backend, Device device,
+                                                                     double init_timeout_seconds) {
   const bool multi = launch_.world_size > 1 || mpi_;
   if (backend == "single") {
     RF_CHECK_KIND(ErrorKind::kConfig, !multi || launch_.world_size == 1, "comm.backend single, but the job has ",
@@ -69,7 +70,7 @@ std::unique_ptr<Communicator> DistributedRuntime::make_communicator(const std::s
   if (backend == "nccl" || backend == "auto") {
     RF_CHECK_KIND(ErrorKind::kConfig, device.is_cuda(), "comm.backend nccl needs run.device cuda");
     std::unique_ptr<Communicator> bootstrap = mpi_ ? make_mpi_communicator() : make_single_communicator();
-    return make_nccl_communicator(std::move(bootstrap), device.index);
+    return make_nccl_communicator(std::move(bootstrap), device.index, init_timeout_seconds);
   }
   RF_THROW(ErrorKind::kConfig, "unknown comm.backend '", backend, "' (auto, single, mpi, nccl)");
 }

@@ -31,7 +31,8 @@ JobSession::JobSession(const ConfigNode& job, DistributedRuntime& runtime, const
     : resources_(resources_for(job.section("run"), runtime)) {
   const ConfigNode& run = job.section("run");
   const ConfigNode& comm_config = job.section("comm");
-  comm_ = runtime.make_communicator(comm_config.get_string("backend"), resources_.device());
+  comm_ = runtime.make_communicator(comm_config.get_string("backend"), resources_.device(),
+                                    comm_config.get_double("watchdog_timeout"));
   log::init(comm_->rank(), comm_->world_size(), log::parse_level(run.get_string("log_level")),
             run.get_bool("log_all_ranks"));
   Communicator* raw_comm = comm_.get();

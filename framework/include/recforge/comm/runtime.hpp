@@ -30,7 +30,9 @@ class DistributedRuntime {
   bool mpi_initialized() const { return mpi_; }
 
   // backend: "auto" (nccl for CUDA devices, mpi under a launcher, else single), "single", "mpi", "nccl".
-  std::unique_ptr<Communicator> make_communicator(const std::string& backend, Device device);
+  // NCCL's initialisation gives up after init_timeout_seconds (the watchdog's timeout, usually).
+  std::unique_ptr<Communicator> make_communicator(const std::string& backend, Device device,
+                                                  double init_timeout_seconds = 600.0);
 
   // Prints `message` and ends the whole job with `exit_code` (MPI_Abort under MPI).
   [[noreturn]] void fail(int exit_code, const std::string& message);
@@ -47,7 +49,9 @@ class DistributedRuntime {
 std::unique_ptr<Communicator> make_mpi_communicator();
 // Bootstraps NCCL over `bootstrap` (rank 0 creates the unique id and broadcasts
 // it) on CUDA device `device`; the NCCL communicator keeps `bootstrap` for its
-// host-side helpers.
-std::unique_ptr<Communicator> make_nccl_communicator(std::unique_ptr<Communicator> bootstrap, int device);
+// host-side helpers and CPU tensors. Init that has not finished after
+// `init_timeout_seconds` (a rank that never joined) aborts with an error.
+std::unique_ptr<Communicator> make_nccl_communicator(std::unique_ptr<Communicator> bootstrap, int device,
+                                                     double init_timeout_seconds = 600.0);
 
 }  // namespace recforge
