@@ -4,6 +4,7 @@
 // order, so both equal the CPU reference bit for bit and repeat run to run (no
 // atomics: a float sum's bits depend on its order).
 #include <algorithm>
+#include <bit>
 
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_run_length_encode.cuh>
@@ -44,8 +45,10 @@ __global__ void sum_segments_kernel(const float* values, const std::int32_t* pos
 }
 
 // sorted_ids / sorted_positions (n each): ids in ascending order, each id's
-// positions in input order (the radix sort is stable).
-void sort_ids_with_positions(const Resources& res, const TensorView& ids, Tensor& sorted_ids, Tensor& sorted_positions) {
+// positions in input order (the radix sort is stable). Ids below 2^key_bits:
+// the sort passes over those bits only.
+void sort_ids_with_positions(const Resources& res, const TensorView& ids, Tensor& sorted_ids, Tensor& sorted_positions,
+                             int key_bits = 32) {
   const std::int64_t n = ids.numel();
   const int items = static_cast<int>(n);
   const cudaStream_t stream = stream_of(res);
@@ -57,11 +60,11 @@ void sort_ids_with_positions(const Resources& res, const TensorView& ids, Tensor
   std::size_t bytes = 0;
   RF_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, bytes, ids.data_as<std::int32_t>(),
                                                 sorted_ids.data_as<std::int32_t>(), positions.data_as<std::int32_t>(),
-                                                sorted_positions.data_as<std::int32_t>(), items, 0, 32, stream));
+                                                sorted_positions.data_as<std::int32_t>(), items, 0, key_bits, stream));
   Tensor temp = scratch(res, bytes);
   RF_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(temp.data(), bytes, ids.data_as<std::int32_t>(),
                                                 sorted_ids.data_as<std::int32_t>(), positions.data_as<std::int32_t>(),
-                                                sorted_positions.data_as<std::int32_t>(), items, 0, 32, stream));
+                                                sorted_positions.data_as<std::int32_t>(), items, 0, key_bits, stream));
 }
 
 void coalesce_rows_cuda(const Resources& res, const TensorView& ids, const TensorView& values, Tensor& out_ids,
@@ -156,7 +159,9 @@ void scatter_add_rows_cuda(const Resources& res, TensorView table, const TensorV
   if (n == 0) return;
   RF_CHECK(n < INT32_MAX, "scatter_add_rows: ", n, " rows exceed the CUDA kernel's 32-bit positions");
   Tensor sorted_ids, sorted_positions;
-  sort_ids_with_positions(res, ids, sorted_ids, sorted_positions);
+  // Ids index the table's rows: sort over the bits they can have.
+  const int key_bits = std::max(1, static_cast<int>(std::bit_width(static_cast<std::uint64_t>(table.shape[0]))));
+  sort_ids_with_positions(res, ids, sorted_ids, sorted_positions, key_bits);
   const unsigned blocks = static_cast<unsigned>(std::min<std::int64_t>(n, 8192));
   const unsigned threads = d <= 32 ? 32 : d <= 64 ? 64 : 128;
   scatter_add_sorted_kernel<<<blocks, threads, 0, stream_of(res)>>>(
