@@ -109,9 +109,11 @@ train() {  # every model in one process, then the mini-batch ones through a 1-ra
     MODELS="ncf two_tower sasrec" bounded benchmarks/train/throughput.sh "$out/train_nccl_gpu.md" || status=1
   return "$status"
 }
-# The benchmarks' own logs (a failed row keeps only its first words).
+# The benchmarks' own logs (a failed row keeps only its first words); only the
+# .log files: their folders also hold the datasets and runs (hundreds of MB).
 keep_logs() {
-  tar czf "$out/bench_logs.tgz" -C /tmp --ignore-failed-read recforge-bench-eval recforge-bench-train 2>/dev/null || true
+  (cd /tmp && find recforge-bench-eval recforge-bench-train -maxdepth 1 -name "*.log" -print0 2>/dev/null |
+    tar czf "$out/bench_logs.tgz" --null -T -) 2>/dev/null || true
 }
 
 run_stage deps deps
