@@ -1,4 +1,6 @@
-// CUDA kernels for sum_squares (block partial sums in f64) and scale_inplace.
+// CUDA kernels for tally_sum_squares (block partial sums in f64, then one
+// thread adds them in order into the slot: no atomics, no host wait) and
+// scale_inplace.
 #include "recforge/cuda/check.cuh"
 #include "recforge/cuda/launch.cuh"
 #include <algorithm>
@@ -28,20 +30,23 @@ __global__ void sum_squares_kernel(const float* v, std::int64_t n, double* parti
   if (threadIdx.x == 0) partial[blockIdx.x] = block[0];
 }
 
-double sum_squares_cuda(const Resources& res, const TensorView& values) {
+__global__ void add_partials_kernel(const double* partial, unsigned blocks, double* slot) {
+  double sum = 0;
+  for (unsigned b = 0; b < blocks; ++b) sum += partial[b];  // fixed order: reproducible
+  *slot += sum;
+}
+
+void tally_sum_squares_cuda(const Resources& res, const TensorView& values, TensorView sums, std::int64_t slot) {
   const std::int64_t n = values.numel();
-  if (n == 0) return 0.0;
+  if (n == 0) return;
   const unsigned blocks = std::min(cuda::blocks_for(n, kThreads), 512u);
   Tensor partial = Tensor::empty({blocks}, DType::kI64 /* 8-byte slots */, res.allocator(), res.stream());
   const auto stream = static_cast<cudaStream_t>(res.stream().native());
   sum_squares_kernel<<<blocks, kThreads, 0, stream>>>(values.data_as<float>(), n, static_cast<double*>(partial.data()));
   RF_CUDA_CHECK_LAST();
-  std::vector<double> host(blocks);
-  RF_CUDA_CHECK(cudaMemcpyAsync(host.data(), partial.data(), blocks * sizeof(double), cudaMemcpyDeviceToHost, stream));
-  RF_CUDA_CHECK(cudaStreamSynchronize(stream));
-  double sum = 0;
-  for (double p : host) sum += p;  // fixed order: reproducible for a given launch shape
-  return sum;
+  add_partials_kernel<<<1, 1, 0, stream>>>(static_cast<const double*>(partial.data()), blocks,
+                                           reinterpret_cast<double*>(sums.data_as<std::int64_t>()) + slot);
+  RF_CUDA_CHECK_LAST();
 }
 
 __global__ void scale_kernel(float* v, std::int64_t n, float factor) {
@@ -61,7 +66,7 @@ void scale_inplace_cuda(const Resources& res, TensorView values, float factor) {
 
 }  // namespace
 
-RF_REGISTER_KERNEL(sum_squares, kCUDA, sum_squares_cuda);
+RF_REGISTER_KERNEL(tally_sum_squares, kCUDA, tally_sum_squares_cuda);
 RF_REGISTER_KERNEL(scale_inplace, kCUDA, scale_inplace_cuda);
 
 }  // namespace recforge::kernels

@@ -54,6 +54,13 @@ TEST_P(RowsParity, ScatterGatherSgdAndReductions) {
   gpu.synchronize();
   RF_EXPECT_TENSOR_NEAR(gpu_table, cpu_table, 0.0);  // the same folds in the same order
   EXPECT_NEAR(sum_squares(gpu, gpu_table), sum_squares(Resources::cpu(), cpu_table), 1e-6 * (1 + sum_squares(Resources::cpu(), cpu_table)));
+  // Two tensors tallied into slots on the device, read once.
+  Tensor slots = Tensor::zeros({2}, DType::kI64, gpu.device(), gpu.stream());
+  tally_sum_squares(gpu, gpu_table, slots, 1);
+  tally_sum_squares(gpu, gpu_table, slots, 1);
+  const std::vector<double> sums = read_sums(gpu, slots);
+  EXPECT_EQ(sums[0], 0.0);
+  EXPECT_NEAR(sums[1], 2 * sum_squares(Resources::cpu(), cpu_table), 2e-6 * (1 + sum_squares(Resources::cpu(), cpu_table)));
   Tensor velocity_cpu = Tensor::zeros({97, d}, DType::kF32), velocity_gpu = velocity_cpu.to(gpu.device(), gpu.stream());
   Tensor unique_ids, rows;
   coalesce_rows(Resources::cpu(), ids, values, unique_ids, rows);

@@ -107,5 +107,16 @@ TEST(Reduce, SumSquaresAndScale) {
   EXPECT_EQ(t.to_vector<float>(), (std::vector<float>{1.5f, 2.0f}));
 }
 
+// Gradient clipping tallies every parameter into its slot and reads once.
+TEST(Reduce, TallySumSquaresAddsIntoItsSlot) {
+  Tensor slots = Tensor::zeros({3}, DType::kI64);
+  tally_sum_squares(kCpu, Tensor::from_vector(std::vector<float>{3, 4}), slots, 0);
+  tally_sum_squares(kCpu, Tensor::from_vector(std::vector<float>{1, 2, 2}), slots, 2);
+  tally_sum_squares(kCpu, Tensor::from_vector(std::vector<float>{0.5f}), slots, 2);
+  EXPECT_EQ(read_sums(kCpu, slots), (std::vector<double>{25.0, 0.0, 9.25}));
+  RF_EXPECT_ERROR(tally_sum_squares(kCpu, Tensor::from_vector(std::vector<float>{1}), slots, 3),
+                  ErrorKind::kInvalidArgument, "tally_sum_squares: slot 3 outside sums [3]");
+}
+
 }  // namespace
 }  // namespace recforge::kernels

@@ -2,6 +2,8 @@
 // stopping, max_steps, and the sparse gradient path's coalescing.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "recforge/train/gradient_sync.hpp"
 #include "recforge/train/lr_schedule.hpp"
 #include "recforge/train/trainer.hpp"
@@ -81,6 +83,48 @@ TEST(Trainer, MaxStepsStopsEarly) {
   const Trained t = train("model: {type: mf, factors: 4}\ntrain: {epochs: 50, batch_size: 100, max_steps: 7}\n");
   EXPECT_EQ(t.summary.steps, 7);
   EXPECT_EQ(t.summary.epochs, 0);  // completed epochs: the first stopped after 7 of its 10 steps
+}
+
+// The parameters' change after one plain SGD step (lr 1): minus the gradient.
+std::vector<float> first_step_change(const std::string& clip) {
+  const std::string job = "model: {type: mf, loss: mse, factors: 4}\ntrain: {epochs: 1, batch_size: 100, max_steps: 1, " +
+                          clip + "optimizer: {type: sgd, lr: 1.0}}\n";
+  const ConfigNode parsed = testing::tiny_job(job);
+  static data::Dataset dataset = testing::tiny_dataset(parsed);
+  auto comm = make_single_communicator();
+  const Resources res = Resources::cpu();
+  auto untrained = ModelRegistry::instance().get("mf").create(parsed.section("model"));
+  untrained->build(ModelContext{&dataset, &res, comm.get(), 42});
+  const Trained after = train(job);
+  std::vector<float> change;
+  const std::vector<Parameter*> start = untrained->parameters(), end = after.model->parameters();
+  for (std::size_t p = 0; p < start.size(); ++p) {
+    const std::vector<float> a = start[p]->value().to_vector<float>(), b = end[p]->value().to_vector<float>();
+    for (std::size_t i = 0; i < a.size(); ++i) change.push_back(b[i] - a[i]);
+  }
+  return change;
+}
+
+double norm_of(const std::vector<float>& v) {
+  double s = 0;
+  for (const float x : v) s += static_cast<double>(x) * x;
+  return std::sqrt(s);
+}
+
+// train.grad_clip scales the whole gradient (every parameter, dense and
+// embedding rows) to the given global norm when it is larger, and leaves it
+// alone when it is not.
+TEST(Trainer, GradClipScalesTheGlobalNorm) {
+  const std::vector<float> free = first_step_change("");
+  const double norm = norm_of(free);
+  ASSERT_GT(norm, 0.0);
+  const double clip = 0.25 * norm;
+  const std::vector<float> clipped = first_step_change("grad_clip: " + std::to_string(clip) + ", ");
+  ASSERT_EQ(clipped.size(), free.size());
+  EXPECT_NEAR(norm_of(clipped), clip, 1e-4 * clip);
+  for (std::size_t i = 0; i < free.size(); ++i) ASSERT_NEAR(clipped[i], 0.25f * free[i], 1e-6 + 1e-4 * std::fabs(free[i]));
+  const std::vector<float> loose = first_step_change("grad_clip: " + std::to_string(4 * norm) + ", ");
+  EXPECT_EQ(loose, free);
 }
 
 TEST(Trainer, EarlyStoppingWaitsForPatience) {

@@ -111,11 +111,17 @@ std::int64_t Trainer::count_nonfinite_parameters() const {
 void Trainer::clip_gradients(const std::vector<Parameter*>& params) {
   const double max_norm = config_.get_double("grad_clip");
   if (max_norm <= 0) return;
-  double squares = 0;
-  for (Parameter* p : params) {
-    squares += p->is_embedding() ? (p->rows().size() ? kernels::sum_squares(resources_, p->rows().values) : 0.0)
-                                 : kernels::sum_squares(resources_, p->grad(resources_.stream()));
+  // Every parameter tallied on the device, read back once (one sync per step).
+  Tensor slots = Tensor::zeros({static_cast<std::int64_t>(params.size())}, DType::kI64, resources_.device(),
+                               resources_.stream());
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    Parameter& p = *params[i];
+    if (p.is_embedding() && p.rows().size() == 0) continue;
+    kernels::tally_sum_squares(resources_, p.is_embedding() ? p.rows().values : p.grad(resources_.stream()), slots,
+                               static_cast<std::int64_t>(i));
   }
+  double squares = 0;
+  for (const double s : kernels::read_sums(resources_, slots)) squares += s;  // parameter order
   const double norm = std::sqrt(squares);  // gradients are synchronised: the same on every rank
   if (norm <= max_norm) return;
   const auto factor = static_cast<float>(max_norm / (norm + 1e-12));
