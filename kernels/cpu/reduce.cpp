@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "recforge/kernels/rows.hpp"
+
 namespace recforge::kernels {
 
 void tally_sum_squares(const Resources& res, const TensorView& values, TensorView sums, std::int64_t slot) {
@@ -17,11 +19,9 @@ void tally_sum_squares(const Resources& res, const TensorView& values, TensorVie
 }
 
 std::vector<double> read_sums(const Resources& res, const TensorView& sums) {
-  check_dtype("read_sums", sums, DType::kI64);
-  const Tensor host = Tensor::wrap(sums).to(Device::cpu(), res.stream());
-  res.stream().synchronize();
-  std::vector<double> out(static_cast<std::size_t>(host.numel()));
-  std::memcpy(out.data(), host.data(), out.size() * sizeof(double));
+  const std::vector<std::int64_t> slots = read_counts(res, sums);  // the same 8-byte read-back
+  std::vector<double> out(slots.size());
+  std::memcpy(out.data(), slots.data(), out.size() * sizeof(double));
   return out;
 }
 

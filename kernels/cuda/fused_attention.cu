@@ -12,6 +12,8 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 
 #include "recforge/core/philox.hpp"
 #include "recforge/core/tensor.hpp"
@@ -257,9 +259,15 @@ std::size_t backward_dkdv_bytes(std::int64_t l, std::int64_t dh) {
   return sizeof(float) * static_cast<std::size_t>(2 * l * (dh + 1) + 2 * l + kWarps * (2 * dh + 64));
 }
 
+// Asked once per device: the fit is checked on every attention call.
 int shared_limit(int device) {
-  int limit = 0;
-  RF_CUDA_CHECK(cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  static std::array<std::atomic<int>, 64> known{};  // by device index; 0: not asked yet
+  std::atomic<int>& slot = known.at(static_cast<std::size_t>(device));
+  int limit = slot.load(std::memory_order_relaxed);
+  if (limit == 0) {
+    RF_CUDA_CHECK(cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+    slot.store(limit, std::memory_order_relaxed);
+  }
   return limit;
 }
 

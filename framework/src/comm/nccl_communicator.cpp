@@ -64,9 +64,8 @@ class NcclCommunicator final : public Communicator {
     ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
     config.blocking = 0;  // non-blocking init, so a stuck peer cannot hang us outside the watchdog
     // The watchdog starts after the communicator exists: init has its own deadline.
-    const auto deadline = std::chrono::steady_clock::now() +
-                          std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                              std::chrono::duration<double>(init_timeout_seconds));
+    const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                             std::chrono::duration<double>(init_timeout_seconds));
     issued(ncclCommInitRankConfig(&comm_, world_size(), id, rank(), &config), deadline);
     set_stream(Stream::create(Device::cuda(device)));
   }
@@ -77,11 +76,7 @@ class NcclCommunicator final : public Communicator {
   ~NcclCommunicator() override {
     if (comm_ == nullptr) return;
     ncclResult_t state = ncclCommFinalize(comm_);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (state == ncclInProgress && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      if (ncclCommGetAsyncError(comm_, &state) != ncclSuccess) break;
-    }
+    if (state == ncclInProgress) state = poll_until_issued(Clock::now() + std::chrono::seconds(10));
     if (state == ncclSuccess) {
       ncclCommDestroy(comm_);
     } else {
@@ -112,37 +107,45 @@ class NcclCommunicator final : public Communicator {
  protected:
   cudaStream_t cuda_stream() const { return static_cast<cudaStream_t>(stream().native()); }
 
-  // Checks the answer of an NCCL call on the non-blocking communicator and, if
-  // it is still being issued (ncclInProgress), polls until it is. A peer that
-  // never joins leaves this loop to the watchdog, or at init (before there is
-  // a watchdog) to the deadline, which aborts the communicator.
-  void issued(ncclResult_t result, std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt) {
-    if (result != ncclInProgress) {
-      RF_NCCL_CHECK(result);
-      return;
-    }
+  using Clock = std::chrono::steady_clock;
+
+  // Polls a call the non-blocking communicator answered with ncclInProgress
+  // until it is issued, or until `deadline`; returns the communicator's state
+  // then (still ncclInProgress if the deadline passed). Never throws: the
+  // destructor uses it too.
+  ncclResult_t poll_until_issued(std::optional<Clock::time_point> deadline = std::nullopt) const {
     ncclResult_t state = ncclInProgress;
-    for (int polls = 0; state == ncclInProgress; ++polls) {
-      RF_NCCL_CHECK(ncclCommGetAsyncError(comm_, &state));
-      if (state != ncclInProgress) break;
-      if (deadline && std::chrono::steady_clock::now() > *deadline) {
-        ncclCommAbort(comm_);
-        comm_ = nullptr;
-        RF_THROW(ErrorKind::kNccl, "rank ", rank(), ": NCCL initialisation did not finish in time (a rank that never "
-                 "joined? comm.watchdog_timeout bounds it)");
-      }
+    for (int polls = 0;; ++polls) {
+      const ncclResult_t asked = ncclCommGetAsyncError(comm_, &state);
+      if (asked != ncclSuccess) return asked;
+      if (state != ncclInProgress || (deadline && Clock::now() > *deadline)) return state;
       if (polls < 1000) {
         std::this_thread::yield();  // a collective's connection set-up: usually brief
       } else {
         std::this_thread::sleep_for(std::chrono::microseconds(100));
       }
     }
+  }
+
+  // Checks the answer of an NCCL call and waits until it is issued. A peer that
+  // never joins leaves this to the watchdog, or at init (before there is a
+  // watchdog) to the deadline, which aborts the communicator.
+  void issued(ncclResult_t result, std::optional<Clock::time_point> deadline = std::nullopt) {
+    const ncclResult_t state = result == ncclInProgress ? poll_until_issued(deadline) : result;
+    if (state == ncclInProgress) {
+      ncclCommAbort(comm_);
+      comm_ = nullptr;
+      RF_THROW(ErrorKind::kNccl, "rank ", rank(), ": NCCL initialisation did not finish in time (a rank that never "
+               "joined? comm.watchdog_timeout bounds it)");
+    }
     RF_NCCL_CHECK(state);
   }
 
   // Calls inside ncclGroupStart/End: every call is made and the group always
   // closed, even when one fails (an open group would silently swallow every
-  // later call on this thread); then the first failure is reported.
+  // later call on this thread). The group is issued to the end before any
+  // error leaves (no NCCL call may follow one in progress); then the first
+  // failure is reported.
   template <class Calls>
   void grouped(Calls calls) {
     RF_NCCL_CHECK(ncclGroupStart());
@@ -150,13 +153,8 @@ class NcclCommunicator final : public Communicator {
     calls([&first](ncclResult_t result) {
       if (first == ncclSuccess && result != ncclSuccess && result != ncclInProgress) first = result;
     });
-    // The group is issued to the end before any error leaves: no NCCL call may
-    // follow one still in progress.
     const ncclResult_t end = ncclGroupEnd();
-    ncclResult_t state = end;
-    if (end == ncclInProgress) {
-      while (ncclCommGetAsyncError(comm_, &state) == ncclSuccess && state == ncclInProgress) std::this_thread::yield();
-    }
+    const ncclResult_t state = end == ncclInProgress ? poll_until_issued() : end;
     RF_NCCL_CHECK(first);
     RF_NCCL_CHECK(state);
   }

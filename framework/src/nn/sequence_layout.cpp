@@ -1,6 +1,8 @@
 // Padded and packed row layouts of a batch of sequences.
 #include "recforge/nn/sequence_layout.hpp"
 
+#include <algorithm>
+
 namespace recforge::nn {
 
 SequenceLayout SequenceLayout::padded(std::int64_t sequences, std::int64_t length, std::uint64_t first_sequence) {
@@ -29,24 +31,20 @@ SequenceLayout SequenceLayout::packed(const Resources& res, const std::vector<st
   l.rows_ = filled + 1;
   l.host_row_of_position_.resize(items.size());
   l.host_position_of_row_.assign(static_cast<std::size_t>(l.rows_), 0);
+  // Each sequence's first item position (length when it has none).
+  std::vector<std::int32_t> begin(static_cast<std::size_t>(sequences), static_cast<std::int32_t>(length));
   std::int32_t next = 0;
   bool padding_seen = false;
   for (std::size_t p = 0; p < items.size(); ++p) {
     if (items[p] != 0) {
       l.host_position_of_row_[static_cast<std::size_t>(next)] = static_cast<std::int32_t>(p);
       l.host_row_of_position_[p] = next++;
+      std::int32_t& first = begin[p / static_cast<std::size_t>(length)];
+      first = std::min(first, static_cast<std::int32_t>(p % static_cast<std::size_t>(length)));
     } else {
       l.host_row_of_position_[p] = padding_row;
       if (!padding_seen) l.host_position_of_row_[static_cast<std::size_t>(padding_row)] = static_cast<std::int32_t>(p);
       padding_seen = true;
-    }
-  }
-  std::vector<std::int32_t> begin(static_cast<std::size_t>(sequences), static_cast<std::int32_t>(length));
-  for (std::int64_t s = 0; s < sequences; ++s) {
-    for (std::int64_t t = 0; t < length; ++t) {
-      if (items[static_cast<std::size_t>(s * length + t)] == 0) continue;
-      begin[static_cast<std::size_t>(s)] = static_cast<std::int32_t>(t);
-      break;
     }
   }
   l.query_begin_ = Tensor::from_vector(begin).to(res.device(), res.stream());
