@@ -7,11 +7,11 @@
 
 #include "commands.hpp"
 #include "exit_codes.hpp"
+#include "recforge/comm/communicator.hpp"
 #include "recforge/comm/runtime.hpp"
 #include "recforge/config/job_config.hpp"
-#include "recforge/log/logging.hpp"
+#include "recforge/train/job_session.hpp"
 #include "recforge/train/preflight.hpp"
-#include "recforge/train/run.hpp"
 
 namespace recforge::cli {
 
@@ -27,17 +27,19 @@ void add_preflight_command(CLI::App& app, const GlobalOptions& global) {
   preflight->add_option("--set", options->overrides, "override a key (repeatable)");
   preflight->callback([options, &global] {
     DistributedRuntime runtime(nullptr, nullptr);
-    const ConfigNode job = load_job_config(options->file, options->overrides, global.plugins);
-    const Device device = choose_device(job.section("run").get_string("device"), runtime.launch().local_rank);
-    const Resources resources = Resources::for_device(device);
-    auto comm = runtime.make_communicator(job.section("comm").get_string("backend"), device);
-    if (device.is_cuda()) comm->set_stream(resources.stream());
-    log::init(comm->rank(), comm->world_size(), log::Level::kWarn);
-    const auto checks = run_preflight(job, *comm, device, resources, /*measure_bandwidth=*/true);
+    // Quiet unless asked: the table is the output (a later --set wins).
+    std::vector<std::string> overrides = options->overrides;
+    overrides.insert(overrides.begin(), "run.log_level=warn");
+    const ConfigNode job = load_job_config(options->file, overrides, global.plugins);
+    // The job's own set-up, watchdog included: a rank that hangs (a stuck
+    // file system, a stopped process) ends the check within comm.watchdog_timeout.
+    JobSession session(job, runtime, /*heartbeat_dir=*/"");
+    Communicator& comm = session.comm();
+    const auto checks = run_preflight(job, comm, session.device(), session.resources(), /*measure_bandwidth=*/true);
     const bool ok = std::all_of(checks.begin(), checks.end(), [](const PreflightCheck& c) { return c.ok; });
-    if (comm->rank() == 0) {
-      std::printf("preflight of %s on %d rank(s), %s backend:\n%s%s\n", options->file.c_str(), comm->world_size(),
-                  std::string(comm->backend()).c_str(), format_preflight(checks).c_str(), ok ? "all checks passed" : "FAILED");
+    if (comm.rank() == 0) {
+      std::printf("preflight of %s on %d rank(s), %s backend:\n%s%s\n", options->file.c_str(), comm.world_size(),
+                  std::string(comm.backend()).c_str(), format_preflight(checks).c_str(), ok ? "all checks passed" : "FAILED");
     }
     RF_CHECK_KIND(ErrorKind::kCommunication, ok, "preflight failed (see the table above)");
   });

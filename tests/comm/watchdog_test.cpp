@@ -86,6 +86,36 @@ TEST(Watchdog, WritesHeartbeatsAndReportsLaggingPeers) {
       << observer.describe_peers();
 }
 
+// The communicator's set-up (NCCL's unique-id exchange and init) is watched
+// as a phase: a stuck set-up is named as such, and a finished one leaves the
+// collective count alone (peers compare counts to find the rank behind).
+TEST(Watchdog, WatchesAPhaseWithoutCountingIt) {
+  testing::TempDir dir;
+  Recorder recorder;
+  {
+    Watchdog watchdog({.timeout_seconds = 60, .heartbeat_dir = dir.path().string(), .poll_seconds = 0.01}, 0, 1,
+                      recorder.handler());
+    watchdog.begin(4, "barrier");
+    watchdog.end();
+    watchdog.begin_phase("communicator set-up");
+    watchdog.end();
+    std::this_thread::sleep_for(200ms);
+  }
+  std::ifstream in(dir.file("rank-0"));
+  std::uint64_t completed = 0;
+  in >> completed;
+  EXPECT_EQ(completed, 5u);
+  EXPECT_EQ(recorder.count(), 0u);
+
+  Watchdog stuck({.timeout_seconds = 0.2, .poll_seconds = 0.01}, 1, 2, recorder.handler());
+  stuck.begin_phase("communicator set-up (comm.backend nccl)");
+  for (int i = 0; i < 100 && recorder.count() == 0; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(recorder.count(), 1u);
+  EXPECT_NE(recorder.messages[0].find("rank 1: communicator set-up (comm.backend nccl) did not complete within 0 s"),
+            std::string::npos)
+      << recorder.messages[0];
+}
+
 TEST(Watchdog, PollFailureTriggersTheHandler) {
   Recorder recorder;
   Watchdog watchdog({.timeout_seconds = 60, .poll_seconds = 0.01}, 0, 1, recorder.handler());

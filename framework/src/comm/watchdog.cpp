@@ -40,7 +40,16 @@ Watchdog::~Watchdog() {
 void Watchdog::begin(std::uint64_t sequence, std::string description) {
   std::lock_guard lock(mutex_);
   in_flight_ = true;
+  phase_ = false;
   sequence_ = sequence;
+  description_ = std::move(description);
+  started_ = std::chrono::steady_clock::now();
+}
+
+void Watchdog::begin_phase(std::string description) {
+  std::lock_guard lock(mutex_);
+  in_flight_ = true;
+  phase_ = true;
   description_ = std::move(description);
   started_ = std::chrono::steady_clock::now();
 }
@@ -48,7 +57,8 @@ void Watchdog::begin(std::uint64_t sequence, std::string description) {
 void Watchdog::end() {
   std::lock_guard lock(mutex_);
   in_flight_ = false;
-  completed_ = sequence_ + 1;
+  if (!phase_) completed_ = sequence_ + 1;
+  phase_ = false;
 }
 
 void Watchdog::set_poll(Poll poll) {
@@ -126,8 +136,9 @@ void Watchdog::run() {
     if (!failure && in_flight_) {
       const double waited = std::chrono::duration<double>(now - started_).count();
       if (waited > options_.timeout_seconds) {
-        failure = fmt::format("rank {}: collective #{} {} did not complete within {:.0f} s (watchdog timeout)", rank_,
-                              sequence_, description_, options_.timeout_seconds);
+        const std::string what = phase_ ? description_ : fmt::format("collective #{} {}", sequence_, description_);
+        failure = fmt::format("rank {}: {} did not complete within {:.0f} s (watchdog timeout)", rank_, what,
+                              options_.timeout_seconds);
         lock.unlock();
         *failure += "; " + describe_peers();
         lock.lock();

@@ -10,6 +10,7 @@
 #include "recforge/comm/runtime.hpp"
 #include "recforge/comm/watchdog.hpp"
 #include "recforge/config/config_diff.hpp"
+#include "recforge/core/fault.hpp"
 #include "recforge/core/sha256.hpp"
 #include "recforge/data/prepare.hpp"
 #include "recforge/log/logging.hpp"
@@ -31,15 +32,27 @@ JobSession::JobSession(const ConfigNode& job, DistributedRuntime& runtime, const
     : resources_(resources_for(job.section("run"), runtime)) {
   const ConfigNode& run = job.section("run");
   const ConfigNode& comm_config = job.section("comm");
-  comm_ = runtime.make_communicator(comm_config.get_string("backend"), resources_.device(),
-                                    comm_config.get_double("watchdog_timeout"));
-  log::init(comm_->rank(), comm_->world_size(), log::parse_level(run.get_string("log_level")),
-            run.get_bool("log_all_ranks"));
-  Communicator* raw_comm = comm_.get();
+  const int rank = runtime.launch().rank;
+  // The watchdog comes first: the communicator's set-up waits on every peer
+  // too (NCCL's unique-id exchange over MPI, then its init), and a rank stuck
+  // before it must not hang the others. Until the communicator exists, a
+  // timeout ends the job through MPI_Abort.
   watchdog_ = std::make_unique<Watchdog>(
       Watchdog::Options{.timeout_seconds = comm_config.get_double("watchdog_timeout"),
                         .heartbeat_dir = comm_config.get_bool("heartbeats") ? heartbeat_dir : std::string()},
-      comm_->rank(), comm_->world_size(), [raw_comm](const std::string& message) { raw_comm->abort(4, message); });
+      rank, runtime.launch().world_size, [this, &runtime](const std::string& message) {
+        if (Communicator* comm = abort_through_.load()) comm->abort(4, message);
+        runtime.fail(4, message);
+      });
+  const std::string backend = comm_config.get_string("backend");
+  watchdog_->begin_phase(fmt::format("communicator set-up (comm.backend {} on {})", backend, resources_.device().str()));
+  fault::at_phase(rank, "comm_setup");
+  comm_ = runtime.make_communicator(backend, resources_.device(), comm_config.get_double("watchdog_timeout"));
+  watchdog_->end();
+  abort_through_ = comm_.get();
+  log::init(comm_->rank(), comm_->world_size(), log::parse_level(run.get_string("log_level")),
+            run.get_bool("log_all_ranks"));
+  Communicator* raw_comm = comm_.get();
   watchdog_->set_poll([raw_comm] { return raw_comm->async_error(); });
   comm_->set_desync_check(comm_config.get_bool("desync_check"));
   if (resources_.device().is_cuda()) comm_->set_stream(resources_.stream());

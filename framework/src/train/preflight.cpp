@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "recforge/core/cuda_runtime.hpp"
+#include "recforge/core/fault.hpp"
 #include "recforge/core/tensor.hpp"
 #include "recforge/data/prepare.hpp"
 
@@ -86,6 +87,7 @@ std::vector<PreflightCheck> run_preflight(const ConfigNode& job, Communicator& c
   }
 
   const ConfigNode& data = job.section("data");
+  fault::at_phase(comm.rank(), "preflight_data");  // tests stop a rank here (a hung file system)
   std::string data_problem;
   std::vector<std::pair<const ConfigNode*, std::string>> inputs;  // (section, key name for messages)
   if (data.get_string("format") != "synthetic") inputs = {{&data, "data.path"}, {&data, "data.test_path"}};

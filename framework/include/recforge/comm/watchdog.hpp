@@ -7,6 +7,7 @@
 // naming this rank, the collective (sequence number and sizes) and what the
 // peers' heartbeats say (which rank stopped responding, which one is behind).
 // on_timeout aborts the job (MPI_Abort / ncclCommAbort) and does not return.
+// Phases (begin_phase) are watched the same way without being counted.
 //
 // Heartbeats: with a heartbeat directory (the run directory), every rank writes
 // "<completed collectives> <in flight 0/1> <unix ms>" to rank-<r> once a second.
@@ -41,6 +42,10 @@ class Watchdog {
 
   void begin(std::uint64_t sequence, std::string description);
   void end();
+  // A watched stretch that is not a collective (the communicator's set-up:
+  // NCCL's unique-id exchange and init run before any collective is numbered);
+  // the collective count is left as it is. end() closes it.
+  void begin_phase(std::string description);
   void set_poll(Poll poll);
   double timeout_seconds() const { return options_.timeout_seconds; }
   // What the heartbeats say about the other ranks (for messages).
@@ -58,6 +63,7 @@ class Watchdog {
   bool stop_ = false;
   bool in_flight_ = false;
   std::uint64_t sequence_ = 0, completed_ = 0;
+  bool phase_ = false;  // in flight is a phase, not collective #sequence_
   std::string description_;
   std::chrono::steady_clock::time_point started_;
   std::thread thread_;

@@ -2,13 +2,16 @@
 // by `recforge train` and `recforge evaluate`:
 //
 //   device (run.device; CUDA: the GPU of this local rank), resources, threads
-//   -> communicator (comm.backend), logging with the rank prefix
-//   -> the watchdog that aborts the whole job when a collective hangs
-//      (comm.watchdog_timeout), polling NCCL's asynchronous errors
+//   -> the watchdog that aborts the whole job when the communicator's set-up
+//      or a collective hangs (comm.watchdog_timeout)
+//   -> communicator (comm.backend), logging with the rank prefix; the
+//      watchdog then polls NCCL's asynchronous errors
 //
 // and the two checks every rank makes together: same config, same data.
+// `recforge preflight` sets up the same way.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -48,7 +51,8 @@ class JobSession {
  private:
   Resources resources_;
   std::unique_ptr<Communicator> comm_;
-  std::unique_ptr<Watchdog> watchdog_;
+  std::atomic<Communicator*> abort_through_{nullptr};  // the watchdog's thread reads it
+  std::unique_ptr<Watchdog> watchdog_;  // after comm_: stops before it goes
 };
 
 }  // namespace recforge
