@@ -1,5 +1,5 @@
 // Checked entry points of reduce.hpp, and the CPU reference kernels for
-// tally_sum_squares and scale_inplace.
+// tally_sum, tally_sum_squares and scale_inplace.
 #include "recforge/kernels/reduce.hpp"
 
 #include <cstring>
@@ -8,14 +8,26 @@
 
 namespace recforge::kernels {
 
+namespace {
+
+void check_tally_sum_args(const char* op, const TensorView& values, const TensorView& sums, std::int64_t slot) {
+  check_dtype(op, values, DType::kF32);
+  check_contiguous(op, values);
+  check_dtype(op, sums, DType::kI64);
+  check_same_device(op, values, sums);
+  RF_CHECK(sums.ndim() == 1 && slot >= 0 && slot < sums.numel(), op, ": slot ", slot, " outside sums ", sums.shape.str());
+}
+
+}  // namespace
+
 void tally_sum_squares(const Resources& res, const TensorView& values, TensorView sums, std::int64_t slot) {
-  check_dtype("tally_sum_squares", values, DType::kF32);
-  check_contiguous("tally_sum_squares", values);
-  check_dtype("tally_sum_squares sums", sums, DType::kI64);
-  check_same_device("tally_sum_squares", values, sums);
-  RF_CHECK(sums.ndim() == 1 && slot >= 0 && slot < sums.numel(), "tally_sum_squares: slot ", slot, " outside sums ",
-           sums.shape.str());
+  check_tally_sum_args("tally_sum_squares", values, sums, slot);
   dispatch<tally_sum_squares_op>(values.device)(res, values, sums, slot);
+}
+
+void tally_sum(const Resources& res, const TensorView& values, TensorView sums, std::int64_t slot) {
+  check_tally_sum_args("tally_sum", values, sums, slot);
+  dispatch<tally_sum_op>(values.device)(res, values, sums, slot);
 }
 
 std::vector<double> read_sums(const Resources& res, const TensorView& sums) {
@@ -27,10 +39,11 @@ std::vector<double> read_sums(const Resources& res, const TensorView& sums) {
 
 namespace {
 
-void tally_sum_squares_cpu(const Resources&, const TensorView& values, TensorView sums, std::int64_t slot) {
+template <bool kSquares>
+void tally_cpu(const Resources&, const TensorView& values, TensorView sums, std::int64_t slot) {
   const float* v = values.data_as<float>();
   double sum = 0;
-  for (std::int64_t i = 0; i < values.numel(); ++i) sum += static_cast<double>(v[i]) * v[i];
+  for (std::int64_t i = 0; i < values.numel(); ++i) sum += kSquares ? static_cast<double>(v[i]) * v[i] : v[i];
   reinterpret_cast<double*>(sums.data_as<std::int64_t>())[slot] += sum;
 }
 
@@ -41,7 +54,8 @@ void scale_inplace_cpu(const Resources&, TensorView values, float factor) {
 
 }  // namespace
 
-RF_REGISTER_KERNEL(tally_sum_squares, kCPU, tally_sum_squares_cpu);
+RF_REGISTER_KERNEL(tally_sum_squares, kCPU, tally_cpu<true>);
+RF_REGISTER_KERNEL(tally_sum, kCPU, tally_cpu<false>);
 RF_REGISTER_KERNEL(scale_inplace, kCPU, scale_inplace_cpu);
 
 }  // namespace recforge::kernels

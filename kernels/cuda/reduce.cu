@@ -1,4 +1,4 @@
-// CUDA kernels for tally_sum_squares (block partial sums in f64, then one
+// CUDA kernels for tally_sum and tally_sum_squares (block partial sums in f64, then one
 // thread adds them in order into the slot: no atomics, no host wait) and
 // scale_inplace.
 #include "recforge/cuda/check.cuh"
@@ -14,12 +14,13 @@ namespace {
 
 constexpr int kThreads = 256;
 
-__global__ void sum_squares_kernel(const float* v, std::int64_t n, double* partial) {
+template <bool kSquares>
+__global__ void sum_kernel(const float* v, std::int64_t n, double* partial) {
   __shared__ double block[kThreads];
   double local = 0;
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
-    local += static_cast<double>(v[i]) * v[i];
+    local += kSquares ? static_cast<double>(v[i]) * v[i] : static_cast<double>(v[i]);
   }
   block[threadIdx.x] = local;
   __syncthreads();
@@ -36,13 +37,14 @@ __global__ void add_partials_kernel(const double* partial, unsigned blocks, doub
   *slot += sum;
 }
 
-void tally_sum_squares_cuda(const Resources& res, const TensorView& values, TensorView sums, std::int64_t slot) {
+template <bool kSquares>
+void tally_cuda(const Resources& res, const TensorView& values, TensorView sums, std::int64_t slot) {
   const std::int64_t n = values.numel();
   if (n == 0) return;
   const unsigned blocks = std::min(cuda::blocks_for(n, kThreads), 512u);
   Tensor partial = Tensor::empty({blocks}, DType::kI64 /* 8-byte slots */, res.allocator(), res.stream());
   const auto stream = static_cast<cudaStream_t>(res.stream().native());
-  sum_squares_kernel<<<blocks, kThreads, 0, stream>>>(values.data_as<float>(), n, static_cast<double*>(partial.data()));
+  sum_kernel<kSquares><<<blocks, kThreads, 0, stream>>>(values.data_as<float>(), n, static_cast<double*>(partial.data()));
   RF_CUDA_CHECK_LAST();
   add_partials_kernel<<<1, 1, 0, stream>>>(static_cast<const double*>(partial.data()), blocks,
                                            reinterpret_cast<double*>(sums.data_as<std::int64_t>()) + slot);
@@ -66,7 +68,8 @@ void scale_inplace_cuda(const Resources& res, TensorView values, float factor) {
 
 }  // namespace
 
-RF_REGISTER_KERNEL(tally_sum_squares, kCUDA, tally_sum_squares_cuda);
+RF_REGISTER_KERNEL(tally_sum_squares, kCUDA, tally_cuda<true>);
+RF_REGISTER_KERNEL(tally_sum, kCUDA, tally_cuda<false>);
 RF_REGISTER_KERNEL(scale_inplace, kCUDA, scale_inplace_cuda);
 
 }  // namespace recforge::kernels

@@ -8,6 +8,7 @@
 #include "recforge/core/philox.hpp"
 #include "recforge/data/interactions.hpp"
 #include "recforge/data/sampler.hpp"
+#include "recforge/kernels/nn.hpp"
 #include "recforge/kernels/random.hpp"
 #include "recforge/model/model.hpp"
 #include "recforge/registry/plugin_registry.hpp"
@@ -162,8 +163,7 @@ StepStats MfModel::train_step(const TrainBatch& batch) {
   Tensor du = empty({n, factors_}), di = empty({n, factors_}), dib = empty({n, 1}), loss = empty({n});
   Tensor dj = bpr_ ? empty({n, factors_}) : Tensor(), djb = bpr_ ? empty({n, 1}) : Tensor();
   Tensor dub = bpr_ ? Tensor() : empty({n, 1}), dg = bpr_ ? Tensor() : empty({n});
-  const Tensor g_host = host(global_bias_->value());
-  const Tables tables{user_->value(), item_->value(), user_bias_->value(), item_bias_->value(), g_host.data_as<float>()[0]};
+  const Tables tables{user_->value(), item_->value(), user_bias_->value(), item_bias_->value(), global_bias_->value()};
   const Batch b{u, i, j, r};
   const Grads grads{du, di, dj, dub, dib, djb, dg, loss};
   const float scale = 1.0f / static_cast<float>(batch.global_rows);
@@ -191,15 +191,9 @@ StepStats MfModel::train_step(const TrainBatch& batch) {
     item_->rows() = SparseRows{i, di};
     user_bias_->rows() = SparseRows{u, dub};
     item_bias_->rows() = SparseRows{i, dib};
-    const Tensor dg_host = host(dg);
-    float sum = 0.0f;
-    for (std::int64_t k = 0; k < n; ++k) sum += dg_host.data_as<float>()[k];
-    global_bias_->grad(stream).copy_from(Tensor::from_vector(std::vector<float>{sum}).to(res.device(), stream), stream);
+    kernels::sum_all(res, dg, global_bias_->grad(stream));  // the batch's contributions, summed in place
   }
-  const Tensor loss_host = host(loss);
-  double total = 0;
-  for (std::int64_t k = 0; k < n; ++k) total += loss_host.data_as<float>()[k];
-  return {total, n};
+  return {.examples = n, .loss = loss};  // the trainer reads the loss with its checks
 }
 
 }  // namespace

@@ -14,7 +14,7 @@ __device__ __forceinline__ float warp_sum(float v) {
   return v;
 }
 
-__global__ void mse_kernel(const float* P, const float* Q, const float* bu, const float* bi, float g_bias,
+__global__ void mse_kernel(const float* P, const float* Q, const float* bu, const float* bi, const float* g_bias,
                            const std::int32_t* users, const std::int32_t* items, const float* r, std::int64_t n,
                            std::int64_t d, float scale, float reg, float* dP, float* dQ, float* dbu, float* dbi,
                            float* dg, float* loss) {
@@ -25,7 +25,7 @@ __global__ void mse_kernel(const float* P, const float* Q, const float* bu, cons
   const float* q = Q + static_cast<std::int64_t>(items[e]) * d;
   float partial = 0.0f;
   for (std::int64_t k = lane; k < d; k += 32) partial += p[k] * q[k];
-  const float err = g_bias + bu[users[e]] + bi[items[e]] + warp_sum(partial) - r[e];
+  const float err = *g_bias + bu[users[e]] + bi[items[e]] + warp_sum(partial) - r[e];
   for (std::int64_t k = lane; k < d; k += 32) {
     dP[e * d + k] = scale * (2.0f * err * q[k] + 2.0f * reg * p[k]);
     dQ[e * d + k] = scale * (2.0f * err * p[k] + 2.0f * reg * q[k]);
@@ -72,7 +72,7 @@ void mse_step_cuda(const Resources& res, const Tables& t, const Batch& b, const 
   if (n == 0) return;
   mse_kernel<<<blocks_for_examples(n), kWarpsPerBlock * 32, 0, static_cast<cudaStream_t>(res.stream().native())>>>(
       t.user.data_as<float>(), t.item.data_as<float>(), t.user_bias.data_as<float>(), t.item_bias.data_as<float>(),
-      t.global_bias, b.user.data_as<std::int32_t>(), b.item.data_as<std::int32_t>(), b.rating.data_as<float>(), n,
+      t.global_bias.data_as<float>(), b.user.data_as<std::int32_t>(), b.item.data_as<std::int32_t>(), b.rating.data_as<float>(), n,
       t.user.shape[1], scale, reg, g.user.data_as<float>(), g.item.data_as<float>(), g.user_bias.data_as<float>(),
       g.item_bias.data_as<float>(), g.global_bias.data_as<float>(), g.loss.data_as<float>());
   RF_CUDA_CHECK_LAST();

@@ -22,7 +22,7 @@ struct Tables {
   TensorView item;         // (I, D)
   TensorView user_bias;    // (U, 1)
   TensorView item_bias;    // (I, 1)
-  float global_bias = 0;
+  TensorView global_bias;  // (1), mse: read where it lives (no wait for the host)
 };
 
 struct Batch {

@@ -27,6 +27,9 @@ void check_step_args(const Resources& res, const Tables& t, const Batch& b, cons
     RF_CHECK(b.rating.numel() == n, "mf mse: ", b.rating.numel(), " ratings for ", n, " pairs");
     check_shape("mf grad user_bias", g.user_bias, Shape{n, 1});
     check_shape("mf grad global_bias", g.global_bias, Shape{n});
+    check_shape("mf global_bias", t.global_bias, Shape{1});
+    RF_CHECK(t.global_bias.device == res.device(), "mf: the global bias is on ", t.global_bias.device.str(),
+             " but the resources on ", res.device().str());
   }
   for (const TensorView* v : {&t.user, &t.item, &b.user, &b.item, &g.user, &g.item, &g.loss}) {
     RF_CHECK(v->device == res.device(), "mf: a tensor is on ", v->device.str(), " but the resources on ",
@@ -55,7 +58,7 @@ void mse_step_cpu(const Resources&, const Tables& t, const Batch& b, const Grads
   for (std::int64_t e = 0; e < n; ++e) {
     const float* p = P + static_cast<std::int64_t>(users[e]) * d;
     const float* q = Q + static_cast<std::int64_t>(items[e]) * d;
-    const float err = t.global_bias + bu[users[e]] + bi[items[e]] + dot(p, q, d) - r[e];
+    const float err = t.global_bias.data_as<float>()[0] + bu[users[e]] + bi[items[e]] + dot(p, q, d) - r[e];
     g.loss.data_as<float>()[e] = err * err;
     float* dp = g.user.data_as<float>() + e * d;
     float* dq = g.item.data_as<float>() + e * d;

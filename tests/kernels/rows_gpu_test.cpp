@@ -61,6 +61,10 @@ TEST_P(RowsParity, ScatterGatherSgdAndReductions) {
   const std::vector<double> sums = read_sums(gpu, slots);
   EXPECT_EQ(sums[0], 0.0);
   EXPECT_NEAR(sums[1], 2 * sum_squares(Resources::cpu(), cpu_table), 2e-6 * (1 + sum_squares(Resources::cpu(), cpu_table)));
+  Tensor plain = Tensor::zeros({1}, DType::kI64), plain_gpu = plain.to(gpu.device(), gpu.stream());
+  tally_sum(Resources::cpu(), cpu_table, plain, 0);
+  tally_sum(gpu, gpu_table, plain_gpu, 0);
+  EXPECT_NEAR(read_sums(gpu, plain_gpu)[0], read_sums(Resources::cpu(), plain)[0], 1e-6 * (1 + sum_squares(Resources::cpu(), cpu_table)));
   Tensor velocity_cpu = Tensor::zeros({97, d}, DType::kF32), velocity_gpu = velocity_cpu.to(gpu.device(), gpu.stream());
   Tensor unique_ids, rows;
   coalesce_rows(Resources::cpu(), ids, values, unique_ids, rows);

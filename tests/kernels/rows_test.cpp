@@ -118,5 +118,18 @@ TEST(Reduce, TallySumSquaresAddsIntoItsSlot) {
                   ErrorKind::kInvalidArgument, "tally_sum_squares: slot 3 outside sums [3]");
 }
 
+// The trainer reads a step's loss (tally_sum) with its non-finite counts.
+TEST(Reduce, TallySumAddsValuesAndCarriesNaN) {
+  Tensor slots = Tensor::zeros({2}, DType::kI64);
+  tally_sum(kCpu, Tensor::from_vector(std::vector<float>{3, -4.5f}), slots, 0);
+  tally_sum(kCpu, Tensor::from_vector(std::vector<float>{0.25f}), slots, 0);
+  tally_sum(kCpu, Tensor::from_vector(std::vector<float>{1, std::nanf("")}), slots, 1);
+  const std::vector<double> sums = read_sums(kCpu, slots);
+  EXPECT_EQ(sums[0], -1.25);
+  EXPECT_TRUE(std::isnan(sums[1]));
+  RF_EXPECT_ERROR(tally_sum(kCpu, Tensor::from_vector(std::vector<std::int32_t>{1}), slots, 0),
+                  ErrorKind::kInvalidArgument, "tally_sum");
+}
+
 }  // namespace
 }  // namespace recforge::kernels

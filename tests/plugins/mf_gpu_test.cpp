@@ -38,8 +38,9 @@ TEST(MfKernelsGpu, BothLossesMatchTheCpuReference) {
         // Tables and Batch hold views: the tensors they view must outlive the step.
         const Tensor p_on = dev(P), q_on = dev(Q), bu_on = dev(bu), bi_on = dev(bi);
         const Tensor u_on = dev(Tensor::from_vector(u)), i_on = dev(Tensor::from_vector(i)),
-                     j_on = dev(Tensor::from_vector(j)), r_on = dev(Tensor::from_vector(r));
-        const Tables t{p_on, q_on, bu_on, bi_on, 0.2f};
+                     j_on = dev(Tensor::from_vector(j)), r_on = dev(Tensor::from_vector(r)),
+                     g_on = dev(Tensor::from_vector(std::vector<float>{0.2f}));
+        const Tables t{p_on, q_on, bu_on, bi_on, g_on};
         const Batch b{u_on, i_on, j_on, r_on};
         const Grads g{o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7]};
         bpr ? bpr_step(res, t, b, g, 0.01f, 0.05f) : mse_step(res, t, b, g, 0.01f, 0.05f);

@@ -15,7 +15,7 @@ const Resources kCpu = Resources::cpu();
 
 struct Problem {
   Tensor user, item, user_bias, item_bias;
-  float global_bias = 0.3f;
+  Tensor global_bias = Tensor::from_vector(std::vector<float>{0.3f});
   Tensor u, i, j, r;
 };
 

@@ -4,8 +4,19 @@
 #include "recforge/data/interactions.hpp"
 
 #include "recforge/core/error.hpp"
+#include "recforge/core/resources.hpp"
 
 namespace recforge {
+
+double StepStats::read_loss(const Resources& res) const {
+  if (!loss.defined()) return loss_sum;
+  RF_CHECK(loss.dtype() == DType::kF32, "StepStats::loss must hold f32 values, not ", dtype_name(loss.dtype()));
+  const Tensor host = loss.to(Device::cpu(), res.stream());
+  res.synchronize();
+  double sum = 0;
+  for (std::int64_t i = 0; i < host.numel(); ++i) sum += host.data_as<float>()[i];  // in order, as the tally
+  return sum;
+}
 
 void Model::build(const ModelContext& context) {
   RF_CHECK(context.resources && context.comm, "Model::build needs resources and a communicator");

@@ -74,11 +74,12 @@ void Trainer::log(std::int64_t step, std::int64_t epoch, const std::string& spli
 // NaN/Inf in a step's gradients and in the parameter values it read: the rows
 // its embedding gradients name (no pass over the tables) and every dense
 // parameter. A bad value is caught at the step that used it, even where the
-// forward pass hides it (max(0, NaN) is 0). All counts are tallied on the
-// device and read back with one sync per step.
-std::int64_t Trainer::count_nonfinite_in_step(const std::vector<Parameter*>& params, std::string& where) const {
-  const auto slots = static_cast<std::int64_t>(2 * params.size());
-  Tensor counts = Tensor::zeros({slots}, DType::kI64, resources_.device(), resources_.stream());
+// forward pass hides it (max(0, NaN) is 0). All counts, and the loss a model
+// left on the device, are tallied there and read back with one sync per step.
+std::int64_t Trainer::count_nonfinite_in_step(const std::vector<Parameter*>& params, const StepStats& stats,
+                                              double& loss, std::string& where) const {
+  const auto loss_slot = static_cast<std::int64_t>(2 * params.size());
+  Tensor counts = Tensor::zeros({loss_slot + 1}, DType::kI64, resources_.device(), resources_.stream());
   for (std::size_t i = 0; i < params.size(); ++i) {
     Parameter& p = *params[i];
     const auto grad_slot = static_cast<std::int64_t>(2 * i), value_slot = grad_slot + 1;
@@ -91,9 +92,15 @@ std::int64_t Trainer::count_nonfinite_in_step(const std::vector<Parameter*>& par
       kernels::tally_nonfinite(resources_, p.value(), counts, value_slot);
     }
   }
+  if (stats.loss.defined()) {
+    RF_CHECK(stats.loss.device() == resources_.device(), "model '", model_.type(), "': StepStats::loss is on ",
+             stats.loss.device().str(), ", not on the training device ", resources_.device().str());
+    kernels::tally_sum(resources_, stats.loss, counts, loss_slot);
+  }
   const std::vector<std::int64_t> bad = kernels::read_counts(resources_, counts);
+  if (stats.loss.defined()) std::memcpy(&loss, &bad.back(), sizeof loss);  // the slot holds a double
   std::int64_t total = 0;
-  for (std::size_t slot = 0; slot < bad.size(); ++slot) {
+  for (std::size_t slot = 0; slot + 1 < bad.size(); ++slot) {
     if (bad[slot] == 0) continue;
     where += fmt::format("{}{} in the {} of '{}'", where.empty() ? "" : ", ", bad[slot],
                          slot % 2 == 0 ? "gradient" : "values", params[slot / 2]->name());
@@ -189,7 +196,7 @@ Trainer::EpochResult Trainer::run_full_epoch(std::int64_t epoch) {
   EpochResult result;
   fault::at_step(comm_.rank(), epoch);  // process-level faults only (nan/skip are mini-batch faults)
   const StepStats stats = model_.train_epoch(epoch);
-  result.loss_sum = stats.loss_sum;
+  result.loss_sum = stats.read_loss(resources_);
   result.examples = stats.examples;
   std::int64_t flags[2] = {count_nonfinite_parameters(), stop_requested() ? 1 : 0};
   comm_.allreduce_ints(flags, ReduceOp::kSum);
@@ -251,16 +258,20 @@ Trainer::EpochResult Trainer::run_minibatch_epoch(std::int64_t epoch, std::int64
     const auto rows_of_rank = schedule.batch(step);
     const TrainBatch batch{rows_of_rank, static_cast<std::int64_t>(schedule.global_batch(step).size()), epoch, step,
                            global_step};
-    StepStats stats = model_.train_step(batch);
-    if (injected == "nan") stats.loss_sum = std::nan("");
+    const StepStats stats = model_.train_step(batch);
     if (injected == "nan_grad") {
       Parameter& p = *params.front();
       corrupt_value(p.is_embedding() ? p.rows().values : p.grad(resources_.stream()), 0, /*make_nan=*/true);
     }
     if (injected == "nan_param") poison_a_used_value(params);
     std::string where;
-    std::int64_t bad = count_nonfinite_in_step(params, where) + (std::isfinite(stats.loss_sum) ? 0 : 1);
-    if (!std::isfinite(stats.loss_sum)) where += (where.empty() ? "" : ", ") + std::string("the loss");
+    double loss = stats.loss_sum;
+    std::int64_t bad = count_nonfinite_in_step(params, stats, loss, where);
+    if (injected == "nan") loss = std::nan("");
+    if (!std::isfinite(loss)) {
+      ++bad;
+      where += (where.empty() ? "" : ", ") + std::string("the loss");
+    }
     if (injected != "skip_collective") summary.sync = sync.synchronize(params);
     // One decision for all ranks in one collective: integer SUMs of the
     // non-finite counts (a float sum could overflow, a MAX could drop a NaN)
@@ -278,9 +289,9 @@ Trainer::EpochResult Trainer::run_minibatch_epoch(std::int64_t epoch, std::int64
     } else {
       clip_gradients(params);
       optimizer->step(resources_, params, static_cast<float>(lr.at(global_step)), global_step);
-      result.loss_sum += stats.loss_sum;
+      result.loss_sum += loss;
       result.examples += stats.examples;
-      window_loss += stats.loss_sum;
+      window_loss += loss;
       window_examples += stats.examples;
     }
     if (injected == "flip") corrupt_value(params.front()->value(), 0, /*make_nan=*/false);

@@ -50,6 +50,15 @@ struct TrainBatch {
 struct StepStats {
   double loss_sum = 0;
   std::int64_t examples = 0;
+  // The loss still on the model's device (f32 terms of any shape, summed),
+  // for a model that leaves reading it to the trainer: the trainer reads it
+  // with the step's non-finite counts, one wait for both on a GPU. When set,
+  // loss_sum is not read.
+  Tensor loss;
+
+  // The loss sum wherever it is (reading `loss` waits for the stream): for
+  // callers other than the trainer.
+  double read_loss(const Resources& res) const;
 };
 
 class Model {

@@ -21,7 +21,7 @@
 #include "recforge/registry/plugin_registry.hpp"
 
 namespace recforge {
-inline constexpr int kPluginAbiVersion = 4;
+inline constexpr int kPluginAbiVersion = 5;  // 5: StepStats::loss (a loss left on the device)
 }  // namespace recforge
 
 #ifndef RECFORGE_PLUGIN_ABI_VERSION

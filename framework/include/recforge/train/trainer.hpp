@@ -86,7 +86,11 @@ class Trainer {
   EpochResult run_minibatch_epoch(std::int64_t epoch, std::int64_t first_step, EpochResult partial,
                                   TrainSummary& summary);
   EpochResult run_full_epoch(std::int64_t epoch);
-  std::int64_t count_nonfinite_in_step(const std::vector<Parameter*>& params, std::string& where) const;
+  // Non-finite values the step produced or used (named in `where`), read back
+  // in one go with the step's loss (`loss`: in, the host sum; out, the sum the
+  // model left on the device in stats.loss, when it did).
+  std::int64_t count_nonfinite_in_step(const std::vector<Parameter*>& params, const StepStats& stats, double& loss,
+                                       std::string& where) const;
   std::int64_t count_nonfinite_parameters() const;
   void clip_gradients(const std::vector<Parameter*>& params);
   void check_fingerprints(std::int64_t step);

@@ -1,5 +1,5 @@
 // Reductions and scaling used by the trainer (gradient norms and clipping).
-//   defines: tally_sum_squares, scale_inplace
+//   defines: tally_sum, tally_sum_squares, scale_inplace
 //   helpers: read_sums, sum_squares (a tally read back at once)
 #pragma once
 
@@ -18,12 +18,16 @@ namespace recforge::kernels {
 // waits: tally many tensors, then read_sums once (one sync on CUDA).
 using TallySumSquaresFn = void(const Resources&, const TensorView& values, TensorView sums, std::int64_t slot);
 RF_DECLARE_OP(tally_sum_squares, TallySumSquaresFn);
+// sums[slot] += the sum of an f32 tensor, the same way (a step's loss, read
+// back with the step's other tallies).
+RF_DECLARE_OP(tally_sum, TallySumSquaresFn);
 
 // values *= factor. Contract: = (in place).
 using ScaleInplaceFn = void(const Resources&, TensorView values, float factor);
 RF_DECLARE_OP(scale_inplace, ScaleInplaceFn);
 
 void tally_sum_squares(const Resources& res, const TensorView& values, TensorView sums, std::int64_t slot);
+void tally_sum(const Resources& res, const TensorView& values, TensorView sums, std::int64_t slot);
 // The slots' doubles on the host (synchronises the stream).
 std::vector<double> read_sums(const Resources& res, const TensorView& sums);
 
