@@ -20,7 +20,7 @@ Schema run_schema() {
   s.add_string("name", "default", "run name; outputs go to <output_dir>/<name>/")
       .add_string("output_dir", "runs", "parent directory of run directories")
       .add_int("seed", 42, "seed of every random stream (init, shuffling, sampling, splits)", 0)
-      .add_int("threads", 0, "CPU threads per rank (0: OpenMP default)", 0, 1024)
+      .add_int("threads", 0, "CPU threads per rank (0: OMP_NUM_THREADS if set, else the node's cores / its ranks)", 0, 1024)
       .add_string("device", "auto", "where to train: auto (CUDA when a GPU is visible), cpu, cuda",
                   {"auto", "cpu", "cuda"})
       .add_string("log_level", "info", "log level", {"trace", "debug", "info", "warn", "error", "off"})

@@ -55,7 +55,7 @@ Schema data_schema() {
                "userId,movieId,rating,timestamp and no data.columns is read as movielens_csv)",
                {"auto", "movielens_csv", "movielens_dat", "movielens_100k", "csv", "tsv", "adjacency", "synthetic"})
       .add_optional_string("path", "ratings file, or the training file of a pre-split dataset; ${VAR} is expanded")
-      .add_optional_string("test_path", "test file of a pre-split dataset (adjacency train/test); implies split given")
+      .add_optional_string("test_path", "test file of a pre-split dataset (adjacency train/test); needs split.method: given")
       .add_section("synthetic", synthetic, "synthetic data options")
       .add_section("columns", columns, "column mapping (csv/tsv)")
       .add_bool("header", true, "csv/tsv: the first line names the columns")
@@ -76,7 +76,7 @@ Schema data_schema() {
       .add_section("item_features", item_features, "item side features")
       .add_bool("drop_cold", true, "drop held-out interactions whose user or item has no training interaction")
       .add_bool("cache", true, "cache the prepared dataset (HDF5) and reuse it")
-      .add_string("cache_dir", "", "cache directory (empty: $RECFORGE_CACHE_DIR, else ~/.cache/recforge/datasets)")
+      .add_string("cache_dir", "", "cache directory (empty: $RECFORGE_CACHE_DIR, else $XDG_CACHE_HOME/recforge/datasets, else ~/.cache/recforge/datasets)")
       .add_int("threads", 0, "parsing threads (0: OpenMP default)", 0, 1024);
   return s;
 }

@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include <fmt/format.h>
 
@@ -19,9 +20,18 @@
 namespace recforge {
 namespace {
 
+// run.threads, else OMP_NUM_THREADS, else this node's cores shared among its
+// ranks: OpenMP's default (every core in every rank) would oversubscribe a node
+// running several, and only the rank knows how many share its node.
+int threads_per_rank(const ConfigNode& run, const LaunchEnv& launch) {
+  const auto configured = static_cast<int>(run.get_int("threads"));
+  if (configured > 0 || std::getenv("OMP_NUM_THREADS") != nullptr || launch.local_size <= 1) return configured;
+  return std::max(1, omp_get_num_procs() / launch.local_size);
+}
+
 Resources resources_for(const ConfigNode& run, const DistributedRuntime& runtime) {
   const Device device = choose_device(run.get_string("device"), runtime.launch().local_rank);
-  const int threads = static_cast<int>(run.get_int("threads"));
+  const int threads = threads_per_rank(run, runtime.launch());
   if (threads > 0) omp_set_num_threads(threads);
   return Resources::for_device(device, threads);
 }

@@ -1,6 +1,8 @@
 // run_training: the orchestration behind `recforge train` (see run.hpp).
 #include "recforge/train/run.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -69,7 +71,8 @@ TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime) 
     std::ofstream(run_dir + "/config.yaml") << config_text;
     metrics = std::make_unique<MetricsLog>(run_dir + "/metrics.jsonl");
   }
-  log::info("run {} on {} rank(s), {} backend, device {}", run_dir, comm->world_size(), comm->backend(), device.str());
+  log::info("run {} on {} rank(s), {} backend, device {}, {} CPU thread(s) per rank", run_dir, comm->world_size(),
+            comm->backend(), device.str(), omp_get_max_threads());
   if (job.section("comm").get_bool("preflight")) {
     const auto checks = run_preflight(job, *comm, device, resources, /*measure_bandwidth=*/false);
     const bool ok = std::all_of(checks.begin(), checks.end(), [](const PreflightCheck& c) { return c.ok; });

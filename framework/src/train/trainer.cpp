@@ -194,15 +194,17 @@ void Trainer::check_fingerprints(std::int64_t step) {
 
 Trainer::EpochResult Trainer::run_full_epoch(std::int64_t epoch) {
   EpochResult result;
-  fault::at_step(comm_.rank(), epoch);  // process-level faults only (nan/skip are mini-batch faults)
+  const std::string injected = fault::at_step(comm_.rank(), epoch);  // process-level faults, and nan
   const StepStats stats = model_.train_epoch(epoch);
-  result.loss_sum = stats.read_loss(resources_);
+  result.loss_sum = injected == "nan" ? std::nan("") : stats.read_loss(resources_);
   result.examples = stats.examples;
-  std::int64_t flags[2] = {count_nonfinite_parameters(), stop_requested() ? 1 : 0};
+  const std::int64_t bad_loss = std::isfinite(result.loss_sum) ? 0 : 1;
+  std::int64_t flags[3] = {count_nonfinite_parameters(), bad_loss, stop_requested() ? 1 : 0};
   comm_.allreduce_ints(flags, ReduceOp::kSum);
-  RF_CHECK_KIND(ErrorKind::kNumerical, flags[0] == 0, "epoch ", epoch, ": ", flags[0],
-                " non-finite parameter values after the epoch (nothing is saved from this state)");
-  result.stop = flags[1] > 0;
+  RF_CHECK_KIND(ErrorKind::kNumerical, flags[0] == 0 && flags[1] == 0, "epoch ", epoch, ": ", flags[0],
+                " non-finite parameter values after the epoch", flags[1] > 0 ? " and a non-finite loss on " : "",
+                flags[1] > 0 ? std::to_string(flags[1]) + " rank(s)" : "", " (nothing is saved from this state)");
+  result.stop = flags[2] > 0;
   return result;
 }
 

@@ -7,7 +7,8 @@
 //   RF_FAULT=abort:rank=1:step=3       abort()
 //   RF_FAULT=segv:rank=1:step=3        raise SIGSEGV
 //   RF_FAULT=stop:rank=1:step=5        SIGSTOP itself (a stuck rank)
-//   RF_FAULT=nan:rank=1:step=40        the trainer poisons the loss with NaN
+//   RF_FAULT=nan:rank=1:step=40        the trainer poisons the loss with NaN (epoch-mode
+//                                      models: at the epoch numbered step)
 //   RF_FAULT=nan_grad:rank=1:step=40   ... or the first value of a gradient
 //   RF_FAULT=nan_param:rank=0:step=40  ... or a parameter value the step used
 //                                      (an embedding row it touched)

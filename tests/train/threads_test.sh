@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Ranks share their node's cores: with neither run.threads nor OMP_NUM_THREADS,
+# each of 2 ranks on this node runs nproc / 2 threads (OpenMP's default, every
+# core in every rank, oversubscribes the node); run.threads still wins.
+#   threads_test.sh <recforge binary> <mpirun>
+set -euo pipefail
+recforge=$1; mpirun=$2
+work=$(mktemp -d /tmp/recforge-threads.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+expect_threads() {  # expected, then extra train arguments
+  local expected=$1 out
+  shift
+  out=$(env -u OMP_NUM_THREADS "$mpirun" -np 2 --oversubscribe --bind-to none "$recforge" train configs/mf_tiny.yaml \
+    --set run.output_dir="$work" --set run.log_level=info --set train.epochs=1 "$@" 2>&1) ||
+    { echo "$out" | tail -n 20; echo "FAIL: the job failed"; exit 1; }
+  grep -q ", $expected CPU thread(s) per rank" <<<"$out" ||
+    { grep "thread" <<<"$out"; echo "FAIL: expected $expected CPU thread(s) per rank ($*)"; exit 1; }
+}
+share=$(( $(nproc) / 2 )); [ "$share" -ge 1 ] || share=1
+expect_threads "$share"
+expect_threads 3 --set run.threads=3
+echo "PASS: $share thread(s) per rank by default on $(nproc) core(s), run.threads honoured"
