@@ -214,13 +214,13 @@ StepStats TwoTowerModel::train_step(const TrainBatch& batch) {
     const bool gather = gather_ && comm.world_size() > 1;
     const ag::Var all_items = gather ? ag::allgather_rows(v, comm) : v;
     std::vector<std::int32_t> all_ids = items;
-    if (gather) {
-      // On the communicator's device (NCCL takes device tensors only).
-      Tensor gathered = Tensor::empty({all_items.size(0)}, DType::kI32, res.allocator(), res.stream());
-      comm.allgatherv(on_device(items), gathered, counts);
-      const Tensor host = gathered.to(Device::cpu(), res.stream());
-      res.synchronize();
-      all_ids = host.to_vector<std::int32_t>();
+    if (gather && log_q_) {
+      // Only the log-Q correction needs the columns' ids, on the host: they
+      // are gathered there (NCCL sends host tensors through its MPI
+      // bootstrap), without waiting for the device.
+      Tensor gathered = Tensor::empty({all_items.size(0)}, DType::kI32);
+      comm.allgatherv(Tensor::from_vector(items), gathered, counts);
+      all_ids = gathered.to_vector<std::int32_t>();
     }
     ag::Var logits = ag::matmul(u, all_items, true, 1.0f / temperature_);
     if (log_q_) {
