@@ -41,7 +41,9 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
     return cli::kExitOk;
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // CLI11 prints the message; its own codes (105, 106, ...) are not ours:
+    // every bad command line exits 2, as the exit-code table says (help 0).
+    return app.exit(e) == 0 ? cli::kExitOk : cli::kExitUsage;
   } catch (const Error& e) {
     std::fprintf(stderr, "recforge: %s: %s\n", std::string(error_kind_name(e.kind())).c_str(),
                  e.message().c_str());

@@ -70,7 +70,7 @@ grep -q "s (median of 3)$" "$work/out" || fail "no median in the summary line"
 same_metrics "$work/repeat.json" "$work/one.json" "$latest" 1
 /usr/bin/python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); assert len(r["times"]) == 3 and r["seconds"] == sorted(r["times"])[1], r' \
   "$work/repeat.json" || fail "times and median"
-expect_error 105 "--repeat: Value 0 not in range" "$bin" evaluate "$run" --repeat 0
+expect_error 2 "--repeat: Value 0 not in range" "$bin" evaluate "$run" --repeat 0
 
 # Another protocol and cut-offs: the keys follow the overrides.
 "$bin" evaluate "$run/checkpoints" --set eval.protocol=sampled --set "eval.k=[5,10]" -o "$work/sampled.json" \

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "recforge/config/config_node.hpp"
 #include "recforge/core/error.hpp"
@@ -111,7 +112,11 @@ ConfigNode load_config_string(std::string_view yaml, const std::string& name) {
                 " levels deep; the limit is ", kMaxDepth);
   YAML::Node root;
   try {
-    root = YAML::Load(std::string(yaml));
+    std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml));
+    // A second document (after `---`) would be dropped without a word.
+    RF_CHECK_KIND(ErrorKind::kConfig, documents.size() <= 1, name, ":", documents.size() > 1 ? documents[1].Mark().line + 1 : 0,
+                  ": a second YAML document (after '---'); a config is one document");
+    if (!documents.empty()) root = documents.front();
   } catch (const YAML::Exception& e) {
     RF_THROW(ErrorKind::kConfig, name, ":", e.mark.line + 1, ":", e.mark.column + 1, ": invalid YAML: ", e.msg);
   }
@@ -148,6 +153,9 @@ void apply_config_override(ConfigNode& root, std::string_view assignment) {
   const std::string key_path(assignment.substr(0, eq));
   const std::string value_text(assignment.substr(eq + 1));
   const std::string origin = "--set " + std::string(assignment);
+  // YAML reads an empty value as null, which would quietly mean the default.
+  RF_CHECK_KIND(ErrorKind::kConfig, value_text.find_first_not_of(" \t") != std::string::npos, origin,
+                ": no value (write ", key_path, "='' for an empty string, or ", key_path, "=null for the default)");
   ConfigNode value = load_config_string("v: " + value_text, origin)["v"];
   ConfigNode* node = &root;
   std::string path;

@@ -52,10 +52,25 @@ Device choose_device(const std::string& setting, int local_rank) {
   return Device::cuda(local_rank % gpus);
 }
 
+std::string run_directory(const ConfigNode& run) {
+  const std::string name = run.get_string("name");
+  // One path component: a name with a slash, "..", "/" or "" would put the
+  // run (and its checkpoints) outside output_dir or straight into it.
+  const bool one_component = !name.empty() && name != "." && name != ".." &&
+                             name.find_first_of(std::string("/\0", 2)) == std::string::npos;
+  RF_CHECK_KIND(ErrorKind::kConfig, one_component, run["name"].where(), ": run.name '", name,
+                "' must be one directory name (no '/', not '.' or '..'); runs go to <run.output_dir>/<run.name>/");
+  const std::string output_dir = run.get_string("output_dir");
+  std::error_code ec;
+  RF_CHECK_KIND(ErrorKind::kConfig, !std::filesystem::exists(output_dir, ec) || std::filesystem::is_directory(output_dir, ec),
+                run["output_dir"].where(), ": run.output_dir '", output_dir, "' exists and is not a directory");
+  return (std::filesystem::path(output_dir) / name).string();
+}
+
 TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime) {
   const ConfigNode& run = job.section("run");
   RF_CHECK_KIND(ErrorKind::kConfig, !job["model"].is_null(), "the config has no model section; add `model:` with a `type:`");
-  const std::string run_dir = (std::filesystem::path(run.get_string("output_dir")) / run.get_string("name")).string();
+  const std::string run_dir = run_directory(run);
   JobSession session(job, runtime, run_dir + "/heartbeats");
   Communicator* comm = &session.comm();
   const Device device = session.device();
@@ -66,11 +81,6 @@ TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime) 
   // Every rank must run the same config (decided before any training collective).
   const std::string config_text = job.to_yaml();
   session.check_same_config(config_text);
-  std::unique_ptr<MetricsLog> metrics;
-  if (comm->rank() == 0) {
-    std::ofstream(run_dir + "/config.yaml") << config_text;
-    metrics = std::make_unique<MetricsLog>(run_dir + "/metrics.jsonl");
-  }
   log::info("run {} on {} rank(s), {} backend, device {}, {} CPU thread(s) per rank", run_dir, comm->world_size(),
             comm->backend(), device.str(), omp_get_max_threads());
   if (job.section("comm").get_bool("preflight")) {
@@ -87,6 +97,13 @@ TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime) 
   auto model = ModelRegistry::instance().get(model_config.get_string("type")).create(model_config);
   model->build(ModelContext{&dataset, &resources, comm, seed});
 
+  // The run's files once its data and model stand: a job that fails on its
+  // input leaves no run for `recforge report` to show.
+  std::unique_ptr<MetricsLog> metrics;
+  if (comm->rank() == 0) {
+    std::ofstream(run_dir + "/config.yaml") << config_text;
+    metrics = std::make_unique<MetricsLog>(run_dir + "/metrics.jsonl");
+  }
   Trainer trainer(job.section("train"), *model, dataset, *comm, resources, seed, metrics.get());
   checkpoint::Checkpointer checkpointer(job.section("checkpoint"), run_dir, config_text, *model, dataset, *comm,
                                         resources, seed);

@@ -32,6 +32,10 @@ void write_metrics_json(const std::string& path, const MetricValues& values);
 
 TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime);
 
+// <run.output_dir>/<run.name>, after checking that the name is one directory
+// name and output_dir, if it exists, a directory (kConfig errors naming the key).
+std::string run_directory(const ConfigNode& run);
+
 // The device a job runs on: run.device (auto: CUDA when a GPU is visible) and,
 // for CUDA, the GPU of this local rank.
 Device choose_device(const std::string& setting, int local_rank);
