@@ -149,12 +149,19 @@ void run_server(const ServeOptions& o) {
   server.Put(".*", body_handler);
   server.Delete(".*", body_handler);
   server.Patch(".*", body_handler);
-  // Errors httplib produces itself (413 body too large, 400 malformed request).
+  // Errors httplib produces itself (400 malformed request, 404 a method no
+  // route takes, 413, 414). Their connection closes: after a malformed
+  // request line the rest of the stream cannot be trusted to start a request.
   server.set_error_handler([&api](const httplib::Request&, httplib::Response& res) {
     if (!res.body.empty()) return;
     api.count("http", res.status);
-    const char* what = res.status == 413 ? "request body too large" : res.status == 400 ? "malformed request" : "request failed";
+    const char* what = res.status == 413   ? "request body too large"
+                       : res.status == 400 ? "malformed request"
+                       : res.status == 404 ? "no such endpoint or method"
+                       : res.status == 414 ? "the request line is too long"
+                                           : "request failed";
     res.set_content(fmt::format("{{\"error\":\"{}\"}}\n", what), "application/json");
+    HttpServer::close_after_response();
   });
 
   const int port = server.bind(o.host, o.port);

@@ -108,6 +108,8 @@ def framing_checks(port):
         ("multipart", post(b"--x--\r\n", b"Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 7\r\n"),
          415, "multipart bodies are not accepted", True),
         ("long path", b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\n\r\n", 414, "the path is longer than", True),
+        # Without a length httplib would read the body until the client closes.
+        ("post without a length", post(), 411, "needs a Content-Length", True),
     ]
     for name, data, status, text, closes in cases:
         start = time.time()
@@ -125,6 +127,13 @@ def framing_checks(port):
     check([s for s, _ in responses] == [413] and closed, f"smuggled request: {[s for s, _ in responses]}")
     responses, closed = exchange(port, post(hidden, b"Content-Length: 1\r\nContent-Length: 1\r\n"))
     check([s for s, _ in responses] == [400] and closed, f"smuggled after two lengths: {[s for s, _ in responses]}")
+    # ... nor one in the body of a GET (httplib reads no body on a GET), nor
+    # what follows a request line httplib cannot parse.
+    get_with_body = b"GET /v1/health HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % len(hidden) + hidden
+    responses, closed = exchange(port, get_with_body)
+    check([s for s, _ in responses] == [400] and closed, f"smuggled in a GET body: {[s for s, _ in responses]}")
+    responses, closed = exchange(port, b"GARBAGE\r\n\r\n" + hidden)
+    check([s for s, _ in responses] == [400] and closed, f"smuggled after garbage: {[s for s, _ in responses]}")
     # Pipelined valid requests are all answered, in order.
     responses, _ = exchange(port, hidden * 3, timeout=3)
     check([s for s, _ in responses] == [200, 200, 200], f"pipelined requests: {[s for s, _ in responses]}")

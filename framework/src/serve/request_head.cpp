@@ -49,16 +49,23 @@ std::optional<HttpResponse> check_request_head(const std::string& method, const 
       coding = &value;
     }
   }
+  // httplib reads a body on these methods only; on any other, body bytes
+  // would be parsed as the next request.
+  const bool reads_body = method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
   if (coding != nullptr) {
     // Both headers: a proxy may honour one and us the other (RFC 9112 6.3).
     if (length != nullptr) return error_response(400, "both Content-Length and Transfer-Encoding");
     if (!equals_ignoring_case(trimmed(*coding), "chunked"))
       return error_response(501, "Transfer-Encoding must be chunked");
-    if (method != "POST" && method != "PUT" && method != "PATCH" && method != "DELETE")
-      return error_response(400, "a " + method + " request cannot carry a chunked body");
+    if (!reads_body) return error_response(400, "a " + method + " request cannot carry a chunked body");
     return std::nullopt;
   }
-  if (length == nullptr) return std::nullopt;
+  // Without either header httplib would read the body until the client
+  // closes (HTTP/1.0), holding the connection to --request-timeout-ms.
+  if (length == nullptr) {
+    if (!reads_body) return std::nullopt;
+    return error_response(411, "a " + method + " request needs a Content-Length (0 for no body) or a chunked body");
+  }
   // 1*DIGIT and nothing else: no sign, no spaces inside, no list.
   const std::string digits = trimmed(*length);
   if (digits.empty() || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
@@ -66,6 +73,7 @@ std::optional<HttpResponse> check_request_head(const std::string& method, const 
   std::uint64_t bytes = 0;
   const auto parsed = std::from_chars(digits.data(), digits.data() + digits.size(), bytes);
   if (parsed.ec == std::errc::result_out_of_range || bytes > max_body) return body_too_large_response();
+  if (bytes > 0 && !reads_body) return error_response(400, "a " + method + " request cannot carry a body");
   return std::nullopt;
 }
 

@@ -25,13 +25,14 @@ using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 inline constexpr std::size_t kMaxPathLength = 1024;
 
 // nullopt when the request may be routed and its body read: a path of at
-// most kMaxPathLength characters and either no body, one Content-Length of at
-// most `max_body` bytes, or `Transfer-Encoding: chunked` alone on a method
-// whose body the server reads with that bound (POST, PUT, PATCH, DELETE).
+// most kMaxPathLength characters and, on a method whose body the server reads
+// (POST, PUT, PATCH, DELETE), one Content-Length of at most `max_body` bytes
+// or `Transfer-Encoding: chunked` alone; on any other method, no body.
 // Otherwise the response: 414 for a longer path; 400 for a malformed,
-// repeated or conflicting length or a chunked body on another method; 413 for
-// a declared length over `max_body`; 415 for a multipart body (the API takes
-// JSON); 501 for a transfer coding other than chunked.
+// repeated or conflicting length or a body on another method; 411 for a
+// body method with neither header; 413 for a declared length over
+// `max_body`; 415 for a multipart body (the API takes JSON); 501 for a
+// transfer coding other than chunked.
 std::optional<HttpResponse> check_request_head(const std::string& method, const std::string& path,
                                                const HttpHeaders& headers, std::size_t max_body);
 
