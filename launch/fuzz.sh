@@ -32,7 +32,7 @@ for t in ratings config checkpoint http; do mkdir -p "$corpus/$t"; cp -r tests/f
 cp configs/*.yaml "$corpus/config"/
 cp tests/checkpoint/golden/v1/step-*/checkpoint.h5 "$corpus/checkpoint/golden_v1.h5"
 if [ -x build/bin/recforge ]; then
-  build/bin/recforge data generate --preset tiny --out "$corpus/gen" >/dev/null
+  build/bin/recforge data generate --preset tiny --out "$corpus/gen" --force >/dev/null
   { printf '\000\002'; head -n 1000 "$corpus/gen/ratings.csv"; } >"$corpus/ratings/generated_ml_csv"
   build/bin/recforge train configs/als_tiny.yaml --set run.output_dir="$corpus/runs" --set train.epochs=1 >/dev/null 2>&1 &&
     cp "$(ls -d "$corpus"/runs/als_tiny/checkpoints/step-* | tail -1)/checkpoint.h5" "$corpus/checkpoint/als_tiny.h5"

@@ -18,7 +18,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2
 # time_cmd <command...>: prints "seconds peak_kb"
 time_cmd() { /usr/bin/time -f "%e %M" "$@" 2>&1 >/dev/null | tail -n 1; }
 
-gen=(); for _ in $(seq "$repeats"); do gen+=("$(time_cmd "$recforge" data generate --preset ml25m --out "$work/ml25m")"); done
+gen=(); for _ in $(seq "$repeats"); do gen+=("$(time_cmd "$recforge" data generate --preset ml25m --out "$work/ml25m" --force)"); done
 csv="$work/ml25m/ratings.csv"
 cat >"$work/prepare.yaml" <<YAML
 run: {log_level: warn}

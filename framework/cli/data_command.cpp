@@ -8,6 +8,7 @@
 
 #include "commands.hpp"
 #include "recforge/config/job_config.hpp"
+#include "recforge/core/error.hpp"
 #include "recforge/data/generator.hpp"
 #include "recforge/data/prepare.hpp"
 #include "recforge/log/logging.hpp"
@@ -45,6 +46,7 @@ void add_data_command(CLI::App& app, const GlobalOptions& global) {
     std::string out;
     std::string format = "movielens_csv";
     std::uint64_t seed = 42;
+    bool force = false;
   };
   auto gen = std::make_shared<GenerateOptions>();
   CLI::App* generate = data->add_subcommand(
@@ -53,9 +55,16 @@ void add_data_command(CLI::App& app, const GlobalOptions& global) {
   generate->add_option("--out", gen->out, "output directory")->required();
   generate->add_option("--format", gen->format, "movielens_csv (ratings.csv), movielens_dat (ratings.dat), "
                                                 "movielens_100k (u.data)")
+      ->check(CLI::IsMember({"movielens_csv", "movielens_dat", "movielens_100k"}))
       ->capture_default_str();
-  generate->add_option("--seed", gen->seed, "random seed")->capture_default_str();
+  generate->add_option("--seed", gen->seed, "random seed")->check(CLI::NonNegativeNumber)->capture_default_str();
+  generate->add_flag("--force", gen->force, "replace the file if --out already holds one");
   generate->callback([gen] {
+    RF_CHECK_KIND(ErrorKind::kConfig, !gen->out.empty(), "--out: an output directory is required");
+    std::error_code ec;
+    RF_CHECK_KIND(ErrorKind::kConfig,
+                  !std::filesystem::exists(gen->out, ec) || std::filesystem::is_directory(gen->out, ec), "--out ",
+                  gen->out, " exists and is not a directory");
     const data::Format format = data::parse_format(gen->format);
     const char* name = format == data::Format::kMovieLensCsv   ? "ratings.csv"
                        : format == data::Format::kMovieLensDat ? "ratings.dat"
@@ -65,6 +74,8 @@ void add_data_command(CLI::App& app, const GlobalOptions& global) {
     const data::GeneratorPreset preset = data::generator_preset(gen->preset);
     const data::RawInteractions rows = data::generate_interactions(preset, gen->seed);
     const std::string path = (std::filesystem::path(gen->out) / name).string();
+    RF_CHECK_KIND(ErrorKind::kConfig, gen->force || !std::filesystem::exists(path, ec), path,
+                  " already exists; pass --force to replace it");
     data::write_interactions(rows, path, format);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::printf("wrote %s: %lld interactions, %d users, %d items (preset %s, seed %llu) in %.1f s\n", path.c_str(),

@@ -2,6 +2,7 @@
 // learnable structure, and a round trip through every written format.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -65,6 +66,22 @@ TEST(Generator, WrittenFilesReadBackExactly) {
     EXPECT_EQ(back.items.integers, rows.items.integers);
     EXPECT_EQ(back.rating, rows.rating);
     EXPECT_EQ(back.timestamp, rows.timestamp);
+  }
+}
+
+// u.data holds whole stars from 1 to 5: a half star rounds to the nearest
+// (0.5 wrote 0, which the ML-100K reader refuses), and the file reads back.
+TEST(Generator, WholeStarFormatReadsBack) {
+  testing::TempDir dir;
+  const RawInteractions rows = generate_interactions(generator_preset("tiny"), 2);
+  ASSERT_NE(std::count(rows.rating.begin(), rows.rating.end(), 0.5f), 0) << "the preset no longer draws 0.5";
+  write_interactions(rows, dir.file("u.data"), Format::kMovieLens100k);
+  ReadOptions options;
+  options.format = Format::kMovieLens100k;
+  const RawInteractions back = read_raw_interactions(dir.file("u.data"), options);
+  ASSERT_EQ(back.rating.size(), rows.rating.size());
+  for (std::size_t i = 0; i < rows.rating.size(); ++i) {
+    EXPECT_EQ(back.rating[i], std::clamp(std::round(rows.rating[i]), 1.0f, 5.0f)) << "row " << i << ": " << rows.rating[i];
   }
 }
 

@@ -226,13 +226,14 @@ namespace {
 char* write_int(char* p, std::int64_t v) { return std::to_chars(p, p + 24, v).ptr; }
 
 char* write_rating(char* p, float r, bool half_stars) {
-  // MovieLens writes "4.0", "3.5" in ratings.csv and integers in u.data.
+  // MovieLens writes "4.0", "3.5" in ratings.csv and whole stars from 1 to 5
+  // in u.data and ratings.dat: a half star rounds to the nearest whole one
+  // (0.5 to 1; truncating wrote 0, which those formats' readers refuse).
+  if (!half_stars) return std::to_chars(p, p + 8, std::clamp<long>(std::lround(r), 1, 5)).ptr;
   const int tenths = static_cast<int>(std::lround(r * 10.0f));
   p = std::to_chars(p, p + 8, tenths / 10).ptr;
-  if (half_stars) {
-    *p++ = '.';
-    *p++ = static_cast<char>('0' + tenths % 10);
-  }
+  *p++ = '.';
+  *p++ = static_cast<char>('0' + tenths % 10);
   return p;
 }
 
