@@ -86,6 +86,21 @@ TEST_F(PrepareTest, ThresholdDedupAndKcoreFromConfig) {
   EXPECT_EQ(d.train.rating, (std::vector<float>{4.0f, 4.5f, 4.0f, 5.0f}));
 }
 
+// A filter that removes every row is a data error naming the filters' counts,
+// not a model trained on nothing with exit 0.
+TEST_F(PrepareTest, NothingLeftToTrainOnIsADataError) {
+  const std::string path = dir_.file("ratings.csv");
+  std::ofstream(path) << "userId,movieId,rating,timestamp\n1,1,4.0,1\n1,2,3.0,2\n2,1,5.0,3\n2,2,1.0,4\n";
+  RF_EXPECT_ERROR(prepare_dataset(data_config("path: " + path + "\nmin_user_interactions: 3\nsplit: {method: none}\n"
+                                              "cache: false"), 1),
+                  ErrorKind::kData,
+                  "no training interactions are left (4 rows read; removed: 0 below data.implicit_threshold, 0 "
+                  "duplicates, 4 by k-core (data.min_user_interactions 3");
+  RF_EXPECT_ERROR(prepare_dataset(data_config("path: " + path + "\nimplicit_threshold: 5.5\nsplit: {method: none}\n"
+                                              "cache: false"), 1),
+                  ErrorKind::kData, "4 below data.implicit_threshold");
+}
+
 TEST_F(PrepareTest, ConfigErrorsNameTheKey) {
   RF_EXPECT_ERROR(prepare_dataset(data_config("split: {method: none}"), 1), ErrorKind::kConfig, "data.path is required");
   RF_EXPECT_ERROR(prepare_dataset(data_config("path: a.txt\ntest_path: b.txt"), 1), ErrorKind::kConfig,

@@ -204,6 +204,26 @@ void check_data_section(const ConfigNode& data) {
                               "pre-split dataset's published split; set both to 0");
 }
 
+// Filters and splits can leave nothing to train on (or to test): a model
+// would then "train" on zero rows and report zero metrics with exit 0. Says
+// which step took the rows away.
+void check_something_left(const ConfigNode& data, const PrepareReport& report, const Dataset& dataset) {
+  std::int64_t read = 0;
+  for (const ReadReport& r : report.reads) read += r.rows;
+  const std::string method = data.section("split").get_string("method");
+  const std::string steps = fmt::format(
+      "{} rows read; removed: {} below data.implicit_threshold, {} duplicates, {} by k-core "
+      "(data.min_user_interactions {}, data.min_item_interactions {}), {} cold held-out (data.drop_cold); "
+      "split.method {} left {} for test, {} for validation",
+      read, report.below_threshold, report.duplicates_removed, report.kcore.rows_removed,
+      data.get_int("min_user_interactions"), data.get_int("min_item_interactions"), report.cold_heldout_dropped, method,
+      dataset.test.size(), dataset.valid.size());
+  RF_CHECK_KIND(ErrorKind::kData, !dataset.train.empty(), data.where(), ": no training interactions are left (", steps, ")");
+  if (dataset.test.empty() && method != "none") {
+    log::warn("data: the test split is empty ({}); evaluation will have no users", steps);
+  }
+}
+
 Dataset build(const ConfigNode& data, std::uint64_t seed, PrepareReport& report) {
   const std::string format = data.get_string("format");
   const bool synthetic = format == "synthetic";
@@ -282,6 +302,7 @@ Dataset build(const ConfigNode& data, std::uint64_t seed, PrepareReport& report)
     report.cold_heldout_dropped = drop_cold_heldout(dataset);
     drop_unused_ids({&dataset.train, &dataset.valid, &dataset.test}, dataset.users, dataset.items);
   }
+  check_something_left(data, report, dataset);
 
   Sha256 fingerprint;
   fingerprint.update(options_text(data, seed));
