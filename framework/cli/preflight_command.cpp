@@ -31,6 +31,8 @@ void add_preflight_command(CLI::App& app, const GlobalOptions& global) {
     std::vector<std::string> overrides = options->overrides;
     overrides.insert(overrides.begin(), "run.log_level=warn");
     const ConfigNode job = load_job_config(options->file, overrides, global.plugins);
+    RF_CHECK_KIND(ErrorKind::kConfig, !job["model"].is_null(),
+                  "the config has no model section; add `model:` with a `type:` (train would refuse it)");
     // The job's own set-up, watchdog included: a rank that hangs (a stuck
     // file system, a stopped process) ends the check within comm.watchdog_timeout.
     JobSession session(job, runtime, /*heartbeat_dir=*/"");
@@ -41,7 +43,13 @@ void add_preflight_command(CLI::App& app, const GlobalOptions& global) {
       std::printf("preflight of %s on %d rank(s), %s backend:\n%s%s\n", options->file.c_str(), comm.world_size(),
                   std::string(comm.backend()).c_str(), format_preflight(checks).c_str(), ok ? "all checks passed" : "FAILED");
     }
-    RF_CHECK_KIND(ErrorKind::kCommunication, ok, "preflight failed (see the table above)");
+    // The exit code says what failed first: the device (1), the collective (4), the data (3).
+    const auto failed = std::find_if(checks.begin(), checks.end(), [](const PreflightCheck& c) { return !c.ok; });
+    if (failed == checks.end()) return;
+    const ErrorKind kind = failed->name == "device"       ? ErrorKind::kCuda
+                           : failed->name == "data files" ? ErrorKind::kData
+                                                          : ErrorKind::kCommunication;
+    RF_THROW(kind, "preflight failed: ", failed->name, " (see the table above)");
   });
 }
 

@@ -12,6 +12,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <thread>
@@ -95,6 +96,12 @@ void run_server(const ServeOptions& o) {
       .scoring_threads = o.scoring_threads};
   RF_CHECK_KIND(ErrorKind::kConfig, !o.ann || serve::AnnIndex::available(),
                 "--ann needs a recforge built with Faiss (libfaiss-dev, -DRECFORGE_FAISS=ON)");
+  // A directory that does not exist yet is waited for (a training job may
+  // create it); a file never becomes one.
+  std::error_code ec;
+  RF_CHECK_KIND(ErrorKind::kConfig,
+                !std::filesystem::exists(o.model_dir, ec) || std::filesystem::is_directory(o.model_dir, ec),
+                "--model-dir ", o.model_dir, " is not a directory (a checkpoint directory or a run directory)");
   const std::string model_dir = checkpoint::checkpoint_dir_of(o.model_dir);
   serve::ModelWatcher watcher(model_dir, snapshot_options, std::chrono::milliseconds(o.poll_ms));
   watcher.poll_once();

@@ -88,6 +88,11 @@ Checkpointer::Checkpointer(const ConfigNode& section, const std::string& run_dir
       comm_(comm),
       resources_(resources),
       seed_(seed) {
+  std::error_code ec;
+  RF_CHECK_KIND(ErrorKind::kConfig,
+                !enabled_ || !fs::exists(repository_.dir(), ec) || fs::is_directory(repository_.dir(), ec),
+                section["dir"].where(), ": the checkpoint directory ", repository_.dir(),
+                " exists and is not a directory");
   retention_.keep_last = section.get_int("keep_last");
   retention_.keep_every = section.get_int("keep_every");
   if (!section["keep_best"].is_null()) retention_.best_metric = section.get_string("keep_best");
@@ -134,6 +139,19 @@ Contents Checkpointer::contents(const Position& position, const MetricValues& me
 
 void Checkpointer::save(const Position& position, const MetricValues& metrics) {
   if (!enabled_) return;
+  // A keep_best metric the evaluation does not report would keep nothing
+  // (checked, as train.early_stopping.metric is, once there are metrics; every
+  // rank has the same ones, so every rank throws).
+  if (!retention_.best_metric.empty() && !metrics.empty()) {
+    std::string names;
+    bool found = false;
+    for (const auto& [name, value] : metrics) {
+      found = found || name == retention_.best_metric;
+      names += (names.empty() ? "" : ", ") + name;
+    }
+    RF_CHECK_KIND(ErrorKind::kConfig, found, "checkpoint.keep_best '", retention_.best_metric,
+                  "' is not among the evaluation metrics (", names, ")");
+  }
   const auto fingerprint = static_cast<std::int64_t>(parameter_fingerprint(model_.parameters(), resources_));
   const std::vector<std::int64_t> fingerprints = comm_.allgather_int(fingerprint);
   for (int r = 1; r < comm_.world_size(); ++r) {

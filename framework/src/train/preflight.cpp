@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 
 #include "recforge/core/cuda_runtime.hpp"
@@ -27,6 +28,9 @@ PreflightCheck agree(Communicator& comm, const std::string& name, const std::str
 }
 
 std::string readable(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return path + " is a directory";
+  if (!std::filesystem::exists(path, ec)) return path + " does not exist";
   std::ifstream in(path, std::ios::binary);
   if (!in) return "cannot open " + path;
   char byte = 0;

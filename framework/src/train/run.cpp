@@ -70,6 +70,13 @@ std::string run_directory(const ConfigNode& run) {
 TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime) {
   const ConfigNode& run = job.section("run");
   RF_CHECK_KIND(ErrorKind::kConfig, !job["model"].is_null(), "the config has no model section; add `model:` with a `type:`");
+  // Keys that watch an evaluation metric do nothing without an evaluation.
+  for (const auto& [section, key] : {std::pair{"train", "early_stopping"}, std::pair{"checkpoint", "keep_best"}}) {
+    const ConfigNode& node = std::string(key) == "early_stopping" ? job.section(section).section(key)["metric"]
+                                                                  : job.section(section)[key];
+    RF_CHECK_KIND(ErrorKind::kConfig, node.is_null() || !job["eval"].is_null(), node.where(), ": ", node.path(),
+                  " watches an evaluation metric, but the config has no eval section");
+  }
   const std::string run_dir = run_directory(run);
   JobSession session(job, runtime, run_dir + "/heartbeats");
   Communicator* comm = &session.comm();
