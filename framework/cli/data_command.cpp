@@ -37,8 +37,13 @@ void add_data_command(CLI::App& app, const GlobalOptions& global) {
     const data::Dataset dataset = data::prepare_dataset(
         config.section("data"), static_cast<std::uint64_t>(config.section("run").get_int("seed")), &report);
     std::printf("%s\n", data::describe_dataset(dataset).c_str());
-    std::printf("fingerprint %s\ncache %s (%s, %.2f s)\n", dataset.fingerprint.c_str(), report.cache_path.c_str(),
-                report.from_cache ? "loaded" : "written", report.seconds);
+    std::printf("fingerprint %s\n", dataset.fingerprint.c_str());
+    if (report.cache_path.empty()) {
+      std::printf("cache off (data.cache: false), prepared in %.2f s\n", report.seconds);
+    } else {
+      std::printf("cache %s (%s, %.2f s)\n", report.cache_path.c_str(), report.from_cache ? "loaded" : "written",
+                  report.seconds);
+    }
   });
 
   struct GenerateOptions {

@@ -108,7 +108,10 @@ void add_export_command(CLI::App& app, const GlobalOptions&) {
   CLI::App* exp = app.add_subcommand(
       "export", "export the newest checkpoint's user and item embeddings and ids (.npy, .txt) for other tools");
   exp->add_option("dir", options->source, "a checkpoint directory or a run directory (runs/<name>)")->required();
-  exp->add_option("-o,--out", options->out, "the directory to create (must not exist)")->required();
+  exp->add_option("-o,--out", options->out, "the directory to create (must not exist)")
+      ->required()
+      ->check(CLI::Validator([](std::string& v) { return v.empty() ? std::string("an empty path") : std::string(); },
+                             "PATH", "non-empty"));
   exp->callback([options] { export_embeddings(options->source, options->out); });
 }
 

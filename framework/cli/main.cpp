@@ -25,7 +25,8 @@ int main(int argc, char** argv) {
   app.fallthrough();  // global options may follow the subcommand too
   cli::GlobalOptions global;
   app.add_option("--plugin", global.plugins, "load an out-of-tree plugin library (repeatable)");
-  app.add_option("--log-level", global.log_level, "trace, debug, info, warn, error or off");
+  app.add_option("--log-level", global.log_level, "trace, debug, info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   app.add_flag("--log-all-ranks", global.log_all_ranks, "let every rank print, not only rank 0");
 
   cli::add_train_command(app, global);

@@ -214,6 +214,24 @@ TEST_F(ReaderTest, GenericCsvMissingColumnListsTheHeader) {
                   "x.csv:1: the header has no column 'user' (data.columns.user); its columns are: uid, iid");
 }
 
+// A column mapping must be unambiguous: a header naming a column twice, or
+// two roles on one column (a dataset of self-pairs), are errors.
+TEST_F(ReaderTest, GenericCsvColumnsMustBeDistinct) {
+  ReadOptions o;
+  o.format = Format::kCsv;
+  RF_EXPECT_ERROR(read("x.csv", "user,item,user\n1,2,3\n", o), ErrorKind::kData,
+                  "x.csv:1: the header names column 'user' twice (1 and 3), so data.columns.user cannot tell which");
+  o.item_column = "user";
+  RF_EXPECT_ERROR(read("y.csv", "user,item\n1,2\n", o), ErrorKind::kConfig,
+                  "y.csv: data.columns.user and data.columns.item name the same column (1)");
+  o.header = false;
+  o.user_column = "0";
+  o.item_column = "1";
+  o.rating_column = "1";
+  RF_EXPECT_ERROR(read("z.csv", "1,2\n", o), ErrorKind::kConfig,
+                  "z.csv: data.columns.item and data.columns.rating name the same column (2)");
+}
+
 TEST_F(ReaderTest, SkipPolicyCountsAndReportsTheFirstBadLines) {
   ReadOptions o;
   o.on_bad_line = BadLinePolicy::kSkip;

@@ -91,5 +91,19 @@ TEST(RunReport, BadRunDirectoriesAreNamed) {
   RF_EXPECT_ERROR(render_run_report(dir.path().string()), ErrorKind::kData, "metrics.jsonl:2: not a metrics record");
 }
 
+// A job killed while writing leaves its last record cut off, without a
+// newline: the records before it are reported. A bad line with its newline
+// is still an error.
+TEST(RunReport, ACutOffLastRecordIsLeftOut) {
+  testing::TempDir dir;
+  write(dir.file("config.yaml"), "model:\n  type: mf\n");
+  write(dir.file("metrics.jsonl"), "{\"step\":1,\"split\":\"valid\",\"values\":{\"recall@10\":0.25}}\n"
+                                   "{\"step\":2,\"split\":\"valid\",\"values\":{\"reca");
+  const std::string html = render_run_report(dir.path().string());
+  EXPECT_NE(html.find("last evaluation (valid split), step 1"), std::string::npos) << html.substr(0, 2000);
+  write(dir.file("metrics.jsonl"), "{\"step\":1,\"split\":\"valid\",\"values\":{}}\n{\"step\": oops\n");
+  RF_EXPECT_ERROR(render_run_report(dir.path().string()), ErrorKind::kData, "metrics.jsonl:2: not a metrics record");
+}
+
 }  // namespace
 }  // namespace recforge::report

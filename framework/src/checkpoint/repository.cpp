@@ -244,7 +244,8 @@ Version CheckpointRepository::version(const std::string& name) const {
 }
 
 LoadedVersion CheckpointRepository::require_latest(std::int64_t max_bytes) const {
-  RF_CHECK_KIND(ErrorKind::kNotFound, fs::is_directory(dir_), "checkpoint directory '", dir_, "' does not exist");
+  RF_CHECK_KIND(ErrorKind::kNotFound, fs::is_directory(dir_), "checkpoint directory '", dir_, "' ",
+                fs::exists(dir_) ? "is not a directory" : "does not exist");
   std::vector<std::string> rejected;
   std::optional<LoadedVersion> loaded = load_latest(&rejected, max_bytes);
   for (const std::string& why : rejected) log::warn("checkpoint refused: {}", why);

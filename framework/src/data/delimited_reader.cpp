@@ -295,8 +295,14 @@ std::vector<std::string> split_header(std::string_view line, const Layout& layou
 
 int find_column(const std::vector<std::string>& header, const std::string& name, const std::string& path,
                 const char* key) {
-  for (std::size_t i = 0; i < header.size(); ++i)
-    if (header[i] == name) return static_cast<int>(i);
+  for (std::size_t i = 0; i < header.size(); ++i) {
+    if (header[i] != name) continue;
+    for (std::size_t j = i + 1; j < header.size(); ++j) {
+      RF_CHECK_KIND(ErrorKind::kData, header[j] != name, path, ":1: the header names column '", name, "' twice (",
+                    i + 1, " and ", j + 1, "), so ", key, " cannot tell which");
+    }
+    return static_cast<int>(i);
+  }
   std::string list;
   for (const std::string& h : header) list += (list.empty() ? "" : ", ") + h;
   RF_THROW(ErrorKind::kData, path, ":1: the header has no column '", name, "' (", key, "); its columns are: ", list);
@@ -420,6 +426,20 @@ RawInteractions parse_delimited(std::string_view bytes, const std::string& path,
     RF_CHECK_KIND(ErrorKind::kData, layout.fields >= needed, path, ":1:1: the first line has ", layout.fields,
                   " fields separated by ", delimiter_name(layout.delimiter), " but the column mapping needs ", needed,
                   delimiter_hint(first, layout), "\n  line: ", quote_line(first));
+  }
+
+  // One column per role: the same column as user and item (a typo in
+  // data.columns) would read a "dataset" of self-pairs without a word.
+  if (format == Format::kCsv || format == Format::kTsv) {
+    const std::pair<int, const char*> roles[] = {{layout.user, "user"}, {layout.item, "item"},
+                                                 {layout.rating, "rating"}, {layout.timestamp, "timestamp"}};
+    for (std::size_t a = 0; a < std::size(roles); ++a) {
+      for (std::size_t b = a + 1; b < std::size(roles); ++b) {
+        RF_CHECK_KIND(ErrorKind::kConfig, roles[a].first < 0 || roles[a].first != roles[b].first, path,
+                      ": data.columns.", roles[a].second, " and data.columns.", roles[b].second,
+                      " name the same column (", roles[a].first + 1, ")");
+      }
+    }
   }
 
   // Pass 1: chunks and their line counts.

@@ -16,6 +16,7 @@
 
 #include "recforge/config/config_diff.hpp"
 #include "recforge/core/error.hpp"
+#include "recforge/log/logging.hpp"
 #include "recforge/report/line_chart.hpp"
 
 namespace recforge::report {
@@ -39,13 +40,21 @@ std::string read_text(const fs::path& path) {
 }
 
 std::vector<Record> read_metrics(const fs::path& path) {
-  std::istringstream in(read_text(path));
+  const std::string text = read_text(path);
+  std::istringstream in(text);
   std::vector<Record> records;
   int number = 0;
   for (std::string line; std::getline(in, line);) {
     ++number;
     if (line.empty()) continue;
     const Json j = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+    // A job killed while it wrote leaves its last record cut off (no newline):
+    // the run up to it is still worth a report.
+    if (j.is_discarded() && in.eof() && !text.ends_with('\n')) {
+      log::warn("{}:{}: the last record is cut off (the job ended while writing it); reporting the {} before it",
+                path.string(), number, records.size());
+      break;
+    }
     RF_CHECK_KIND(ErrorKind::kData, j.is_object() && j.contains("step") && j["step"].is_number() &&
                                         j.contains("split") && j["split"].is_string() && j.contains("values") &&
                                         j["values"].is_object(),
