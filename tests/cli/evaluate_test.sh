@@ -71,6 +71,9 @@ same_metrics "$work/repeat.json" "$work/one.json" "$latest" 1
 /usr/bin/python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); assert len(r["times"]) == 3 and r["seconds"] == sorted(r["times"])[1], r' \
   "$work/repeat.json" || fail "times and median"
 expect_error 2 "--repeat: Value 0 not in range" "$bin" evaluate "$run" --repeat 0
+# As many sampled negatives as the catalog has items would repeat most of them.
+expect_error 2 "eval.sampled_negatives 5000 is not below the number of items" \
+  "$bin" evaluate "$run" --set eval.protocol=sampled --set eval.sampled_negatives=5000
 
 # Another protocol and cut-offs: the keys follow the overrides.
 "$bin" evaluate "$run/checkpoints" --set eval.protocol=sampled --set "eval.k=[5,10]" -o "$work/sampled.json" \

@@ -84,8 +84,8 @@ TEST(RunReport, WithoutEvalJsonTheLastValidationIsShown) {
 
 TEST(RunReport, BadRunDirectoriesAreNamed) {
   testing::TempDir dir;
-  RF_EXPECT_ERROR(render_run_report(dir.file("nope")), ErrorKind::kIo, "nope: not a directory");
-  RF_EXPECT_ERROR(render_run_report(dir.path().string()), ErrorKind::kIo, "config.yaml: cannot open");
+  RF_EXPECT_ERROR(render_run_report(dir.file("nope")), ErrorKind::kNotFound, "nope: not a directory");
+  RF_EXPECT_ERROR(render_run_report(dir.path().string()), ErrorKind::kNotFound, ": not a run directory (no config.yaml");
   write(dir.file("config.yaml"), "model:\n  type: mf\n");
   write(dir.file("metrics.jsonl"), "{\"step\":1,\"split\":\"epoch\",\"values\":{}}\n{\"step\": oops}\n");
   RF_EXPECT_ERROR(render_run_report(dir.path().string()), ErrorKind::kData, "metrics.jsonl:2: not a metrics record");

@@ -179,7 +179,11 @@ std::string html_escape(const std::string& text) {
 
 std::string render_run_report(const std::string& run_dir) {
   const fs::path dir(run_dir);
-  RF_CHECK_KIND(ErrorKind::kIo, fs::is_directory(dir), run_dir, ": not a directory");
+  // A path that is no run directory is a bad command line (exit 2), as
+  // evaluate's and export's are.
+  RF_CHECK_KIND(ErrorKind::kNotFound, fs::is_directory(dir), run_dir, ": not a directory");
+  RF_CHECK_KIND(ErrorKind::kNotFound, fs::exists(dir / "config.yaml"), run_dir,
+                ": not a run directory (no config.yaml; a run that failed before training writes none)");
   const std::string config = read_text(dir / "config.yaml");
   const std::vector<Record> records = read_metrics(dir / "metrics.jsonl");
 
