@@ -38,7 +38,7 @@
 # status is the number of failed stages.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
-out=${OUT:-build-gpu/out}
+out=$(realpath -m "${OUT:-build-gpu/out}")  # absolute: pack_logs works from /tmp
 logs=/tmp/recforge-gpu-session-logs
 mkdir -p "$out" "$logs"
 stages=${*:-build test eval train micro}
@@ -57,7 +57,8 @@ deps() {
   . /opt/rfdeps/env.sh
   grep -E "resolves|not found|missing" "$logs/unpack.log" 2>/dev/null | tee -a "$out/session.log"
   # The image's NCCL counts only with its header (a runtime-only libnccl2 cannot be built against).
-  if [ -z "${NCCL_ROOT:-}" ] && ! { ldconfig -p | grep -q libnccl.so && [ -f /usr/include/nccl.h ]; }; then
+  # (grep without -q: under pipefail, -q's early exit can fail ldconfig with SIGPIPE)
+  if [ -z "${NCCL_ROOT:-}" ] && ! { ldconfig -p | grep libnccl.so >/dev/null && [ -f /usr/include/nccl.h ]; }; then
     NCCL_ROOT=$(python3 -c 'import nvidia.nccl, os; print(os.path.dirname(nvidia.nccl.__file__))' 2>/dev/null ||
                 python3 -c 'import nvidia.nccl; print(list(nvidia.nccl.__path__)[0])' 2>/dev/null || true)
     export NCCL_ROOT

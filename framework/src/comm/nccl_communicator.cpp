@@ -63,7 +63,9 @@ class NcclCommunicator final : public Communicator {
     std::memcpy(&id, ids[0].data(), sizeof id);
     ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
     config.blocking = 0;  // non-blocking init, so a stuck peer cannot hang us outside the watchdog
-    // The watchdog starts after the communicator exists: init has its own deadline.
+    // JobSession's watchdog watches the whole set-up (this exchange and init)
+    // and, with the same timeout, fires first; the deadline bounds init for a
+    // caller without a watchdog.
     const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                              std::chrono::duration<double>(init_timeout_seconds));
     issued(ncclCommInitRankConfig(&comm_, world_size(), id, rank(), &config), deadline);

@@ -113,7 +113,9 @@ ConfigNode load_config_string(std::string_view yaml, const std::string& name) {
   YAML::Node root;
   try {
     std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml));
-    // A second document (after `---`) would be dropped without a word.
+    // A second document (after `---`) would be dropped without a word; an
+    // empty one (a trailing `---`) holds nothing to drop.
+    while (documents.size() > 1 && documents.back().IsNull()) documents.pop_back();
     RF_CHECK_KIND(ErrorKind::kConfig, documents.size() <= 1, name, ":", documents.size() > 1 ? documents[1].Mark().line + 1 : 0,
                   ": a second YAML document (after '---'); a config is one document");
     if (!documents.empty()) root = documents.front();

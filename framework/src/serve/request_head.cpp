@@ -51,7 +51,8 @@ std::optional<HttpResponse> check_request_head(const std::string& method, const 
   }
   // httplib reads a body on these methods only; on any other, body bytes
   // would be parsed as the next request.
-  const bool reads_body = method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
+  const bool reads_body =
+      method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE" || method == "PRI";
   if (coding != nullptr) {
     // Both headers: a proxy may honour one and us the other (RFC 9112 6.3).
     if (length != nullptr) return error_response(400, "both Content-Length and Transfer-Encoding");

@@ -104,22 +104,24 @@ TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime) 
   auto model = ModelRegistry::instance().get(model_config.get_string("type")).create(model_config);
   model->build(ModelContext{&dataset, &resources, comm, seed});
 
-  // The run's files once its data and model stand: a job that fails on its
-  // input leaves no run for `recforge report` to show.
+  checkpoint::Checkpointer checkpointer(job.section("checkpoint"), run_dir, config_text, *model, dataset, *comm,
+                                        resources, seed);
+  const auto resumed_at = checkpointer.restore();
+  std::unique_ptr<Evaluator> evaluator;
+  if (!job["eval"].is_null()) {
+    const ConfigNode& eval_config = job.section("eval");
+    evaluator = EvaluatorRegistry::instance().get(eval_config.get_string("type")).create(eval_config);
+  }
+
+  // The run's files once its data, model, checkpoints and evaluator stand: a
+  // job that fails on its input leaves no run for `recforge report` to show.
   std::unique_ptr<MetricsLog> metrics;
   if (comm->rank() == 0) {
     std::ofstream(run_dir + "/config.yaml") << config_text;
     metrics = std::make_unique<MetricsLog>(run_dir + "/metrics.jsonl");
   }
   Trainer trainer(job.section("train"), *model, dataset, *comm, resources, seed, metrics.get());
-  checkpoint::Checkpointer checkpointer(job.section("checkpoint"), run_dir, config_text, *model, dataset, *comm,
-                                        resources, seed);
-  if (const auto position = checkpointer.restore()) trainer.set_start(*position);
-  std::unique_ptr<Evaluator> evaluator;
-  if (!job["eval"].is_null()) {
-    const ConfigNode& eval_config = job.section("eval");
-    evaluator = EvaluatorRegistry::instance().get(eval_config.get_string("type")).create(eval_config);
-  }
+  if (resumed_at) trainer.set_start(*resumed_at);
   const EvalContext eval_context{&dataset, &resources, comm, seed};
   // Validation data for epochs; the test split only when there is no validation split.
   const bool has_valid = !dataset.valid.empty();
