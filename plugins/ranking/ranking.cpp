@@ -105,6 +105,14 @@ class RankingEvaluator final : public Evaluator {
   std::string_view type() const override { return "ranking"; }
 
   MetricValues evaluate(Model& model, const data::InteractionTable& heldout, const EvalContext& ctx) override;
+
+  // Negatives are drawn with replacement among a user's unseen items: with as
+  // many as the catalog holds, most would repeat and the metric would change
+  // meaning (a full ranking is what such a setting asks for).
+  void check_data(const data::Dataset& d) const override {
+    RF_CHECK_KIND(ErrorKind::kConfig, !sampled_ || negatives_ < d.num_items(), "eval.sampled_negatives ", negatives_,
+                  " is not below the number of items (", d.num_items(), "); use eval.protocol: full to rank them all");
+  }
   std::string format(const MetricValues& values) const override;
 
  private:
@@ -320,11 +328,7 @@ void RankingEvaluator::sampled_ranking(Model& model, const data::InteractionTabl
   const data::Dataset& d = *ctx.dataset;
   const Resources& res = *ctx.resources;
   const std::int64_t columns = negatives_ + 1;
-  // Negatives are drawn with replacement among a user's unseen items: with as
-  // many as the catalog holds, most would repeat and the metric would change
-  // meaning (a full ranking is what such a setting asks for).
-  RF_CHECK_KIND(ErrorKind::kConfig, negatives_ < d.num_items(), "eval.sampled_negatives ", negatives_,
-                " is not below the number of items (", d.num_items(), "); use eval.protocol: full to rank them all");
+  check_data(d);
   // Candidates for every held-out row, drawn once: uniform items the user has in
   // neither training nor held-out data, from (seed, row, j) only.
   auto& candidates = candidates_[&heldout];

@@ -56,6 +56,28 @@ TEST(YamlLoader, AliasBombIsRejected) {
   RF_EXPECT_ERROR(load_config_string(yaml, "bomb.yaml"), ErrorKind::kConfig, "YAML nodes");
 }
 
+// A config is one document: a second would be dropped. Markers alone (a
+// leading or trailing `---`, a final `...`) start no second document.
+TEST(YamlLoader, ASecondDocumentIsAnError) {
+  RF_EXPECT_ERROR(load_config_string("a: 1\n---\nb: 2\n", "two.yaml"), ErrorKind::kConfig,
+                  "two.yaml:2: a second YAML document");
+  RF_EXPECT_ERROR(load_config_string("# c\na: 1\n...\n# c\nb: 2\n", "end.yaml"), ErrorKind::kConfig,
+                  "end.yaml:3: a second YAML document");
+  RF_EXPECT_ERROR(load_config_string("a: 1\n--- {b: 2}\n", "inline.yaml"), ErrorKind::kConfig,
+                  "inline.yaml:2: a second YAML document");
+  EXPECT_EQ(load_config_string("# c\n---\na: 1\n---\n# only a comment\n...\n", "one.yaml")["a"].as_int(), 1);
+  EXPECT_EQ(load_config_string("a: |\n  ---\n  text\n", "block.yaml")["a"].as_string(), "---\ntext\n");
+}
+
+// yaml-cpp reads some invalid bytes as a byte-order mark and the rest as
+// nothing (a config of defaults); its LoadAll loops on this one (the fuzzer's).
+TEST(YamlLoader, InvalidUtf8IsRejectedWithItsPosition) {
+  RF_EXPECT_ERROR(load_config_string("a: 1\nb: \"x\xfe\xff\"\n", "bom.yaml"), ErrorKind::kConfig,
+                  "bom.yaml:2:6: config is not valid UTF-8");
+  RF_EXPECT_ERROR(load_config_string("\xc3", "cut.yaml"), ErrorKind::kConfig, "cut.yaml:1:1: config is not valid UTF-8");
+  EXPECT_EQ(load_config_string("name: \"caf\xc3\xa9\"\n", "ok.yaml")["name"].as_string(), "caf\xc3\xa9");
+}
+
 TEST(YamlLoader, MissingFileIsAConfigError) {
   RF_EXPECT_ERROR(load_config_file("/nonexistent/x.yaml"), ErrorKind::kConfig,
                   "config file '/nonexistent/x.yaml' does not exist");
@@ -86,6 +108,11 @@ TEST(ConfigOverride, MalformedAssignmentsAreErrors) {
   RF_EXPECT_ERROR(apply_config_override(root, "no_equals_sign"), ErrorKind::kConfig, "expected key.path=value");
   RF_EXPECT_ERROR(apply_config_override(root, "a.b=3"), ErrorKind::kConfig, "'a' is not a section");
   RF_EXPECT_ERROR(apply_config_override(root, "x..y=3"), ErrorKind::kConfig, "empty key");
+  // YAML reads an empty value as null, which would quietly mean the default.
+  RF_EXPECT_ERROR(apply_config_override(root, "a= "), ErrorKind::kConfig,
+                  "--set a= : no value (write a='' for an empty string, or a=null for the default)");
+  apply_config_override(root, "a=''");
+  EXPECT_EQ(root["a"].as_string(), "");
 }
 
 TEST(ConfigNode, ToYamlRoundTrips) {

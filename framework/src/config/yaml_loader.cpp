@@ -3,13 +3,16 @@
 // nesting and expands aliases; both can be turned against it).
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 #include <vector>
 
 #include "recforge/config/config_node.hpp"
 #include "recforge/core/error.hpp"
+#include "recforge/core/utf8.hpp"
 
 namespace recforge {
 namespace {
@@ -100,6 +103,34 @@ struct Converter {
   }
 };
 
+// The line where a second, non-empty YAML document starts, or 0. Found from
+// the document markers (`---`, `...` at the start of a line, where YAML alone
+// reads them) rather than by yaml-cpp's LoadAll, which loops for ever on some
+// malformed input (found by the config fuzzer).
+int second_document_line(std::string_view yaml) {
+  bool content = false;  // the first document has begun
+  int marker = 0;        // a marker after it
+  int number = 0;
+  for (std::size_t start = 0; start < yaml.size();) {
+    std::size_t end = yaml.find('\n', start);
+    if (end == std::string_view::npos) end = yaml.size();
+    std::string_view line = yaml.substr(start, end - start);
+    start = end + 1;
+    ++number;
+    const bool is_marker = (line.starts_with("---") || line.starts_with("...")) &&
+                           (line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r');
+    if (is_marker) {
+      if (content && marker == 0) marker = number;
+      line.remove_prefix(3);  // `--- {a: 1}`: content on the marker's line
+    }
+    const std::size_t first = line.find_first_not_of(" \t\r");
+    if (first == std::string_view::npos || line[first] == '#' || (line[first] == '%' && !content)) continue;
+    if (marker != 0) return marker;
+    content = true;
+  }
+  return 0;
+}
+
 }  // namespace
 
 ConfigNode load_config_string(std::string_view yaml, const std::string& name) {
@@ -107,18 +138,24 @@ ConfigNode load_config_string(std::string_view yaml, const std::string& name) {
                 " bytes; the limit is ", kMaxConfigBytes);
   RF_CHECK_KIND(ErrorKind::kConfig, yaml.find('\0') == std::string_view::npos, name,
                 ": config contains a NUL byte");
+  // yaml-cpp takes some invalid bytes for a byte-order mark and reads the
+  // rest as nothing at all: a config of defaults, with no error.
+  if (const std::size_t bad = first_invalid_utf8(yaml); bad != std::string_view::npos) {
+    const auto line = 1 + std::count(yaml.begin(), yaml.begin() + static_cast<std::ptrdiff_t>(bad), '\n');
+    const std::size_t line_start = yaml.rfind('\n', bad == 0 ? 0 : bad - 1);
+    const std::size_t column = line_start == std::string_view::npos || bad == 0 ? bad + 1 : bad - line_start;
+    RF_THROW(ErrorKind::kConfig, name, ":", line, ":", column, ": config is not valid UTF-8");
+  }
   const int depth = approximate_depth(yaml);
   RF_CHECK_KIND(ErrorKind::kConfig, depth <= kMaxDepth, name, ": config nests about ", depth,
                 " levels deep; the limit is ", kMaxDepth);
   YAML::Node root;
   try {
-    std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml));
-    // A second document (after `---`) would be dropped without a word; an
-    // empty one (a trailing `---`) holds nothing to drop.
-    while (documents.size() > 1 && documents.back().IsNull()) documents.pop_back();
-    RF_CHECK_KIND(ErrorKind::kConfig, documents.size() <= 1, name, ":", documents.size() > 1 ? documents[1].Mark().line + 1 : 0,
-                  ": a second YAML document (after '---'); a config is one document");
-    if (!documents.empty()) root = documents.front();
+    // A second document (after `---`) would be dropped without a word.
+    if (const int line = second_document_line(yaml); line > 0) {
+      RF_THROW(ErrorKind::kConfig, name, ":", line, ": a second YAML document (after '---' or '...'); a config is one document");
+    }
+    root = YAML::Load(std::string(yaml));
   } catch (const YAML::Exception& e) {
     RF_THROW(ErrorKind::kConfig, name, ":", e.mark.line + 1, ":", e.mark.column + 1, ": invalid YAML: ", e.msg);
   }

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "recforge/core/utf8.hpp"
+
 namespace recforge::data::detail {
 
 // A quoted field whose opening quote is line[pos]: its text with "" unescaped
@@ -103,32 +105,6 @@ inline FieldStatus parse_timestamp(std::string_view text, std::int64_t& out) {
   return parse_id(text, out);
 }
 
-// True when `text` is valid UTF-8 (no overlongs, no surrogates).
-inline bool valid_utf8(std::string_view text) {
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    int extra = 0;
-    std::uint32_t code = 0;
-    if ((c & 0xE0) == 0xC0) { extra = 1; code = c & 0x1F; }
-    else if ((c & 0xF0) == 0xE0) { extra = 2; code = c & 0x0F; }
-    else if ((c & 0xF8) == 0xF0) { extra = 3; code = c & 0x07; }
-    else return false;
-    if (i + static_cast<std::size_t>(extra) >= text.size()) return false;  // truncated sequence
-    for (int k = 1; k <= extra; ++k) {
-      const auto cc = static_cast<unsigned char>(text[i + static_cast<std::size_t>(k)]);
-      if ((cc & 0xC0) != 0x80) return false;
-      code = (code << 6) | (cc & 0x3F);
-    }
-    static constexpr std::uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-    if (code < kMin[extra] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return false;
-    i += static_cast<std::size_t>(extra) + 1;
-  }
-  return true;
-}
+using recforge::valid_utf8;  // core/utf8.hpp
 
 }  // namespace recforge::data::detail

@@ -111,6 +111,7 @@ TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime) 
   if (!job["eval"].is_null()) {
     const ConfigNode& eval_config = job.section("eval");
     evaluator = EvaluatorRegistry::instance().get(eval_config.get_string("type")).create(eval_config);
+    evaluator->check_data(dataset);
   }
 
   // The run's files once its data, model, checkpoints and evaluator stand: a

@@ -37,6 +37,9 @@ class Evaluator {
   virtual MetricValues evaluate(Model& model, const data::InteractionTable& heldout, const EvalContext& context) = 0;
   // A console table of evaluate()'s result.
   virtual std::string format(const MetricValues& values) const;
+  // Config errors only the data can show (more sampled negatives than items),
+  // checked before training rather than at the first evaluation.
+  virtual void check_data(const data::Dataset& dataset) const { (void)dataset; }
 };
 
 }  // namespace recforge
