@@ -123,7 +123,8 @@ void run_server(const ServeOptions& o) {
   const auto refuse = [&api, &answer](httplib::Response& res, const serve::HttpResponse& out) {
     api.count("http", out.status);
     answer(res, out);
-    HttpServer::close_after_response();  // what is left of the body is never read as a request
+    res.set_header("Connection", "close");  // so the client does not send its next request on it
+    HttpServer::close_after_response();     // what is left of the body is never read as a request
   };
   server.set_pre_routing_handler([&](const httplib::Request& req, httplib::Response& res) {
     const auto refused = serve::check_request_head(req.method, req.path, {req.headers.begin(), req.headers.end()}, o.max_body);
@@ -168,6 +169,7 @@ void run_server(const ServeOptions& o) {
                        : res.status == 414 ? "the request line is too long"
                                            : "request failed";
     res.set_content(fmt::format("{{\"error\":\"{}\"}}\n", what), "application/json");
+    res.set_header("Connection", "close");
     HttpServer::close_after_response();
   });
 

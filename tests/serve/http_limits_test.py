@@ -127,6 +127,13 @@ def framing_checks(port):
     check([s for s, _ in responses] == [413] and closed, f"smuggled request: {[s for s, _ in responses]}")
     responses, closed = exchange(port, post(hidden, b"Content-Length: 1\r\nContent-Length: 1\r\n"))
     check([s for s, _ in responses] == [400] and closed, f"smuggled after two lengths: {[s for s, _ in responses]}")
+    # A refused request's response says the connection closes.
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(REQUEST_TIMEOUT_S + 3)
+    s.sendall(post())
+    head = s.recv(65536).partition(b"\r\n\r\n")[0]
+    s.close()
+    check(head.startswith(b"HTTP/1.1 411") and b"\r\nConnection: close" in head, f"refusal head: {head!r}")
     # ... nor one in the body of a GET (httplib reads no body on a GET), nor
     # what follows a request line httplib cannot parse.
     get_with_body = b"GET /v1/health HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % len(hidden) + hidden
