@@ -11,6 +11,7 @@
 #include "recforge/core/error.hpp"
 #include "recforge/data/generator.hpp"
 #include "recforge/data/prepare.hpp"
+#include "recforge/io/paths.hpp"
 #include "recforge/log/logging.hpp"
 
 namespace recforge::cli {
@@ -66,10 +67,8 @@ void add_data_command(CLI::App& app, const GlobalOptions& global) {
   generate->add_flag("--force", gen->force, "replace the file if --out already holds one");
   generate->callback([gen] {
     RF_CHECK_KIND(ErrorKind::kConfig, !gen->out.empty(), "--out: an output directory is required");
-    std::error_code ec;
-    RF_CHECK_KIND(ErrorKind::kConfig,
-                  !std::filesystem::exists(gen->out, ec) || std::filesystem::is_directory(gen->out, ec), "--out ",
-                  gen->out, " exists and is not a directory");
+    RF_CHECK_KIND(ErrorKind::kConfig, io::absent_or_directory(gen->out), "--out ", gen->out,
+                  " exists and is not a directory");
     const data::Format format = data::parse_format(gen->format);
     const char* name = format == data::Format::kMovieLensCsv   ? "ratings.csv"
                        : format == data::Format::kMovieLensDat ? "ratings.dat"
@@ -79,7 +78,7 @@ void add_data_command(CLI::App& app, const GlobalOptions& global) {
     const data::GeneratorPreset preset = data::generator_preset(gen->preset);
     const data::RawInteractions rows = data::generate_interactions(preset, gen->seed);
     const std::string path = (std::filesystem::path(gen->out) / name).string();
-    RF_CHECK_KIND(ErrorKind::kConfig, gen->force || !std::filesystem::exists(path, ec), path,
+    RF_CHECK_KIND(ErrorKind::kConfig, gen->force || !std::filesystem::exists(path), path,
                   " already exists; pass --force to replace it");
     data::write_interactions(rows, path, format);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -21,6 +21,7 @@
 #include "http_server.hpp"
 #include "recforge/checkpoint/repository.hpp"
 #include "recforge/core/error.hpp"
+#include "recforge/io/paths.hpp"
 #include "recforge/log/logging.hpp"
 #include "recforge/serve/ann_index.hpp"
 #include "recforge/serve/http_api.hpp"
@@ -98,10 +99,7 @@ void run_server(const ServeOptions& o) {
                 "--ann needs a recforge built with Faiss (libfaiss-dev, -DRECFORGE_FAISS=ON)");
   // A directory that does not exist yet is waited for (a training job may
   // create it); a file never becomes one.
-  std::error_code ec;
-  RF_CHECK_KIND(ErrorKind::kConfig,
-                !std::filesystem::exists(o.model_dir, ec) || std::filesystem::is_directory(o.model_dir, ec),
-                "--model-dir ", o.model_dir, " is not a directory (a checkpoint directory or a run directory)");
+  RF_CHECK_KIND(ErrorKind::kConfig, io::absent_or_directory(o.model_dir), "--model-dir ", o.model_dir, " is not a directory (a checkpoint directory or a run directory)");
   const std::string model_dir = checkpoint::checkpoint_dir_of(o.model_dir);
   serve::ModelWatcher watcher(model_dir, snapshot_options, std::chrono::milliseconds(o.poll_ms));
   watcher.poll_once();
@@ -160,17 +158,14 @@ void run_server(const ServeOptions& o) {
   // Errors httplib produces itself (400 malformed request, 404 a method no
   // route takes, 413, 414). Their connection closes: after a malformed
   // request line the rest of the stream cannot be trusted to start a request.
-  server.set_error_handler([&api](const httplib::Request&, httplib::Response& res) {
+  server.set_error_handler([&refuse](const httplib::Request&, httplib::Response& res) {
     if (!res.body.empty()) return;
-    api.count("http", res.status);
     const char* what = res.status == 413   ? "request body too large"
                        : res.status == 400 ? "malformed request"
                        : res.status == 404 ? "no such endpoint or method"
                        : res.status == 414 ? "the request line is too long"
                                            : "request failed";
-    res.set_content(fmt::format("{{\"error\":\"{}\"}}\n", what), "application/json");
-    res.set_header("Connection", "close");
-    HttpServer::close_after_response();
+    refuse(res, serve::error_response(res.status, what));
   });
 
   const int port = server.bind(o.host, o.port);

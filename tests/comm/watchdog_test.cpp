@@ -62,6 +62,15 @@ TEST(Watchdog, QuietWhenCollectivesFinishInTime) {
   EXPECT_EQ(recorder.count(), 0u);
 }
 
+// A rank's heartbeat file: (completed collectives, a collective in flight).
+std::pair<std::uint64_t, int> heartbeat(const testing::TempDir& dir, int rank) {
+  std::ifstream in(dir.file("rank-" + std::to_string(rank)));
+  std::uint64_t completed = 99;
+  int in_flight = 1;
+  in >> completed >> in_flight;
+  return {completed, in_flight};
+}
+
 TEST(Watchdog, WritesHeartbeatsAndReportsLaggingPeers) {
   testing::TempDir dir;
   Recorder recorder;
@@ -72,12 +81,7 @@ TEST(Watchdog, WritesHeartbeatsAndReportsLaggingPeers) {
     watchdog.end();
     std::this_thread::sleep_for(200ms);
   }
-  std::ifstream in(dir.file("rank-1"));
-  std::uint64_t completed = 0;
-  int in_flight = 1;
-  in >> completed >> in_flight;
-  EXPECT_EQ(completed, 3u);
-  EXPECT_EQ(in_flight, 0);
+  EXPECT_EQ(heartbeat(dir, 1), (std::pair<std::uint64_t, int>{3, 0}));
   // Rank 0 waiting in #9 sees rank 1 fresh but behind.
   Watchdog observer({.timeout_seconds = 60, .heartbeat_dir = dir.path().string(), .poll_seconds = 10}, 0, 2,
                     recorder.handler());
@@ -100,12 +104,7 @@ TEST(Watchdog, WatchesAPhaseWithoutCountingIt) {
     watchdog.end();
     std::this_thread::sleep_for(200ms);
   }
-  std::ifstream in(dir.file("rank-0"));
-  std::uint64_t completed = 99;
-  int in_flight = 1;
-  in >> completed >> in_flight;
-  EXPECT_EQ(completed, 0u);
-  EXPECT_EQ(in_flight, 0);
+  EXPECT_EQ(heartbeat(dir, 0), (std::pair<std::uint64_t, int>{0, 0}));
   EXPECT_EQ(recorder.count(), 0u);
 
   Watchdog stuck({.timeout_seconds = 0.2, .poll_seconds = 0.01}, 1, 2, recorder.handler());

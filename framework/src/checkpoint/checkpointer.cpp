@@ -13,6 +13,7 @@
 #include "recforge/core/resources.hpp"
 #include "recforge/core/sha256.hpp"
 #include "recforge/data/interactions.hpp"
+#include "recforge/io/paths.hpp"
 #include "recforge/kernels/rows.hpp"
 #include "recforge/log/logging.hpp"
 #include "recforge/model/model.hpp"
@@ -88,10 +89,7 @@ Checkpointer::Checkpointer(const ConfigNode& section, const std::string& run_dir
       comm_(comm),
       resources_(resources),
       seed_(seed) {
-  std::error_code ec;
-  RF_CHECK_KIND(ErrorKind::kConfig,
-                !enabled_ || !fs::exists(repository_.dir(), ec) || fs::is_directory(repository_.dir(), ec),
-                section["dir"].where(), ": the checkpoint directory ", repository_.dir(),
+  RF_CHECK_KIND(ErrorKind::kConfig, !enabled_ || io::absent_or_directory(repository_.dir()), section["dir"].where(), ": the checkpoint directory ", repository_.dir(),
                 " exists and is not a directory");
   retention_.keep_last = section.get_int("keep_last");
   retention_.keep_every = section.get_int("keep_every");

@@ -211,6 +211,8 @@ void check_something_left(const ConfigNode& data, const PrepareReport& report, c
   std::int64_t read = 0;
   for (const ReadReport& r : report.reads) read += r.rows;
   const std::string method = data.section("split").get_string("method");
+  const bool test_empty = dataset.test.empty() && method != "none";
+  if (!dataset.train.empty() && !test_empty) return;
   const std::string steps = fmt::format(
       "{} rows read; removed: {} below data.implicit_threshold, {} duplicates, {} by k-core "
       "(data.min_user_interactions {}, data.min_item_interactions {}), {} cold held-out (data.drop_cold); "
@@ -219,7 +221,7 @@ void check_something_left(const ConfigNode& data, const PrepareReport& report, c
       data.get_int("min_user_interactions"), data.get_int("min_item_interactions"), report.cold_heldout_dropped, method,
       dataset.test.size(), dataset.valid.size());
   RF_CHECK_KIND(ErrorKind::kData, !dataset.train.empty(), data.where(), ": no training interactions are left (", steps, ")");
-  if (dataset.test.empty() && method != "none") {
+  if (test_empty) {
     log::warn("data: the test split is empty ({}); evaluation will have no users", steps);
   }
 }

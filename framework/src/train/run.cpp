@@ -15,6 +15,7 @@
 #include "recforge/comm/signals.hpp"
 #include "recforge/core/cuda_runtime.hpp"
 #include "recforge/eval/evaluator.hpp"
+#include "recforge/io/paths.hpp"
 #include "recforge/log/logging.hpp"
 #include "recforge/registry/plugin_registry.hpp"
 #include "recforge/train/job_session.hpp"
@@ -61,9 +62,7 @@ std::string run_directory(const ConfigNode& run) {
   RF_CHECK_KIND(ErrorKind::kConfig, one_component, run["name"].where(), ": run.name '", name,
                 "' must be one directory name (no '/', not '.' or '..'); runs go to <run.output_dir>/<run.name>/");
   const std::string output_dir = run.get_string("output_dir");
-  std::error_code ec;
-  RF_CHECK_KIND(ErrorKind::kConfig, !std::filesystem::exists(output_dir, ec) || std::filesystem::is_directory(output_dir, ec),
-                run["output_dir"].where(), ": run.output_dir '", output_dir, "' exists and is not a directory");
+  RF_CHECK_KIND(ErrorKind::kConfig, io::absent_or_directory(output_dir), run["output_dir"].where(), ": run.output_dir '", output_dir, "' exists and is not a directory");
   return (std::filesystem::path(output_dir) / name).string();
 }
 
@@ -71,10 +70,9 @@ TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime) 
   const ConfigNode& run = job.section("run");
   RF_CHECK_KIND(ErrorKind::kConfig, !job["model"].is_null(), "the config has no model section; add `model:` with a `type:`");
   // Keys that watch an evaluation metric do nothing without an evaluation.
-  for (const auto& [section, key] : {std::pair{"train", "early_stopping"}, std::pair{"checkpoint", "keep_best"}}) {
-    const ConfigNode& node = std::string(key) == "early_stopping" ? job.section(section).section(key)["metric"]
-                                                                  : job.section(section)[key];
-    RF_CHECK_KIND(ErrorKind::kConfig, node.is_null() || !job["eval"].is_null(), node.where(), ": ", node.path(),
+  for (const ConfigNode* node :
+       {&job.section("train").section("early_stopping")["metric"], &job.section("checkpoint")["keep_best"]}) {
+    RF_CHECK_KIND(ErrorKind::kConfig, node->is_null() || !job["eval"].is_null(), node->where(), ": ", node->path(),
                   " watches an evaluation metric, but the config has no eval section");
   }
   const std::string run_dir = run_directory(run);
