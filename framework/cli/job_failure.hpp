@@ -13,7 +13,8 @@ namespace recforge::cli {
 
 // Runs `body`. On an error in a job of several ranks: prints this rank's
 // message and aborts the job (MPI_Abort) with the error's exit code; a single
-// process rethrows for main() to report.
+// process rethrows for main() to report. An AgreedError (every rank raised
+// it) ends the job in order instead (DistributedRuntime::stop_together).
 void run_job_rank(DistributedRuntime& runtime, const std::function<void()>& body);
 
 }  // namespace recforge::cli

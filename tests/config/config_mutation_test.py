@@ -275,7 +275,8 @@ def check_under_mpirun(recforge, samples, work):
                 mutant.file not in decisions[0]:
             failures.append(f"mpirun {mutant.kind} {mutant.entry.path}: exit {proc.returncode}, "
                             f"decisions {decisions}\n{output[-1500:]}")
-    # Ranks started with different configs (MPMD): the hash check stops both.
+    # Ranks started with different configs (MPMD): the hash check stops both,
+    # in order (every rank decided it alike: no MPI_Abort).
     base = open(samples[0].source).read()
     configs = []
     for epochs in (2, 3):
@@ -291,7 +292,8 @@ def check_under_mpirun(recforge, samples, work):
     decisions = rank_decisions(output)
     want = "train.epochs: 2 on rank 0, 3 on rank 1"
     if proc.returncode != 2 or sorted(decisions) != [0, 1] or any(want not in d for d in decisions.values()) \
-            or "prepar" in output.lower() or os.path.exists(os.path.join(work, "runs", "tiny", "metrics.jsonl")):
+            or "prepar" in output.lower() or os.path.exists(os.path.join(work, "runs", "tiny", "metrics.jsonl")) \
+            or "MPI_ABORT was invoked" in output:
         failures.append(f"different configs: exit {proc.returncode}, decisions {decisions}\n{output[-1500:]}")
     return failures
 

@@ -31,9 +31,31 @@ TEST(Error, AssertIsAnInternalError) {
   }
 }
 
+// An agreed check throws the subclass the job runner ends in order; a caller
+// that only knows Error still catches it with its kind and message.
+TEST(Error, AgreedCheckThrowsAnAgreedErrorOfItsKind) {
+  const long non_finite = 2;
+  try {
+    RF_CHECK_AGREED(ErrorKind::kNumerical, non_finite == 0, "step 7: ", non_finite, " non-finite values");
+    FAIL() << "RF_CHECK_AGREED did not throw";
+  } catch (const AgreedError& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kNumerical);
+    EXPECT_EQ(e.message(), "step 7: 2 non-finite values");
+  }
+  EXPECT_THROW(RF_THROW_AGREED(ErrorKind::kConfig, "ranks differ"), Error);
+  // A plain check is not an agreed one: it must keep the fast abort.
+  try {
+    RF_CHECK_KIND(ErrorKind::kNumerical, false, "local");
+    FAIL() << "RF_CHECK_KIND did not throw";
+  } catch (const Error& e) {
+    EXPECT_EQ(dynamic_cast<const AgreedError*>(&e), nullptr);
+  }
+}
+
 TEST(Error, PassingChecksDoNothing) {
   EXPECT_NO_THROW(RF_CHECK(true, "never"));
   EXPECT_NO_THROW(RF_ASSERT(true));
+  EXPECT_NO_THROW(RF_CHECK_AGREED(ErrorKind::kNumerical, true, "never"));
 }
 
 }  // namespace

@@ -147,6 +147,7 @@ def cases(quick, fuzz_seconds):
         (["N1"], script("tests/train/faults_test.sh", "nan", n(20))),
         (["N1"], script("tests/train/faults_test.sh", "nan_grad", n(20))),
         (["N1"], script("tests/train/faults_test.sh", "nan_param", n(20))),
+        (["N1"], script("tests/train/faults_test.sh", "late_stop", n(3))),
         (["N1"], script("tests/train/faults_test.sh", "skip", n(20))),
         (["N1"], script("tests/train/faults_test.sh", "clean", 1)),
         (["N1"], gtest("checkpoint/checkpoint_resume_test", "NonFinite.*")),

@@ -8,7 +8,11 @@
 #   nan_grad  a value of rank 1's gradient turns NaN: the same, the parameter named (N1)
 #   nan_param an embedding row the step used turns NaN, on rank 1 in odd trials and
 #             rank 0 in even ones: the same, the parameter named (N1); in every nan
-#             case no committed checkpoint holds a non-finite value
+#             case no committed checkpoint holds a non-finite value, and (as for
+#             desync and flip, which every rank decides alike) both ranks' reports
+#             reach the output and the job ends without MPI_Abort
+#   late_stop rank 0's loss turns NaN and rank 1 is held before the barrier that
+#             ends the agreed stop: rank 0 aborts the job after 10 s, exit code 5
 #   skip      nan_policy skip_step and rank 1's loss NaN at the last step S: exit 0,
 #             and the parameters and Adam moments equal a clean run's after S steps
 #   clean     10,000 steps without a fault: no false alarm (fingerprints every 10)
@@ -43,6 +47,12 @@ fail() { echo "FAIL ($case): $*"; echo "--- output ---"; tail -n 30 "$work/out";
 now() { date +%s.%N; }
 elapsed_since() { awk -v a="$1" -v b="$(now)" 'BEGIN {printf "%.1f", b - a}'; }
 expect_text() { grep -q -- "$1" "$work/out" || fail "output lacks: $1"; }
+# An agreed failure (every rank decided it from one collective) ends in order:
+# both ranks' reports reach the output, and no rank aborts the job.
+expect_both_ranks_report() {
+  [ "$(grep -c "\[error\] rank [01]: $1" "$work/out")" -eq 2 ] || fail "not both ranks reported: $1"
+  ! grep -q "MPI_ABORT was invoked" "$work/out" || fail "an agreed stop went through MPI_Abort"
+}
 # Every committed version verifies and holds only finite values (none may
 # have been written from the poisoned state).
 expect_finite_checkpoints() {
@@ -53,7 +63,7 @@ expect_finite_checkpoints() {
 
 seed=${RECFORGE_TEST_SEED:-$RANDOM}
 RANDOM=$seed
-declare -A reliability_id=([oom_limit]=F10 [nan_grad]=N1 [nan_param]=N1 [skip]=N1 [clean]=N1 [stop]=F6 [desync]=F7 [sigusr1]=F8 [sigterm]=F8 [oom]=F10 [nan]=N1 [flip]=N2 [throw]=F2)
+declare -A reliability_id=([oom_limit]=F10 [nan_grad]=N1 [nan_param]=N1 [skip]=N1 [clean]=N1 [stop]=F6 [desync]=F7 [sigusr1]=F8 [sigterm]=F8 [oom]=F10 [nan]=N1 [late_stop]=N1 [flip]=N2 [throw]=F2)
 here=$(cd "$(dirname "$0")" && pwd)
 
 # Starts the job (extra arguments go to `recforge train`), sends SIG<$1> to
@@ -104,22 +114,24 @@ one_trial() {
         [ "$code" -eq 5 ] || fail "exit code $code, expected 5"
         expect_text "step $step: 1 non-finite values in the loss, gradients or parameters used"
         expect_text "rank 1 found the loss"
+        expect_both_ranks_report "numerical error: step $step: "
         expect_finite_checkpoints ;;
       nan_grad)
         [ "$code" -eq 5 ] || fail "exit code $code, expected 5"
         expect_text "step $step: [0-9]* non-finite values in the loss, gradients or parameters used"
         expect_text "step $step: rank 1 found 1 in the gradient of '"
+        expect_both_ranks_report "numerical error: step $step: "
         expect_finite_checkpoints ;;
       nan_param)
         [ "$code" -eq 5 ] || fail "exit code $code, expected 5"
         expect_text "step $step: [0-9]* non-finite values in the loss, gradients or parameters used"
         expect_text "step $step: rank $rank found .*[0-9] in the values of '"
-        [ "$(grep -c "\[error\] rank [01]: numerical error: step $step: " "$work/out")" -eq 2 ] ||
-          fail "not both ranks stopped at step $step"
+        expect_both_ranks_report "numerical error: step $step: "
         expect_finite_checkpoints ;;
       desync)
         [ "$code" -eq 4 ] || fail "exit code $code, expected 4"
-        expect_text "collective desync: rank 0 issues #" ;;
+        expect_text "collective desync: rank 0 issues #"
+        expect_both_ranks_report "communication error: collective desync" ;;
       oom)
         expect_text "RF_FAULT: injecting 'oom' on rank 1 at step $step"
         expect_text "out of memory"
@@ -131,7 +143,8 @@ one_trial() {
         [ "$code" -eq 4 ] || fail "exit code $code, expected 4"
         local detected=$(( (step / 10 + 1) * 10 - 1 ))
         expect_text "parameters diverged across ranks at step $detected: rank 0 has fingerprint"
-        expect_text ", rank 1 has " ;;
+        expect_text ", rank 1 has "
+        expect_both_ranks_report "communication error: parameters diverged" ;;
     esac
     echo "ok ($case at step $step, seed $seed): exit $code after ${took}s"
     ;;
@@ -163,6 +176,23 @@ one_trial() {
         { cat "$work/verify"; fail "the checkpoints written before the failure do not verify"; }
     fi
     echo "ok (oom_limit at step $step, seed $seed): exit $code, down ${down}s after; $(cat "$work/verify" 2>/dev/null)"
+    ;;
+  late_stop)
+    # Rank 1 is held before the barrier that ends an agreed stop (rank 0's NaN
+    # at step S): rank 0 waits 10 s for it (kStopTogetherSeconds), then aborts
+    # the job rather than hang.
+    unset RF_FAULT
+    start=$(now)
+    timeout 120 mpirun --oversubscribe --bind-to none -x OMP_NUM_THREADS \
+      -np 1 env RF_FAULT=nan:rank=0:step=$step "$recforge" train "$work/job.yaml" : \
+      -np 1 env RF_FAULT=delay:phase=stop_together:ms=60000 "$recforge" train "$work/job.yaml" >"$work/out" 2>&1
+    code=$?
+    took=$(elapsed_since "$start")
+    [ "$code" -eq 5 ] || fail "exit code $code, expected 5"
+    expect_text "rank 1: numerical error: step $step: "
+    expect_text "rank 0: not every rank reached the agreed stop within 10 s; aborting the job"
+    awk -v t="$took" 'BEGIN {exit !(t < 10 + 15)}' || fail "took ${took}s (limit: 10 s wait + 15 s start-up)"
+    echo "ok (late_stop at step $step, seed $seed): exit 5 after ${took}s"
     ;;
   skip)
     # The reference stops after S clean steps; the faulty run's step S (its

@@ -147,15 +147,15 @@ void Checkpointer::save(const Position& position, const MetricValues& metrics) {
       found = found || name == retention_.best_metric;
       names += (names.empty() ? "" : ", ") + name;
     }
-    RF_CHECK_KIND(ErrorKind::kConfig, found, "checkpoint.keep_best '", retention_.best_metric,
-                  "' is not among the evaluation metrics (", names, ")");
+    RF_CHECK_AGREED(ErrorKind::kConfig, found, "checkpoint.keep_best '", retention_.best_metric,
+                    "' is not among the evaluation metrics (", names, ")");
   }
   const auto fingerprint = static_cast<std::int64_t>(parameter_fingerprint(model_.parameters(), resources_));
   const std::vector<std::int64_t> fingerprints = comm_.allgather_int(fingerprint);
   for (int r = 1; r < comm_.world_size(); ++r) {
-    RF_CHECK_KIND(ErrorKind::kCommunication, fingerprints[static_cast<std::size_t>(r)] == fingerprints[0],
-                  "parameters differ between rank 0 and rank ", r, " at step ", position.global_step,
-                  " (silent divergence); no checkpoint is written from this state");
+    RF_CHECK_AGREED(ErrorKind::kCommunication, fingerprints[static_cast<std::size_t>(r)] == fingerprints[0],
+                    "parameters differ between rank 0 and rank ", r, " at step ", position.global_step,
+                    " (silent divergence); no checkpoint is written from this state");
   }
   std::string status;
   if (comm_.rank() == 0) {
@@ -185,9 +185,9 @@ void Checkpointer::save(const Position& position, const MetricValues& metrics) {
   }
   const std::vector<std::string> statuses = comm_.allgather_string(status);
   if (!statuses[0].empty()) {
-    RF_THROW(static_cast<ErrorKind>(statuses[0][0] - 'A'), "checkpoint at step ", position.global_step,
-             " failed on rank 0: ", statuses[0].substr(1), " (the versions already in ", repository_.dir(),
-             " are unchanged)");
+    RF_THROW_AGREED(static_cast<ErrorKind>(statuses[0][0] - 'A'), "checkpoint at step ", position.global_step,
+                    " failed on rank 0: ", statuses[0].substr(1), " (the versions already in ", repository_.dir(),
+                    " are unchanged)");
   }
 }
 

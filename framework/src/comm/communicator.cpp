@@ -98,9 +98,10 @@ void Communicator::check_agreement(const char* what, std::int64_t elements) {
     const std::int64_t* theirs = all.data() + 3 * r;
     const std::int64_t* first = all.data();
     if (theirs[0] != first[0] || theirs[1] != first[1] || theirs[2] != first[2]) {
-      RF_THROW(ErrorKind::kCommunication, "collective desync: rank 0 issues #", first[0], " ", kind_name(first[1]),
-               " of ", first[2], " elements but rank ", r, " issues #", theirs[0], " ", kind_name(theirs[1]), " of ",
-               theirs[2], " elements (ranks must call the same collectives in the same order)");
+      RF_THROW_AGREED(ErrorKind::kCommunication, "collective desync: rank 0 issues #", first[0], " ",
+                      kind_name(first[1]), " of ", first[2], " elements but rank ", r, " issues #", theirs[0], " ",
+                      kind_name(theirs[1]), " of ", theirs[2],
+                      " elements (ranks must call the same collectives in the same order)");
     }
   }
 }

@@ -5,7 +5,11 @@
 #include <mpi.h>
 #endif
 
+#include <chrono>
 #include <cstdlib>
+#include <thread>
+
+#include <fmt/format.h>
 
 #include "recforge/core/cuda_runtime.hpp"
 #include "recforge/core/error.hpp"
@@ -84,6 +88,31 @@ void DistributedRuntime::fail(int exit_code, const std::string& message) {
   if (mpi_ && launch_.world_size > 1) MPI_Abort(MPI_COMM_WORLD, exit_code);
 #endif
   std::_Exit(exit_code);
+}
+
+void DistributedRuntime::stop_together(int exit_code, const std::string& message) {
+#ifdef RECFORGE_WITH_MPI
+  if (mpi_ && launch_.world_size > 1) {
+    log::error("{}", message);
+    fault::at_phase(launch_.rank, "stop_together");  // a test holds one rank back here
+    MPI_Request arrived = MPI_REQUEST_NULL;
+    int done = 0;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(kStopTogetherSeconds);
+    if (MPI_Ibarrier(MPI_COMM_WORLD, &arrived) == MPI_SUCCESS) {
+      while (MPI_Test(&arrived, &done, MPI_STATUS_IGNORE) == MPI_SUCCESS && !done &&
+             std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    }
+    if (!done) {
+      fail(exit_code, fmt::format("rank {}: not every rank reached the agreed stop within {} s; aborting the job",
+                                  launch_.rank, kStopTogetherSeconds));
+    }
+    MPI_Finalize();
+    std::_Exit(exit_code);
+  }
+#endif
+  fail(exit_code, message);
 }
 
 }  // namespace recforge

@@ -45,6 +45,10 @@ void throw_error(ErrorKind kind, std::string message, const char* file, int line
   throw Error(kind, std::move(message), file, line);
 }
 
+void throw_agreed_error(ErrorKind kind, std::string message, const char* file, int line) {
+  throw AgreedError(kind, std::move(message), file, line);
+}
+
 std::string source_location(const char* file, int line) {
   return std::string(short_path(file)) + ":" + std::to_string(line);
 }

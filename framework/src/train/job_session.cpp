@@ -85,9 +85,10 @@ void JobSession::check_same_config(const std::string& config_text) {
     auto differences =
         config_differences(texts[0], "rank 0", texts[static_cast<std::size_t>(r)], "rank " + std::to_string(r));
     if (differences.size() > 3) differences.resize(3);
-    RF_THROW(ErrorKind::kConfig, "rank 0 and rank ", r, " run different configs (",
-             differences.empty() ? std::string("their texts differ") : fmt::format("{}", fmt::join(differences, "; ")),
-             "); start every rank with the same command line and files");
+    const std::string which =
+        differences.empty() ? std::string("their texts differ") : fmt::format("{}", fmt::join(differences, "; "));
+    RF_THROW_AGREED(ErrorKind::kConfig, "rank 0 and rank ", r, " run different configs (", which,
+                    "); start every rank with the same command line and files");
   }
 }
 

@@ -177,17 +177,17 @@ void Trainer::check_fingerprints(std::int64_t step) {
   // latest, and never reaches a checkpoint (the checkpointer checks too).
   const std::int64_t bad = count_nonfinite_parameters();
   const std::int64_t total_bad = comm_.allreduce_int(bad, ReduceOp::kSum);
-  RF_CHECK_KIND(ErrorKind::kNumerical, total_bad == 0, "step ", step, ": ", total_bad,
-                " non-finite parameter values (", bad > 0 ? "this rank: " + std::to_string(bad) : "on other ranks",
-                "), found by the fingerprint check");
+  RF_CHECK_AGREED(ErrorKind::kNumerical, total_bad == 0, "step ", step, ": ", total_bad,
+                  " non-finite parameter values (", bad > 0 ? "this rank: " + std::to_string(bad) : "on other ranks",
+                  "), found by the fingerprint check");
   const auto fingerprint = static_cast<std::int64_t>(parameter_fingerprint(model_.parameters(), resources_));
   const std::vector<std::int64_t> all = comm_.allgather_int(fingerprint);
   for (int r = 1; r < comm_.world_size(); ++r) {
     if (all[static_cast<std::size_t>(r)] != all[0]) {
-      RF_THROW(ErrorKind::kCommunication, "parameters diverged across ranks at step ", step, ": rank 0 has fingerprint ",
-               fmt::format("{:016x}", static_cast<std::uint64_t>(all[0])), ", rank ", r, " has ",
-               fmt::format("{:016x}", static_cast<std::uint64_t>(all[static_cast<std::size_t>(r)])),
-               " (silent divergence; no checkpoint is written from this state)");
+      RF_THROW_AGREED(ErrorKind::kCommunication, "parameters diverged across ranks at step ", step, ": rank 0 has fingerprint ",
+                      fmt::format("{:016x}", static_cast<std::uint64_t>(all[0])), ", rank ", r, " has ",
+                      fmt::format("{:016x}", static_cast<std::uint64_t>(all[static_cast<std::size_t>(r)])),
+                      " (silent divergence; no checkpoint is written from this state)");
     }
   }
 }
@@ -201,9 +201,9 @@ Trainer::EpochResult Trainer::run_full_epoch(std::int64_t epoch) {
   const std::int64_t bad_loss = std::isfinite(result.loss_sum) ? 0 : 1;
   std::int64_t flags[3] = {count_nonfinite_parameters(), bad_loss, stop_requested() ? 1 : 0};
   comm_.allreduce_ints(flags, ReduceOp::kSum);
-  RF_CHECK_KIND(ErrorKind::kNumerical, flags[0] == 0 && flags[1] == 0, "epoch ", epoch, ": ", flags[0],
-                " non-finite parameter values after the epoch", flags[1] > 0 ? " and a non-finite loss on " : "",
-                flags[1] > 0 ? std::to_string(flags[1]) + " rank(s)" : "", " (nothing is saved from this state)");
+  RF_CHECK_AGREED(ErrorKind::kNumerical, flags[0] == 0 && flags[1] == 0, "epoch ", epoch, ": ", flags[0],
+                  " non-finite parameter values after the epoch", flags[1] > 0 ? " and a non-finite loss on " : "",
+                  flags[1] > 0 ? std::to_string(flags[1]) + " rank(s)" : "", " (nothing is saved from this state)");
   result.stop = flags[2] > 0;
   return result;
 }
@@ -284,9 +284,9 @@ Trainer::EpochResult Trainer::run_minibatch_epoch(std::int64_t epoch, std::int64
     const bool stop = decision[1] > 0;
     if (total_bad > 0) {
       if (bad > 0) log::warn("step {}: rank {} found {}", global_step, comm_.rank(), where);
-      RF_CHECK_KIND(ErrorKind::kNumerical, skip_bad_steps, "step ", global_step, ": ", total_bad,
-                    " non-finite values in the loss, gradients or parameters used (", bad > 0 ? "this rank: " + where : "on other ranks",
-                    "); stopping without applying the step (train.nan_policy: stop)");
+      RF_CHECK_AGREED(ErrorKind::kNumerical, skip_bad_steps, "step ", global_step, ": ", total_bad,
+                      " non-finite values in the loss, gradients or parameters used (", bad > 0 ? "this rank: " + where : "on other ranks",
+                      "); stopping without applying the step (train.nan_policy: stop)");
       log::warn("step {}: skipped ({} non-finite values; train.nan_policy: skip_step)", global_step, total_bad);
     } else {
       clip_gradients(params);
@@ -397,8 +397,8 @@ TrainSummary Trainer::fit() {
       if (early_stopping) {
         const std::string& name = early.get_string("metric");
         const auto it = std::find_if(metrics.begin(), metrics.end(), [&](const auto& m) { return m.first == name; });
-        RF_CHECK_KIND(ErrorKind::kConfig, it != metrics.end(), "train.early_stopping.metric '", name,
-                      "' is not among the evaluation metrics");
+        RF_CHECK_AGREED(ErrorKind::kConfig, it != metrics.end(), "train.early_stopping.metric '", name,
+                        "' is not among the evaluation metrics");
         if (maximize ? it->second > best_ : it->second < best_) {
           best_ = it->second;
           summary.best_metrics = metrics;

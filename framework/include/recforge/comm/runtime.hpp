@@ -6,7 +6,10 @@
 //
 // On an error a rank calls runtime.fail(code, message): it prints the message
 // with the rank prefix and calls MPI_Abort, so mpirun takes every rank down
-// within a second or two instead of leaving them in a collective.
+// within a second or two instead of leaving them in a collective. An error
+// every rank raised alike (AgreedError) ends with runtime.stop_together
+// instead: each rank prints its message, all meet, and all exit with the code,
+// so the first abort cannot swallow another rank's report.
 #pragma once
 
 #include <memory>
@@ -36,6 +39,13 @@ class DistributedRuntime {
 
   // Prints `message` and ends the whole job with `exit_code` (MPI_Abort under MPI).
   [[noreturn]] void fail(int exit_code, const std::string& message);
+
+  // For an error every rank raised at the same point: prints `message`, waits
+  // up to kStopTogetherSeconds for every rank to arrive (a barrier), then
+  // finalises MPI and exits with `exit_code`. A rank that does not arrive in
+  // time gets the job aborted as fail() would.
+  [[noreturn]] void stop_together(int exit_code, const std::string& message);
+  static constexpr double kStopTogetherSeconds = 10.0;
 
   static bool built_with_mpi();
   static bool built_with_nccl();

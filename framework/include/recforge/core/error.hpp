@@ -3,6 +3,9 @@
 //   RF_CHECK(cond, msg...)   the caller's mistake (bad input, wrong shape): throws Error
 //   RF_ASSERT(cond)          a recforge bug ("please report"): throws Error of kind Internal
 //   RF_LIB_CHECK(expr)       a library return code (MPI, HDF5, ...) turned into an Error
+//   RF_CHECK_AGREED(kind, cond, msg...)
+//                            a check every rank makes on the same reduced or
+//                            gathered value: throws AgreedError on every rank
 //
 // Messages are built by streaming every argument, so
 //   RF_CHECK(x.ndim() == 2, "expected a 2-d tensor, got ", x.ndim(), " dims");
@@ -53,6 +56,16 @@ class Error : public std::runtime_error {
   int line_;
 };
 
+// An error every rank of a job raises at the same point, because it follows
+// from a value they all reduced or gathered (a non-finite count, a parameter
+// fingerprint, a checkpoint status). The job can then end in order: every rank
+// reports, then all exit together, and no rank's report is lost to the first
+// rank's MPI_Abort (see DistributedRuntime::stop_together).
+class AgreedError : public Error {
+ public:
+  using Error::Error;
+};
+
 namespace detail {
 
 template <class... Args>
@@ -67,6 +80,7 @@ std::string concat(const Args&... args) {
 }
 
 [[noreturn]] void throw_error(ErrorKind kind, std::string message, const char* file, int line);
+[[noreturn]] void throw_agreed_error(ErrorKind kind, std::string message, const char* file, int line);
 
 // "framework/src/x.cpp:12": __FILE__ shortened to the path inside the project.
 std::string source_location(const char* file, int line);
@@ -88,6 +102,16 @@ std::string source_location(const char* file, int line);
   do {                                           \
     if (!(cond)) [[unlikely]] {                  \
       RF_THROW(kind, __VA_ARGS__);               \
+    }                                            \
+  } while (0)
+
+#define RF_THROW_AGREED(kind, ...) \
+  ::recforge::detail::throw_agreed_error((kind), ::recforge::detail::concat(__VA_ARGS__), __FILE__, __LINE__)
+
+#define RF_CHECK_AGREED(kind, cond, ...)         \
+  do {                                           \
+    if (!(cond)) [[unlikely]] {                  \
+      RF_THROW_AGREED(kind, __VA_ARGS__);        \
     }                                            \
   } while (0)
 
