@@ -6,8 +6,12 @@
 #include <charconv>
 #include <cmath>
 #include <chrono>
+#include <set>
+#include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "recforge/core/error.hpp"
@@ -30,6 +34,50 @@ HttpResponse json_response(int status, const Json& body) {
   return {status, "application/json", body.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n"};
 }
 
+
+// The query parameters an endpoint reads, each at most once: a misspelt `topk`
+// or a second `k` would otherwise be dropped without a word.
+void check_params(const HttpRequest& r, std::initializer_list<std::string_view> known) {
+  for (auto it = r.params.begin(); it != r.params.end(); it = r.params.upper_bound(it->first)) {
+    if (std::find(known.begin(), known.end(), it->first) == known.end()) {
+      throw ClientError{400, known.size() == 0
+                                 ? fmt::format("unknown parameter '{}' ({} {} takes none: send the fields in the body)",
+                                               it->first, r.method, r.path)
+                                 : fmt::format("unknown parameter '{}' ({} {} takes {})", it->first, r.method, r.path,
+                                               fmt::join(known, ", "))};
+    }
+    if (r.params.count(it->first) > 1) throw ClientError{400, fmt::format("parameter {} given more than once", it->first)};
+  }
+}
+
+// The body as JSON, refusing a key repeated within one object (nlohmann keeps
+// the last silently; the client may have meant the first).
+nlohmann::json parse_body(const std::string& body) {
+  using Event = nlohmann::json::parse_event_t;
+  std::vector<std::set<std::string>> open_objects;  // the keys seen in each
+  const auto no_repeated_keys = [&](int, Event event, nlohmann::json& parsed) {
+    if (event == Event::object_start) open_objects.emplace_back();
+    if (event == Event::object_end) open_objects.pop_back();
+    if (event == Event::key && !open_objects.back().insert(parsed.get<std::string>()).second) {
+      throw ClientError{400, fmt::format("field '{}' appears twice in one object", parsed.get<std::string>())};
+    }
+    return true;
+  };
+  try {
+    return nlohmann::json::parse(body, no_repeated_keys);
+  } catch (const nlohmann::json::exception& e) {
+    throw ClientError{400, std::string("the body is not JSON: ") + e.what()};
+  }
+}
+
+// The fields of a JSON object are among `known`.
+void check_fields(const nlohmann::json& object, const char* what, std::initializer_list<std::string_view> known) {
+  for (const auto& [key, value] : object.items()) {
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
+      throw ClientError{400, fmt::format("unknown field '{}' in {} (fields: {})", key, what, fmt::join(known, ", "))};
+    }
+  }
+}
 
 const std::string* param(const HttpRequest& r, const std::string& name) {
   const auto it = r.params.find(name);
@@ -158,6 +206,7 @@ HttpResponse HttpApi::dispatch(const HttpRequest& r, std::string& endpoint) {
 }
 
 HttpResponse HttpApi::recommend_get(const HttpRequest& r) {
+  check_params(r, {"user", "k", "exclude_seen", "approximate"});
   const std::string* user = param(r, "user");
   if (user == nullptr) throw ClientError{400, "missing parameter user"};
   const std::string id = checked_id(*user, "user", options_);
@@ -185,13 +234,10 @@ HttpResponse HttpApi::recommend_get(const HttpRequest& r) {
 }
 
 HttpResponse HttpApi::recommend_post(const HttpRequest& r) {
-  nlohmann::json request;
-  try {
-    request = nlohmann::json::parse(r.body);
-  } catch (const nlohmann::json::exception& e) {
-    throw ClientError{400, std::string("the body is not JSON: ") + e.what()};
-  }
+  check_params(r, {});
+  const nlohmann::json request = parse_body(r.body);
   if (!request.is_object()) throw ClientError{400, "the body must be a JSON object"};
+  check_fields(request, "the request", {"user", "k", "approximate", "items", "interactions"});
   int k = options_.default_k;
   if (request.contains("k")) {
     const auto& v = request["k"];
@@ -224,6 +270,7 @@ HttpResponse HttpApi::recommend_post(const HttpRequest& r) {
       if (!entry.is_object() || !entry.contains("item")) {
         throw ClientError{400, "each interaction must be an object with an item"};
       }
+      check_fields(entry, "an interaction", {"item", "value"});
       ids.push_back(checked_id(json_id(entry["item"], "item"), "item", options_));
       double value = 1.0;
       if (entry.contains("value")) {
@@ -274,6 +321,7 @@ HttpResponse HttpApi::recommend_post(const HttpRequest& r) {
 }
 
 HttpResponse HttpApi::similar(const HttpRequest& r) {
+  check_params(r, {"item", "k"});
   const std::string* item = param(r, "item");
   if (item == nullptr) throw ClientError{400, "missing parameter item"};
   const std::string id = checked_id(*item, "item", options_);
