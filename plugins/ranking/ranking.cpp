@@ -113,6 +113,7 @@ class RankingEvaluator final : public Evaluator {
     RF_CHECK_KIND(ErrorKind::kConfig, !sampled_ || negatives_ < d.num_items(), "eval.sampled_negatives ", negatives_,
                   " is not below the number of items (", d.num_items(), "); use eval.protocol: full to rank them all");
   }
+  std::vector<std::string> possible_metrics(const data::Dataset& d) const override;
   std::string format(const MetricValues& values) const override;
 
  private:
@@ -452,6 +453,34 @@ MetricValues RankingEvaluator::finish(const std::vector<std::int64_t>& sums, con
     for (std::size_t t = 0; t < cutoffs_.size(); ++t) {
       const std::string at = "@" + std::to_string(cutoffs_[t]);
       for (int m : {kRecall, kNdcg, kHit}) out.emplace_back(kMetricNames[m] + at + suffix, value(g, g + 1, t, m));
+    }
+  }
+  return out;
+}
+
+// The names finish() gives, in its order (tests/plugins/ranking_test.cpp
+// holds the two together), and rmse/mae when the held-out data has ratings.
+std::vector<std::string> RankingEvaluator::possible_metrics(const data::Dataset& d) const {
+  std::vector<std::string> out;
+  for (std::int64_t k : cutoffs_) {
+    const std::string at = "@" + std::to_string(k);
+    for (int m : {kRecall, kNdcg, kPrecision, kHit, kMap, kMrr}) out.push_back(kMetricNames[m] + at);
+    if (sampled_) continue;
+    out.push_back("coverage" + at);
+    if (novelty_) out.push_back("novelty" + at);
+    if (diversity_) out.push_back("diversity" + at);
+  }
+  out.emplace_back("users");
+  if (d.valid.has_ratings() || d.test.has_ratings()) {
+    out.emplace_back("rmse");
+    out.emplace_back("mae");
+  }
+  for (std::size_t g = 0; g <= boundaries_.size(); ++g) {
+    const std::string suffix = "[" + group_name(g) + "]";
+    out.push_back("users" + suffix);
+    for (std::int64_t k : cutoffs_) {
+      const std::string at = "@" + std::to_string(k);
+      for (int m : {kRecall, kNdcg, kHit}) out.push_back(kMetricNames[m] + at + suffix);
     }
   }
   return out;

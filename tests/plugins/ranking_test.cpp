@@ -301,6 +301,43 @@ TEST(RankingEvaluator, ResultDoesNotDependOnTheBatchSize) {
   EXPECT_EQ(groups, (std::vector<std::string>{"users[train<3]", "users[train3-4]", "users[train>=5]"}));
 }
 
+// possible_metrics() (what a config's metric-watching keys are checked
+// against before training) lists exactly the names evaluate() reports, in its
+// order, for every option that adds or removes some.
+TEST(RankingEvaluator, PossibleMetricsAreTheReportedNames) {
+  const std::int32_t num_users = 30, num_items = 25;
+  data::Dataset d = small_dataset(num_users, num_items);
+  FixedModel model{ConfigNode()};
+  model.users_ = Tensor::zeros({num_users, 2}, DType::kF32);
+  model.items_ = Tensor::zeros({num_items, 2}, DType::kF32);
+  auto comm = make_single_communicator();
+  const EvalContext ctx{&d, &kCpu, comm.get(), 1};
+  const auto& entry = EvaluatorRegistry::instance().get("ranking");
+  const auto names_of = [](const MetricValues& values) {
+    std::vector<std::string> names;
+    for (const auto& [name, value] : values) names.push_back(name);
+    return names;
+  };
+  for (const std::string options :
+       {"k: [5, 10]", "k: [3]\nprotocol: sampled\nsampled_negatives: 5", "k: [2]\nnovelty: false\ndiversity: true",
+        "k: [4, 1]\nuser_groups: [2, 6, 9]"}) {
+    const auto evaluator = entry.create(entry.schema().resolve(load_config_string(options, "e.yaml")));
+    const std::vector<std::string> possible = evaluator->possible_metrics(d);
+    EXPECT_EQ(names_of(evaluator->evaluate(model, d.test, ctx)), possible) << options;
+  }
+  // Ratings add rmse and mae as possible; a model that cannot predict them
+  // (this one) reports the rest.
+  d.test.rating.assign(d.test.user.size(), 4.0f);
+  const auto evaluator = entry.create(entry.schema().resolve(load_config_string("k: [5]", "e.yaml")));
+  std::vector<std::string> possible = evaluator->possible_metrics(d);
+  const std::vector<std::string> reported = names_of(evaluator->evaluate(model, d.test, ctx));
+  ASSERT_EQ(std::count(possible.begin(), possible.end(), "rmse"), 1);
+  ASSERT_EQ(std::count(possible.begin(), possible.end(), "mae"), 1);
+  std::erase(possible, "rmse");
+  std::erase(possible, "mae");
+  EXPECT_EQ(reported, possible);
+}
+
 TEST(RankingEvaluator, ConfigErrors) {
   const auto& entry = EvaluatorRegistry::instance().get("ranking");
   RF_EXPECT_ERROR(entry.schema().resolve(load_config_string("k: [0]", "e.yaml"), "eval"), ErrorKind::kConfig,

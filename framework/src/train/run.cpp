@@ -6,12 +6,15 @@
 #include <algorithm>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "recforge/checkpoint/checkpointer.hpp"
+#include "recforge/config/schema.hpp"
 #include "recforge/comm/signals.hpp"
 #include "recforge/core/cuda_runtime.hpp"
 #include "recforge/eval/evaluator.hpp"
@@ -66,6 +69,33 @@ std::string run_directory(const ConfigNode& run) {
   return (std::filesystem::path(output_dir) / name).string();
 }
 
+namespace {
+
+// The keys that watch an evaluation metric name one the evaluator can report:
+// checked now, not when the first evaluation (an epoch in) shows the typo.
+void check_watched_metrics(const ConfigNode& job, const Evaluator& evaluator, const data::Dataset& dataset) {
+  const std::vector<std::string> possible = evaluator.possible_metrics(dataset);
+  if (possible.empty()) return;  // not known before it runs
+  for (const ConfigNode* node :
+       {&job.section("train").section("early_stopping")["metric"], &job.section("checkpoint")["keep_best"]}) {
+    if (node->is_null()) continue;
+    const std::string name = node->as_string();
+    if (std::find(possible.begin(), possible.end(), name) != possible.end()) continue;
+    std::vector<std::string> overall;  // the per-group names repeat these with a [group] suffix
+    std::copy_if(possible.begin(), possible.end(), std::back_inserter(overall),
+                 [](const std::string& n) { return n.find('[') == std::string::npos; });
+    const auto hint = closest_match(name, possible);
+    // Every rank has the same config and data (both checked): all throw alike.
+    RF_THROW_AGREED(ErrorKind::kConfig, node->where(), ": ", node->path(), " '", name, "' is not a metric the ",
+                    evaluator.type(), " evaluation reports", hint ? "; did you mean '" + *hint + "'?" : std::string(),
+                    " (reports: ", fmt::format("{}", fmt::join(overall, ", ")),
+                    overall.size() < possible.size() ? ", and per user group e.g. " + possible.back() : std::string(),
+                    ")");
+  }
+}
+
+}  // namespace
+
 TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime) {
   const ConfigNode& run = job.section("run");
   RF_CHECK_KIND(ErrorKind::kConfig, !job["model"].is_null(), "the config has no model section; add `model:` with a `type:`");
@@ -91,12 +121,22 @@ TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime) 
   if (job.section("comm").get_bool("preflight")) {
     const auto checks = run_preflight(job, *comm, device, resources, /*measure_bandwidth=*/false);
     const bool ok = std::all_of(checks.begin(), checks.end(), [](const PreflightCheck& c) { return c.ok; });
-    RF_CHECK_KIND(ErrorKind::kCommunication, ok, "preflight failed:\n", format_preflight(checks));
+    RF_CHECK_AGREED(ErrorKind::kCommunication, ok, "preflight failed:\n", format_preflight(checks));
     log::debug("preflight:\n{}", format_preflight(checks));
   }
 
   const auto seed = static_cast<std::uint64_t>(run.get_int("seed"));
   data::Dataset dataset = session.prepare_dataset(job.section("data"), seed);
+
+  // The evaluator's config errors that need the data come before the model
+  // is built or a checkpoint restored.
+  std::unique_ptr<Evaluator> evaluator;
+  if (!job["eval"].is_null()) {
+    const ConfigNode& eval_config = job.section("eval");
+    evaluator = EvaluatorRegistry::instance().get(eval_config.get_string("type")).create(eval_config);
+    evaluator->check_data(dataset);
+    check_watched_metrics(job, *evaluator, dataset);
+  }
 
   const ConfigNode& model_config = job.section("model");
   auto model = ModelRegistry::instance().get(model_config.get_string("type")).create(model_config);
@@ -105,12 +145,6 @@ TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime) 
   checkpoint::Checkpointer checkpointer(job.section("checkpoint"), run_dir, config_text, *model, dataset, *comm,
                                         resources, seed);
   const auto resumed_at = checkpointer.restore();
-  std::unique_ptr<Evaluator> evaluator;
-  if (!job["eval"].is_null()) {
-    const ConfigNode& eval_config = job.section("eval");
-    evaluator = EvaluatorRegistry::instance().get(eval_config.get_string("type")).create(eval_config);
-    evaluator->check_data(dataset);
-  }
 
   // The run's files once its data, model, checkpoints and evaluator stand: a
   // job that fails on its input leaves no run for `recforge report` to show.

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "recforge/log/metrics_log.hpp"
 
@@ -40,6 +41,15 @@ class Evaluator {
   // Config errors only the data can show (more sampled negatives than items),
   // checked before training rather than at the first evaluation.
   virtual void check_data(const data::Dataset& dataset) const { (void)dataset; }
+  // Every name evaluate() may report on `dataset` (empty: not known before it
+  // runs), so a config naming a metric (train.early_stopping.metric,
+  // checkpoint.keep_best) is checked before training, not after the first
+  // epoch. A name listed may still be missing (rmse for a model that cannot
+  // predict ratings); that is caught at the first evaluation.
+  virtual std::vector<std::string> possible_metrics(const data::Dataset& dataset) const {
+    (void)dataset;
+    return {};
+  }
 };
 
 }  // namespace recforge

@@ -21,7 +21,7 @@
 #include "recforge/registry/plugin_registry.hpp"
 
 namespace recforge {
-inline constexpr int kPluginAbiVersion = 5;  // 5: StepStats::loss, Evaluator::check_data
+inline constexpr int kPluginAbiVersion = 6;  // 6: Evaluator::possible_metrics
 }  // namespace recforge
 
 #ifndef RECFORGE_PLUGIN_ABI_VERSION
