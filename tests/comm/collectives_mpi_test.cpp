@@ -10,6 +10,10 @@
 #include "testing/error_testing.hpp"
 #include "testing/mpi.hpp"
 
+#ifdef RECFORGE_TEST_MPI_CHECK
+#include "core/mpi_check.hpp"
+#endif
+
 namespace recforge {
 namespace {
 
@@ -159,6 +163,25 @@ TEST(Collectives, AlltoallvRoutesRowsByCount) {
     }
   }
 }
+
+#ifdef RECFORGE_TEST_MPI_CHECK
+// An MPI failure names the call ("MPI_Send failed: MPI_ERR_RANK: ..."), not
+// the preprocessed text of its arguments.
+TEST(Collectives, MpiErrorNamesTheCall) {
+  MPI_Comm dup = MPI_COMM_NULL;
+  ASSERT_EQ(MPI_Comm_dup(MPI_COMM_WORLD, &dup), MPI_SUCCESS);
+  ASSERT_EQ(MPI_Comm_set_errhandler(dup, MPI_ERRORS_RETURN), MPI_SUCCESS);
+  int value = 0;
+  try {
+    RF_MPI_CHECK(MPI_Send(&value, 1, MPI_INT, /*dest=*/99, 0, dup));
+    ADD_FAILURE() << "a send to rank 99 of " << world() << " did not fail";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kMpi);
+    EXPECT_EQ(e.message().rfind("MPI_Send failed: MPI_ERR_RANK", 0), 0u) << e.message();
+  }
+  MPI_Comm_free(&dup);
+}
+#endif
 
 TEST(Collectives, HostHelpersAndBarrier) {
   comm().barrier();

@@ -196,8 +196,8 @@ std::optional<Position> Checkpointer::restore() {
   const std::string mine = normalized_dir(repository_.dir());
   const std::vector<std::string> dirs = comm_.allgather_string(mine);
   for (int r = 1; r < comm_.world_size(); ++r) {
-    RF_CHECK_KIND(ErrorKind::kConfig, dirs[static_cast<std::size_t>(r)] == dirs[0], "rank 0 resumes from ", dirs[0],
-                  " but rank ", r, " from ", dirs[static_cast<std::size_t>(r)], "; give every rank the same --resume");
+    RF_CHECK_AGREED(ErrorKind::kConfig, dirs[static_cast<std::size_t>(r)] == dirs[0], "rank 0 resumes from ", dirs[0],
+                    " but rank ", r, " from ", dirs[static_cast<std::size_t>(r)], "; give every rank the same --resume");
   }
   const std::string skip = restore_skip();
   std::string chosen, error;
@@ -237,7 +237,7 @@ std::optional<Position> Checkpointer::restore() {
     }
   }
   const std::vector<std::string> errors = comm_.allgather_string(error);
-  if (!errors[0].empty()) RF_THROW(ErrorKind::kConfig, errors[0]);
+  if (!errors[0].empty()) RF_THROW_AGREED(ErrorKind::kConfig, errors[0]);
   chosen = comm_.allgather_string(chosen)[0];
   if (chosen.empty()) {
     if (resume_ != "never") log::info("no checkpoint in {}: starting fresh", repository_.dir());
@@ -283,7 +283,7 @@ std::optional<Position> Checkpointer::restore() {
   const std::vector<std::string> load_errors = comm_.allgather_string(error);
   for (int r = 0; r < comm_.world_size(); ++r) {
     if (!load_errors[static_cast<std::size_t>(r)].empty()) {
-      RF_THROW(ErrorKind::kConfig, "resume failed on rank ", r, ": ", load_errors[static_cast<std::size_t>(r)]);
+      RF_THROW_AGREED(ErrorKind::kConfig, "resume failed on rank ", r, ": ", load_errors[static_cast<std::size_t>(r)]);
     }
   }
   log::info("resumed from {}/{} (epoch {}, step {} of the epoch, global step {}); to start over use another "

@@ -107,8 +107,8 @@ EvaluateResult evaluate_checkpoint(const EvaluateOptions& options, DistributedRu
     MetricValues values = evaluator->evaluate(*model, heldout, context);
     result.times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     // The same model on the same data: a repeat that differs is a bug worth stopping for.
-    RF_CHECK_KIND(ErrorKind::kInternal, i == 0 || same_metrics(values, result.metrics), "evaluation ", i + 1,
-                  " gave other metrics than the first (non-deterministic evaluator)");
+    RF_CHECK_AGREED(ErrorKind::kInternal, i == 0 || same_metrics(values, result.metrics), "evaluation ", i + 1,
+                    " gave other metrics than the first (non-deterministic evaluator)");
     result.metrics = std::move(values);
   }
   std::vector<double> sorted = result.times;

@@ -64,7 +64,8 @@ JobSession::JobSession(const ConfigNode& job, DistributedRuntime& runtime, const
             run.get_bool("log_all_ranks"));
   Communicator* raw_comm = comm_.get();
   watchdog_->set_poll([raw_comm] { return raw_comm->async_error(); });
-  comm_->set_desync_check(comm_config.get_bool("desync_check"));
+  desync_check_ = comm_config.get_bool("desync_check");
+  comm_->set_desync_check(desync_check_);
   if (resources_.device().is_cuda()) comm_->set_stream(resources_.stream());
   comm_->set_watchdog(watchdog_.get());  // last: nothing after it may throw past a half-built session
 }
@@ -74,9 +75,13 @@ JobSession::~JobSession() {
 }
 
 void JobSession::check_same_config(const std::string& config_text) {
+  comm_->set_desync_check(false);
   const std::string hash = Sha256::hex(Sha256::of(config_text.data(), config_text.size()));
   const auto hashes = comm_->allgather_string(hash);
-  if (std::all_of(hashes.begin(), hashes.end(), [&](const std::string& h) { return h == hashes[0]; })) return;
+  if (std::all_of(hashes.begin(), hashes.end(), [&](const std::string& h) { return h == hashes[0]; })) {
+    comm_->set_desync_check(desync_check_);
+    return;
+  }
   // Every rank sees the same hashes and takes this branch: gather the texts to
   // say which keys differ.
   const auto texts = comm_->allgather_string(config_text);
@@ -99,10 +104,10 @@ data::Dataset JobSession::prepare_dataset(const ConfigNode& data_section, std::u
   if (comm_->rank() != 0) dataset = data::prepare_dataset(data_section, seed);
   const auto fingerprints = comm_->allgather_string(dataset.fingerprint);
   for (int r = 1; r < comm_->world_size(); ++r) {
-    RF_CHECK_KIND(ErrorKind::kData, fingerprints[static_cast<std::size_t>(r)] == fingerprints[0], "rank ", r,
-                  " prepared different data from rank 0 (fingerprints ", fingerprints[0].substr(0, 12), " and ",
-                  fingerprints[static_cast<std::size_t>(r)].substr(0, 12),
-                  "); are the data files the same on every node?");
+    RF_CHECK_AGREED(ErrorKind::kData, fingerprints[static_cast<std::size_t>(r)] == fingerprints[0], "rank ", r,
+                    " prepared different data from rank 0 (fingerprints ", fingerprints[0].substr(0, 12), " and ",
+                    fingerprints[static_cast<std::size_t>(r)].substr(0, 12),
+                    "); are the data files the same on every node?");
   }
   return dataset;
 }

@@ -20,6 +20,7 @@
 //   RF_FAULT=delay:phase=load_before_data:ms=500   sleep at every pass through a phase
 //                                      (readers have no rank: they pass 0)
 //   RF_FAULT=delay:phase=job_abort:ms=1500   before a failing rank aborts the job
+//   RF_FAULT=delay:rank=1:phase=stop_together:ms=60000   hold a rank before an agreed stop's barrier
 //   RF_FAULT=delay:phase=comm_setup:ms=9000  inside the communicator's (watched) set-up
 //   RF_FAULT=stop:rank=1:phase=preflight_data  while preflight reads the data files
 //   RF_FAULT=alloc:rank=1:step=9:mb=8192   a real allocation (untouched): fails only

@@ -42,6 +42,8 @@ class JobSession {
 
   // Every rank must run the same config: a kConfig error naming up to three
   // keys that differ (every rank throws it, so none waits in a collective).
+  // Until it passes, the desync check is off: ranks whose comm.desync_check
+  // differ would otherwise issue different collectives for the comparison.
   void check_same_config(const std::string& config_text);
   // The data section prepared on every rank: rank 0 first (it writes the
   // cache), then the others from the cache; a kData error when the ranks'
@@ -53,6 +55,7 @@ class JobSession {
   std::unique_ptr<Communicator> comm_;
   std::atomic<Communicator*> abort_through_{nullptr};  // the watchdog's thread reads it
   std::unique_ptr<Watchdog> watchdog_;  // after comm_: stops before it goes
+  bool desync_check_ = true;  // comm.desync_check, applied once the configs agree
 };
 
 }  // namespace recforge
