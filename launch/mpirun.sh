@@ -1,27 +1,64 @@
 #!/usr/bin/env bash
-# mpirun wrapper for recforge jobs on one node or several.
+# mpirun (Open MPI) wrapper for recforge jobs on one node or several.
 #   launch/mpirun.sh -np 4 build/bin/recforge train configs/als_gowalla.yaml
-# One rank per GPU (recforge picks the GPU from the local rank); on CPU-only
+#   launch/mpirun.sh -np 16 --hostfile hosts --map-by ppr:8:node build/bin/recforge train job.yaml
+# Options before the program go to mpirun as they are (--hostfile, -H,
+# --map-by, -x VAR, ...); everything from the program on is the job's.
+# One rank per GPU (recforge picks the GPU from the local rank: give each node
+# as many ranks as it has GPUs, e.g. --map-by ppr:<gpus>:node); on CPU-only
 # machines ranks share the cores: each rank takes its node's cores / the ranks
 # on its node (recforge reads the local size mpirun gives it), unless
 # OMP_NUM_THREADS or run.threads says otherwise.
-# NCCL knobs worth knowing (exported to every rank when set):
+# Ranks are not bound to cores (--bind-to none) unless --bind-to says so.
+# On one node (no --hostfile/-H/--host), more ranks than physical cores get
+# --oversubscribe, and CUDA_VISIBLE_DEVICES is passed on; across nodes each
+# node keeps the GPUs its scheduler gave it.
+# Exported to every rank when set: RECFORGE_*, RF_*, OMP_*, NCCL_* and these
+# NCCL knobs worth knowing:
 #   NCCL_DEBUG=INFO            print the chosen transport and topology
 #   NCCL_SOCKET_IFNAME=eth0    the interface for bootstrap and TCP transport
 #   NCCL_IB_DISABLE=1          force TCP when InfiniBand misbehaves
 #   NCCL_P2P_DISABLE=1         disable NVLink/PCIe peer-to-peer (debugging)
 set -euo pipefail
-np=1
-args=()
+usage="usage: launch/mpirun.sh [-np N] [mpirun options] program [arguments]"
+np=1 several_nodes=false binding=(--bind-to none)
+launcher=() job=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    -np|-n) np=$2; shift 2 ;;
-    *) args+=("$1"); shift ;;
+    -np|-n|--np)
+      [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || { echo "mpirun.sh: $1 needs a rank count ($usage)" >&2; exit 2; }
+      np=$2; shift 2 ;;
+    --hostfile|-hostfile|--machinefile|-machinefile|-H|--host|-host)
+      [ $# -ge 2 ] || { echo "mpirun.sh: $1 needs a value ($usage)" >&2; exit 2; }
+      several_nodes=true; launcher+=("$1" "$2"); shift 2 ;;
+    # mpirun options that take a value (two for --mca): the value is not the program.
+    --mca|-mca|--gmca|-gmca)
+      [ $# -ge 3 ] || { echo "mpirun.sh: $1 needs a name and a value ($usage)" >&2; exit 2; }
+      launcher+=("$1" "$2" "$3"); shift 3 ;;
+    --bind-to|-bind-to)
+      [ $# -ge 2 ] || { echo "mpirun.sh: $1 needs a value ($usage)" >&2; exit 2; }
+      binding=(); launcher+=("$1" "$2"); shift 2 ;;
+    -x|--map-by|-map-by|--rank-by|-rank-by|--prefix|-prefix|-wdir|--wdir|-wd|--npernode|-npernode|-N|--output-filename|--timeout|--report-bindings-file)
+      [ $# -ge 2 ] || { echo "mpirun.sh: $1 needs a value ($usage)" >&2; exit 2; }
+      launcher+=("$1" "$2"); shift 2 ;;
+    -*) launcher+=("$1"); shift ;;
+    *) job=("$@"); break ;;  # the program: it and what follows are the job's
   esac
 done
+[ ${#job[@]} -gt 0 ] || { echo "mpirun.sh: no program to run ($usage)" >&2; exit 2; }
+
+physical_cores() {
+  local cores
+  cores=$(lscpu -p=SOCKET,CORE 2>/dev/null | grep -v '^#' | sort -u | wc -l)
+  [ "$cores" -gt 0 ] && echo "$cores" || nproc
+}
 extra=()
-[ "$np" -gt "$(nproc)" ] && extra+=(--oversubscribe)
+if ! $several_nodes; then
+  [ "$np" -gt "$(physical_cores)" ] && extra+=(--oversubscribe)
+fi
 [ "$(id -u)" -eq 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+forwarded='^(NCCL_|RECFORGE_|RF_|OMP_)'
+$several_nodes || forwarded='^(NCCL_|RECFORGE_|RF_|OMP_|CUDA_VISIBLE_DEVICES$)'
 env_flags=()
-for var in $(compgen -e | grep -E '^(NCCL_|RECFORGE_|RF_|OMP_|CUDA_VISIBLE_DEVICES$)' || true); do env_flags+=(-x "$var"); done
-exec mpirun -np "$np" --bind-to none "${extra[@]}" "${env_flags[@]}" "${args[@]}"
+for var in $(compgen -e | grep -E "$forwarded" || true); do env_flags+=(-x "$var"); done
+exec mpirun -np "$np" "${binding[@]}" "${extra[@]}" "${env_flags[@]}" "${launcher[@]}" "${job[@]}"

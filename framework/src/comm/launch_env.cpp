@@ -15,6 +15,13 @@ int env_int(const char* name, int fallback) {
   return (*end == '\0' && value >= 0) ? static_cast<int>(value) : fallback;
 }
 
+// srun's steps are numbered from 0; the batch script's and the extern step's
+// ids are the largest 32-bit values (and older SLURM leaves it unset there).
+bool in_slurm_job_step() {
+  const int step = env_int("SLURM_STEP_ID", -1);
+  return step >= 0 && step < 0x7ffffff0;
+}
+
 }  // namespace
 
 LaunchEnv read_launch_env() {
@@ -30,6 +37,9 @@ LaunchEnv read_launch_env() {
     const int rank = env_int(n.rank, -1);
     const int size = env_int(n.size, -1);
     if (rank < 0 || size < 1) continue;
+    // SLURM sets its task variables in the batch script too, where nothing
+    // launched ranks: only a job step (srun) counts.
+    if (std::string(n.rank) == "SLURM_PROCID" && !in_slurm_job_step()) continue;
     env.rank = rank;
     env.world_size = size;
     env.local_rank = env_int(n.local_rank, rank);

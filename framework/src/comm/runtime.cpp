@@ -34,8 +34,18 @@ DistributedRuntime::DistributedRuntime(int* argc, char*** argv) : launch_(read_l
     int provided = 0;
     if (MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided) == MPI_SUCCESS) {
       mpi_ = true;
+      const int announced = launch_.world_size;
       MPI_Comm_rank(MPI_COMM_WORLD, &launch_.rank);
       MPI_Comm_size(MPI_COMM_WORLD, &launch_.world_size);
+      if (launch_.world_size != announced) {
+        // srun without a PMI plugin MPI can use: every task is a job of one
+        // rank, and all would train alone into the same run directory.
+        MPI_Finalize();
+        mpi_ = false;
+        RF_THROW(ErrorKind::kConfig, "the launcher started ", announced, " tasks, but MPI sees a world of ",
+                 launch_.world_size, ": MPI cannot reach the launcher's process manager (with srun, pass --mpi=pmix, "
+                 "or the PMI plugin your site's MPI was built for: srun --mpi=list)");
+      }
       if (provided < MPI_THREAD_MULTIPLE) {
         log::warn("MPI provides thread level {} < MULTIPLE; the watchdog will end stuck jobs by exiting", provided);
       }
