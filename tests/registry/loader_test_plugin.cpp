@@ -1,5 +1,8 @@
-// A model plugin library used by plugin_loader_test (built in two ABI variants).
+// A model plugin library used by plugin_loader_test (built in three variants:
+// good, another ABI version, and one whose kernel has no CPU reference), with
+// one model and one kernel, named after the variant.
 #include "recforge/model/model.hpp"
+#include "recforge/registry/kernel_registry.hpp"
 #include "recforge/registry/plugin_registry.hpp"
 
 namespace {
@@ -22,3 +25,14 @@ class LoaderTestModel final : public recforge::Model {
 }  // namespace
 
 RF_REGISTER_MODEL(LOADER_TEST_MODEL_NAME, LoaderTestModel);
+
+// The op's name comes from the build (LOADER_TEST_OP); one more macro level
+// expands it before RF_DECLARE_OP/RF_REGISTER_KERNEL paste and quote it.
+#define LOADER_TEST_DECLARE(name, Signature) RF_DECLARE_OP(name, Signature)
+#define LOADER_TEST_REGISTER(name, device, fn) RF_REGISTER_KERNEL(name, device, fn)
+namespace {
+using DoubleFn = int(int);
+int double_it(int x) { return 2 * x; }
+LOADER_TEST_DECLARE(LOADER_TEST_OP, DoubleFn);
+}  // namespace
+LOADER_TEST_REGISTER(LOADER_TEST_OP, LOADER_TEST_KERNEL_DEVICE, double_it);

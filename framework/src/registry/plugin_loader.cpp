@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "recforge/core/error.hpp"
+#include "recforge/registry/kernel_registry.hpp"
 #include "recforge/registry/plugin_abi.hpp"
 
 namespace recforge {
@@ -62,6 +63,12 @@ void load_plugin_library(const std::string& path) {
     RF_THROW(ErrorKind::kInvalidArgument, "plugin '", path, "' failed to register: ", error);
   }
   loaded().push_back(canonical);
+  // Its kernels, like ours, each need a CPU reference.
+  try {
+    KernelRegistry::instance().check_complete();
+  } catch (const Error& e) {
+    RF_THROW(ErrorKind::kInvalidArgument, "plugin '", path, "': ", e.message());
+  }
 }
 
 std::vector<std::string> loaded_plugin_libraries() {

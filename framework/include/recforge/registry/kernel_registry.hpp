@@ -19,7 +19,9 @@
 // A kernel registered with the wrong signature, a second registration for the
 // same (op, device), and a missing kernel are all errors naming the places
 // involved. Every op must have a CPU kernel (the reference); check_complete()
-// verifies that at startup.
+// verifies that (a test for the built-in ops, the loader for a plugin's). In
+// an out-of-tree plugin library the registrations wait for the loader's ABI
+// check (plugin_queue.hpp).
 #pragma once
 
 #include <string>
@@ -29,6 +31,7 @@
 
 #include "recforge/core/device.hpp"
 #include "recforge/core/error.hpp"
+#include "recforge/registry/plugin_queue.hpp"
 
 namespace recforge {
 
@@ -84,6 +87,7 @@ typename Op::Fn* dispatch(Device device) {
 }
 
 namespace detail {
+#ifndef RECFORGE_PLUGIN_LIBRARY
 template <class Op>
 struct KernelRegistrar {
   KernelRegistrar(DeviceType device, typename Op::Fn* fn, const char* file, int line) {
@@ -91,6 +95,20 @@ struct KernelRegistrar {
                                    reinterpret_cast<KernelRegistry::AnyFn>(fn), source_location(file, line));
   }
 };
+#else
+// Inside a plugin library: queued like its models (plugin_queue.hpp), so a
+// library the loader refuses registers no kernel it would then unload.
+template <class Op>
+struct KernelRegistrar {
+  KernelRegistrar(DeviceType device, typename Op::Fn* fn, const char* file, int line) {
+    const std::string where = source_location(file, line);
+    pending_plugin_registrations().push_back([=](const std::string& library) {
+      KernelRegistry::instance().add(Op::kName, device, typeid(typename Op::Fn),
+                                     reinterpret_cast<KernelRegistry::AnyFn>(fn), library + " (" + where + ")");
+    });
+  }
+};
+#endif
 }  // namespace detail
 }  // namespace recforge
 

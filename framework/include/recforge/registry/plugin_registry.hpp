@@ -24,6 +24,7 @@
 
 #include "recforge/config/schema.hpp"
 #include "recforge/registry/kernel_registry.hpp"  // RF_CONCAT
+#include "recforge/registry/plugin_queue.hpp"
 
 namespace recforge {
 
@@ -78,11 +79,6 @@ struct PluginRegistrar {
 };
 #else
 // Inside a plugin library: queue, and let recforge_plugin_register() apply the queue.
-__attribute__((visibility("hidden"))) inline std::vector<std::function<void(const std::string&)>>&
-pending_plugin_registrations() {
-  static std::vector<std::function<void(const std::string&)>> pending;
-  return pending;
-}
 template <class Base>
 struct PluginLibraryRegistrar {
   PluginLibraryRegistrar(const char* name, typename PluginRegistry<Base>::Factory create,
