@@ -23,6 +23,7 @@
 #include "recforge/core/error.hpp"
 #include "recforge/io/paths.hpp"
 #include "recforge/log/logging.hpp"
+#include "recforge/registry/plugin_loader.hpp"
 #include "recforge/serve/ann_index.hpp"
 #include "recforge/serve/http_api.hpp"
 #include "recforge/serve/request_head.hpp"
@@ -234,6 +235,9 @@ void add_serve_command(CLI::App& app, const GlobalOptions& global) {
                     "file holding the token that enables POST /v1/reload (or $RECFORGE_ADMIN_TOKEN); off without one");
   serve->callback([o, &global] {
     log::init(0, 1, log::parse_level(global.log_level.empty() ? "info" : global.log_level), false);
+    // An out-of-tree model folds new users in only with its plugin loaded:
+    // from the command line, never from a checkpoint's config.
+    for (const std::string& library : global.plugins) load_plugin_library(library);
     run_server(*o);
   });
 }

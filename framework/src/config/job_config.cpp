@@ -78,16 +78,27 @@ ConfigNode resolve_model_section(const ConfigNode& raw_model) {
 ConfigNode resolve_job_config(ConfigNode raw, const std::vector<std::string>& extra_plugins) {
   // Plugins first: they may register the model named in the same file.
   std::vector<std::string> libraries = extra_plugins;
-  if (const ConfigNode* listed = raw.find("plugins"); listed != nullptr && !listed->is_null()) {
+  ConfigNode* listed = raw.find("plugins");
+  const bool paths = listed != nullptr && listed->is_list() &&
+                     std::all_of(listed->items().begin(), listed->items().end(),
+                                 [](const ConfigNode& item) { return item.is_scalar(); });
+  if (paths) {  // (anything else is the schema's to refuse)
+    // Relative paths are relative to the config file. The resolved config
+    // keeps them absolute: it is saved with the run and its checkpoints, and
+    // `recforge evaluate` reads it from there, where a relative path would
+    // name a file beside the checkpoint.
+    ConfigNode absolute = ConfigNode::list(listed->path(), listed->location());
     for (const ConfigNode& item : listed->items()) {
       std::string path = item.as_string();
-      // Relative paths are relative to the config file.
-      if (!path.empty() && path[0] != '/' && !item.location().file.empty()) {
-        const auto base = std::filesystem::path(item.location().file).parent_path();
-        path = (base / path).lexically_normal().string();
+      if (!path.empty() && path[0] != '/') {
+        const auto base = item.location().file.empty() ? std::filesystem::path()
+                                                       : std::filesystem::path(item.location().file).parent_path();
+        path = std::filesystem::absolute(base / path).lexically_normal().string();
       }
       libraries.push_back(path);
+      absolute.push_back(ConfigNode::scalar(path, item.path(), item.location()));
     }
+    raw.set("plugins", std::move(absolute));
   }
   for (const std::string& library : libraries) load_plugin_library(library);
   return job_schema().resolve(raw);

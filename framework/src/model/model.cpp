@@ -27,11 +27,14 @@ void Model::build(const ModelContext& context) {
 }
 
 StepStats Model::train_step(const TrainBatch&) {
-  RF_THROW(ErrorKind::kInternal, "model '", type(), "' trains by epochs and has no train_step");
+  // The trainer calls train_step for training() == kMiniBatch (the default).
+  RF_THROW(ErrorKind::kInternal, "model '", type(), "' does not override train_step; a mini-batch model implements "
+           "it, a model that runs whole epochs overrides training() to return kEpoch and implements train_epoch");
 }
 
 StepStats Model::train_epoch(std::int64_t) {
-  RF_THROW(ErrorKind::kInternal, "model '", type(), "' trains by mini-batches and has no train_epoch");
+  RF_THROW(ErrorKind::kInternal, "model '", type(), "' returns training() == kEpoch but does not override "
+           "train_epoch");
 }
 
 bool Model::embeddings(Tensor&, Tensor&) { return false; }
