@@ -10,7 +10,9 @@
 # on its node (recforge reads the local size mpirun gives it), unless
 # OMP_NUM_THREADS or run.threads says otherwise.
 # Ranks are not bound to cores (--bind-to none) unless --bind-to says so.
-# On one node (no --hostfile/-H/--host), more ranks than physical cores get
+# Without -np, mpirun decides the rank count (-npernode, --map-by ppr:N:node).
+# On one node (no --hostfile/-H/--host/--rankfile, not a multi-node SLURM or
+# PBS allocation), more ranks than physical cores get
 # --oversubscribe, and CUDA_VISIBLE_DEVICES is passed on; across nodes each
 # node keeps the GPUs its scheduler gave it.
 # Exported to every rank when set: RECFORGE_*, RF_*, OMP_*, NCCL_* and these
@@ -21,14 +23,18 @@
 #   NCCL_P2P_DISABLE=1         disable NVLink/PCIe peer-to-peer (debugging)
 set -euo pipefail
 usage="usage: launch/mpirun.sh [-np N] [mpirun options] program [arguments]"
-np=1 several_nodes=false binding=(--bind-to none)
+np="" several_nodes=false binding=(--bind-to none) user_oversubscribes=false
 launcher=() job=()
 while [ $# -gt 0 ]; do
   case "$1" in
     -np|-n|--np)
       [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || { echo "mpirun.sh: $1 needs a rank count ($usage)" >&2; exit 2; }
       np=$2; shift 2 ;;
-    --hostfile|-hostfile|--machinefile|-machinefile|-H|--host|-host)
+    --hostfile=*|--machinefile=*|--host=*|--default-hostfile=*|--rankfile=*)
+      several_nodes=true; launcher+=("$1"); shift ;;
+    --oversubscribe|-oversubscribe)
+      user_oversubscribes=true; launcher+=("$1"); shift ;;
+    --hostfile|-hostfile|--machinefile|-machinefile|-H|--host|-host|--default-hostfile|--rankfile|-rf)
       [ $# -ge 2 ] || { echo "mpirun.sh: $1 needs a value ($usage)" >&2; exit 2; }
       several_nodes=true; launcher+=("$1" "$2"); shift 2 ;;
     # mpirun options that take a value (two for --mca): the value is not the program.
@@ -52,13 +58,19 @@ physical_cores() {
   cores=$(lscpu -p=SOCKET,CORE 2>/dev/null | grep -v '^#' | sort -u | wc -l)
   [ "$cores" -gt 0 ] && echo "$cores" || nproc
 }
+# Inside a multi-node SLURM or PBS allocation mpirun spreads over its nodes.
+[ "${SLURM_JOB_NUM_NODES:-1}" -gt 1 ] 2>/dev/null && several_nodes=true
+[ -n "${PBS_NODEFILE:-}" ] && several_nodes=true
 extra=()
-if ! $several_nodes; then
+if ! $several_nodes && ! $user_oversubscribes && [ -n "$np" ]; then
   [ "$np" -gt "$(physical_cores)" ] && extra+=(--oversubscribe)
 fi
+# Without -np, mpirun's own placement decides (-npernode, --map-by ppr:..., the hostfile's slots).
+count=()
+[ -z "$np" ] || count=(-np "$np")
 [ "$(id -u)" -eq 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 forwarded='^(NCCL_|RECFORGE_|RF_|OMP_)'
 $several_nodes || forwarded='^(NCCL_|RECFORGE_|RF_|OMP_|CUDA_VISIBLE_DEVICES$)'
 env_flags=()
 for var in $(compgen -e | grep -E "$forwarded" || true); do env_flags+=(-x "$var"); done
-exec mpirun -np "$np" "${binding[@]}" "${extra[@]}" "${env_flags[@]}" "${launcher[@]}" "${job[@]}"
+exec mpirun "${count[@]}" "${binding[@]}" "${extra[@]}" "${env_flags[@]}" "${launcher[@]}" "${job[@]}"

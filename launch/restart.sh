@@ -15,8 +15,9 @@
 # them), 130 and 143 (the job was interrupted or terminated), and any attempt
 # during which this wrapper got SIGINT, SIGTERM or SIGHUP: it forwards the
 # signal to the command and exits 128 + the signal's number once the command
-# ends. SIGUSR1 is forwarded too (a graceful stop: the job checkpoints and
-# exits 0, and so does the wrapper).
+# ends (0 if the command still ended successfully). SIGUSR1 is forwarded too
+# (a graceful stop: the job checkpoints and exits 0, and so does the wrapper;
+# one that comes between attempts ends the wrapper with 0, no restart).
 # Exit status: 0 when an attempt succeeds; a final code as is; 75 when the last
 # allowed restart failed too (the attempts' exit codes are printed); 2 for a
 # bad invocation.
@@ -44,10 +45,11 @@ done
   { echo "restart.sh: --final-codes must be a comma-separated list of exit codes, got '$final_codes'" >&2; exit 2; }
 
 stamp() { date '+%F %T.%3N'; }
-child='' stopped_by=''
+child='' stopped_by='' graceful=''
 # The command runs in the background so these traps run while it does.
 forward() { [ -z "$child" ] || kill "-$1" "$child" 2>/dev/null; }
-trap 'forward USR1' USR1
+# A graceful stop between attempts (no job running) means: no further attempt.
+trap 'graceful=1; forward USR1' USR1
 trap 'stopped_by=INT; forward INT' INT
 trap 'stopped_by=TERM; forward TERM' TERM
 trap 'stopped_by=HUP; forward HUP' HUP
@@ -76,6 +78,10 @@ stop_if_signalled() {
 
 for attempt in $(seq 0 "$max_restarts"); do
   stop_if_signalled  # (a signal during --delay)
+  if [ -n "$graceful" ] && [ "$attempt" -gt 0 ]; then
+    echo "restart.sh: graceful stop (SIGUSR1) requested; not restarting" >&2
+    exit 0
+  fi
   export RECFORGE_RESTART_ATTEMPT=$attempt
   if [ "$attempt" -eq 0 ]; then
     run_attempt "$@"
@@ -91,7 +97,8 @@ for attempt in $(seq 0 "$max_restarts"); do
     exit "$code"
   fi
   codes+=("$code")
-  [ "$attempt" -lt "$max_restarts" ] && [ "$delay" -gt 0 ] && sleep "$delay"
+  # In the background, so a signal during the delay is handled at once.
+  if [ "$attempt" -lt "$max_restarts" ] && [ "$delay" -gt 0 ]; then sleep "$delay" & wait $! || true; fi
 done
 echo "restart.sh: giving up after $max_restarts restarts (exit codes: ${codes[*]})" >&2
 exit 75

@@ -29,6 +29,13 @@ run -np 16 --hostfile hosts --map-by ppr:8:node -x LD_LIBRARY_PATH --mca btl tcp
   fail "mpirun options did not pass through in order"
 [[ "$(line)" == "-np 16 "* ]] || fail "-np 16 was not first"
 
+run -npernode 8 --host=a,b /bin/true || fail "a launch without -np failed"
+! grep -qx -- -np "$work/args" || fail "-np was added though the user gave none (mpirun's placement decides)"
+! grep -qx -- --oversubscribe "$work/args" || fail "--oversubscribe with --host=a,b"
+! grep -qx CUDA_VISIBLE_DEVICES "$work/args" || fail "CUDA_VISIBLE_DEVICES forwarded with --host=a,b"
+run -np 1000 --oversubscribe /bin/true || fail "a launch with the user's --oversubscribe failed"
+[ "$(grep -cx -- --oversubscribe "$work/args")" -eq 1 ] || fail "--oversubscribe given twice"
+
 run -np 2 --bind-to core /bin/true || fail "a launch with --bind-to failed"
 [ "$(grep -cx -- --bind-to "$work/args")" -eq 1 ] || fail "--bind-to given twice"
 grep -qx core "$work/args" || fail "the user's --bind-to core was dropped"

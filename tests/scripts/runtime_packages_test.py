@@ -43,7 +43,7 @@ def needed_libraries(elf):
     resolved = {}
     for line in subprocess.run(["ldd", elf], capture_output=True, text=True, check=True).stdout.splitlines():
         m = re.match(r"\s*(\S+) => (\S+)", line)
-        if m:
+        if m and m.group(2) != "not":  # "=> not found": left unresolved
             resolved[m.group(1)] = m.group(2)
         elif m := re.match(r"\s*(/\S+) \(", line):  # the loader itself: a path, no arrow
             resolved[m.group(1).rsplit("/", 1)[1]] = m.group(1)
