@@ -33,6 +33,9 @@ namespace recforge::ranking {
 namespace {
 
 const char* const kMetricNames[kMetricsPerK] = {"hit_rate", "precision", "recall", "ndcg", "map", "mrr", "novelty", "diversity"};
+// What finish() reports per cut-off, in order, and per user group; possible_metrics() lists the same.
+constexpr int kReportedPerK[] = {kRecall, kNdcg, kPrecision, kHit, kMap, kMrr};
+constexpr int kReportedPerGroup[] = {kRecall, kNdcg, kHit};
 
 // Sampled ranks from a model's pair scores (models without embeddings), with
 // the tie rule of ranking_sampled_ranks: a candidate beats the positive (column
@@ -433,10 +436,9 @@ MetricValues RankingEvaluator::finish(const std::vector<std::int64_t>& sums, con
     }
     return n ? static_cast<double>(total / static_cast<long double>(kFixedScale) / n) : 0.0;
   };
-  const std::vector<int> reported = {kRecall, kNdcg, kPrecision, kHit, kMap, kMrr};
   for (std::size_t t = 0; t < cutoffs_.size(); ++t) {
     const std::string at = "@" + std::to_string(cutoffs_[t]);
-    for (int m : reported) out.emplace_back(kMetricNames[m] + at, value(0, counts.size(), t, m));
+    for (int m : kReportedPerK) out.emplace_back(kMetricNames[m] + at, value(0, counts.size(), t, m));
     if (marks) {
       std::int64_t covered = 0;
       for (std::int64_t i = 0; i < items; ++i) covered += (*marks)[t * static_cast<std::size_t>(items) + static_cast<std::size_t>(i)];
@@ -452,7 +454,7 @@ MetricValues RankingEvaluator::finish(const std::vector<std::int64_t>& sums, con
     out.emplace_back("users" + suffix, static_cast<double>(counts[g]));
     for (std::size_t t = 0; t < cutoffs_.size(); ++t) {
       const std::string at = "@" + std::to_string(cutoffs_[t]);
-      for (int m : {kRecall, kNdcg, kHit}) out.emplace_back(kMetricNames[m] + at + suffix, value(g, g + 1, t, m));
+      for (int m : kReportedPerGroup) out.emplace_back(kMetricNames[m] + at + suffix, value(g, g + 1, t, m));
     }
   }
   return out;
@@ -464,7 +466,7 @@ std::vector<std::string> RankingEvaluator::possible_metrics(const data::Dataset&
   std::vector<std::string> out;
   for (std::int64_t k : cutoffs_) {
     const std::string at = "@" + std::to_string(k);
-    for (int m : {kRecall, kNdcg, kPrecision, kHit, kMap, kMrr}) out.push_back(kMetricNames[m] + at);
+    for (int m : kReportedPerK) out.push_back(kMetricNames[m] + at);
     if (sampled_) continue;
     out.push_back("coverage" + at);
     if (novelty_) out.push_back("novelty" + at);
@@ -480,7 +482,7 @@ std::vector<std::string> RankingEvaluator::possible_metrics(const data::Dataset&
     out.push_back("users" + suffix);
     for (std::int64_t k : cutoffs_) {
       const std::string at = "@" + std::to_string(k);
-      for (int m : {kRecall, kNdcg, kHit}) out.push_back(kMetricNames[m] + at + suffix);
+      for (int m : kReportedPerGroup) out.push_back(kMetricNames[m] + at + suffix);
     }
   }
   return out;

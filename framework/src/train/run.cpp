@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -71,13 +72,17 @@ std::string run_directory(const ConfigNode& run) {
 
 namespace {
 
+// The config keys that name an evaluation metric to watch.
+std::array<const ConfigNode*, 2> watched_metric_keys(const ConfigNode& job) {
+  return {&job.section("train").section("early_stopping")["metric"], &job.section("checkpoint")["keep_best"]};
+}
+
 // The keys that watch an evaluation metric name one the evaluator can report:
 // checked now, not when the first evaluation (an epoch in) shows the typo.
 void check_watched_metrics(const ConfigNode& job, const Evaluator& evaluator, const data::Dataset& dataset) {
   const std::vector<std::string> possible = evaluator.possible_metrics(dataset);
   if (possible.empty()) return;  // not known before it runs
-  for (const ConfigNode* node :
-       {&job.section("train").section("early_stopping")["metric"], &job.section("checkpoint")["keep_best"]}) {
+  for (const ConfigNode* node : watched_metric_keys(job)) {
     if (node->is_null()) continue;
     const std::string name = node->as_string();
     if (std::find(possible.begin(), possible.end(), name) != possible.end()) continue;
@@ -100,8 +105,7 @@ TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime) 
   const ConfigNode& run = job.section("run");
   RF_CHECK_KIND(ErrorKind::kConfig, !job["model"].is_null(), "the config has no model section; add `model:` with a `type:`");
   // Keys that watch an evaluation metric do nothing without an evaluation.
-  for (const ConfigNode* node :
-       {&job.section("train").section("early_stopping")["metric"], &job.section("checkpoint")["keep_best"]}) {
+  for (const ConfigNode* node : watched_metric_keys(job)) {
     RF_CHECK_KIND(ErrorKind::kConfig, node->is_null() || !job["eval"].is_null(), node->where(), ": ", node->path(),
                   " watches an evaluation metric, but the config has no eval section");
   }
