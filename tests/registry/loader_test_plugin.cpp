@@ -1,6 +1,6 @@
-// A model plugin library used by plugin_loader_test (built in three variants:
-// good, another ABI version, and one whose kernel has no CPU reference), with
-// one model and one kernel, named after the variant.
+// A model plugin library used by plugin_loader_test (built in variants: good,
+// another ABI version, a kernel without a CPU reference, a kernel clashing
+// with the good one's), with one model and one kernel.
 #include "recforge/model/model.hpp"
 #include "recforge/registry/kernel_registry.hpp"
 #include "recforge/registry/plugin_registry.hpp"

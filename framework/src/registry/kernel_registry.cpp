@@ -76,6 +76,11 @@ void KernelRegistry::check_complete() const {
            " op(s); every op needs one:", names);
 }
 
+void KernelRegistry::roll_back_to(std::size_t count) {
+  if (count < entries_.size())
+    entries_.erase(entries_.begin() + static_cast<std::ptrdiff_t>(count), entries_.end());
+}
+
 void KernelRegistry::remove_for_testing(std::string_view op, DeviceType device) {
   std::erase_if(entries_, [&](const Entry& e) { return e.op == op && e.device == device; });
 }

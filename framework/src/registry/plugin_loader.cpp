@@ -9,6 +9,7 @@
 #include "recforge/core/error.hpp"
 #include "recforge/registry/kernel_registry.hpp"
 #include "recforge/registry/plugin_abi.hpp"
+#include "recforge/registry/plugin_registry.hpp"
 
 namespace recforge {
 namespace {
@@ -21,6 +22,21 @@ std::mutex& loader_mutex() {
 std::vector<std::string>& loaded() {
   static std::vector<std::string> libraries;
   return libraries;
+}
+
+struct RegistryMarks {
+  std::size_t models, evaluators, kernels;
+};
+
+RegistryMarks mark_registries() {
+  return {ModelRegistry::instance().count(), EvaluatorRegistry::instance().count(),
+          KernelRegistry::instance().count()};
+}
+
+void roll_back_registries(const RegistryMarks& marks) {
+  ModelRegistry::instance().roll_back_to(marks.models);
+  EvaluatorRegistry::instance().roll_back_to(marks.evaluators);
+  KernelRegistry::instance().roll_back_to(marks.kernels);
 }
 
 }  // namespace
@@ -56,19 +72,27 @@ void load_plugin_library(const std::string& path) {
              ", but this recforge has plugin ABI ", kPluginAbiVersion,
              "; rebuild the plugin against this recforge installation");
   }
+  // All or nothing: a library that fails to register, or registers a kernel
+  // without a CPU reference, leaves no entry behind (they would point into a
+  // closed library) and is not marked loaded, so loading it again fails again.
+  const RegistryMarks before = mark_registries();
   char error[1024] = {};
+  std::string refusal;
   if (register_fn(canonical.c_str(), error, sizeof error) != 0) {
-    // Some of its registrations may have been applied; keep it loaded (no unloading).
-    loaded().push_back(canonical);
-    RF_THROW(ErrorKind::kInvalidArgument, "plugin '", path, "' failed to register: ", error);
+    refusal = std::string(" failed to register: ") + error;
+  } else {
+    try {
+      KernelRegistry::instance().check_complete();  // its kernels, like ours, each need a CPU reference
+    } catch (const Error& e) {
+      refusal = ": " + e.message();
+    }
+  }
+  if (!refusal.empty()) {
+    roll_back_registries(before);
+    dlclose(handle);
+    RF_THROW(ErrorKind::kInvalidArgument, "plugin '", path, "'", refusal);
   }
   loaded().push_back(canonical);
-  // Its kernels, like ours, each need a CPU reference.
-  try {
-    KernelRegistry::instance().check_complete();
-  } catch (const Error& e) {
-    RF_THROW(ErrorKind::kInvalidArgument, "plugin '", path, "': ", e.message());
-  }
 }
 
 std::vector<std::string> loaded_plugin_libraries() {

@@ -53,6 +53,12 @@ std::vector<std::string> PluginRegistry<Base>::names() const {
 }
 
 template <class Base>
+void PluginRegistry<Base>::roll_back_to(std::size_t count) {
+  if (count < entries_.size())
+    entries_.erase(entries_.begin() + static_cast<std::ptrdiff_t>(count), entries_.end());
+}
+
+template <class Base>
 void PluginRegistry<Base>::remove_for_testing(std::string_view name) {
   std::erase_if(entries_, [&](const Entry& e) { return e.name == name; });
 }

@@ -58,6 +58,10 @@ class KernelRegistry {
   std::vector<KernelInfo> list() const;
   // Throws listing every op that has a kernel for some device but none for the CPU.
   void check_complete() const;
+  // Entries are only appended: the loader undoes a refused library's
+  // registrations by rolling back to the count it saw before.
+  std::size_t count() const { return entries_.size(); }
+  void roll_back_to(std::size_t count);
   // Removes a registration (tests only).
   void remove_for_testing(std::string_view op, DeviceType device);
 

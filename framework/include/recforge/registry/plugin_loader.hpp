@@ -1,6 +1,7 @@
 // Loads out-of-tree plugin libraries (paths from the config's `plugins:` list or
-// `recforge --plugin PATH`). Libraries are never unloaded; loading the same
-// file twice is a no-op. Errors name the path and say what to do.
+// `recforge --plugin PATH`). A loaded library is never unloaded, and loading
+// the same file again is a no-op; a refused one registers nothing, is closed,
+// and is refused again if tried again. Errors name the path and say what to do.
 #pragma once
 
 #include <string>

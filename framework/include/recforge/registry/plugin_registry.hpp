@@ -50,6 +50,10 @@ class PluginRegistry {
   // Throws kNotFound listing the known names (and the closest one) if `name` is unknown.
   const Entry& get(std::string_view name) const;
   std::vector<std::string> names() const;
+  // Entries are only appended: the loader undoes a refused library's
+  // registrations by rolling back to the count it saw before.
+  std::size_t count() const { return entries_.size(); }
+  void roll_back_to(std::size_t count);
   void remove_for_testing(std::string_view name);
 
  private:
