@@ -3,8 +3,8 @@
 # with find_package(recforge), and checks that the installed `recforge` loads the
 # plugin: its model's keys and defaults appear in a resolved config, it trains
 # on 2 ranks (loss falling, ranking metrics above popularity's floor), and
-# `recforge evaluate` of its checkpoint (loaded with --plugin) reproduces the
-# training run's final metrics.
+# `recforge evaluate` of its checkpoint, with the library moved and named by
+# --plugin, reproduces the training run's final metrics.
 set -euo pipefail
 build_dir=$1; source_dir=$2
 work=$(mktemp -d /tmp/recforge-oot.XXXXXX)
@@ -58,9 +58,18 @@ assert len(losses) == 8 and losses[-1] < 0.8 * losses[0], f"the loss did not fal
 assert recall and recall[-1] > 0.05, f"recall@10 {recall}"
 print(f"trained: loss {losses[0]:.4g} -> {losses[-1]:.4g}, recall@10 {recall[-1]:.4f}")
 PY
-# The checkpoint, evaluated by a process that loads the plugin from the command line.
-"$work/prefix/bin/recforge" --plugin "$plugin" evaluate "$work/runs/template" -o "$work/eval.json" >"$work/eval.log" 2>&1 ||
-  { cat "$work/eval.log"; exit 1; }
+# The checkpoint, evaluated as on another machine: the library is no longer
+# where the run's config says (an absolute path from training), and --plugin
+# names its copy, which stands in for the library of the same file name.
+mkdir "$work/elsewhere"
+mv "$plugin" "$work/elsewhere/"
+if "$work/prefix/bin/recforge" evaluate "$work/runs/template" >"$work/eval.log" 2>&1; then
+  echo "evaluate ran without the run's plugin library"; exit 1
+fi
+grep -q "the run was trained with the plugin library '$plugin', which is not on this machine; pass --plugin" \
+  "$work/eval.log" || { cat "$work/eval.log"; exit 1; }
+"$work/prefix/bin/recforge" --plugin "$work/elsewhere/libtemplate.so" evaluate "$work/runs/template" \
+  -o "$work/eval.json" >"$work/eval.log" 2>&1 || { cat "$work/eval.log"; exit 1; }
 /usr/bin/python3 - "$work/runs/template/metrics.jsonl" "$work/eval.json" <<'PY'
 import json, sys
 last = [json.loads(line) for line in open(sys.argv[1]) if "recall@10" in line][-1]["values"]

@@ -27,8 +27,33 @@ bool overrides_model(const std::string& assignment) {
   return assignment.rfind("model.", 0) == 0 || assignment.rfind("model=", 0) == 0;
 }
 
-// The config the checkpoint was trained with, with the user's overrides; an
-// eval section with the ranking defaults when the run had none.
+// The run's plugin libraries as this machine has them. Its config names them
+// by absolute path on the machine that trained it; a library that is not at
+// that path here is replaced by the --plugin library of the same file name
+// (another host, or a moved build), and without one is an error saying so.
+void use_local_plugins(ConfigNode& raw, const std::vector<std::string>& given) {
+  const ConfigNode* listed = raw.find("plugins");
+  if (listed == nullptr || !listed->is_list()) return;
+  ConfigNode local = ConfigNode::list(listed->path(), listed->location());
+  for (const ConfigNode& item : listed->items()) {
+    std::string path = item.is_scalar() ? item.as_string() : std::string();
+    std::error_code ec;
+    if (!path.empty() && !fs::exists(path, ec)) {
+      const auto here = std::find_if(given.begin(), given.end(), [&](const std::string& library) {
+        return fs::path(library).filename() == fs::path(path).filename();
+      });
+      RF_CHECK_KIND(ErrorKind::kNotFound, here != given.end(), "the run was trained with the plugin library '",
+                    path, "', which is not on this machine; pass --plugin with the path of its copy here");
+      path = *here;
+    }
+    local.push_back(item.is_scalar() ? ConfigNode::scalar(path, item.path(), item.location()) : item);
+  }
+  raw.set("plugins", std::move(local));
+}
+
+// The config the checkpoint was trained with, with the user's overrides and
+// this machine's plugin paths; an eval section with the ranking defaults when
+// the run had none.
 ConfigNode job_config_of(const checkpoint::CheckpointReader& reader, const EvaluateOptions& options) {
   ConfigNode raw = load_config_string(reader.meta().config_yaml, reader.label() + "@config");
   if (const ConfigNode* eval = raw.find("eval"); eval == nullptr || eval->is_null()) {
@@ -40,6 +65,7 @@ ConfigNode job_config_of(const checkpoint::CheckpointReader& reader, const Evalu
                   "data, eval, run and comm keys can change");
     apply_config_override(raw, assignment);
   }
+  use_local_plugins(raw, options.plugins);
   return resolve_job_config(std::move(raw), options.plugins);
 }
 
