@@ -53,6 +53,18 @@ TEST(MetricsLog, NonFiniteValuesStayParseable) {
   std::filesystem::remove(path);
 }
 
+TEST(MetricValuesJson, KeepsTheOrderAndNonFiniteValuesParseable) {
+  // eval.json's text: it used to print NaN as `nan`, which no JSON parser
+  // (nor `recforge report`) reads.
+  const auto doc = nlohmann::ordered_json::parse(
+      metric_values_json({{"recall@10", 0.25}, {"recall@10[heavy]", std::nan("")}, {"x", -INFINITY}}));
+  ASSERT_EQ(doc.size(), 3u);
+  EXPECT_EQ(doc.begin().key(), "recall@10");
+  EXPECT_DOUBLE_EQ(doc["recall@10"].get<double>(), 0.25);
+  EXPECT_EQ(doc["recall@10[heavy]"], "NaN");
+  EXPECT_EQ(doc["x"], "-Infinity");
+}
+
 TEST(MetricsLog, UnwritableLocationIsAnIoError) {
   RF_EXPECT_ERROR(MetricsLog("/proc/recforge/metrics.jsonl"), ErrorKind::kIo, "/proc/recforge");
 }

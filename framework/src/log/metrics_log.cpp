@@ -10,6 +10,24 @@
 #include "recforge/core/error.hpp"
 
 namespace recforge {
+namespace {
+
+nlohmann::ordered_json values_json(const MetricValues& values) {
+  nlohmann::ordered_json v = nlohmann::ordered_json::object();
+  for (const auto& [name, value] : values) {
+    // JSON has no NaN/Inf; write them as strings so the record stays parseable.
+    if (std::isfinite(value)) {
+      v[name] = value;
+    } else {
+      v[name] = std::isnan(value) ? "NaN" : (value > 0 ? "Infinity" : "-Infinity");
+    }
+  }
+  return v;
+}
+
+}  // namespace
+
+std::string metric_values_json(const MetricValues& values) { return values_json(values).dump(2) + "\n"; }
 
 MetricsLog::MetricsLog(const std::string& path) : path_(path), start_(std::chrono::steady_clock::now()) {
   const std::filesystem::path parent = std::filesystem::path(path).parent_path();
@@ -30,16 +48,7 @@ void MetricsLog::write(std::int64_t step, std::int64_t epoch, const std::string&
   record["epoch"] = epoch;
   record["wall_time"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   record["split"] = split;
-  nlohmann::ordered_json v = nlohmann::ordered_json::object();
-  for (const auto& [name, value] : values) {
-    // JSON has no NaN/Inf; write them as strings so the record stays parseable.
-    if (std::isfinite(value)) {
-      v[name] = value;
-    } else {
-      v[name] = std::isnan(value) ? "NaN" : (value > 0 ? "Infinity" : "-Infinity");
-    }
-  }
-  record["values"] = std::move(v);
+  record["values"] = values_json(values);
   const std::string line = record.dump() + "\n";
   RF_CHECK_KIND(ErrorKind::kIo, std::fwrite(line.data(), 1, line.size(), file_) == line.size() && std::fflush(file_) == 0,
                 "cannot write metrics log '", path_, "': ", std::strerror(errno));

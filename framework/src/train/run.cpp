@@ -13,12 +13,15 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 
 #include "recforge/checkpoint/checkpointer.hpp"
 #include "recforge/config/schema.hpp"
 #include "recforge/comm/signals.hpp"
 #include "recforge/core/cuda_runtime.hpp"
 #include "recforge/eval/evaluator.hpp"
+#include "recforge/io/directory_lock.hpp"
+#include "recforge/io/durable_file.hpp"
 #include "recforge/io/paths.hpp"
 #include "recforge/log/logging.hpp"
 #include "recforge/registry/plugin_registry.hpp"
@@ -39,14 +42,7 @@ Schema comm_schema() {
 }
 
 void write_metrics_json(const std::string& path, const MetricValues& values) {
-  std::ofstream out(path + ".tmp");
-  out << "{\n";
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    out << fmt::format("  \"{}\": {:.10g}{}\n", values[i].first, values[i].second, i + 1 < values.size() ? "," : "");
-  }
-  out << "}\n";
-  out.close();
-  std::filesystem::rename(path + ".tmp", path);
+  io::write_file_atomically(path, metric_values_json(values));  // a full disk is an error, not a cut file
 }
 
 Device choose_device(const std::string& setting, int local_rank) {
@@ -120,6 +116,15 @@ TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime) 
   // Every rank must run the same config (decided before any training collective).
   const std::string config_text = job.to_yaml();
   session.check_same_config(config_text);
+  // One job per run directory: rank 0 holds its lock until the job ends.
+  // Two jobs sharing one (a sweep whose tasks share run.name, a restart while
+  // the old job lingers) would interleave checkpoints, metrics and heartbeats.
+  std::optional<io::DirectoryLock> run_lock;
+  std::string holder;
+  if (comm->rank() == 0) run_lock = io::DirectoryLock::try_acquire(run_dir, holder);
+  holder = comm->allgather_string(holder)[0];
+  RF_CHECK_AGREED(ErrorKind::kIo, holder.empty(), "the run directory ", run_dir, " is in use by another job (",
+                  holder, "); give this job its own run.name (--set run.name=...), or wait for that one to end");
   log::info("run {} on {} rank(s), {} backend, device {}, {} CPU thread(s) per rank", run_dir, comm->world_size(),
             comm->backend(), device.str(), omp_get_max_threads());
   if (job.section("comm").get_bool("preflight")) {

@@ -16,6 +16,10 @@ namespace recforge {
 // Named values in a fixed order ("recall@20", 0.1625), as logged and reported.
 using MetricValues = std::vector<std::pair<std::string, double>>;
 
+// {"recall@20": 0.16, ...} as indented JSON text; NaN and infinities as the
+// strings "NaN", "Infinity", "-Infinity" (JSON has no such numbers), as in the log.
+std::string metric_values_json(const MetricValues& values);
+
 class MetricsLog {
  public:
   using Values = MetricValues;

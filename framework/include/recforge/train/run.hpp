@@ -27,7 +27,7 @@ struct TrainRunResult {
   MetricValues test_metrics;  // empty without an eval section or a test split
 };
 
-// {"recall@20": 0.16, ...} written atomically (temporary file + rename).
+// {"recall@20": 0.16, ...} written atomically and durably (metric_values_json).
 void write_metrics_json(const std::string& path, const MetricValues& values);
 
 TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime);
