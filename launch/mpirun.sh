@@ -7,7 +7,7 @@
 # One rank per GPU (recforge picks the GPU from the local rank: give each node
 # as many ranks as it has GPUs, e.g. --map-by ppr:<gpus>:node); on CPU-only
 # machines ranks share the cores: each rank takes its node's cores / the ranks
-# on its node (recforge reads the local size mpirun gives it), unless
+# on its node (recforge asks MPI how many ranks share its node), unless
 # OMP_NUM_THREADS or run.threads says otherwise.
 # Ranks are not bound to cores (--bind-to none) unless --bind-to says so.
 # Without -np, mpirun decides the rank count (-npernode, --map-by ppr:N:node).

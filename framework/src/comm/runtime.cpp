@@ -46,6 +46,16 @@ DistributedRuntime::DistributedRuntime(int* argc, char*** argv) : launch_(read_l
                  launch_.world_size, ": MPI cannot reach the launcher's process manager (with srun, pass --mpi=pmix, "
                  "or the PMI plugin your site's MPI was built for: srun --mpi=list)");
       }
+      // This node's ranks as MPI sees them: not every launcher says (srun
+      // without --ntasks-per-node, PMIx), and a rank's threads and GPU follow
+      // from its place on the node.
+      MPI_Comm node = MPI_COMM_NULL;
+      if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, launch_.rank, MPI_INFO_NULL, &node) ==
+          MPI_SUCCESS) {
+        MPI_Comm_rank(node, &launch_.local_rank);
+        MPI_Comm_size(node, &launch_.local_size);
+        MPI_Comm_free(&node);
+      }
       if (provided < MPI_THREAD_MULTIPLE) {
         log::warn("MPI provides thread level {} < MULTIPLE; the watchdog will end stuck jobs by exiting", provided);
       }

@@ -1,5 +1,7 @@
 // What the launcher (mpirun, srun) told this process through its environment,
 // read before MPI is initialised (for log prefixes and device selection).
+// Once MPI is up, DistributedRuntime replaces the local rank and size with
+// MPI's own view of the node (MPI_COMM_TYPE_SHARED).
 #pragma once
 
 namespace recforge {
