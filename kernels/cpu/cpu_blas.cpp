@@ -14,9 +14,15 @@ namespace {
 // Below this many multiply-adds a product runs as one call: waking the
 // threads costs more than it saves.
 constexpr std::int64_t kParallelMacs = std::int64_t{1} << 18;
-// Long sides split in multiples of this many rows or columns (OpenBLAS's
-// kernels work in panels of 16 floats on AVX-512); short ones evenly.
+// C's longer side splits into blocks whose length that side alone sets (a
+// multiple of kBlockAlign, at least kMinBlock, at most kMaxBlocks of them),
+// one cblas call each, on any thread count, one included. Whether OpenBLAS
+// gives an element the same bits in a smaller call depends on its kernel for
+// the CPU (it does with AVX-512, not with AMD EPYC's AVX2 kernels): so the
+// calls themselves must not depend on the thread count.
 constexpr std::int64_t kBlockAlign = 16;
+constexpr std::int64_t kMinBlock = 128;
+constexpr std::int64_t kMaxBlocks = 32;
 
 // Products whose inner dimension is this many times C's longer side (a
 // weight gradient X^T dY over a batch's rows) split the inner dimension
@@ -30,9 +36,9 @@ constexpr std::int64_t kMaxChunks = 32;
 // ... for outputs up to this many values (the partial products' memory).
 constexpr std::int64_t kMaxInnerSplitOutput = std::int64_t{1} << 16;
 
-std::int64_t block_of(std::int64_t extent, int threads) {
-  const std::int64_t even = (extent + threads - 1) / threads;
-  return even < 4 * kBlockAlign ? even : (even + kBlockAlign - 1) / kBlockAlign * kBlockAlign;
+std::int64_t block_of(std::int64_t extent) {
+  const std::int64_t even = (extent + kMaxBlocks - 1) / kMaxBlocks;
+  return std::max(kMinBlock, (even + kBlockAlign - 1) / kBlockAlign * kBlockAlign);
 }
 
 // C = beta C + sum over chunks of alpha op(A)[:, chunk] op(B)[chunk, :]: the
@@ -89,7 +95,7 @@ void parallel_sgemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, 
     inner_split_sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
     return;
   }
-  if (threads == 1 || m * n * k < kParallelMacs) {
+  if (m * n * k < kParallelMacs) {
     call(m, n, a, b, c);
     return;
   }
@@ -97,7 +103,7 @@ void parallel_sgemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, 
   // transposed), columns take B's columns (rows when B is transposed).
   const bool by_rows = m >= n;
   const std::int64_t extent = by_rows ? m : n;
-  const std::int64_t block = block_of(extent, threads);
+  const std::int64_t block = block_of(extent);
   const std::int64_t blocks = (extent + block - 1) / block;
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (std::int64_t p = 0; p < blocks; ++p) {

@@ -18,7 +18,8 @@ void use_one_blas_thread();
 // blocks of C's rows (or columns, when C is wide), one cblas call per block;
 // or, when the inner dimension is much longer than C's sides (a weight
 // gradient over a batch), by fixed-length chunks of it whose partial products
-// are added in order. Either way the result does not depend on the thread count.
+// are added in order. Either way the blocks depend on the shape alone, so the
+// result does not depend on the thread count, whatever OpenBLAS's kernel.
 void parallel_sgemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
                     const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c,
                     std::int64_t ldc);
