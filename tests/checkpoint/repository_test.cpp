@@ -65,6 +65,9 @@ TEST(Repository, ARunDirectoryMeansItsCheckpointsFolder) {
   std::ofstream((run / "config.yaml").string()) << "run: {}\n";
   EXPECT_EQ(checkpoint_dir_of(run.string()), checkpoints.string());  // a run that has not saved yet
   fs::remove(run / "config.yaml");
+  std::ofstream((run / ".lock").string()) << "pid 1 on node7 since 2026-12-07T13:40:00Z\n";
+  EXPECT_EQ(checkpoint_dir_of(run.string()), checkpoints.string());  // a run still preparing its data
+  fs::remove(run / ".lock");
   fs::create_directories(checkpoints);
   EXPECT_EQ(checkpoint_dir_of(run.string()), checkpoints.string());
   EXPECT_EQ(checkpoint_dir_of(checkpoints.string()), checkpoints.string());  // a checkpoint directory itself

@@ -44,7 +44,9 @@ std::string read_small_file(const fs::path& p, std::size_t max_bytes) {
 
 std::string checkpoint_dir_of(const std::string& dir_or_run_dir) {
   const fs::path dir(dir_or_run_dir), nested = dir / "checkpoints";
-  const bool run_dir = fs::is_directory(nested) || fs::is_regular_file(dir / "config.yaml");
+  // .lock: the first file a run writes, before its data is prepared.
+  const bool run_dir = fs::is_directory(nested) || fs::is_regular_file(dir / "config.yaml") ||
+                       fs::is_regular_file(dir / ".lock");
   return run_dir ? nested.string() : dir_or_run_dir;
 }
 

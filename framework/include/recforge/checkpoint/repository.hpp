@@ -71,9 +71,9 @@ struct Retention {
 
 // A run directory (<output_dir>/<name>) keeps its checkpoints in checkpoints/:
 // commands that take a checkpoint directory accept either and resolve it here.
-// A run directory is one with checkpoints/ or with the config.yaml every run
-// writes first (its checkpoints/ may not exist yet: a server started beside
-// the trainer watches the right place).
+// A run directory is one with checkpoints/, config.yaml, or the .lock every
+// run takes first, before preparing its data (its checkpoints/ may not exist
+// yet: a server started beside the trainer watches the right place).
 std::string checkpoint_dir_of(const std::string& dir_or_run_dir);
 
 // The version name of a step, and the step of a valid name.
