@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
-"""The runtime stage of docker/Dockerfile.cpu installs every Debian package
-the built binaries load.
+"""The runtime stage of a docker/Dockerfile.* installs every package the
+built binaries load.
 
-    runtime_packages_test.py <Dockerfile> <ELF file>...
+    runtime_packages_test.py [--cuda] <Dockerfile> <ELF file>...
 
 Each shared library an ELF file names (DT_NEEDED) is mapped to the Debian
 package that owns it (dpkg -S); that package must be in the stage's
 `apt-get install` list, be pulled in by one there (Depends, Pre-Depends), or
 be part of the base image (Priority: required). Libraries no package owns
-(the build tree's, the CUDA toolkit's: the image builds without CUDA) are not
-checked. Skips (exit 77) unless this machine runs the Debian release the
-Dockerfile names, since package names differ between releases.
+(the build tree's, the CUDA toolkit's) are not checked that way; with --cuda
+(Dockerfile.cuda), each CUDA library must come from the NVIDIA package that
+carries it, listed in the stage. Skips (exit 77) unless this machine runs the
+Debian release the Dockerfile's runtime stage starts from, since package
+names differ between releases.
 """
 import re
 import subprocess
@@ -26,6 +28,11 @@ def stage_packages(dockerfile, stage="runtime"):
         sys.exit(f"{dockerfile}: no stage named {stage}")
     base = body.split()[0]
     packages = []
+    # A stage built FROM an earlier stage: its base is that stage's.
+    earlier = next((s for s in stages if re.match(rf"\S+\s+AS\s+{re.escape(base)}\b", s, re.I)), None)
+    if earlier is not None:
+        base, inherited = stage_packages(dockerfile, base)
+        packages += inherited
     for command in re.findall(r"apt-get install ([^&;\n]*)", body):
         packages += [w for w in command.split() if not w.startswith("-")]
     return base, packages
@@ -85,8 +92,20 @@ def closure(roots):
     return seen
 
 
+# NVIDIA's Debian 12 packages of the CUDA 13.0 libraries recforge links.
+CUDA_PACKAGES = {
+    "libcudart.so.13": "cuda-cudart-13-0",
+    "libcublas.so.13": "libcublas-13-0",
+    "libcublasLt.so.13": "libcublas-13-0",
+    "libcusparse.so.12": "libcusparse-13-0",
+    "libnccl.so.2": "libnccl2",
+}
+
+
 def main():
-    dockerfile, elves = sys.argv[1], sys.argv[2:]
+    args = sys.argv[1:]
+    cuda = args[:1] == ["--cuda"]
+    dockerfile, elves = (args[1], args[2:]) if cuda else (args[0], args[1:])
     base, packages = stage_packages(dockerfile)
     distro, version = debian_release()
     wanted = re.match(r"debian:(\d+)", base)
@@ -98,6 +117,10 @@ def main():
     missing = {}
     for elf in elves:
         for soname, path in needed_libraries(elf).items():
+            if cuda and soname in CUDA_PACKAGES:
+                if CUDA_PACKAGES[soname] not in packages:
+                    missing.setdefault(CUDA_PACKAGES[soname], []).append(f"{soname} of {elf}")
+                continue
             if path is None:
                 missing.setdefault(f"(unresolved {soname})", []).append(elf)
                 continue
