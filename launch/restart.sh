@@ -17,6 +17,7 @@
 # signal to the command and exits 128 + the signal's number once the command
 # ends (0 if the command still ended successfully). SIGUSR1 is forwarded too
 # (a graceful stop: the job checkpoints and exits 0, and so does the wrapper;
+# a job that fails after it is not restarted and its code is the wrapper's;
 # one that comes between attempts ends the wrapper with 0, no restart).
 # Exit status: 0 when an attempt succeeds; a final code as is; 75 when the last
 # allowed restart failed too (the attempts' exit codes are printed); 2 for a
@@ -92,6 +93,10 @@ for attempt in $(seq 0 "$max_restarts"); do
   [ "$code" -eq 0 ] && exit 0
   echo "[$(stamp)] restart.sh: attempt $attempt ended with exit code $code" >&2
   stop_if_signalled
+  if [ -n "$graceful" ]; then  # asked to stop: the job's failure is the answer, not a restart
+    echo "restart.sh: graceful stop (SIGUSR1) requested; not restarting" >&2
+    exit "$code"
+  fi
   if [ "$code" -eq 130 ] || [ "$code" -eq 143 ] || [[ ",$final_codes," == *",$code,"* ]]; then
     echo "restart.sh: exit code $code is final (a restart would repeat it; see --final-codes); not restarting" >&2
     exit "$code"

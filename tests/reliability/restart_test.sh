@@ -3,7 +3,8 @@
 # start, the wrapper makes exactly 1 + N attempts, stops with exit code 75 and
 # says so; a command that succeeds is run once; a config error (exit 2) is not
 # restarted; SIGTERM and SIGUSR1 sent to the wrapper reach the job and stop
-# it (143, and 0 with a checkpoint); a bad invocation exits 2.
+# it (143, and 0 with a checkpoint; a job failing after SIGUSR1 keeps its own
+# code, no restart); a bad invocation exits 2.
 #   restart_test.sh <recforge>
 set -u
 recforge=$1
@@ -65,6 +66,18 @@ for signal in TERM USR1; do
     compgen -G "$work/runs/sigUSR1/checkpoints/step-*" >/dev/null || fail "no checkpoint after the graceful stop"
   fi
 done
+
+# A job that fails after SIGUSR1 asked it to stop: not restarted, and its
+# code (not 0) is the wrapper's.
+"$restart" -- bash -c 'trap "kill \$!; exit 1" USR1; sleep 60 & wait' >"$work/out" 2>&1 &
+wrapper=$!
+sleep 1
+kill -USR1 "$wrapper"
+wait "$wrapper"
+code=$?
+[ "$code" -eq 1 ] || fail "exit code $code for a job that failed after SIGUSR1, expected its own 1"
+grep -q "graceful stop (SIGUSR1) requested; not restarting" "$work/out" || fail "no 'not restarting' after SIGUSR1"
+! grep -q "restart 1 of" "$work/out" || fail "a job that failed after SIGUSR1 was restarted"
 
 "$restart" --max-restarts x -- true >"$work/out" 2>&1; [ $? -eq 2 ] || fail "--max-restarts x was accepted"
 "$restart" --max-restarts >"$work/out" 2>&1; [ $? -eq 2 ] || fail "--max-restarts without a value was accepted"
