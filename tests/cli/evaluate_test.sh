@@ -88,6 +88,8 @@ PY
 
 expect_error 2 "--set model.factors=8: evaluate keeps the checkpoint's model section" \
   "$bin" evaluate "$run" --set model.factors=8
+expect_error 2 "--set train.epochs=9: evaluate does not use the train section; data, eval, run and comm keys can change" \
+  "$bin" evaluate "$run" --set train.epochs=9
 expect_error 2 "has no valid split (it was trained without data.split.valid_ratio or validation_item)" \
   "$bin" evaluate "$run" --split valid
 expect_error 2 "$run/checkpoints/$latest/checkpoint.h5 was trained on different data" \

@@ -23,8 +23,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-bool overrides_model(const std::string& assignment) {
-  return assignment.rfind("model.", 0) == 0 || assignment.rfind("model=", 0) == 0;
+// The top-level section an --set assignment ("eval.k=[10]") changes.
+std::string section_of(const std::string& assignment) {
+  return assignment.substr(0, assignment.find_first_of(".="));
 }
 
 // The run's plugin libraries as this machine has them. Its config names them
@@ -60,9 +61,15 @@ ConfigNode job_config_of(const checkpoint::CheckpointReader& reader, const Evalu
     apply_config_override(raw, "eval.type=ranking");
   }
   for (const std::string& assignment : options.overrides) {
-    RF_CHECK_KIND(ErrorKind::kConfig, !overrides_model(assignment), "--set ", assignment,
+    const std::string section = section_of(assignment);
+    RF_CHECK_KIND(ErrorKind::kConfig, section != "model", "--set ", assignment,
                   ": evaluate keeps the checkpoint's model section (its parameters were trained with it); "
                   "data, eval, run and comm keys can change");
+    // train.* and checkpoint.* would be accepted and do nothing; plugins come from --plugin.
+    RF_CHECK_KIND(ErrorKind::kConfig, section == "data" || section == "eval" || section == "run" || section == "comm",
+                  "--set ", assignment, ": evaluate does not use the ", section,
+                  " section; data, eval, run and comm keys can change",
+                  section == "plugins" ? std::string(" (plugin libraries: --plugin PATH)") : std::string());
     apply_config_override(raw, assignment);
   }
   use_local_plugins(raw, options.plugins);
