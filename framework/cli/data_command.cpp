@@ -17,7 +17,7 @@
 namespace recforge::cli {
 
 void add_data_command(CLI::App& app, const GlobalOptions& global) {
-  CLI::App* data = app.add_subcommand("data", "prepare, inspect and generate datasets (MovieLens formats, "
+  CLI::App* data = app.add_subcommand("data", "prepare and generate datasets (MovieLens formats, "
                                               "adjacency splits, synthetic presets)");
   data->require_subcommand(1);
 

@@ -76,7 +76,7 @@ Schema data_schema() {
       .add_section("item_features", item_features, "item side features")
       .add_bool("drop_cold", true, "drop held-out interactions whose user or item has no training interaction")
       .add_bool("cache", true, "cache the prepared dataset (HDF5) and reuse it")
-      .add_string("cache_dir", "", "cache directory (empty: $RECFORGE_CACHE_DIR, else $XDG_CACHE_HOME/recforge/datasets, else ~/.cache/recforge/datasets)")
+      .add_string("cache_dir", "", "cache directory (empty: $RECFORGE_CACHE_DIR, else $XDG_CACHE_HOME/recforge/datasets, else ~/.cache/recforge/datasets, else .cache/recforge/datasets here)")
       .add_int("threads", 0, "parsing threads (0: OpenMP default)", 0, 1024);
   return s;
 }
