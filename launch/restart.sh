@@ -18,7 +18,8 @@
 # ends (0 if the command still ended successfully). SIGUSR1 is forwarded too
 # (a graceful stop: the job checkpoints and exits 0, and so does the wrapper;
 # a job that fails after it is not restarted and its code is the wrapper's;
-# one that comes between attempts ends the wrapper with 0, no restart).
+# one that comes between attempts ends the wrapper with the last attempt's
+# code, no restart).
 # Exit status: 0 when an attempt succeeds; a final code as is; 75 when the last
 # allowed restart failed too (the attempts' exit codes are printed); 2 for a
 # bad invocation.
@@ -48,24 +49,31 @@ done
 stamp() { date '+%F %T.%3N'; }
 child='' stopped_by='' graceful=''
 # The command runs in the background so these traps run while it does.
-forward() { [ -z "$child" ] || kill "-$1" "$child" 2>/dev/null; }
+forwarded=0
+forward() { forwarded=$((forwarded + 1)); [ -z "$child" ] || kill "-$1" "$child" 2>/dev/null; }
 # A graceful stop between attempts (no job running) means: no further attempt.
 trap 'graceful=1; forward USR1' USR1
 trap 'stopped_by=INT; forward INT' INT
 trap 'stopped_by=TERM; forward TERM' TERM
 trap 'stopped_by=HUP; forward HUP' HUP
 
-# Runs the command and waits for its end through any trapped signal (a wait
-# a trap interrupts returns early; the command, still there, is waited again).
+# Runs the command and waits for its end through any trapped signal. A wait
+# a trap interrupts returns 128 + the signal's number, even when the command
+# ends just after (a job that stops at once on a forwarded signal): then the
+# command's own status comes from one more wait (bash keeps it).
 run_attempt() {
   # Bash starts a background command with SIGINT ignored; the command gets
   # the default back so a forwarded Ctrl-C reaches one that sets no handler.
   (trap - INT QUIT; exec "$@") &
   child=$!
+  local before
   while :; do
+    before=$forwarded
     wait "$child"
     code=$?
-    kill -0 "$child" 2>/dev/null || break
+    kill -0 "$child" 2>/dev/null && continue  # interrupted; still running
+    if [ "$forwarded" != "$before" ] && [ "$code" -gt 128 ]; then wait "$child"; code=$?; fi
+    break
   done
   child=''
 }
@@ -79,9 +87,9 @@ stop_if_signalled() {
 
 for attempt in $(seq 0 "$max_restarts"); do
   stop_if_signalled  # (a signal during --delay)
-  if [ -n "$graceful" ] && [ "$attempt" -gt 0 ]; then
+  if [ -n "$graceful" ] && [ "$attempt" -gt 0 ]; then  # (during --delay: the last attempt's code stands)
     echo "restart.sh: graceful stop (SIGUSR1) requested; not restarting" >&2
-    exit 0
+    exit "$code"
   fi
   export RECFORGE_RESTART_ATTEMPT=$attempt
   if [ "$attempt" -eq 0 ]; then
@@ -103,7 +111,12 @@ for attempt in $(seq 0 "$max_restarts"); do
   fi
   codes+=("$code")
   # In the background, so a signal during the delay is handled at once.
-  if [ "$attempt" -lt "$max_restarts" ] && [ "$delay" -gt 0 ]; then sleep "$delay" & wait $! || true; fi
+  if [ "$attempt" -lt "$max_restarts" ] && [ "$delay" -gt 0 ] && [ -z "$graceful$stopped_by" ]; then
+    sleep "$delay" &
+    sleeper=$!
+    wait "$sleeper" || true
+    kill "$sleeper" 2>/dev/null  # (a signal ended the wait: the sleep would outlive the wrapper)
+  fi
 done
 echo "restart.sh: giving up after $max_restarts restarts (exit codes: ${codes[*]})" >&2
 exit 75

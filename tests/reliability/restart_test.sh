@@ -69,15 +69,28 @@ done
 
 # A job that fails after SIGUSR1 asked it to stop: not restarted, and its
 # code (not 0) is the wrapper's.
-"$restart" -- bash -c 'trap "kill \$!; exit 1" USR1; sleep 60 & wait' >"$work/out" 2>&1 &
+# (The job says when its trap is set: a signal before that would kill it.)
+rm -f "$work/ready"
+"$restart" -- bash -c 'trap "kill \$!; exit 1" USR1; touch "$0"; sleep 60 & wait' "$work/ready" >"$work/out" 2>&1 &
 wrapper=$!
-sleep 1
+for _ in $(seq 100); do [ -e "$work/ready" ] && break; sleep 0.1; done
 kill -USR1 "$wrapper"
 wait "$wrapper"
 code=$?
 [ "$code" -eq 1 ] || fail "exit code $code for a job that failed after SIGUSR1, expected its own 1"
 grep -q "graceful stop (SIGUSR1) requested; not restarting" "$work/out" || fail "no 'not restarting' after SIGUSR1"
 ! grep -q "restart 1 of" "$work/out" || fail "a job that failed after SIGUSR1 was restarted"
+
+# SIGUSR1 while the wrapper waits (--delay) to restart a failed attempt: no
+# restart, and the failed attempt's code is the answer.
+"$restart" --delay 30 -- bash -c 'exit 7' >"$work/out" 2>&1 &
+wrapper=$!
+for _ in $(seq 100); do grep -q "attempt 0 ended with exit code 7" "$work/out" 2>/dev/null && break; sleep 0.1; done
+kill -USR1 "$wrapper"
+wait "$wrapper"
+code=$?
+[ "$code" -eq 7 ] || fail "exit code $code after SIGUSR1 during --delay, expected the failed attempt's 7"
+! grep -q "restart 1 of" "$work/out" || fail "restarted after SIGUSR1 during --delay"
 
 "$restart" --max-restarts x -- true >"$work/out" 2>&1; [ $? -eq 2 ] || fail "--max-restarts x was accepted"
 "$restart" --max-restarts >"$work/out" 2>&1; [ $? -eq 2 ] || fail "--max-restarts without a value was accepted"
