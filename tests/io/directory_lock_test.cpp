@@ -36,6 +36,14 @@ TEST(DirectoryLock, AKilledHolderLeavesNoStaleLock) {
   ASSERT_EQ(::pipe(ready), 0);
   const pid_t child = ::fork();
   ASSERT_GE(child, 0);
+  // A failed assertion below returns early: the paused child must not outlive
+  // the test (it would hold ctest's output pipe open until the timeout).
+  struct KillChild {
+    pid_t pid;
+    ~KillChild() {
+      if (pid > 0 && ::kill(pid, SIGKILL) == 0) ::waitpid(pid, nullptr, 0);
+    }
+  } guard{child};
   if (child == 0) {
     std::string ignored;
     auto lock = DirectoryLock::try_acquire(dir.path().string(), ignored);
@@ -53,6 +61,7 @@ TEST(DirectoryLock, AKilledHolderLeavesNoStaleLock) {
   ::kill(child, SIGKILL);
   int status = 0;
   ASSERT_EQ(::waitpid(child, &status, 0), child);
+  guard.pid = 0;
   ::close(ready[0]);
   ::close(ready[1]);
   holder.clear();

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One job per run directory: while a job holds runs/<name>, a second job given
-# the same run directory is refused (exit 1) naming the holder's pid, on one
-# rank and on two (both ranks report, no MPI_Abort); once the holder dies,
-# even by SIGKILL, the directory is free at once (no stale lock to clean up).
+# the same run directory is refused (exit 2) naming the holder's pid, on one
+# rank and on two (both ranks report, no MPI_Abort), and so is a job of another
+# name resuming it (--resume runs/<name>); once the holder dies, even by
+# SIGKILL, the directory is free at once (no stale lock to clean up).
 #   run_lock_test.sh <recforge binary> [mpirun]
 set -euo pipefail
 recforge=$1; mpirun=${2:-}
@@ -20,19 +21,25 @@ for _ in $(seq 100); do
 done
 [ -s "$work/mf_tiny/.lock" ] || { cat "$work/holder.log"; echo "FAIL: the holder never took the lock"; exit 1; }
 
-expect_refused() {  # launcher words before the binary
-  local code=0 out
-  out=$("$@" "$recforge" "${train[@]}" 2>&1) || code=$?
-  [ "$code" = 1 ] || { echo "$out"; echo "FAIL: expected exit 1, got $code from: $*"; exit 1; }
-  grep -q "the run directory $work/mf_tiny is in use by another job (pid $holder_pid on " <<<"$out" ||
-    { echo "$out"; echo "FAIL: the refusal does not name the holder"; exit 1; }
+expect_refused() {  # what the refusal names, then launcher words before the binary, then --, train options
+  local what=$1 code=0 out launcher=() extra=()
+  shift
+  while [ "$#" -gt 0 ] && [ "$1" != -- ]; do launcher+=("$1"); shift; done
+  [ "$#" -gt 0 ] && shift && extra=("$@")
+  out=$(${launcher[@]+"${launcher[@]}"} "$recforge" "${train[@]}" ${extra[@]+"${extra[@]}"} 2>&1) || code=$?
+  [ "$code" = 2 ] || { echo "$out"; echo "FAIL: expected exit 2, got $code from: ${launcher[*]} ${extra[*]}"; exit 1; }
+  grep -q "$what $work/mf_tiny is in use by another job (pid $holder_pid on " <<<"$out" ||
+    { echo "$out"; echo "FAIL: the refusal does not name the directory and its holder"; exit 1; }
+  set -- ${launcher[@]+"${launcher[@]}"}
   if [ "$#" -gt 0 ]; then  # every rank reports it, and the job ends without MPI_Abort
     [ "$(grep -c "is in use by another job" <<<"$out")" -ge 2 ] || { echo "$out"; echo "FAIL: one rank's report"; exit 1; }
     if grep -q "MPI_ABORT" <<<"$out"; then echo "$out"; echo "FAIL: MPI_Abort"; exit 1; fi
   fi
 }
-expect_refused
-[ -z "$mpirun" ] || expect_refused "$mpirun" -np 2 --oversubscribe --bind-to none
+expect_refused "the run directory"
+[ -z "$mpirun" ] || expect_refused "the run directory" "$mpirun" -np 2 --oversubscribe --bind-to none
+# Resuming the run while it trains, under another run name.
+expect_refused "the run directory of this job's checkpoints" -- --set run.name=other --resume "$work/mf_tiny"
 
 kill -9 "$holder_pid"
 wait "$holder_pid" 2>/dev/null || true

@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -76,7 +78,9 @@ void Watchdog::write_heartbeat() {
     in_flight = in_flight_;
   }
   const std::string path = options_.heartbeat_dir + "/rank-" + std::to_string(rank_);
-  const std::string temp = path + ".tmp";
+  // Per process: a second job refused the run directory writes here too
+  // until it is refused, and one shared temporary name would mix the two.
+  const std::string temp = path + ".tmp-" + std::to_string(::getpid());
   {
     std::ofstream out(temp, std::ios::trunc);
     out << completed << ' ' << (in_flight ? 1 : 0) << ' ' << unix_ms() << '\n';

@@ -7,10 +7,12 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <utility>
 
 #include <fmt/format.h>
 
 #include "recforge/core/error.hpp"
+#include "recforge/log/logging.hpp"
 
 namespace recforge::io {
 namespace {
@@ -34,37 +36,58 @@ std::string read_holder(int fd) {
   return holder.empty() ? std::string("a process that has not yet said who it is") : holder;
 }
 
+// Closes the descriptor unless released to the lock that keeps it.
+class OwnedFd {
+ public:
+  explicit OwnedFd(int fd) : fd_(fd) {}
+  ~OwnedFd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  OwnedFd(const OwnedFd&) = delete;
+  OwnedFd& operator=(const OwnedFd&) = delete;
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
 }  // namespace
 
 std::optional<DirectoryLock> DirectoryLock::try_acquire(const std::string& dir, std::string& holder) {
   const std::string path = dir + "/.lock";
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) {
+  OwnedFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (fd.get() < 0) {
     const int code = errno;
     RF_THROW(ErrorKind::kIo, "cannot open the lock file ", path, ": ", std::strerror(code));
   }
   struct flock whole {};
   whole.l_type = F_WRLCK;
   whole.l_whence = SEEK_SET;  // l_start = l_len = 0: the whole file
-  if (::fcntl(fd, F_OFD_SETLK, &whole) != 0) {
+  if (::fcntl(fd.get(), F_OFD_SETLK, &whole) != 0) {
     const int code = errno;
     if (code == EAGAIN || code == EACCES) {
-      holder = read_holder(fd);
-      ::close(fd);
+      holder = read_holder(fd.get());
       return std::nullopt;
     }
-    ::close(fd);
+    // A file system without locks (NFS mounted nolock, some FUSE and Lustre
+    // mounts): the job runs, unguarded, rather than not at all.
+    if (code == ENOLCK || code == ENOSYS || code == EOPNOTSUPP || code == EINVAL) {
+      log::warn("{} cannot be locked ({}): this file system has no locks, so nothing stops a second job from "
+                "writing {} at the same time", path, std::strerror(code), dir);
+      return DirectoryLock(fd.release());
+    }
     RF_THROW(ErrorKind::kIo, "cannot lock ", path, ": ", std::strerror(code));
   }
-  // Say who holds it, for the message of the next process that tries. Not
-  // durable on purpose: the lock, not this text, is what excludes.
+  // Say who holds it, for the next process that tries (on NFS another node
+  // reads it: hence the fsync). The lock, not this text, is what excludes.
   const std::string me = describe_this_process() + "\n";
-  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, me.data(), me.size(), 0) != static_cast<ssize_t>(me.size())) {
+  if (::ftruncate(fd.get(), 0) != 0 || ::pwrite(fd.get(), me.data(), me.size(), 0) != static_cast<ssize_t>(me.size()) ||
+      ::fsync(fd.get()) != 0) {
     const int code = errno;
-    ::close(fd);
     RF_THROW(ErrorKind::kIo, "cannot write ", path, ": ", std::strerror(code));
   }
-  return DirectoryLock(fd);
+  return DirectoryLock(fd.release());
 }
 
 DirectoryLock& DirectoryLock::operator=(DirectoryLock&& other) noexcept {

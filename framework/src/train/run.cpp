@@ -13,7 +13,6 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <optional>
 
 #include "recforge/checkpoint/checkpointer.hpp"
 #include "recforge/config/schema.hpp"
@@ -95,6 +94,47 @@ void check_watched_metrics(const ConfigNode& job, const Evaluator& evaluator, co
   }
 }
 
+// The directories a training job writes: its run directory, and the one its
+// checkpoints go to when that lies elsewhere (--resume of another run, or
+// checkpoint.dir). A checkpoints/ folder is locked through its run directory,
+// so a job resuming a run that still trains is refused like a second job of
+// that run. Absolute, normalised and without repeats: two locks of one
+// directory in this process would refuse each other.
+std::vector<std::string> directories_to_lock(const ConfigNode& job, const std::string& run_dir) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> dirs{fs::weakly_canonical(fs::absolute(run_dir)).string()};
+  const ConfigNode& checkpoint = job.section("checkpoint");
+  const std::string configured = checkpoint.get_string("dir");
+  if (!checkpoint.get_bool("enabled") || configured.empty()) return dirs;
+  fs::path dir = fs::weakly_canonical(fs::absolute(configured)).lexically_normal();
+  if (!dir.has_filename()) dir = dir.parent_path();  // "runs/a/checkpoints/"
+  if (dir.filename() == "checkpoints") dir = dir.parent_path();
+  if (dir.string() != dirs[0]) dirs.push_back(dir.string());
+  return dirs;
+}
+
+// Rank 0 locks them; every rank learns the outcome, and a refusal is agreed.
+std::vector<io::DirectoryLock> lock_job_directories(const ConfigNode& job, const std::string& run_dir,
+                                                    Communicator& comm) {
+  std::vector<io::DirectoryLock> locks;
+  const std::vector<std::string> dirs = directories_to_lock(job, run_dir);
+  for (const std::string& dir : dirs) {
+    std::string holder;
+    if (comm.rank() == 0) {
+      std::filesystem::create_directories(dir);
+      if (auto lock = io::DirectoryLock::try_acquire(dir, holder)) locks.push_back(std::move(*lock));
+    }
+    holder = comm.allgather_string(holder)[0];
+    // A config problem (exit 2; restart.sh does not retry it): two jobs were given one directory.
+    const bool own = dir == dirs[0];
+    RF_CHECK_AGREED(ErrorKind::kConfig, holder.empty(), own ? "the run directory " : "the run directory of this "
+                    "job's checkpoints ", own ? run_dir : dir, " is in use by another job (", holder,
+                    "); give this job its own run.name (--set run.name=...) or checkpoint.dir, or wait for that "
+                    "one to end");
+  }
+  return locks;
+}
+
 }  // namespace
 
 TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime) {
@@ -117,14 +157,7 @@ TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime) 
   const std::string config_text = job.to_yaml();
   session.check_same_config(config_text);
   // One job per run directory: rank 0 holds its lock until the job ends.
-  // Two jobs sharing one (a sweep whose tasks share run.name, a restart while
-  // the old job lingers) would interleave checkpoints, metrics and heartbeats.
-  std::optional<io::DirectoryLock> run_lock;
-  std::string holder;
-  if (comm->rank() == 0) run_lock = io::DirectoryLock::try_acquire(run_dir, holder);
-  holder = comm->allgather_string(holder)[0];
-  RF_CHECK_AGREED(ErrorKind::kIo, holder.empty(), "the run directory ", run_dir, " is in use by another job (",
-                  holder, "); give this job its own run.name (--set run.name=...), or wait for that one to end");
+  const std::vector<io::DirectoryLock> locks = lock_job_directories(job, run_dir, *comm);
   log::info("run {} on {} rank(s), {} backend, device {}, {} CPU thread(s) per rank", run_dir, comm->world_size(),
             comm->backend(), device.str(), omp_get_max_threads());
   if (job.section("comm").get_bool("preflight")) {

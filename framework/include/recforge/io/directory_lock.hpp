@@ -3,8 +3,11 @@
 // names, a restart while the old job still lingers) would otherwise interleave
 // their checkpoints, metrics and heartbeats. The lock is an open file
 // description lock (fcntl F_OFD_SETLK) on <dir>/.lock: the kernel drops it
-// when the holder exits, however it exits, so a crash leaves nothing stale to
-// clean up, and it works across the nodes of an NFS mount with locking.
+// when the holder exits, however it exits, so a crashed process leaves nothing
+// stale to clean up. Across the nodes of an NFS mount it needs the server's
+// locks (NFSv4, or v3 with lockd), and a crashed *node* holds it until its
+// lease ends (about 90 s on NFSv4). On a file system without locks the holder
+// gets a warning and an unguarded lock rather than an error.
 #pragma once
 
 #include <optional>
