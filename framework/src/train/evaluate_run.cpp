@@ -29,25 +29,32 @@ std::string section_of(const std::string& assignment) {
 }
 
 // The run's plugin libraries as this machine has them. Its config names them
-// by absolute path on the machine that trained it; a library that is not at
-// that path here is replaced by the --plugin library of the same file name
-// (another host, or a moved build), and without one is an error saying so.
+// by absolute path on the machine that trained it; a --plugin library of the
+// same file name stands in for the saved path (another host, a moved or newer
+// build), and a saved path that is not here without one is an error saying so.
 void use_local_plugins(ConfigNode& raw, const std::vector<std::string>& given) {
   const ConfigNode* listed = raw.find("plugins");
   if (listed == nullptr || !listed->is_list()) return;
   ConfigNode local = ConfigNode::list(listed->path(), listed->location());
   for (const ConfigNode& item : listed->items()) {
-    std::string path = item.is_scalar() ? item.as_string() : std::string();
-    std::error_code ec;
-    if (!path.empty() && !fs::exists(path, ec)) {
-      const auto here = std::find_if(given.begin(), given.end(), [&](const std::string& library) {
-        return fs::path(library).filename() == fs::path(path).filename();
-      });
-      RF_CHECK_KIND(ErrorKind::kNotFound, here != given.end(), "the run was trained with the plugin library '",
-                    path, "', which is not on this machine; pass --plugin with the path of its copy here");
-      path = *here;
+    if (!item.is_scalar()) {  // the schema's to refuse
+      local.push_back(item);
+      continue;
     }
-    local.push_back(item.is_scalar() ? ConfigNode::scalar(path, item.path(), item.location()) : item);
+    std::string path = item.as_string();
+    const auto here = std::find_if(given.begin(), given.end(), [&](const std::string& library) {
+      return fs::path(library).filename() == fs::path(path).filename();
+    });
+    std::error_code ec;
+    if (here != given.end()) {
+      path = *here;
+    } else {
+      RF_CHECK_KIND(ErrorKind::kNotFound, path.empty() || fs::exists(path, ec),
+                    "the run was trained with the plugin library '", path,
+                    "', which is not on this machine; pass --plugin with the path of its copy here (a library "
+                    "of the same file name, ", fs::path(path).filename().string(), ", stands in for it)");
+    }
+    local.push_back(ConfigNode::scalar(path, item.path(), item.location()));
   }
   raw.set("plugins", std::move(local));
 }
@@ -161,8 +168,8 @@ EvaluateResult evaluate_checkpoint(const EvaluateOptions& options, DistributedRu
 }
 
 std::string evaluate_result_json(const EvaluateResult& r) {
-  nlohmann::ordered_json metrics = nlohmann::ordered_json::object();
-  for (const auto& [name, value] : r.metrics) metrics[name] = value;
+  // As eval.json writes them (NaN as "NaN"; nlohmann would write null).
+  const auto metrics = nlohmann::ordered_json::parse(metric_values_json(r.metrics));
   const nlohmann::ordered_json doc = {{"checkpoint", r.checkpoint_dir}, {"version", r.version}, {"step", r.step},
                                       {"epoch", r.epoch},  {"model", r.model},     {"split", r.split},
                                       {"heldout", r.heldout}, {"ranks", r.ranks}, {"device", r.device},
