@@ -19,7 +19,10 @@ constexpr std::int64_t kParallelMacs = std::int64_t{1} << 18;
 // one cblas call each, on any thread count, one included. Whether OpenBLAS
 // gives an element the same bits in a smaller call depends on its kernel for
 // the CPU (it does with AVX-512, not with AMD EPYC's AVX2 kernels): so the
-// calls themselves must not depend on the thread count.
+// calls themselves must not depend on the thread count. The price: at most
+// extent / 128 threads share one product (each block repacks the other
+// operand; smaller blocks cost more than they gain on 2 cores), so on wide
+// nodes several ranks per node keep the cores busy.
 constexpr std::int64_t kBlockAlign = 16;
 constexpr std::int64_t kMinBlock = 128;
 constexpr std::int64_t kMaxBlocks = 32;
