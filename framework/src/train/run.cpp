@@ -105,7 +105,8 @@ std::vector<std::string> directories_to_lock(const ConfigNode& job, const std::s
   std::vector<std::string> dirs{fs::weakly_canonical(fs::absolute(run_dir)).string()};
   const ConfigNode& checkpoint = job.section("checkpoint");
   const std::string configured = checkpoint.get_string("dir");
-  if (!checkpoint.get_bool("enabled") || configured.empty()) return dirs;
+  // (A path that is a file is the Checkpointer's to refuse, with its key.)
+  if (!checkpoint.get_bool("enabled") || configured.empty() || !io::absent_or_directory(configured)) return dirs;
   fs::path dir = fs::weakly_canonical(fs::absolute(configured)).lexically_normal();
   if (!dir.has_filename()) dir = dir.parent_path();  // "runs/a/checkpoints/"
   if (dir.filename() == "checkpoints") dir = dir.parent_path();
