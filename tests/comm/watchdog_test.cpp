@@ -79,7 +79,11 @@ TEST(Watchdog, WritesHeartbeatsAndReportsLaggingPeers) {
                       recorder.handler());
     watchdog.begin(2, "barrier");
     watchdog.end();
-    std::this_thread::sleep_for(200ms);
+    // Written once a second: polled (a loaded machine may have written the
+    // first one before end(), and the next comes up to a second later).
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (heartbeat(dir, 1) != std::pair<std::uint64_t, int>{3, 0} && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(20ms);
   }
   EXPECT_EQ(heartbeat(dir, 1), (std::pair<std::uint64_t, int>{3, 0}));
   // Rank 0 waiting in #9 sees rank 1 fresh but behind.

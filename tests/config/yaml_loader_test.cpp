@@ -6,6 +6,7 @@
 
 #include "recforge/config/config_node.hpp"
 #include "testing/error_testing.hpp"
+#include "testing/temp_dir.hpp"
 
 namespace recforge {
 namespace {
@@ -84,12 +85,12 @@ TEST(YamlLoader, MissingFileIsAConfigError) {
 }
 
 TEST(YamlLoader, LoadsFromAFile) {
-  const auto path = std::filesystem::temp_directory_path() / "recforge_yaml_loader_test.yaml";
+  testing::TempDir dir;
+  const std::string path = dir.file("job.yaml");
   std::ofstream(path) << "model:\n  type: als\n";
-  const ConfigNode root = load_config_file(path.string());
+  const ConfigNode root = load_config_file(path);
   EXPECT_EQ(root.section("model").get_string("type"), "als");
   EXPECT_EQ(root.section("model")["type"].location().line, 2);
-  std::filesystem::remove(path);
 }
 
 TEST(ConfigOverride, SetsCreatesAndReplaces) {

@@ -7,6 +7,7 @@
 
 #include "recforge/log/metrics_log.hpp"
 #include "testing/error_testing.hpp"
+#include "testing/temp_dir.hpp"
 
 namespace recforge {
 namespace {
@@ -19,8 +20,8 @@ std::vector<nlohmann::json> read_lines(const std::filesystem::path& path) {
 }
 
 TEST(MetricsLog, WritesOneJsonObjectPerRecordInNestedDirectories) {
-  const auto dir = std::filesystem::temp_directory_path() / "recforge_metrics_test" / "runs" / "a";
-  std::filesystem::remove_all(dir.parent_path().parent_path());
+  testing::TempDir temp;
+  const auto dir = temp.path() / "runs" / "a";
   const auto path = dir / "metrics.jsonl";
   {
     MetricsLog log(path.string());
@@ -37,12 +38,11 @@ TEST(MetricsLog, WritesOneJsonObjectPerRecordInNestedDirectories) {
   EXPECT_DOUBLE_EQ(records[0]["values"]["loss"].get<double>(), 0.5);
   EXPECT_DOUBLE_EQ(records[1]["values"]["recall@20"].get<double>(), 0.1625);
   EXPECT_GE(records[1]["wall_time"].get<double>(), 0.0);
-  std::filesystem::remove_all(dir.parent_path().parent_path());
 }
 
 TEST(MetricsLog, NonFiniteValuesStayParseable) {
-  const auto path = std::filesystem::temp_directory_path() / "recforge_metrics_nan.jsonl";
-  std::filesystem::remove(path);
+  testing::TempDir temp;
+  const auto path = temp.path() / "metrics.jsonl";
   {
     MetricsLog log(path.string());
     log.write(1, 0, "train", {{"loss", std::nan("")}, {"g", INFINITY}});
@@ -50,7 +50,6 @@ TEST(MetricsLog, NonFiniteValuesStayParseable) {
   const auto records = read_lines(path);
   EXPECT_EQ(records[0]["values"]["loss"], "NaN");
   EXPECT_EQ(records[0]["values"]["g"], "Infinity");
-  std::filesystem::remove(path);
 }
 
 TEST(MetricValuesJson, KeepsTheOrderAndNonFiniteValuesParseable) {

@@ -48,7 +48,8 @@ long=(--set train.epochs=100000 --set checkpoint.every_steps=50)
 for signal in TERM USR1; do
   "$restart" -- "${mpi[@]}" "$recforge" train "$work/job.yaml" "${long[@]}" --set "run.name=sig$signal" >"$work/out" 2>&1 &
   wrapper=$!
-  for _ in $(seq 150); do grep -q "training mf" "$work/out" 2>/dev/null && break; sleep 0.2; done
+  for _ in $(seq 600); do grep -q "training mf" "$work/out" 2>/dev/null && break; sleep 0.2; done
+  grep -q "training mf" "$work/out" || { kill -9 "$wrapper"; fail "the job did not start training within 120 s"; }
   sleep 1
   kill "-$signal" "$wrapper"
   start=$(date +%s)

@@ -30,11 +30,12 @@ import tempfile
 import threading
 import time
 
-from serving_fixture import train_tiny_als
+from serving_fixture import sanitizer_of, train_tiny_als
 
 failures = []
 MAX_BODY = 1 << 20
 REQUEST_TIMEOUT_S = 2.0
+SANITIZER = None  # 'asan' or 'tsan' for a sanitizer build (set by main)
 ADDRESS_SPACE = 4 << 30
 
 
@@ -206,14 +207,25 @@ def idle_and_slow_client_checks(port, pid, server):
     slow = [threading.Thread(target=slow_client) for _ in range(10)]
     for t in slow:
         t.start()
-    time.sleep(0.5)
-    _, threads = proc_status(pid)
+    # Every client gets its thread as it connects: wait (up to 5 s) for them.
+    deadline = time.time() + 5
+    while True:
+        _, threads = proc_status(pid)
+        if threads >= 200 or time.time() > deadline:
+            break
+        time.sleep(0.1)
     latencies = [health_latency(port) for _ in range(30)]
-    worst = max(seconds for seconds, _ in latencies)
+    seconds = sorted(s for s, _ in latencies)
+    median, worst = seconds[len(seconds) // 2], seconds[-1]
     check(all(ok for _, ok in latencies), "a health request failed with idle and slow clients attached")
-    check(worst < 0.1, f"health took {worst * 1000:.1f} ms with 200 idle and 10 slow clients attached")
+    # A request queued behind the idle connections would wait for one to end:
+    # the request timeout (2 s). A loaded machine's stalls stay well below.
+    check(median < 0.1 and worst < REQUEST_TIMEOUT_S / 2,
+          f"health took {median * 1000:.1f} ms (median), {worst * 1000:.1f} ms (worst of 30) with 200 idle and 10 "
+          "slow clients attached")
     check(threads >= 200, f"only {threads} server threads with 210 clients attached: connections are queued")
-    print(f"  200 idle + 10 slow clients: {threads} server threads, health worst {worst * 1000:.2f} ms over 30")
+    print(f"  200 idle + 10 slow clients: {threads} server threads, health median {median * 1000:.2f} ms, "
+          f"worst {worst * 1000:.2f} ms over 30")
 
     for t in slow:
         t.join(timeout=REQUEST_TIMEOUT_S + 5)
@@ -245,7 +257,10 @@ def idle_and_slow_client_checks(port, pid, server):
     try:
         code = server.wait(timeout=10)
         took = time.time() - start
-        check(code == 0 and took < 2, f"SIGTERM with clients attached: exit {code} after {took:.1f} s")
+        # Well below the request timeout plus keep-alive it would wait for
+        # otherwise; a sanitizer's slower thread exits get a little more.
+        bound = 3 if SANITIZER else 2
+        check(code == 0 and took < bound, f"SIGTERM with clients attached: exit {code} after {took:.1f} s")
         print(f"  SIGTERM with 250 idle and 10 slow clients attached: exit {code} after {took:.2f} s")
     except subprocess.TimeoutExpired:
         server.kill()
@@ -257,21 +272,12 @@ def idle_and_slow_client_checks(port, pid, server):
         s.close()
 
 
-def sanitizer_of(binary):
-    """'asan' or 'tsan' when `binary` carries a sanitizer runtime (linked in
-    statically by clang, or as a library), else None."""
-    with open(binary, "rb") as f:
-        image = f.read()
-    libraries = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
-    return next((name for name in ("asan", "tsan") if f"__{name}_init".encode() in image or f"lib{name}" in libraries),
-                None)
-
-
 def main():
     recforge = os.path.abspath(sys.argv[1])
     # A sanitizer reserves terabytes of shadow address space (no prlimit --as)
     # and keeps freed memory in quarantine (no RSS bound).
-    sanitizer = sanitizer_of(recforge)
+    global SANITIZER
+    sanitizer = SANITIZER = sanitizer_of(recforge)
     limit = [] if sanitizer else ["prlimit", f"--as={ADDRESS_SPACE}"]
     work = tempfile.mkdtemp(prefix="recforge-limits-")
     server = None

@@ -29,7 +29,7 @@ import urllib.request
 from serving_fixture import publish_copy, train_tiny_als
 
 failures = []
-DELAY_MS = 400
+DELAY_MS = 1500  # long enough for this script to see the pause and delete the version on a loaded machine
 
 
 def check(condition, message):

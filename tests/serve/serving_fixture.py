@@ -11,6 +11,16 @@ import urllib.error
 import urllib.request
 
 
+def sanitizer_of(binary):
+    """'asan' or 'tsan' when `binary` carries a sanitizer runtime (linked in
+    statically by clang, or as a library), else None."""
+    with open(binary, "rb") as f:
+        image = f.read()
+    libraries = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
+    return next((name for name in ("asan", "tsan") if f"__{name}_init".encode() in image or f"lib{name}" in libraries),
+                None)
+
+
 def train_tiny_als(recforge, work, epochs, *settings):
     """Trains configs/als_tiny.yaml into `work`; returns its checkpoint directory."""
     args = [recforge, "train", "configs/als_tiny.yaml", "--set", f"run.output_dir={work}",

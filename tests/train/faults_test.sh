@@ -76,7 +76,9 @@ signal_running_job() {
   rm -rf "$work/runs"
   "${mpi[@]}" "$recforge" train "$work/job.yaml" "$@" >"$work/out" 2>&1 &
   pid=$!
-  for _ in $(seq 100); do grep -q "training mf" "$work/out" 2>/dev/null && break; sleep 0.2; done
+  for _ in $(seq 600); do grep -q "training mf" "$work/out" 2>/dev/null && break; sleep 0.2; done
+  # A signal before the handlers are in place would kill the job: say so, not a wrong exit code.
+  grep -q "training mf" "$work/out" || { kill -9 "$pid" 2>/dev/null; fail "the job did not start training within 120 s"; }
   sleep "$(( RANDOM % 3 + 1 ))"
   start=$(now)
   kill "-$signal" "$pid"

@@ -12,8 +12,8 @@ holder_pid=
 trap '[ -z "$holder_pid" ] || kill -9 "$holder_pid" 2>/dev/null; rm -rf "$work"' EXIT
 train=(train configs/mf_tiny.yaml --set run.output_dir="$work" --set train.epochs=1)
 
-# The holder waits a minute in preflight, after taking the lock.
-RF_FAULT=delay:phase=preflight_data:ms=60000 "$recforge" "${train[@]}" >"$work/holder.log" 2>&1 &
+# The holder waits (ten minutes at most; it is killed at the end) in preflight, after taking the lock.
+RF_FAULT=delay:phase=preflight_data:ms=600000 "$recforge" "${train[@]}" >"$work/holder.log" 2>&1 &
 holder_pid=$!
 for _ in $(seq 100); do
   [ -s "$work/mf_tiny/.lock" ] && break
