@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "comm/mpi_node.hpp"
 #include "core/mpi_check.hpp"
 #include "recforge/comm/communicator.hpp"
 #include "recforge/comm/runtime.hpp"
@@ -259,11 +260,9 @@ std::unique_ptr<Communicator> make_mpi_communicator() {
   CommInfo info;
   RF_MPI_CHECK(MPI_Comm_rank(world, &info.rank));
   RF_MPI_CHECK(MPI_Comm_size(world, &info.world_size));
-  MPI_Comm local = MPI_COMM_NULL;
-  RF_MPI_CHECK(MPI_Comm_split_type(world, MPI_COMM_TYPE_SHARED, info.rank, MPI_INFO_NULL, &local));
-  RF_MPI_CHECK(MPI_Comm_rank(local, &info.local_rank));
-  RF_MPI_CHECK(MPI_Comm_size(local, &info.local_size));
-  MPI_Comm_free(&local);
+  const detail::NodePlace place = detail::node_place(world, info.rank);
+  info.local_rank = place.local_rank;
+  info.local_size = place.local_size;
   return std::make_unique<MpiCommunicator>(world, info);
 }
 

@@ -3,6 +3,8 @@
 
 #ifdef RECFORGE_WITH_MPI
 #include <mpi.h>
+
+#include "comm/mpi_node.hpp"
 #endif
 
 #include <chrono>
@@ -49,13 +51,9 @@ DistributedRuntime::DistributedRuntime(int* argc, char*** argv) : launch_(read_l
       // This node's ranks as MPI sees them: not every launcher says (srun
       // without --ntasks-per-node, PMIx), and a rank's threads and GPU follow
       // from its place on the node.
-      MPI_Comm node = MPI_COMM_NULL;
-      if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, launch_.rank, MPI_INFO_NULL, &node) ==
-          MPI_SUCCESS) {
-        MPI_Comm_rank(node, &launch_.local_rank);
-        MPI_Comm_size(node, &launch_.local_size);
-        MPI_Comm_free(&node);
-      }
+      const detail::NodePlace place = detail::node_place(MPI_COMM_WORLD, launch_.rank);
+      launch_.local_rank = place.local_rank;
+      launch_.local_size = place.local_size;
       if (provided < MPI_THREAD_MULTIPLE) {
         log::warn("MPI provides thread level {} < MULTIPLE; the watchdog will end stuck jobs by exiting", provided);
       }

@@ -7,10 +7,10 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
-#include <utility>
 
 #include <fmt/format.h>
 
+#include "fd.hpp"
 #include "recforge/core/error.hpp"
 #include "recforge/log/logging.hpp"
 
@@ -36,27 +36,11 @@ std::string read_holder(int fd) {
   return holder.empty() ? std::string("a process that has not yet said who it is") : holder;
 }
 
-// Closes the descriptor unless released to the lock that keeps it.
-class OwnedFd {
- public:
-  explicit OwnedFd(int fd) : fd_(fd) {}
-  ~OwnedFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  OwnedFd(const OwnedFd&) = delete;
-  OwnedFd& operator=(const OwnedFd&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
-
 }  // namespace
 
 std::optional<DirectoryLock> DirectoryLock::try_acquire(const std::string& dir, std::string& holder) {
   const std::string path = dir + "/.lock";
-  OwnedFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  Fd fd(path, O_RDWR | O_CREAT);
   if (fd.get() < 0) {
     const int code = errno;
     RF_THROW(ErrorKind::kIo, "cannot open the lock file ", path, ": ", std::strerror(code));

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "fd.hpp"
 #include "recforge/core/error.hpp"
 
 namespace recforge::io {
@@ -18,26 +19,6 @@ namespace {
   const int code = errno;
   RF_THROW(ErrorKind::kIo, what, " ", path, ": ", std::strerror(code));
 }
-
-class Fd {
- public:
-  Fd(const std::string& path, int flags, mode_t mode = 0644) : fd_(::open(path.c_str(), flags | O_CLOEXEC, mode)) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  // Closes now and reports the error a deferred write may only show here.
-  bool close() {
-    const int r = ::close(fd_);
-    fd_ = -1;
-    return r == 0;
-  }
-
- private:
-  int fd_;
-};
 
 std::string parent_of(const std::string& path) {
   const std::filesystem::path parent = std::filesystem::path(path).parent_path();

@@ -40,10 +40,6 @@ Schema comm_schema() {
   return s;
 }
 
-void write_metrics_json(const std::string& path, const MetricValues& values) {
-  io::write_file_atomically(path, metric_values_json(values));  // a full disk is an error, not a cut file
-}
-
 Device choose_device(const std::string& setting, int local_rank) {
   const int gpus = cuda::device_count();
   if (setting == "cpu" || (setting == "auto" && gpus == 0)) return Device::cpu();
@@ -234,7 +230,8 @@ TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime) 
     result.test_metrics = test;
     if (comm->rank() == 0) {
       metrics->write(result.summary.steps, result.summary.epochs, "test", test);
-      write_metrics_json(run_dir + "/eval.json", test);
+      // Atomically: a full disk is an error, not a cut file.
+      io::write_file_atomically(run_dir + "/eval.json", metric_values_json(test));
       std::printf("test metrics (%s, %lld users):\n%s", dataset.name.c_str(),
                   static_cast<long long>(dataset.test.size()), evaluator->format(test).c_str());
       std::fflush(stdout);

@@ -27,9 +27,6 @@ struct TrainRunResult {
   MetricValues test_metrics;  // empty without an eval section or a test split
 };
 
-// {"recall@20": 0.16, ...} written atomically and durably (metric_values_json).
-void write_metrics_json(const std::string& path, const MetricValues& values);
-
 TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime);
 
 // <run.output_dir>/<run.name>, after checking that the name is one directory
