@@ -151,6 +151,18 @@ TEST_F(ItemFeaturesTest, GenericCsvThroughTheDataConfig) {
   for (std::int32_t item = 0; item < d.num_items(); ++item) {
     EXPECT_EQ(row(*d.item_features, item), (std::vector<std::int32_t>{d.items.integer_id(item) % 2 ? 1 : 0})) << item;
   }
+  // The fingerprint covers the features (a checkpoint refuses other ones):
+  // the same interactions tagged otherwise, or not at all, differ; the same
+  // tags again do not.
+  const auto fingerprint_with = [&](const std::string& tags) {
+    write("tags.tsv", tags);
+    return data::prepare_dataset(resolve_job_config(load_config_string(yaml, "j.yaml")).section("data"), 42).fingerprint;
+  };
+  EXPECT_EQ(fingerprint_with(text), d.fingerprint);
+  EXPECT_NE(d.fingerprint, base.fingerprint);
+  std::string swapped = "movie\ttag\n";
+  for (const std::int64_t id : base.items.integer_ids()) swapped += std::to_string(id) + (id % 2 ? "\teven\n" : "\todd\n");
+  EXPECT_NE(fingerprint_with(swapped), d.fingerprint);
 }
 
 TEST(SplitCsvLine, QuotesAndEmptyFields) {

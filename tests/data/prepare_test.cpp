@@ -107,6 +107,10 @@ TEST_F(PrepareTest, ConfigErrorsNameTheKey) {
                   "needs split.method: given");
   RF_EXPECT_ERROR(prepare_dataset(data_config("path: ${RECFORGE_NO_SUCH_VAR}/x.csv"), 1), ErrorKind::kConfig,
                   "data.path: environment variable RECFORGE_NO_SUCH_VAR");
+  RF_EXPECT_ERROR(prepare_dataset(data_config("path: a.txt\nsplit: {method: leave_one_out, validation_item: true, "
+                                              "min_history: 2}"), 1),
+                  ErrorKind::kConfig, "data.split.min_history 2 would hold out all of a user's 2 interaction(s); it "
+                                      "must be at least 3 with validation_item (or 0 for that)");
   RF_EXPECT_ERROR(data_config("formt: csv"), ErrorKind::kConfig, "unknown key 'data.formt'; did you mean 'format'?");
   RF_EXPECT_ERROR(data_config("split: {method: loo}"), ErrorKind::kConfig, "data.split.method: expected one of");
 }

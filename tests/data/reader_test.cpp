@@ -214,6 +214,23 @@ TEST_F(ReaderTest, GenericCsvMissingColumnListsTheHeader) {
                   "x.csv:1: the header has no column 'user' (data.columns.user); its columns are: uid, iid");
 }
 
+// A first line that cannot be split (too many fields, an open quote) is named
+// as such, not as a header without the mapped columns.
+TEST_F(ReaderTest, AnUnsplittableFirstLineIsNamed) {
+  ReadOptions o;
+  o.format = Format::kCsv;
+  std::string wide = "user,item";
+  for (int c = 2; c < 70; ++c) wide += ",c" + std::to_string(c);
+  RF_EXPECT_ERROR(read("wide.csv", wide + "\n1,2\n", o), ErrorKind::kData, "wide.csv:1:");
+  RF_EXPECT_ERROR(read("wide.csv", wide + "\n1,2\n", o), ErrorKind::kData, ": more than 64 fields");
+  RF_EXPECT_ERROR(read("quote.csv", "user,\"item\n1,2\n", o), ErrorKind::kData,
+                  "quote.csv:1:6: unterminated quoted field");
+  o.header = false;
+  o.user_column = "0";
+  o.item_column = "1";
+  RF_EXPECT_ERROR(read("wide2.csv", wide + "\n", o), ErrorKind::kData, "wide2.csv:1:");
+}
+
 // A column mapping must be unambiguous: a header naming a column twice, or
 // two roles on one column (a dataset of self-pairs), are errors.
 TEST_F(ReaderTest, GenericCsvColumnsMustBeDistinct) {
@@ -244,6 +261,23 @@ TEST_F(ReaderTest, SkipPolicyCountsAndReportsTheFirstBadLines) {
   EXPECT_NE(raw.report.bad_examples[1].find("ratings.csv:4:5: rating 9.0 is outside"), std::string::npos);
   o.max_bad_lines = 1;
   RF_EXPECT_ERROR(read("ratings.csv", kHeader + "1,2,4.0,5\nx,2,4.0,5\n3,4,9.0,5\n", o), ErrorKind::kData,
+                  "2 bad lines, more than max_bad_lines (1)");
+}
+
+// Adjacency lists skip the same way: a bad line adds none of its items.
+TEST_F(ReaderTest, SkipPolicyInAdjacencyLists) {
+  ReadOptions o;
+  o.on_bad_line = BadLinePolicy::kSkip;
+  o.max_bad_lines = 2;
+  const auto raw = read("train.txt", "\xEF\xBB\xBF" "0 5 6\n1 7 x 8\ny 9\n2 4\n", o);
+  EXPECT_EQ(raw.users.integers, (std::vector<std::int64_t>{0, 0, 2}));
+  EXPECT_EQ(raw.items.integers, (std::vector<std::int64_t>{5, 6, 4}));
+  EXPECT_EQ(raw.report.bad_lines, 2);
+  ASSERT_EQ(raw.report.bad_examples.size(), 2u);
+  EXPECT_NE(raw.report.bad_examples[0].find("train.txt:2:5: item id 'x'"), std::string::npos);
+  EXPECT_NE(raw.report.bad_examples[1].find("train.txt:3:1: user id 'y'"), std::string::npos);
+  o.max_bad_lines = 1;
+  RF_EXPECT_ERROR(read("train.txt", "0 5 6\n1 7 x 8\ny 9\n2 4\n", o), ErrorKind::kData,
                   "2 bad lines, more than max_bad_lines (1)");
 }
 

@@ -101,6 +101,29 @@ TEST(Split, LeaveOneOutLeavesShortHistoriesInTrain) {
   EXPECT_EQ(d.test.size(), 40);
 }
 
+// A minimum history that would hold out every row of a user is raised to
+// what the split needs: user 0 (first, 1 row) and user 1 (2 rows) stay in
+// train, and user 2 keeps its test row (no write before a user's rows).
+TEST(Split, LeaveOneOutNeverHoldsOutAUsersLastTrainingRow) {
+  InteractionTable t;
+  const std::int32_t rows_of[] = {1, 2, 5};
+  for (std::int32_t u = 0; u < 3; ++u) {
+    for (std::int32_t k = 0; k < rows_of[u]; ++k) {
+      t.user.push_back(u);
+      t.item.push_back(k);
+      t.rating.push_back(4.0f);
+      t.timestamp.push_back(k);
+    }
+  }
+  Dataset d;
+  sort_by_user_time(t, 3);
+  split_interactions(std::move(t), 3, {.method = SplitMethod::kLeaveOneOut, .validation_item = true, .min_history = 1},
+                     d);
+  EXPECT_EQ(d.test.user, (std::vector<std::int32_t>{2}));
+  EXPECT_EQ(d.valid.user, (std::vector<std::int32_t>{2}));
+  EXPECT_EQ(d.train.size(), 6);
+}
+
 TEST(Split, TemporalSplitsNeedTimestamps) {
   InteractionTable t = sample_table();
   t.timestamp.clear();

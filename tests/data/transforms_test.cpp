@@ -23,6 +23,12 @@ TEST(Threshold, KeepsRatingsAtOrAboveIt) {
   EXPECT_EQ(apply_rating_threshold(t, 4.0), 2);
   EXPECT_EQ(t.user, (std::vector<std::int32_t>{0, 1}));
   EXPECT_EQ(t.rating, (std::vector<float>{4.0f, 5.0f}));
+  // Decimal ratings at the threshold stay (0.7f is below 0.7 as a double).
+  auto decimal = table({0, 0, 0, 1}, {0, 1, 2, 0}, {0.7f, 0.69f, 0.9f, 3.3f});
+  EXPECT_EQ(apply_rating_threshold(decimal, 0.7), 1);
+  EXPECT_EQ(decimal.rating, (std::vector<float>{0.7f, 0.9f, 3.3f}));
+  auto at_3_3 = table({0, 1}, {0, 0}, {3.3f, 3.2f});
+  EXPECT_EQ(apply_rating_threshold(at_3_3, 3.3), 1);
   auto no_ratings = table({0}, {0});
   RF_EXPECT_ERROR(apply_rating_threshold(no_ratings, 4.0), ErrorKind::kConfig, "needs ratings");
 }

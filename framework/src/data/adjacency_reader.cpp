@@ -7,19 +7,29 @@
 #include <algorithm>
 #include <cstring>
 
+#include <fmt/format.h>
+
 #include "field_parsing.hpp"
 #include "reader_internal.hpp"
 #include "recforge/core/error.hpp"
+#include "recforge/log/logging.hpp"
 
 namespace recforge::data {
 namespace {
 
+constexpr std::size_t kMaxExamples = 5;
+
+struct BadLine {
+  std::int64_t local_line;  // within its chunk
+  int column;
+  std::string reason, text;
+};
+
 struct Chunk {
   std::vector<std::int64_t> users, items;
   std::int64_t lines = 0, blank = 0;
-  std::int64_t error_line = -1;
-  int error_column = 0;
-  std::string error_reason, error_text;
+  std::int64_t bad = 0;             // lines skipped (on_bad_line: skip)
+  std::vector<BadLine> examples;    // the first few; with on_bad_line: error, the one that ends the chunk
 };
 
 std::string_view next_token(std::string_view line, std::size_t& pos, std::size_t& start) {
@@ -34,6 +44,9 @@ std::string_view next_token(std::string_view line, std::size_t& pos, std::size_t
 RawInteractions parse_adjacency(std::string_view text, const std::string& path, const ReadOptions& options) {
   RF_CHECK_KIND(ErrorKind::kConfig, options.integer_ids, path, ": adjacency lists need integer ids");
   RF_CHECK_KIND(ErrorKind::kData, !text.empty(), "data file '", path, "' is empty");
+  const std::string_view bytes = text;
+  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);  // UTF-8 byte order mark
+  const bool skip_bad = options.on_bad_line == BadLinePolicy::kSkip;
   const int threads = options.threads > 0 ? options.threads : omp_get_max_threads();
 
   // Chunks start right after a '\n'.
@@ -57,26 +70,33 @@ RawInteractions parse_adjacency(std::string_view text, const std::string& path, 
     Chunk& chunk = parsed[c];
     std::string_view part = text.substr(starts[c], starts[c + 1] - starts[c]);
     std::size_t pos = 0;
-    while (pos < part.size() && chunk.error_line < 0) {
+    bool stopped = false;  // at a bad line, unless skipping
+    while (pos < part.size() && !stopped) {
       const char* nl = static_cast<const char*>(std::memchr(part.data() + pos, '\n', part.size() - pos));
       const std::size_t end = nl ? static_cast<std::size_t>(nl - part.data()) : part.size();
       std::string_view line = part.substr(pos, end - pos);
       pos = end + 1;
       const std::int64_t local_line = chunk.lines++;
       if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      const std::size_t rows_before = chunk.users.size();
+      // A bad line adds no row: those of its earlier items are taken back.
       const auto fail = [&](std::size_t column, std::string reason) {
-        chunk.error_line = local_line;
-        chunk.error_column = static_cast<int>(column) + 1;
-        chunk.error_reason = std::move(reason);
-        chunk.error_text = std::string(line.substr(0, 160));
+        chunk.users.resize(rows_before);
+        chunk.items.resize(rows_before);
+        ++chunk.bad;
+        if (chunk.examples.size() < kMaxExamples) {
+          chunk.examples.push_back(
+              {local_line, static_cast<int>(column) + 1, std::move(reason), std::string(line.substr(0, 160))});
+        }
+        stopped = !skip_bad;
       };
       if (line.find('\0') != std::string_view::npos) {
         fail(line.find('\0'), "NUL byte in line");
-        break;
+        continue;
       }
       if (static_cast<std::int64_t>(line.size()) > options.max_line_bytes) {
         fail(0, "line longer than max_line_bytes (" + std::to_string(options.max_line_bytes) + ")");
-        break;
+        continue;
       }
       std::size_t cursor = 0, start = 0;
       const std::string_view user_text = next_token(line, cursor, start);
@@ -87,7 +107,7 @@ RawInteractions parse_adjacency(std::string_view text, const std::string& path, 
       std::int64_t user = 0;
       if (detail::parse_id(user_text, user) != detail::FieldStatus::kOk) {
         fail(start, "user id '" + std::string(user_text.substr(0, 40)) + "' is not a non-negative integer");
-        break;
+        continue;
       }
       while (true) {
         const std::string_view item_text = next_token(line, cursor, start);
@@ -106,19 +126,29 @@ RawInteractions parse_adjacency(std::string_view text, const std::string& path, 
   RawInteractions raw;
   raw.report.path = path;
   raw.report.format = Format::kAdjacency;
-  raw.report.content_sha256 = block_tree_sha256_of(text);
+  raw.report.content_sha256 = block_tree_sha256_of(bytes);
   std::int64_t line_base = 1;
   std::size_t total = 0;
   for (const Chunk& chunk : parsed) {
-    if (chunk.error_line >= 0) {
-      RF_THROW(ErrorKind::kData, path, ":", line_base + chunk.error_line, ":", chunk.error_column, ": ",
-               chunk.error_reason, "\n  line: ", chunk.error_text);
+    for (const BadLine& bad : chunk.examples) {
+      const std::string where = fmt::format("{}:{}:{}: {}\n  line: {}", path, line_base + bad.local_line, bad.column,
+                                            bad.reason, bad.text);
+      if (!skip_bad) RF_THROW(ErrorKind::kData, where);
+      if (raw.report.bad_examples.size() < kMaxExamples) raw.report.bad_examples.push_back(where);
     }
     line_base += chunk.lines;
     total += chunk.users.size();
     raw.report.blank_lines += chunk.blank;
+    raw.report.bad_lines += chunk.bad;
   }
   raw.report.lines = line_base - 1;
+  if (raw.report.bad_lines > 0) {
+    std::string examples;
+    for (const std::string& e : raw.report.bad_examples) examples += "\n  " + e;
+    RF_CHECK_KIND(ErrorKind::kData, raw.report.bad_lines <= options.max_bad_lines, path, ": ", raw.report.bad_lines,
+                  " bad lines, more than max_bad_lines (", options.max_bad_lines, "); the first:", examples);
+    log::warn("{}: skipped {} bad lines (on_bad_line: skip); the first:{}", path, raw.report.bad_lines, examples);
+  }
   RF_CHECK_KIND(ErrorKind::kData, total > 0, path, ": no interactions (", raw.report.lines,
                 " lines, none lists an item after the user id)");
   raw.users.integers.reserve(total);

@@ -281,15 +281,18 @@ std::vector<std::size_t> chunk_starts(std::string_view text, std::size_t chunks)
   return starts;
 }
 
-std::vector<std::string> split_header(std::string_view line, const Layout& layout) {
+// The fields of the first line (a header, or the line that sets the field
+// count); one that cannot be split is an error at its column.
+std::vector<std::string> split_first_line(std::string_view line, const Layout& layout, const std::string& path) {
   std::array<std::string_view, kMaxFields> fields;
   std::array<int, kMaxFields> columns{};
   std::array<std::string, kMaxFields> unescaped;
   std::string reason;
   int error_column = 0;
   const int n = split(line, layout, fields, columns, unescaped, reason, error_column);
+  RF_CHECK_KIND(ErrorKind::kData, n >= 0, path, ":1:", error_column, ": ", reason, "\n  line: ", quote_line(line));
   std::vector<std::string> names;
-  for (int i = 0; i < std::max(n, 0); ++i) names.emplace_back(fields[static_cast<std::size_t>(i)]);
+  for (int i = 0; i < n; ++i) names.emplace_back(fields[static_cast<std::size_t>(i)]);
   return names;
 }
 
@@ -388,7 +391,7 @@ RawInteractions parse_delimited(std::string_view bytes, const std::string& path,
     const char* nl = static_cast<const char*>(std::memchr(text.data(), '\n', text.size()));
     std::string_view header = text.substr(0, nl ? static_cast<std::size_t>(nl - text.data()) : text.size());
     if (!header.empty() && header.back() == '\r') header.remove_suffix(1);
-    const std::vector<std::string> names = split_header(header, layout);
+    const std::vector<std::string> names = split_first_line(header, layout, path);
     if (format == Format::kMovieLensCsv) {
       const std::vector<std::string> expected = {"userId", "movieId", "rating", "timestamp"};
       std::vector<std::string> sorted_names = names, sorted_expected = expected;
@@ -421,7 +424,7 @@ RawInteractions parse_delimited(std::string_view bytes, const std::string& path,
     const char* nl = static_cast<const char*>(std::memchr(text.data(), '\n', text.size()));
     std::string_view first = text.substr(0, nl ? static_cast<std::size_t>(nl - text.data()) : text.size());
     if (!first.empty() && first.back() == '\r') first.remove_suffix(1);
-    layout.fields = static_cast<int>(split_header(first, layout).size());
+    layout.fields = static_cast<int>(split_first_line(first, layout, path).size());
     const int needed = std::max({layout.user, layout.item, layout.rating, layout.timestamp}) + 1;
     RF_CHECK_KIND(ErrorKind::kData, layout.fields >= needed, path, ":1:1: the first line has ", layout.fields,
                   " fields separated by ", delimiter_name(layout.delimiter), " but the column mapping needs ", needed,

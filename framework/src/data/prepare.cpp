@@ -202,6 +202,15 @@ void check_data_section(const ConfigNode& data) {
                 !pre_split || (data.get_int("min_user_interactions") <= 1 && data.get_int("min_item_interactions") <= 1),
                 data.where(), ": k-core filtering (min_user_interactions, min_item_interactions) would change a "
                               "pre-split dataset's published split; set both to 0");
+  // A user held out from must keep a training row besides the held-out ones.
+  const ConfigNode& split = data.section("split");
+  const std::int64_t min_history = split.get_int("min_history");
+  const std::int64_t held_out = split.get_bool("validation_item") ? 2 : 1;
+  RF_CHECK_KIND(ErrorKind::kConfig, method != "leave_one_out" || min_history == 0 || min_history > held_out,
+                split["min_history"].where(),
+                ": data.split.min_history ", min_history, " would hold out all of a user's ", min_history,
+                " interaction(s); it must be at least ", held_out + 1, held_out == 2 ? " with validation_item" : "",
+                " (or 0 for that)");
 }
 
 // Filters and splits can leave nothing to train on (or to test): a model
@@ -329,6 +338,16 @@ void attach_item_features(const ConfigNode& data, Dataset& dataset) {
             features->unknown_items);
   RF_CHECK_KIND(ErrorKind::kData, features->items_without < dataset.num_items(), path,
                 ": no item of the dataset has a feature (do the ids match data.path's?)");
+  // The features are part of what a model trains on: the fingerprint covers
+  // them (read every run, they stay out of the cache key), so that ranks
+  // reading different files disagree and a checkpoint refuses other features.
+  Sha256 fingerprint;
+  fingerprint.update(dataset.fingerprint).update("\nitem features\n");
+  for (const std::string& name : features->names) fingerprint.update(name).update("\n");
+  const Csr& items = features->items;
+  fingerprint.update(items.offsets.data(), items.offsets.size() * sizeof(items.offsets[0]))
+      .update(items.col.data(), items.col.size() * sizeof(items.col[0]));
+  dataset.fingerprint = Sha256::hex(fingerprint.finish());
   dataset.item_features = std::move(features);
 }
 

@@ -98,7 +98,8 @@ std::vector<std::uint8_t> assign_user_temporal(const InteractionTable& all, cons
 
 std::vector<std::uint8_t> assign_leave_one_out(const InteractionTable& all, const SplitOptions& o) {
   require_timestamps(all, "leave_one_out");
-  const std::int64_t min_history = o.min_history > 0 ? o.min_history : (o.validation_item ? 3 : 2);
+  // (prepare checks a configured one; a direct caller's too small one is raised.)
+  const std::int64_t min_history = std::max(o.min_history, std::int64_t{o.validation_item ? 3 : 2});
   std::vector<std::uint8_t> part(all.user.size(), kTrain);
   for_each_user(all, [&](std::size_t begin, std::size_t end) {
     if (static_cast<std::int64_t>(end - begin) < min_history) return;

@@ -11,10 +11,13 @@ namespace recforge::data {
 std::int64_t apply_rating_threshold(InteractionTable& table, double threshold) {
   RF_CHECK_KIND(ErrorKind::kConfig, table.has_ratings(),
                 "data.implicit_threshold needs ratings, but the data has no rating column");
+  // Ratings are floats read from decimal text: the threshold as the same float
+  // (0.7f < 0.7 as doubles, so a rating of exactly 0.7 would be dropped).
+  const auto bar = static_cast<float>(threshold);
   std::vector<std::uint8_t> keep(table.user.size());
   std::int64_t removed = 0;
   for (std::size_t i = 0; i < keep.size(); ++i) {
-    keep[i] = table.rating[i] >= threshold;
+    keep[i] = table.rating[i] >= bar;
     removed += !keep[i];
   }
   if (removed) table.filter(keep);
