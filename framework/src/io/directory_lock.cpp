@@ -38,8 +38,9 @@ std::string read_holder(int fd) {
 
 }  // namespace
 
-std::optional<DirectoryLock> DirectoryLock::try_acquire(const std::string& dir, std::string& holder) {
-  const std::string path = dir + "/.lock";
+std::optional<DirectoryLock> DirectoryLock::try_acquire(const std::string& dir, std::string& holder,
+                                                      const std::string& file_name) {
+  const std::string path = dir + "/" + file_name;
   Fd fd(path, O_RDWR | O_CREAT);
   if (fd.get() < 0) {
     const int code = errno;

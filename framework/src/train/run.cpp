@@ -94,38 +94,50 @@ void check_watched_metrics(const ConfigNode& job, const Evaluator& evaluator, co
 // checkpoints go to when that lies elsewhere (--resume of another run, or
 // checkpoint.dir). A checkpoints/ folder is locked through its run directory,
 // so a job resuming a run that still trains is refused like a second job of
-// that run. Absolute, normalised and without repeats: two locks of one
-// directory in this process would refuse each other.
-std::vector<std::string> directories_to_lock(const ConfigNode& job, const std::string& run_dir) {
+// that run. A checkpoint directory of another name takes its own lock file:
+// a .lock there would make checkpoint_dir_of take it for a run directory.
+// Absolute, normalised and without repeats: two locks of one file in this
+// process would refuse each other.
+struct LockTarget {
+  std::string dir, file_name;
+  bool run_dir;  // this job's run directory or another run's
+};
+
+std::vector<LockTarget> directories_to_lock(const ConfigNode& job, const std::string& run_dir) {
   namespace fs = std::filesystem;
-  std::vector<std::string> dirs{fs::weakly_canonical(fs::absolute(run_dir)).string()};
+  std::vector<LockTarget> targets{{fs::weakly_canonical(fs::absolute(run_dir)).string(), ".lock", true}};
   const ConfigNode& checkpoint = job.section("checkpoint");
   const std::string configured = checkpoint.get_string("dir");
   // (A path that is a file is the Checkpointer's to refuse, with its key.)
-  if (!checkpoint.get_bool("enabled") || configured.empty() || !io::absent_or_directory(configured)) return dirs;
+  if (!checkpoint.get_bool("enabled") || configured.empty() || !io::absent_or_directory(configured)) return targets;
   fs::path dir = fs::weakly_canonical(fs::absolute(configured)).lexically_normal();
   if (!dir.has_filename()) dir = dir.parent_path();  // "runs/a/checkpoints/"
-  if (dir.filename() == "checkpoints") dir = dir.parent_path();
-  if (dir.string() != dirs[0]) dirs.push_back(dir.string());
-  return dirs;
+  const bool of_a_run = dir.filename() == "checkpoints";
+  if (of_a_run) dir = dir.parent_path();
+  if (dir.string() != targets[0].dir) targets.push_back({dir.string(), of_a_run ? ".lock" : ".checkpoints.lock", of_a_run});
+  return targets;
 }
 
 // Rank 0 locks them; every rank learns the outcome, and a refusal is agreed.
 std::vector<io::DirectoryLock> lock_job_directories(const ConfigNode& job, const std::string& run_dir,
                                                     Communicator& comm) {
   std::vector<io::DirectoryLock> locks;
-  const std::vector<std::string> dirs = directories_to_lock(job, run_dir);
-  for (const std::string& dir : dirs) {
+  const std::vector<LockTarget> targets = directories_to_lock(job, run_dir);
+  for (const LockTarget& target : targets) {
     std::string holder;
     if (comm.rank() == 0) {
-      std::filesystem::create_directories(dir);
-      if (auto lock = io::DirectoryLock::try_acquire(dir, holder)) locks.push_back(std::move(*lock));
+      std::filesystem::create_directories(target.dir);
+      if (auto lock = io::DirectoryLock::try_acquire(target.dir, holder, target.file_name)) {
+        locks.push_back(std::move(*lock));
+      }
     }
     holder = comm.allgather_string(holder)[0];
     // A config problem (exit 2; restart.sh does not retry it): two jobs were given one directory.
-    const bool own = dir == dirs[0];
-    RF_CHECK_AGREED(ErrorKind::kConfig, holder.empty(), own ? "the run directory " : "the run directory of this "
-                    "job's checkpoints ", own ? run_dir : dir, " is in use by another job (", holder,
+    const bool own = &target == &targets[0];
+    RF_CHECK_AGREED(ErrorKind::kConfig, holder.empty(),
+                    own ? "the run directory " : target.run_dir ? "the run directory of this job's checkpoints "
+                                                                : "this job's checkpoint directory ",
+                    own ? run_dir : target.dir, " is in use by another job (", holder,
                     "); give this job its own run.name (--set run.name=...) or checkpoint.dir, or wait for that "
                     "one to end");
   }
@@ -193,7 +205,7 @@ TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime) 
     metrics = std::make_unique<MetricsLog>(run_dir + "/metrics.jsonl");
   }
   Trainer trainer(job.section("train"), *model, dataset, *comm, resources, seed, metrics.get());
-  if (resumed_at) trainer.set_start(*resumed_at);
+  if (resumed_at) trainer.set_start(*resumed_at, checkpointer.restored_metrics());
   const EvalContext eval_context{&dataset, &resources, comm, seed};
   // Validation data for epochs; the test split only when there is no validation split.
   const bool has_valid = !dataset.valid.empty();
@@ -238,7 +250,7 @@ TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime) 
     }
   }
   if (result.summary.epochs_run == 0 && !result.summary.stopped_by_signal) {
-    log::info("done: the resumed run had already completed its {} epochs ({} steps); nothing left to train",
+    log::info("done: the resumed run had already ended ({} epochs, {} steps); nothing left to train",
               result.summary.epochs, result.summary.steps);
   } else {
     log::info("done: {} epochs, {} steps, final loss {:.6g}, {:.1f} s{}", result.summary.epochs, result.summary.steps,

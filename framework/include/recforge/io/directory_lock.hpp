@@ -19,8 +19,11 @@ class DirectoryLock {
  public:
   // Takes the lock on `dir` (which must exist) without waiting. When another
   // process holds it, returns nullopt and sets `holder` to what that process
-  // wrote there ("pid 123 on node7 since 2026-12-07T13:40:00Z").
-  static std::optional<DirectoryLock> try_acquire(const std::string& dir, std::string& holder);
+  // wrote there ("pid 123 on node7 since 2026-12-07T13:40:00Z"). `file_name`:
+  // the lock file in `dir` (a run directory's .lock also marks it as one for
+  // checkpoint_dir_of; a checkpoint directory elsewhere takes another name).
+  static std::optional<DirectoryLock> try_acquire(const std::string& dir, std::string& holder,
+                                                  const std::string& file_name = ".lock");
 
   DirectoryLock(DirectoryLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
   DirectoryLock& operator=(DirectoryLock&& other) noexcept;
