@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 
 #include "recforge/checkpoint/checkpointer.hpp"
 #include "recforge/core/fault.hpp"
@@ -31,11 +32,23 @@ const char* kMf =
 const char* kAls =
     "model: {type: als, factors: 8, alpha: 5, reg: 0.1}\ntrain: {epochs: 6}\ncheckpoint: {keep_last: 2, resume: auto}\n";
 
-// Trains `job` with checkpoints in `run_dir`; throws Crash instead of saving
-// the checkpoint at `crash_at` (the steps since the previous one are lost).
-// `saved` receives the positions of the checkpoints written.
-std::vector<std::vector<float>> run(const std::string& job_text, const std::string& run_dir, std::int64_t crash_at = -1,
-                                    std::vector<Position>* saved = nullptr, std::int64_t* resumed_at = nullptr) {
+// What a run did: the checkpoints it saved (with their metrics), where it
+// resumed, its evaluations and summary.
+struct Observed {
+  std::vector<Position> saved;
+  std::vector<MetricValues> saved_metrics;
+  std::int64_t resumed_at = -1;
+  int evaluations = 0;
+  TrainSummary summary;
+};
+
+// Trains `job` with checkpoints in `run_dir` (restoring as `recforge train`
+// does); throws Crash instead of saving the checkpoint at `crash_at` (the
+// steps since the previous one are lost). `evaluate`, when given, is the
+// evaluation hook. Returns the parameters.
+std::vector<std::vector<float>> run_observed(const std::string& job_text, const std::string& run_dir,
+                                             std::int64_t crash_at, Observed& seen,
+                                             std::function<MetricValues(std::int64_t)> evaluate = nullptr) {
   const ConfigNode job = testing::tiny_job(job_text);
   static const data::Dataset dataset = testing::tiny_dataset(job);
   auto comm = make_single_communicator();
@@ -45,21 +58,37 @@ std::vector<std::vector<float>> run(const std::string& job_text, const std::stri
   Trainer trainer(job.section("train"), *model, dataset, *comm, res, 42, nullptr);
   Checkpointer checkpointer(job.section("checkpoint"), run_dir, job.to_yaml(), *model, dataset, *comm, res, 42);
   if (const auto position = checkpointer.restore()) {
-    trainer.set_start(*position);
-    if (resumed_at) *resumed_at = position->global_step;
+    trainer.set_start(*position, checkpointer.restored_metrics());
+    seen.resumed_at = position->global_step;
   }
   TrainerHooks hooks;
   hooks.checkpoint = [&](const Position& next, const MetricValues& metrics, bool) {
     if (next.global_step == crash_at) throw Crash{};
     checkpointer.save(next, metrics);
-    if (saved) saved->push_back(next);
+    seen.saved.push_back(next);
+    seen.saved_metrics.push_back(metrics);
   };
   hooks.checkpoint_every_epochs = checkpointer.every_epochs();
   hooks.checkpoint_every_steps = checkpointer.every_steps();
+  if (evaluate) {
+    hooks.evaluate = [&, evaluate](std::int64_t epoch) {
+      ++seen.evaluations;
+      return evaluate(epoch);
+    };
+  }
   trainer.set_hooks(std::move(hooks));
-  trainer.fit();
+  seen.summary = trainer.fit();
   std::vector<std::vector<float>> params;
   for (Parameter* p : model->parameters()) params.push_back(p->value().to_vector<float>());
+  return params;
+}
+
+std::vector<std::vector<float>> run(const std::string& job_text, const std::string& run_dir, std::int64_t crash_at = -1,
+                                    std::vector<Position>* saved = nullptr, std::int64_t* resumed_at = nullptr) {
+  Observed seen;
+  auto params = run_observed(job_text, run_dir, crash_at, seen);
+  if (saved) *saved = seen.saved;
+  if (resumed_at) *resumed_at = seen.resumed_at;
   return params;
 }
 
@@ -116,6 +145,69 @@ TEST(Resume, NegativeControlsDiffer) {
   crash_and_resume(kMf, it->global_step, &resumed_at);
   ::unsetenv("RF_RESTORE_SKIP");
   EXPECT_LT(resumed_at, (it - 1)->global_step) << "the previous version was not the one restored";
+}
+
+// A validation metric that peaks at epoch 1 and then falls.
+MetricValues peaks_at_epoch_1(std::int64_t epoch) {
+  return {{"recall@20", epoch < 2 ? 0.1 * static_cast<double>(epoch + 1) : 0.05 / static_cast<double>(epoch)}};
+}
+
+const char* kEarlyStopped =
+    "model: {type: mf, factors: 8, loss: bpr}\n"
+    "train:\n  epochs: 20\n  batch_size: 64\n  optimizer: {lr: 2.0, momentum: 0.9}\n"
+    "  early_stopping: {metric: recall@20, patience: 2}\n"
+    "checkpoint: {every_steps: 5, keep_last: 2, resume: auto}\n";
+
+// A run that early stopping ended, resumed (a restart after a later failure,
+// or the same command again), has nothing left to train: no step, no
+// evaluation, the same parameters. Before, it trained on until the next
+// evaluation, and on while that improved.
+TEST(Resume, ARunThatEarlyStoppingEndedStaysEnded) {
+  testing::TempDir dir;
+  Observed first;
+  const auto ended = run_observed(kEarlyStopped, dir.path().string(), -1, first, peaks_at_epoch_1);
+  ASSERT_TRUE(first.summary.stopped_early);
+  EXPECT_EQ(first.evaluations, 4);  // epochs 0..3: best at 1, then two without improvement
+  Observed again;
+  EXPECT_EQ(run_observed(kEarlyStopped, dir.path().string(), -1, again, peaks_at_epoch_1), ended);
+  EXPECT_EQ(again.resumed_at, first.saved.back().global_step);
+  EXPECT_EQ(again.evaluations, 0);
+  EXPECT_EQ(again.summary.epochs_run, 0);
+  EXPECT_TRUE(again.saved.empty());
+  // A larger patience continues it.
+  std::string patient = kEarlyStopped;
+  patient.replace(patient.find("patience: 2"), 11, "patience: 3");
+  Observed more;
+  run_observed(patient, dir.path().string(), -1, more, peaks_at_epoch_1);
+  EXPECT_EQ(more.evaluations, 1);
+}
+
+// The versions a resumed run saves before it evaluates again carry the latest
+// evaluation, as the uninterrupted run's do (retention's keep_best reads them).
+TEST(Resume, VersionsSavedBeforeTheNextEvaluationKeepTheLatestMetrics) {
+  testing::TempDir reference_dir;
+  Observed reference;
+  run_observed(kEarlyStopped, reference_dir.path().string(), -1, reference, peaks_at_epoch_1);
+  // A crash point in epoch 2 with a version of epoch 2 before it.
+  std::size_t k = 1;
+  while (k < reference.saved.size() && !(reference.saved[k].epoch == 2 && reference.saved[k - 1].epoch == 2 &&
+                                         reference.saved[k - 1].step_in_epoch > 0)) {
+    ++k;
+  }
+  ASSERT_LT(k, reference.saved.size());
+  ASSERT_FALSE(reference.saved_metrics[k].empty());
+  testing::TempDir dir;
+  Observed crashed, resumed;
+  EXPECT_THROW(run_observed(kEarlyStopped, dir.path().string(), reference.saved[k].global_step, crashed,
+                            peaks_at_epoch_1),
+               Crash);
+  run_observed(kEarlyStopped, dir.path().string(), -1, resumed, peaks_at_epoch_1);
+  ASSERT_FALSE(resumed.saved.empty());
+  EXPECT_EQ(resumed.saved.front().global_step, reference.saved[k].global_step);
+  std::vector<std::pair<std::string, double>> got = resumed.saved_metrics.front(), want = reference.saved_metrics[k];
+  std::sort(got.begin(), got.end());  // (restored in the file's order)
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(got, want);
 }
 
 TEST(Resume, FreshStartIntoAUsedDirectoryIsRefused) {

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "recforge/comm/signals.hpp"
 #include "recforge/train/gradient_sync.hpp"
 #include "recforge/train/lr_schedule.hpp"
 #include "recforge/train/trainer.hpp"
@@ -141,6 +142,42 @@ TEST(Trainer, EarlyStoppingWaitsForPatience) {
   EXPECT_EQ(t.summary.best_epoch, 1);
   EXPECT_EQ(calls, 5);  // epochs 0..4: best at 1, then three without improvement
   EXPECT_DOUBLE_EQ(t.summary.best_metrics[0].second, 0.2);
+}
+
+// A graceful stop (SIGUSR1) at an epoch's end evaluates only when the schedule
+// does: an extra evaluation would move the early-stopping state saved with
+// the checkpoint, and the resumed run would stop elsewhere. ALS's steps are
+// whole epochs, so the stop lands at the end of epoch 0 (eval_every 3).
+TEST(Trainer, AGracefulStopEvaluatesOnlyOnSchedule) {
+  int calls = 0;
+  TrainerHooks hooks;
+  hooks.evaluate = [&](std::int64_t) -> MetricValues {
+    ++calls;
+    return {{"recall@20", 0.1}};
+  };
+  request_stop();
+  const Trained t = train("model: {type: als, factors: 4}\ntrain:\n  epochs: 6\n  eval_every: 3\n"
+                          "  early_stopping: {metric: recall@20, patience: 1}\n",
+                          std::move(hooks));
+  clear_stop_request();
+  EXPECT_TRUE(t.summary.stopped_by_signal);
+  EXPECT_EQ(t.summary.epochs, 1);
+  EXPECT_EQ(calls, 0);
+}
+
+// A max_steps beyond the epochs is a cap only: the warm-up/cosine schedule
+// spans the steps the epochs take, and ends at min_lr_ratio.
+TEST(Trainer, ALargerMaxStepsDoesNotStretchTheSchedule) {
+  const std::string job = "model: {type: mf, factors: 4}\ntrain:\n  epochs: 2\n  batch_size: 500\n"
+                          "  lr_schedule: {type: warmup_cosine, warmup_steps: 3}\n";
+  const Trained plain = train(job), capped = train(job + "  max_steps: 1000\n");
+  ASSERT_LT(plain.summary.steps, 1000);
+  EXPECT_EQ(capped.summary.steps, plain.summary.steps);
+  for (std::size_t p = 0; p < plain.model->parameters().size(); ++p) {
+    EXPECT_EQ(capped.model->parameters()[p]->value().to_vector<float>(),
+              plain.model->parameters()[p]->value().to_vector<float>())
+        << plain.model->parameters()[p]->name();
+  }
 }
 
 TEST(Trainer, BatchSmallerThanRanksIsAConfigError) {

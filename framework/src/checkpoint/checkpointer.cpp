@@ -272,6 +272,7 @@ std::optional<Position> Checkpointer::restore() {
     }
     resources_.synchronize();
     position = reader.position();
+    restored_metrics_ = reader.metrics();
     if (skip == "position") position.step_in_epoch = 0;  // negative control: replay the epoch from its start
     if (meta.world_size != comm_.world_size()) {
       log::warn("resuming a {}-rank checkpoint on {} ranks: same batches, but sums in a different order (not bit-exact)",

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "recforge/comm/signals.hpp"
 #include "recforge/core/fault.hpp"
@@ -239,7 +240,10 @@ Trainer::EpochResult Trainer::run_minibatch_epoch(std::int64_t epoch, std::int64
   auto optimizer = make_optimizer(config_.section("optimizer"));
   const std::int64_t epochs = config_.get_int("epochs");
   const std::int64_t max_steps = config_["max_steps"].is_null() ? epochs * steps_per_epoch_ : config_.get_int("max_steps");
-  const LrSchedule lr(config_.section("lr_schedule"), optimizer->base_lr(), steps_per_epoch_, max_steps);
+  // The schedule spans the steps the run will take: max_steps when it cuts the
+  // epochs short, else the epochs (a larger max_steps is only a cap).
+  const LrSchedule lr(config_.section("lr_schedule"), optimizer->base_lr(), steps_per_epoch_,
+                      std::min(max_steps, epochs * steps_per_epoch_));
   GradientSync sync(comm_, resources_,
                     {.bucket_bytes = config_.get_int("bucket_mb") << 20,
                      .density_threshold = config_.get_double("sparse_density_threshold")});
@@ -342,8 +346,9 @@ TrainSummary Trainer::fit() {
   const ConfigNode& early = config_.section("early_stopping");
   const bool early_stopping = !early["metric"].is_null() && hooks_.evaluate;
   const bool maximize = early.get_string("mode") == "max";
-  const std::optional<std::int64_t> max_steps =
-      config_["max_steps"].is_null() ? std::nullopt : std::optional<std::int64_t>(config_.get_int("max_steps"));
+  // (No cap: past any step count.)
+  const std::int64_t max_steps = config_["max_steps"].is_null() ? std::numeric_limits<std::int64_t>::max()
+                                                                 : config_.get_int("max_steps");
   RF_CHECK_KIND(ErrorKind::kConfig, start_.step_in_epoch < steps_per_epoch_ || start_.step_in_epoch == 0,
                 "the checkpoint is at step ", start_.step_in_epoch, " of an epoch of ", steps_per_epoch_,
                 " steps: train.batch_size or the data changed");
@@ -353,6 +358,20 @@ TrainSummary Trainer::fit() {
   evals_since_best_ = resumed ? start_.evals_since_best : 0;
   summary.steps = start_.global_step;
   summary.epochs = start_.epoch;
+  // A checkpoint of a run that had already ended early (its last evaluations
+  // did not improve on the best within this config's patience, or it reached
+  // max_steps) has nothing left to train: training on would give another model
+  // than the run that was interrupted after its final checkpoint.
+  const bool early_stopped_before = early_stopping && resumed && evals_since_best_ >= early.get_int("patience");
+  if (early_stopped_before || start_.global_step >= max_steps) {
+    log::info("the checkpoint's run had already ended: {}",
+              early_stopped_before
+                  ? fmt::format("early stopping, {} evaluations without improving on epoch {}", evals_since_best_,
+                                best_epoch_)
+                  : fmt::format("train.max_steps {} reached", max_steps));
+    summary.stopped_early = early_stopped_before;
+    return summary;
+  }
   log::info("training {} on {} ranks ({}): {} epochs x {} steps, global batch {}{}", model_.type(), comm_.world_size(),
             comm_.backend(), epochs, steps_per_epoch_, minibatch ? global_batch : dataset_.train.size(),
             resumed ? fmt::format(", resuming at epoch {} step {}", start_.epoch, start_.step_in_epoch) : "");
@@ -373,7 +392,7 @@ TrainSummary Trainer::fit() {
       summary.steps = epoch + 1;
     }
     const bool complete = r.next_step >= steps_per_epoch_;
-    const bool out_of_steps = max_steps && summary.steps >= *max_steps;
+    const bool out_of_steps = summary.steps >= max_steps;
     if (r.stop && !complete) {
       // A graceful stop inside an epoch: save where we are and leave at once.
       summary.stopped_by_signal = true;
@@ -389,8 +408,10 @@ TrainSummary Trainer::fit() {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
     log::info("epoch {}: loss {:.6g} ({:.2f} s)", epoch, summary.last_epoch_loss, seconds);
     log(summary.steps, epoch, "epoch", {{"loss", summary.last_epoch_loss}, {"seconds", seconds}});
-    if (hooks_.evaluate && ((epoch + 1) % config_.get_int("eval_every") == 0 || epoch + 1 == epochs || r.stop ||
-                            out_of_steps)) {
+    // Only scheduled evaluations: one forced by a graceful stop would move the
+    // early-stopping state, and the resumed run would stop elsewhere than the
+    // uninterrupted one.
+    if (hooks_.evaluate && ((epoch + 1) % config_.get_int("eval_every") == 0 || epoch + 1 == epochs || out_of_steps)) {
       const MetricValues metrics = hooks_.evaluate(epoch);
       last_metrics_ = metrics;
       log(summary.steps, epoch, hooks_.eval_split, metrics);

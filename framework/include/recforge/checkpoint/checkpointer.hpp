@@ -58,6 +58,10 @@ class Checkpointer {
   // auto, required): the restored position, or nullopt for a fresh start.
   // A fresh start into a directory that already holds versions is refused.
   std::optional<Position> restore();
+  // The restored version's evaluation (empty before restore() or without one):
+  // the trainer's latest metrics until it evaluates again, so the versions it
+  // saves before then carry them as the uninterrupted run's do.
+  const MetricValues& restored_metrics() const { return restored_metrics_; }
 
  private:
   Contents contents(const Position& position, const MetricValues& metrics);
@@ -74,6 +78,7 @@ class Checkpointer {
   const Resources& resources_;
   std::uint64_t seed_;
   std::optional<Serving> serving_;  // computed on the first save (rank 0)
+  MetricValues restored_metrics_;
 };
 
 }  // namespace recforge::checkpoint

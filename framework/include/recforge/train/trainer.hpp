@@ -68,8 +68,12 @@ class Trainer {
 
   void set_hooks(TrainerHooks hooks) { hooks_ = std::move(hooks); }
   // Continue from a restored position (resume): same batches, learning rates
-  // and early-stopping state as the uninterrupted run from there on.
-  void set_start(const checkpoint::Position& position) { start_ = position; }
+  // and early-stopping state as the uninterrupted run from there on, and the
+  // checkpoint's metrics as the latest evaluation.
+  void set_start(const checkpoint::Position& position, MetricValues metrics) {
+    start_ = position;
+    last_metrics_ = std::move(metrics);
+  }
   TrainSummary fit();
 
   std::int64_t steps_per_epoch() const { return steps_per_epoch_; }
