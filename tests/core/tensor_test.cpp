@@ -20,6 +20,15 @@ TEST(Tensor, EmptyHasShapeDtypeAndDevice) {
   EXPECT_TRUE(t.is_contiguous());
 }
 
+// A shape whose element count does not fit an int64 (from a crafted file, or
+// a product of configured sizes) is refused before anything is allocated.
+TEST(Tensor, AShapeBeyondInt64IsRefused) {
+  RF_EXPECT_ERROR(Tensor::empty({8, std::int64_t{1} << 61}, DType::kF32), ErrorKind::kInvalidArgument,
+                  "shape [8, 2305843009213693952] has more elements than an int64 counts");
+  RF_EXPECT_ERROR(Tensor::empty({std::int64_t{1} << 61}, DType::kI64), ErrorKind::kInvalidArgument,
+                  "would take more bytes than a size_t counts");
+}
+
 TEST(Tensor, ZerosAreZero) {
   Tensor t = Tensor::zeros({5, 7}, DType::kF32);
   for (float v : t.span<float>()) EXPECT_EQ(v, 0.0f);

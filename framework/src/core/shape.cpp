@@ -18,7 +18,11 @@ void Shape::push_back(std::int64_t dim) {
 
 std::int64_t Shape::numel() const {
   std::int64_t n = 1;
-  for (int i = 0; i < ndim_; ++i) n *= dims_[static_cast<std::size_t>(i)];
+  for (int i = 0; i < ndim_; ++i) {
+    // (Dims are >= 0; a product past int64 would allocate a wrapped size.)
+    RF_CHECK(!__builtin_mul_overflow(n, dims_[static_cast<std::size_t>(i)], &n), "shape ", str(),
+             " has more elements than an int64 counts");
+  }
   return n;
 }
 

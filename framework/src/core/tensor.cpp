@@ -28,7 +28,9 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device, const Strea
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Allocator& allocator, const Stream& stream) {
   Tensor t;
-  const std::size_t bytes = static_cast<std::size_t>(shape.numel()) * dtype_size(dtype);
+  std::size_t bytes = 0;
+  RF_CHECK(!__builtin_mul_overflow(static_cast<std::size_t>(shape.numel()), dtype_size(dtype), &bytes), "a tensor of "
+           "shape ", shape.str(), " would take more bytes than a size_t counts");
   t.storage_ = std::make_shared<Storage>(bytes, allocator, stream);
   t.view_ = TensorView(t.storage_->data, dtype, allocator.device(), shape);
   return t;

@@ -194,8 +194,14 @@ ArrayInfo H5File::array_info(const std::string& name) const {
   if (ndims > 0) H5Sget_simple_extent_dims(space.id(), dims.data(), nullptr);
   H5Handle type(H5Dget_type(dataset.id()), H5Handle::Kind::kDatatype);
   ArrayInfo info;
+  // Each dimension and their product (what a reader allocates) below 2^62: a
+  // crafted file's (8, 2^61) would otherwise wrap to 0 elements and pass every
+  // size check after it.
+  hsize_t elements = 1;
   for (hsize_t d : dims) {
-    RF_CHECK_KIND(ErrorKind::kHdf5, d < (hsize_t{1} << 62), path_, ": dataset ", name, " declares an impossible size");
+    RF_CHECK_KIND(ErrorKind::kHdf5, d < (hsize_t{1} << 62) && !__builtin_mul_overflow(elements, d, &elements) &&
+                                        elements < (hsize_t{1} << 62),
+                  path_, ": dataset ", name, " declares an impossible size");
     info.dims.push_back(static_cast<std::int64_t>(d));
   }
   info.type_class = H5Tget_class(type.id());
