@@ -67,6 +67,10 @@ TEST(Repository, ARunDirectoryMeansItsCheckpointsFolder) {
   fs::remove(run / "config.yaml");
   std::ofstream((run / ".lock").string()) << "pid 1 on node7 since 2026-12-07T13:40:00Z\n";
   EXPECT_EQ(checkpoint_dir_of(run.string()), checkpoints.string());  // a run still preparing its data
+  // A checkpoint.dir that an older recforge locked with .lock: its versions say what it is.
+  fs::create_directories(run / "step-0000000007");
+  EXPECT_EQ(checkpoint_dir_of(run.string()), run.string());
+  fs::remove(run / "step-0000000007");
   fs::remove(run / ".lock");
   fs::create_directories(checkpoints);
   EXPECT_EQ(checkpoint_dir_of(run.string()), checkpoints.string());

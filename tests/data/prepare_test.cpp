@@ -2,8 +2,13 @@
 // and config errors.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <thread>
 
 #include "recforge/config/job_config.hpp"
 #include "recforge/data/prepare.hpp"
@@ -69,6 +74,17 @@ TEST_F(PrepareTest, AChangedInputFileIsNotServedFromTheCache) {
   PrepareReport report;
   EXPECT_EQ(prepare_dataset(c, 1, &report).num_interactions(), 4);
   EXPECT_FALSE(report.from_cache);
+  // Same size, same modification time (cp -p, rsync -t): other content still.
+  struct stat before {};
+  ASSERT_EQ(::stat(path.c_str(), &before), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // (the kernel's file clock ticks coarsely)
+  std::ofstream(path) << "userId,movieId,rating,timestamp\n1,1,4.0,1\n1,2,3.0,2\n2,1,5.0,3\n2,3,1.0,4\n";
+  const struct timespec times[2] = {before.st_atim, before.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+  PrepareReport same_stamp;
+  const Dataset d = prepare_dataset(c, 1, &same_stamp);
+  EXPECT_FALSE(same_stamp.from_cache);
+  EXPECT_EQ(d.items.integer_ids(), (std::vector<std::int64_t>{1, 2, 3}));
 }
 
 TEST_F(PrepareTest, ThresholdDedupAndKcoreFromConfig) {

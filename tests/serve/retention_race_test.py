@@ -113,7 +113,8 @@ def run_phase(recforge, ckpt, source, phase, first_step, trials):
             time.sleep(0.02)
         reached = get_json(base, "/v1/health")[1].get("version") == newer
         text = "".join(log)
-        refused = f"refused checkpoint version step-{step:010d}" in text
+        # (A vanished file is not final: "could not load", tried again later.)
+        refused = re.search(rf"(refused|could not load) checkpoint version step-{step:010d}", text) is not None
         served = f"/step-{step:010d} (step {step})" in text
         # Before the bytes are read, the file is gone: refused. After, the load
         # completes from memory: the deleted version is served for a moment.

@@ -44,9 +44,18 @@ std::string read_small_file(const fs::path& p, std::size_t max_bytes) {
 
 std::string checkpoint_dir_of(const std::string& dir_or_run_dir) {
   const fs::path dir(dir_or_run_dir), nested = dir / "checkpoints";
-  // .lock: the first file a run writes, before its data is prepared.
+  // .lock: the first file a run writes, before its data is prepared; but not
+  // beside versions (a checkpoint.dir locked by a recforge before .checkpoints.lock).
+  const auto holds_versions = [&] {
+    std::error_code ec;
+    if (fs::exists(dir / kLatestFile, ec)) return true;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+      if (parse_version_name(it->path().filename().string())) return true;
+    }
+    return false;
+  };
   const bool run_dir = fs::is_directory(nested) || fs::is_regular_file(dir / "config.yaml") ||
-                       fs::is_regular_file(dir / ".lock");
+                       (fs::is_regular_file(dir / ".lock") && !holds_versions());
   return run_dir ? nested.string() : dir_or_run_dir;
 }
 

@@ -168,12 +168,18 @@ std::string options_text(const ConfigNode& data, std::uint64_t seed) {
   return copy.to_yaml() + "seed: " + std::to_string(seed) + "\n";
 }
 
+// What keys an input file in the cache without reading it (hashing 650 MB
+// would take longer than the reload's 1 s): path, size, modification time,
+// and the inode and its change time, which no tool sets back: a file replaced
+// by a same-size one with its old mtime kept (cp -p, rsync -t, an archive
+// extracted again) is another file.
 std::string file_identity(const std::string& path) {
   struct stat st {};
   RF_CHECK_KIND(ErrorKind::kData, ::stat(path.c_str(), &st) == 0, "data file '", path, "' does not exist");
   std::error_code ec;
   const std::string canonical = std::filesystem::canonical(path, ec).string();
-  return fmt::format("{}|{}|{}.{}", canonical, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+  return fmt::format("{}|{}|{}.{}|{}|{}.{}", canonical, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec, st.st_ino,
+                     st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
 }
 
 InteractionTable to_table(RawInteractions& raw, std::vector<std::int32_t>&& users, std::vector<std::int32_t>&& items) {

@@ -4,13 +4,37 @@
 #include <algorithm>
 #include <utility>
 
+#include <fmt/format.h>
+
 #include "recforge/core/error.hpp"
 #include "recforge/log/logging.hpp"
 
 namespace recforge::serve {
 
-ModelWatcher::ModelWatcher(std::string dir, SnapshotOptions options, std::chrono::milliseconds poll_interval)
-    : repository_(std::move(dir)), options_(options), poll_interval_(poll_interval) {}
+namespace {
+
+// Whether a load failure says something about the version (it will fail the
+// same way again) rather than about this moment on this machine.
+bool about_the_version(const std::exception& e) {
+  const auto* error = dynamic_cast<const Error*>(&e);
+  if (error == nullptr) return false;  // std::bad_alloc and the like
+  switch (error->kind()) {
+    case ErrorKind::kData:
+    case ErrorKind::kConfig:
+    case ErrorKind::kHdf5:  // (parsed from bytes already in memory)
+    case ErrorKind::kInvalidArgument:
+    case ErrorKind::kNumerical:
+      return true;
+    default:
+      return false;  // kIo (EMFILE, EIO), kNotFound (retention deleted it: gone from the next listing)
+  }
+}
+
+}  // namespace
+
+ModelWatcher::ModelWatcher(std::string dir, SnapshotOptions options, std::chrono::milliseconds poll_interval,
+                           std::chrono::milliseconds retry_interval)
+    : repository_(std::move(dir)), options_(options), poll_interval_(poll_interval), retry_interval_(retry_interval) {}
 
 ModelWatcher::~ModelWatcher() { stop(); }
 
@@ -24,7 +48,10 @@ bool ModelWatcher::poll_once() {
     std::error_code ec;
     const auto published = std::filesystem::last_write_time(
         std::filesystem::path(v.path) / checkpoint::kManifestFile, ec);
-    if (const auto it = rejected_.find(v.name); it != rejected_.end() && (ec || it->second == published)) continue;
+    if (const auto it = rejected_.find(v.name); it != rejected_.end() && (ec || it->second.published == published) &&
+                                                 std::chrono::steady_clock::now() < it->second.retry_at) {
+      continue;
+    }
     try {
       const checkpoint::LoadedVersion loaded = repository_.load(v);
       std::shared_ptr<const Snapshot> next = Snapshot::load(loaded, options_);
@@ -38,11 +65,14 @@ bool ModelWatcher::poll_once() {
                 serving ? " in place of " + serving->version() : std::string());
       return true;
     } catch (const std::exception& e) {
-      // Deleted by retention while we looked, corrupt, incompatible: skip it
-      // until it is published again.
+      // Corrupt or incompatible: skipped until published again. Deleted by
+      // retention while we looked, or this machine's trouble: tried again.
       ++failures_;
-      rejected_[v.name] = published;
-      log::warn("refused checkpoint version {}: {}{}", v.name, e.what(),
+      const bool final = about_the_version(e);
+      rejected_[v.name] = {published, final ? std::chrono::steady_clock::time_point::max()
+                                            : std::chrono::steady_clock::now() + retry_interval_};
+      log::warn("{} checkpoint version {}: {}{}{}", final ? "refused" : "could not load", v.name, e.what(),
+                final ? std::string() : fmt::format(" (trying again in {} s)", retry_interval_.count() / 1000.0),
                 serving ? "; still serving " + serving->version() : std::string());
     }
   }

@@ -73,7 +73,8 @@ struct Retention {
 // commands that take a checkpoint directory accept either and resolve it here.
 // A run directory is one with checkpoints/, config.yaml, or the .lock every
 // run takes first, before preparing its data (its checkpoints/ may not exist
-// yet: a server started beside the trainer watches the right place).
+// yet: a server started beside the trainer watches the right place), unless
+// versions lie beside that .lock.
 std::string checkpoint_dir_of(const std::string& dir_or_run_dir);
 
 // The version name of a step, and the step of a valid name.

@@ -2,7 +2,10 @@
 // it in atomically (hot reload): requests hold a shared_ptr to the snapshot
 // they started with, so a swap never tears a request and the old version is
 // freed when its last request ends. A version that fails verification or
-// loading is logged once, counted and skipped; the current one keeps serving.
+// loading is logged, counted and skipped; the current one keeps serving. A
+// failure about the version itself (hash, format, contents) is final until
+// the version is published anew; one of the machine's (an I/O error, no
+// memory, no file descriptor left) is tried again after retry_interval.
 // Served versions never go backwards.
 #pragma once
 
@@ -24,7 +27,8 @@ namespace recforge::serve {
 
 class ModelWatcher {
  public:
-  ModelWatcher(std::string dir, SnapshotOptions options, std::chrono::milliseconds poll_interval);
+  ModelWatcher(std::string dir, SnapshotOptions options, std::chrono::milliseconds poll_interval,
+               std::chrono::milliseconds retry_interval = std::chrono::seconds(30));
   ~ModelWatcher();
   ModelWatcher(const ModelWatcher&) = delete;
   ModelWatcher& operator=(const ModelWatcher&) = delete;
@@ -48,7 +52,7 @@ class ModelWatcher {
  private:
   checkpoint::CheckpointRepository repository_;
   SnapshotOptions options_;
-  std::chrono::milliseconds poll_interval_;
+  std::chrono::milliseconds poll_interval_, retry_interval_;
   // A mutex rather than std::atomic<std::shared_ptr>: libstdc++ 12 implements
   // that with a lock bit ThreadSanitizer cannot see (it reports the swap as a
   // race), and a request holds the lock only to copy the pointer.
@@ -56,9 +60,13 @@ class ModelWatcher {
   std::shared_ptr<const Snapshot> current_;
   std::atomic<std::int64_t> reloads_{0}, failures_{0};
   std::mutex poll_mutex_;          // one poll at a time (thread and /v1/reload)
-  // Versions refused, with their manifest's modification time: a version is
-  // tried again only when it is published anew under the same name.
-  std::map<std::string, std::filesystem::file_time_type> rejected_;
+  // Versions refused: tried again when published anew under the same name
+  // (another manifest time), or after retry_at (a failure that may pass).
+  struct Refusal {
+    std::filesystem::file_time_type published;
+    std::chrono::steady_clock::time_point retry_at;
+  };
+  std::map<std::string, Refusal> rejected_;
   std::mutex stop_mutex_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;
