@@ -267,8 +267,10 @@ void RankingEvaluator::full_ranking(Model& model, const data::InteractionTable& 
     user_emb = to_device(user_emb, res);
     item_emb = to_device(item_emb, res).contiguous(res.stream());  // score_topk reads whole rows
   }
+  RF_CHECK_KIND(ErrorKind::kConfig, !diversity_ || factors, "eval.diversity needs the model's item embeddings, and "
+                "model '", model.type(), "' scores without exporting them; set eval.diversity: false");
   Tensor unit_emb;
-  if (diversity_ && factors) {
+  if (diversity_) {
     Tensor host = item_emb.to(Device::cpu(), res.stream());
     res.synchronize();
     const std::int64_t dim = host.size(1);
@@ -345,11 +347,26 @@ void RankingEvaluator::sampled_ranking(Model& model, const data::InteractionTabl
       const std::int32_t u = heldout.user[static_cast<std::size_t>(r)];
       candidates[static_cast<std::size_t>(r * columns)] = heldout.item[static_cast<std::size_t>(r)];
       std::uint64_t draw = static_cast<std::uint64_t>(r) << 20;
+      const auto unknown = [&](std::int32_t item) {
+        return !data::csr_contains(prepared_.train, u, item) && !data::csr_contains(heldout_pairs, u, item);
+      };
+      std::vector<std::int32_t> left;  // the user's unknown items, listed only when rejection keeps failing
       for (std::int64_t j = 1; j < columns; ++j) {
-        std::int32_t item = 0;
-        for (int attempt = 0; attempt < 1000; ++attempt) {
-          item = static_cast<std::int32_t>(philox_below(ctx.seed, stream, draw++, n_items));
-          if (!data::csr_contains(prepared_.train, u, item) && !data::csr_contains(heldout_pairs, u, item)) break;
+        std::int32_t item = -1;
+        for (int attempt = 0; attempt < 1000 && item < 0; ++attempt) {
+          const auto drawn = static_cast<std::int32_t>(philox_below(ctx.seed, stream, draw++, n_items));
+          if (unknown(drawn)) item = drawn;
+        }
+        if (item < 0) {  // a user who knows (nearly) every item: uniform over the rest
+          if (left.empty()) {
+            for (std::int32_t i = 0; i < static_cast<std::int32_t>(n_items); ++i) {
+              if (unknown(i)) left.push_back(i);
+            }
+          }
+          RF_CHECK_KIND(ErrorKind::kData, !left.empty(), "eval.protocol sampled: user ", d.users.text(u),
+                        " has every item of the catalogue in training or held out, so no negative can be drawn; "
+                        "use eval.protocol: full, or filter such users out");
+          item = left[philox_below(ctx.seed, stream, draw++, static_cast<std::uint32_t>(left.size()))];
         }
         candidates[static_cast<std::size_t>(r * columns + j)] = item;
       }
@@ -405,18 +422,32 @@ MetricValues RankingEvaluator::rating_metrics(Model& model, const data::Interact
   std::vector<float> predicted(users.size());
   const bool supported = model.predict(users, items, predicted);
   if (comm.allreduce_int(supported ? 1 : 0, ReduceOp::kMin) == 0) return {};
-  std::int64_t squared = 0, absolute = 0;
+  // Fixed-point sums (the same on any number of ranks), at a scale that every
+  // rank derives from the largest error anywhere and the number of rows, so
+  // that the total fits an int64: 2^32 as for the ranking metrics, less when
+  // errors are large (ratings that are counts), where 2^32 overflowed.
+  double largest = 0;
+  std::vector<double> errors(rows.size());
   for (std::size_t k = 0; k < rows.size(); ++k) {
-    const double e = static_cast<double>(predicted[k]) - heldout.rating[static_cast<std::size_t>(rows[k])];
-    squared += to_fixed(e * e);
-    absolute += to_fixed(std::fabs(e));
+    errors[k] = static_cast<double>(predicted[k]) - heldout.rating[static_cast<std::size_t>(rows[k])];
+    largest = std::max(largest, std::fabs(errors[k]));
   }
-  Tensor totals = Tensor::from_vector(std::vector<std::int64_t>{squared, absolute, static_cast<std::int64_t>(rows.size())});
+  largest = comm.allreduce_double(largest, ReduceOp::kMax);
+  const std::int64_t total_rows = comm.allreduce_int(static_cast<std::int64_t>(rows.size()), ReduceOp::kSum);
+  if (total_rows == 0) return {};
+  if (!std::isfinite(largest)) return {{"rmse", largest}, {"mae", largest}};
+  const double bound = std::max(largest * largest, largest) * static_cast<double>(total_rows);
+  const int exponent = std::min(32, static_cast<int>(std::floor(61.0 - std::log2(std::max(bound, 1.0)))));
+  std::int64_t squared = 0, absolute = 0;
+  for (const double e : errors) {
+    squared += static_cast<std::int64_t>(std::ldexp(e * e, exponent) + 0.5);
+    absolute += static_cast<std::int64_t>(std::ldexp(std::fabs(e), exponent) + 0.5);
+  }
+  Tensor totals = Tensor::from_vector(std::vector<std::int64_t>{squared, absolute});
   comm.allreduce(totals, ReduceOp::kSum);
   const auto t = totals.to_vector<std::int64_t>();
-  if (t[2] == 0) return {};
-  return {{"rmse", std::sqrt(static_cast<double>(t[0]) / kFixedScale / static_cast<double>(t[2]))},
-          {"mae", static_cast<double>(t[1]) / kFixedScale / static_cast<double>(t[2])}};
+  return {{"rmse", std::sqrt(std::ldexp(static_cast<double>(t[0]), -exponent) / static_cast<double>(total_rows))},
+          {"mae", std::ldexp(static_cast<double>(t[1]), -exponent) / static_cast<double>(total_rows)}};
 }
 
 MetricValues RankingEvaluator::finish(const std::vector<std::int64_t>& sums, const std::vector<std::int64_t>& counts,

@@ -2,6 +2,9 @@
 // pattern, for evaluator-level tests on either device.
 #pragma once
 
+#include <algorithm>
+#include <optional>
+#include <span>
 #include <string>
 
 #include "recforge/config/schema.hpp"
@@ -20,9 +23,17 @@ class FixedModel final : public Model {
   bool embeddings(Tensor& users, Tensor& items) override {
     users = users_;
     items = items_;
+    return exports_embeddings_;
+  }
+  // Ratings: `prediction_` for every pair when set, else none.
+  bool predict(std::span<const std::int32_t>, std::span<const std::int32_t>, std::span<float> out) override {
+    if (!prediction_) return false;
+    std::fill(out.begin(), out.end(), *prediction_);
     return true;
   }
   Tensor users_, items_;
+  bool exports_embeddings_ = true;  // false: a model that scores pairs only (NCF-like)
+  std::optional<float> prediction_;
 
  protected:
   void build_impl(const ModelContext&) override {}

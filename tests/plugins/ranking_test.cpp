@@ -5,7 +5,9 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "fixed_model.hpp"
 #include "ranking/block_plan.hpp"
@@ -336,6 +338,73 @@ TEST(RankingEvaluator, PossibleMetricsAreTheReportedNames) {
   std::erase(possible, "rmse");
   std::erase(possible, "mae");
   EXPECT_EQ(reported, possible);
+}
+
+// RMSE and MAE: exact for small errors, and right for errors whose squares
+// summed at the ranking metrics' 2^32 scale overflowed an int64 (ratings that
+// are counts): 1e5 squared is 1e10, times 2^32 is past 2^63 on one row.
+TEST(RankingEvaluator, RatingErrorsOfAnySizeAreSummedExactly) {
+  data::Dataset d = small_dataset(60, 45);
+  d.test.rating.assign(d.test.user.size(), 4.0f);
+  FixedModel model{ConfigNode()};
+  model.users_ = Tensor::zeros({60, 2}, DType::kF32);
+  model.items_ = Tensor::zeros({45, 2}, DType::kF32);
+  auto comm = make_single_communicator();
+  const EvalContext ctx{&d, &kCpu, comm.get(), 1};
+  const auto& entry = EvaluatorRegistry::instance().get("ranking");
+  const auto rating_metrics = [&](float prediction) {
+    model.prediction_ = prediction;
+    std::map<std::string, double> out;
+    for (const auto& [name, value] : entry.create(entry.schema().resolve(load_config_string("k: [5]", "e.yaml")))
+                                         ->evaluate(model, d.test, ctx)) {
+      if (name == "rmse" || name == "mae") out[name] = value;
+    }
+    return out;
+  };
+  EXPECT_EQ(rating_metrics(4.5f), (std::map<std::string, double>{{"mae", 0.5}, {"rmse", 0.5}}));
+  const auto large = rating_metrics(100004.0f);
+  EXPECT_NEAR(large.at("rmse"), 1e5, 1e-6);
+  EXPECT_NEAR(large.at("mae"), 1e5, 1e-6);
+}
+
+// diversity@K needs item embeddings: a model that scores pairs only is told
+// so (it reported 0 for every user, a metric early stopping could watch).
+TEST(RankingEvaluator, DiversityNeedsEmbeddings) {
+  const data::Dataset d = small_dataset(30, 25);
+  FixedModel model{ConfigNode()};
+  model.exports_embeddings_ = false;
+  auto comm = make_single_communicator();
+  const EvalContext ctx{&d, &kCpu, comm.get(), 1};
+  const auto& entry = EvaluatorRegistry::instance().get("ranking");
+  RF_EXPECT_ERROR(entry.create(entry.schema().resolve(load_config_string("k: [5]\ndiversity: true", "e.yaml")))
+                      ->evaluate(model, d.test, ctx),
+                  ErrorKind::kConfig, "eval.diversity needs the model's item embeddings, and model 'fixed' scores");
+}
+
+// The sampled protocol draws negatives among the items a user has in neither
+// training nor held-out data; a user who has them all is an error naming the
+// user (the draw kept a positive as a "negative" after 1000 tries).
+TEST(RankingEvaluator, SampledNegativesAreNeverTheUsersItems) {
+  data::Dataset d;
+  d.users = data::IdMap::integers({70, 71});
+  d.items = data::IdMap::integers({0, 1, 2});
+  d.train = data::InteractionTable{{0, 0, 1}, {0, 1, 0}, {}, {}};
+  d.test = data::InteractionTable{{0, 1}, {2, 1}, {}, {}};
+  FixedModel model{ConfigNode()};
+  model.users_ = Tensor::from_vector(std::vector<float>{1, 1}, {2, 1});
+  model.items_ = Tensor::from_vector(std::vector<float>{3, 2, 1}, {3, 1});
+  auto comm = make_single_communicator();
+  const EvalContext ctx{&d, &kCpu, comm.get(), 1};
+  const auto& entry = EvaluatorRegistry::instance().get("ranking");
+  const auto sampled = entry.schema().resolve(load_config_string("k: [1]\nprotocol: sampled\nsampled_negatives: 2", "e.yaml"));
+  RF_EXPECT_ERROR(entry.create(sampled)->evaluate(model, d.test, ctx), ErrorKind::kData,
+                  "eval.protocol sampled: user 70 has every item of the catalogue in training or held out");
+  // User 71 alone: its only unknown item (2) scores below its held-out one, a hit at 1.
+  d.test = data::InteractionTable{{1}, {1}, {}, {}};
+  const MetricValues values = entry.create(sampled)->evaluate(model, d.test, ctx);
+  const auto hit = std::find_if(values.begin(), values.end(), [](const auto& m) { return m.first == "hit_rate@1"; });
+  ASSERT_NE(hit, values.end());
+  EXPECT_EQ(hit->second, 1.0);
 }
 
 TEST(RankingEvaluator, ConfigErrors) {
