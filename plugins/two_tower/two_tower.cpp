@@ -27,6 +27,9 @@
 namespace recforge::two_tower {
 namespace {
 
+// Layers a tower may have (its dropout streams lie this far apart).
+constexpr std::uint32_t kMaxLayers = 64;
+
 // Rows per rank in this step's global batch (one exchange, shared by the
 // dropout offsets and the gathered negatives); {n} on one rank.
 std::vector<std::int64_t> rows_per_rank(Communicator& comm, std::int64_t n) {
@@ -73,6 +76,8 @@ class TwoTowerModel final : public Model {
         gather_(c.get_bool("gather_negatives")),
         init_std_(static_cast<float>(c.get_double("init_std"))),
         features_mode_(c.get_string("item_features")) {
+    RF_CHECK_KIND(ErrorKind::kConfig, tower_.size() < kMaxLayers, c["tower"].where(), ": model.tower lists ",
+                  tower_.size(), " widths; at most ", kMaxLayers - 1);
     const std::string& a = c.get_string("activation");
     activation_ = a == "gelu" ? kernels::Activation::kGelu
                   : a == "tanh" ? kernels::Activation::kTanh
@@ -198,8 +203,12 @@ StepStats TwoTowerModel::train_step(const TrainBatch& batch) {
     items[static_cast<std::size_t>(k)] = d.train.item[batch.rows[static_cast<std::size_t>(k)]];
   }
   ag::Graph g(res);
+  // Each tower's layer k draws from its stream + k (nn::Mlp): towers kMaxLayers
+  // apart, so that no two layers share masks (1 apart, the user tower's second
+  // layer drew the item tower's first layer's masks, row for row).
   const auto step_stream = [&](std::uint32_t tower_index) {
-    return rng_stream(RngPurpose::kDropout, tower_index) ^ (static_cast<std::uint64_t>(batch.global_step) << 8);
+    return rng_stream(RngPurpose::kDropout, tower_index * kMaxLayers) ^
+           (static_cast<std::uint64_t>(batch.global_step) << 8);
   };
   // Dropout rows are keyed by their index in the global batch (rank-invariant).
   const std::vector<std::int64_t> counts = rows_per_rank(comm, n);
