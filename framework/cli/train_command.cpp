@@ -30,7 +30,12 @@ void add_train_command(CLI::App& app, const GlobalOptions& global) {
     run_job_rank(runtime, [&] {
       std::vector<std::string> overrides = global.with_logging(options->overrides);
       if (!options->resume.empty()) {
-        overrides.push_back("checkpoint.dir=" + checkpoint::checkpoint_dir_of(options->resume));
+        // Single-quoted: a path may hold what YAML reads otherwise (" #", ": ", a leading '[').
+        std::string quoted = checkpoint::checkpoint_dir_of(options->resume);
+        for (std::size_t at = quoted.find('\''); at != std::string::npos; at = quoted.find('\'', at + 2)) {
+          quoted.insert(at, 1, '\'');
+        }
+        overrides.push_back("checkpoint.dir='" + quoted + "'");
         overrides.push_back("checkpoint.resume=required");
       }
       run_training(load_job_config(options->file, overrides, global.plugins), runtime);

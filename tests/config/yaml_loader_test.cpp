@@ -111,9 +111,17 @@ TEST(ConfigOverride, MalformedAssignmentsAreErrors) {
   RF_EXPECT_ERROR(apply_config_override(root, "x..y=3"), ErrorKind::kConfig, "empty key");
   // YAML reads an empty value as null, which would quietly mean the default.
   RF_EXPECT_ERROR(apply_config_override(root, "a= "), ErrorKind::kConfig,
-                  "--set a= : no value (write a='' for an empty string, or a=null for the default)");
+                  "--set a= : no value (write \"a=''\" for an empty string, or a=null for the default)");
   apply_config_override(root, "a=''");
   EXPECT_EQ(root["a"].as_string(), "");
+  // A value starting with '#' is that text, not a YAML comment (null: the default).
+  apply_config_override(root, "a=#");
+  EXPECT_EQ(root["a"].as_string(), "#");
+  apply_config_override(root, "a= #x y");
+  EXPECT_EQ(root["a"].as_string(), "#x y");
+  // --resume's quoted path: what YAML reads otherwise (" #", ": ") stays in it.
+  apply_config_override(root, "a='runs/exp #3: it''s/checkpoints'");
+  EXPECT_EQ(root["a"].as_string(), "runs/exp #3: it's/checkpoints");
 }
 
 TEST(ConfigNode, ToYamlRoundTrips) {

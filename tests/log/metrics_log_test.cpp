@@ -68,5 +68,33 @@ TEST(MetricsLog, UnwritableLocationIsAnIoError) {
   RF_EXPECT_ERROR(MetricsLog("/proc/recforge/metrics.jsonl"), ErrorKind::kIo, "/proc/recforge");
 }
 
+// A run that goes on after step 5 (a resume) keeps the records up to it and
+// drops the rest: later steps an earlier attempt logged, the test evaluation
+// (it comes again) and a record a crash cut off; a fresh run starts empty.
+TEST(MetricsLog, ContinuingARunCutsItsLogBackToTheRestoredStep) {
+  testing::TempDir temp;
+  const auto path = temp.path() / "metrics.jsonl";
+  const std::string earlier =
+      "{\"step\":5,\"epoch\":0,\"split\":\"epoch\",\"values\":{\"loss\":2}}\n"
+      "{\"step\":5,\"epoch\":0,\"split\":\"test\",\"values\":{\"recall@10\":0.1}}\n"
+      "{\"step\":7,\"epoch\":1,\"split\":\"train\",\"values\":{\"loss\":1}}\n"
+      "{\"step\":8,\"epoch\":1,\"split\":\"tr";
+  std::ofstream(path) << earlier;
+  {
+    MetricsLog log(path.string(), 5);
+    log.write(6, 1, "train", {{"loss", 1.5}});
+  }
+  const auto records = read_lines(path);
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0]["split"], "epoch");
+  EXPECT_EQ(records[1]["step"], 6);
+  std::ofstream(path) << earlier;
+  { MetricsLog fresh(path.string(), 0); }
+  EXPECT_EQ(std::filesystem::file_size(path), 0u);
+  std::ofstream(path) << earlier;
+  { MetricsLog appending(path.string()); }  // without a step: as it was
+  EXPECT_EQ(std::filesystem::file_size(path), earlier.size());
+}
+
 }  // namespace
 }  // namespace recforge

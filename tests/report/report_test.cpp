@@ -25,6 +25,12 @@ TEST(LineChart, TicksAreRoundAndCoverTheRange) {
   const auto flat = nice_ticks(5, 5);  // one value: padded around it
   EXPECT_LT(flat.front(), 5);
   EXPECT_GT(flat.back(), 5);
+  // Values one rounding apart: padded like a flat series (the tick step fell
+  // below the values' precision and the loop never ended).
+  const auto noise = nice_ticks(0.25, 0.25000000000000006);
+  ASSERT_LE(noise.size(), 10u);
+  EXPECT_LT(noise.front(), 0.25);
+  EXPECT_GT(noise.back(), 0.25);
 }
 
 TEST(LineChart, OnePolylinePerSeriesWithFinitePointsMappedIntoTheBox) {
@@ -71,6 +77,26 @@ TEST(RunReport, TablesCurvesAndConfigFromTheRunFiles) {
   EXPECT_NE(html.find("<pre id=\"config\">run:\n  name: demo"), std::string::npos);
   EXPECT_EQ(html.find("<script"), std::string::npos);
   EXPECT_EQ(html.find("http://"), html.find("http://www.w3.org/2000/svg"));  // no external assets
+}
+
+// The metric curves are the validation split's; the final test evaluation is
+// a table, not the curves' last point. Without validation records, the test
+// split's evaluations are the curves.
+TEST(RunReport, TheFinalTestIsNotOnTheValidationCurves) {
+  testing::TempDir dir;
+  write(dir.file("config.yaml"), "model:\n  type: mf\n");
+  write(dir.file("metrics.jsonl"), "{\"step\":1,\"split\":\"valid\",\"values\":{\"recall@10\":0.25}}\n"
+                                   "{\"step\":2,\"split\":\"valid\",\"values\":{\"recall@10\":0.5}}\n"
+                                   "{\"step\":2,\"split\":\"test\",\"values\":{\"recall@10\":0.125}}\n");
+  const std::string html = render_run_report(dir.path().string());
+  const std::size_t curve = html.find("<polyline class=\"series\" data-name=\"recall@10\"");
+  ASSERT_NE(curve, std::string::npos) << html;
+  const std::size_t points = html.find("points=\"", curve) + 8;
+  const std::string drawn = html.substr(points, html.find('"', points) - points);
+  EXPECT_EQ(count(drawn, ","), 2) << drawn;  // two points
+  write(dir.file("metrics.jsonl"), "{\"step\":1,\"split\":\"test\",\"values\":{\"recall@10\":0.25}}\n"
+                                   "{\"step\":2,\"split\":\"test\",\"values\":{\"recall@10\":0.5}}\n");
+  EXPECT_EQ(count(render_run_report(dir.path().string()), "data-name=\"recall@10\""), 1);
 }
 
 TEST(RunReport, WithoutEvalJsonTheLastValidationIsShown) {

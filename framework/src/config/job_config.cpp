@@ -91,8 +91,10 @@ ConfigNode resolve_job_config(ConfigNode raw, const std::vector<std::string>& ex
     for (const ConfigNode& item : listed->items()) {
       std::string path = item.as_string();
       if (!path.empty() && path[0] != '/') {
-        const auto base = item.location().file.empty() ? std::filesystem::path()
-                                                       : std::filesystem::path(item.location().file).parent_path();
+        // (A --set's location names the option, not a file: the working directory.)
+        const std::string& file = item.location().file;
+        const auto base = file.empty() || file.starts_with("--set ") ? std::filesystem::path()
+                                                                     : std::filesystem::path(file).parent_path();
         path = std::filesystem::absolute(base / path).lexically_normal().string();
       }
       libraries.push_back(path);

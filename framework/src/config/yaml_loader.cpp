@@ -193,9 +193,13 @@ void apply_config_override(ConfigNode& root, std::string_view assignment) {
   const std::string value_text(assignment.substr(eq + 1));
   const std::string origin = "--set " + std::string(assignment);
   // YAML reads an empty value as null, which would quietly mean the default.
-  RF_CHECK_KIND(ErrorKind::kConfig, value_text.find_first_not_of(" \t") != std::string::npos, origin,
-                ": no value (write ", key_path, "='' for an empty string, or ", key_path, "=null for the default)");
-  ConfigNode value = load_config_string("v: " + value_text, origin)["v"];
+  const std::size_t first = value_text.find_first_not_of(" \t");
+  RF_CHECK_KIND(ErrorKind::kConfig, first != std::string::npos, origin, ": no value (write \"", key_path,
+                "=''\" for an empty string, or ", key_path, "=null for the default)");
+  // A value starting with '#' is that text (YAML would read a comment: null,
+  // which would quietly mean the default).
+  ConfigNode value = value_text[first] == '#' ? ConfigNode::scalar(value_text.substr(first), "v", {origin, 1, 1})
+                                              : load_config_string("v: " + value_text, origin)["v"];
   ConfigNode* node = &root;
   std::string path;
   std::size_t start = 0;

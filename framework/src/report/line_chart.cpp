@@ -27,7 +27,9 @@ std::string tick_label(double v) {
 }  // namespace
 
 std::vector<double> nice_ticks(double low, double high) {
-  if (!(high > low)) {
+  // A flat series, or one whose range is rounding noise (a step that small
+  // would not move t below and the loop would never end), is padded.
+  if (!(high - low > 1e-9 * std::max(std::fabs(low), std::fabs(high)))) {
     const double pad = low == 0 ? 1.0 : std::fabs(low) * 0.1;
     low -= pad;
     high += pad;

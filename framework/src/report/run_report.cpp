@@ -98,9 +98,13 @@ std::string loss_chart(const std::vector<Record>& records) {
 std::string metric_chart(const std::vector<Record>& records) {
   // Every evaluation during training: of the validation split, or of the test
   // split for data without one. Overall ranking metrics only (not per group or novelty).
+  // (The final test evaluation is its own table: on a validation curve it
+  // would be a jump to another split at the last step.)
+  const bool has_valid = std::any_of(records.begin(), records.end(), [](const Record& r) { return r.split == "valid"; });
+  const std::string split = has_valid ? "valid" : "test";
   std::map<std::string, Series> by_name;
   for (const Record& r : records) {
-    if (r.split != "valid" && r.split != "test") continue;
+    if (r.split != split) continue;
     for (const auto& [name, value] : r.values) {
       if (!split_group(name).second.empty() || name.find('@') == std::string::npos || name.rfind("novelty", 0) == 0) {
         continue;

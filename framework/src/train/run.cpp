@@ -202,7 +202,11 @@ TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime) 
   std::unique_ptr<MetricsLog> metrics;
   if (comm->rank() == 0) {
     std::ofstream(run_dir + "/config.yaml") << config_text;
-    metrics = std::make_unique<MetricsLog>(run_dir + "/metrics.jsonl");
+    // The log goes on from the restored step (a fresh start: from nothing);
+    // an earlier attempt's test results are stale until this one's come.
+    metrics = std::make_unique<MetricsLog>(run_dir + "/metrics.jsonl", resumed_at ? resumed_at->global_step : 0);
+    std::error_code ignored;
+    std::filesystem::remove(run_dir + "/eval.json", ignored);
   }
   Trainer trainer(job.section("train"), *model, dataset, *comm, resources, seed, metrics.get());
   if (resumed_at) trainer.set_start(*resumed_at, checkpointer.restored_metrics());
