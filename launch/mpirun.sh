@@ -73,4 +73,6 @@ forwarded='^(NCCL_|RECFORGE_|RF_|OMP_)'
 $several_nodes || forwarded='^(NCCL_|RECFORGE_|RF_|OMP_|CUDA_VISIBLE_DEVICES$)'
 env_flags=()
 for var in $(compgen -e | grep -E "$forwarded" || true); do env_flags+=(-x "$var"); done
-exec mpirun "${count[@]}" "${binding[@]}" "${extra[@]}" "${env_flags[@]}" "${launcher[@]}" "${job[@]}"
+# ${a[@]+"${a[@]}"}: an empty array under set -u is an error in bash < 4.4 (CentOS 7's 4.2).
+exec mpirun ${count[@]+"${count[@]}"} ${binding[@]+"${binding[@]}"} ${extra[@]+"${extra[@]}"} \
+  ${env_flags[@]+"${env_flags[@]}"} ${launcher[@]+"${launcher[@]}"} "${job[@]}"
