@@ -32,6 +32,11 @@
 namespace recforge::ranking {
 namespace {
 
+void require_embeddings_for_diversity(const Model& model, bool exported) {
+  RF_CHECK_KIND(ErrorKind::kConfig, exported, "eval.diversity needs the model's item embeddings, and model '",
+                model.type(), "' scores without exporting them; set eval.diversity: false");
+}
+
 const char* const kMetricNames[kMetricsPerK] = {"hit_rate", "precision", "recall", "ndcg", "map", "mrr", "novelty", "diversity"};
 // What finish() reports per cut-off, in order, and per user group; possible_metrics() lists the same.
 constexpr int kReportedPerK[] = {kRecall, kNdcg, kPrecision, kHit, kMap, kMrr};
@@ -115,6 +120,12 @@ class RankingEvaluator final : public Evaluator {
   void check_data(const data::Dataset& d) const override {
     RF_CHECK_KIND(ErrorKind::kConfig, !sampled_ || negatives_ < d.num_items(), "eval.sampled_negatives ", negatives_,
                   " is not below the number of items (", d.num_items(), "); use eval.protocol: full to rank them all");
+  }
+  // diversity@K is computed on the model's item embeddings (full protocol).
+  void check_model(Model& model) const override {
+    if (!diversity_ || sampled_) return;
+    Tensor users, items;
+    require_embeddings_for_diversity(model, model.embeddings(users, items));
   }
   std::vector<std::string> possible_metrics(const data::Dataset& d) const override;
   std::string format(const MetricValues& values) const override;
@@ -267,8 +278,7 @@ void RankingEvaluator::full_ranking(Model& model, const data::InteractionTable& 
     user_emb = to_device(user_emb, res);
     item_emb = to_device(item_emb, res).contiguous(res.stream());  // score_topk reads whole rows
   }
-  RF_CHECK_KIND(ErrorKind::kConfig, !diversity_ || factors, "eval.diversity needs the model's item embeddings, and "
-                "model '", model.type(), "' scores without exporting them; set eval.diversity: false");
+  if (diversity_) require_embeddings_for_diversity(model, factors);
   Tensor unit_emb;
   if (diversity_) {
     Tensor host = item_emb.to(Device::cpu(), res.stream());
@@ -430,12 +440,14 @@ MetricValues RankingEvaluator::rating_metrics(Model& model, const data::Interact
   std::vector<double> errors(rows.size());
   for (std::size_t k = 0; k < rows.size(); ++k) {
     errors[k] = static_cast<double>(predicted[k]) - heldout.rating[static_cast<std::size_t>(rows[k])];
-    largest = std::max(largest, std::fabs(errors[k]));
+    // (A NaN counts as infinite: std::max would pass over it.)
+    largest = std::max(largest, std::isnan(errors[k]) ? INFINITY : std::fabs(errors[k]));
   }
   largest = comm.allreduce_double(largest, ReduceOp::kMax);
   const std::int64_t total_rows = comm.allreduce_int(static_cast<std::int64_t>(rows.size()), ReduceOp::kSum);
   if (total_rows == 0) return {};
-  if (!std::isfinite(largest)) return {{"rmse", largest}, {"mae", largest}};
+  // A non-finite prediction anywhere: the metrics are undefined.
+  if (!std::isfinite(largest)) return {{"rmse", std::nan("")}, {"mae", std::nan("")}};
   const double bound = std::max(largest * largest, largest) * static_cast<double>(total_rows);
   const int exponent = std::min(32, static_cast<int>(std::floor(61.0 - std::log2(std::max(bound, 1.0)))));
   std::int64_t squared = 0, absolute = 0;

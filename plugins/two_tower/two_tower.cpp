@@ -49,7 +49,7 @@ class TwoTowerModel final : public Model {
   static Schema config_schema() {
     Schema s("Two-tower retrieval: ID embeddings and MLP towers, in-batch sampled softmax with log-Q correction");
     s.add_int("dim", 64, "ID embedding width", 1, 4096)
-        .add_int_list("tower", {}, "MLP widths after the embedding in each tower (empty: the embedding is the output)", 1, 4096)
+        .add_int_list("tower", {}, "MLP widths after the embedding in each tower (empty: the embedding is the output; at most 63)", 1, 4096)
         .add_string("activation", "relu", "tower activation", {"relu", "gelu", "tanh"})
         .add_float("dropout", 0.0, "dropout after each tower layer", 0.0, 0.95)
         .add_bool("normalize", true, "L2-normalise both towers' outputs (cosine scores)")

@@ -5,10 +5,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#include <chrono>
 #include <cstdlib>
 #include <fstream>
-#include <thread>
 
 #include "recforge/config/job_config.hpp"
 #include "recforge/data/prepare.hpp"
@@ -77,7 +75,6 @@ TEST_F(PrepareTest, AChangedInputFileIsNotServedFromTheCache) {
   // Same size, same modification time (cp -p, rsync -t): other content still.
   struct stat before {};
   ASSERT_EQ(::stat(path.c_str(), &before), 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // (the kernel's file clock ticks coarsely)
   std::ofstream(path) << "userId,movieId,rating,timestamp\n1,1,4.0,1\n1,2,3.0,2\n2,1,5.0,3\n2,3,1.0,4\n";
   const struct timespec times[2] = {before.st_atim, before.st_mtim};
   ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);

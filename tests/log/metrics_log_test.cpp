@@ -68,9 +68,10 @@ TEST(MetricsLog, UnwritableLocationIsAnIoError) {
   RF_EXPECT_ERROR(MetricsLog("/proc/recforge/metrics.jsonl"), ErrorKind::kIo, "/proc/recforge");
 }
 
-// A run that goes on after step 5 (a resume) keeps the records up to it and
-// drops the rest: later steps an earlier attempt logged, the test evaluation
-// (it comes again) and a record a crash cut off; a fresh run starts empty.
+// A run that goes on after step 5 (a resume) keeps the records up to it, of
+// any split (without a validation split, evaluations are test records), and
+// drops the rest: later steps an earlier attempt logged and a record a crash
+// cut off; a fresh run starts empty.
 TEST(MetricsLog, ContinuingARunCutsItsLogBackToTheRestoredStep) {
   testing::TempDir temp;
   const auto path = temp.path() / "metrics.jsonl";
@@ -85,9 +86,10 @@ TEST(MetricsLog, ContinuingARunCutsItsLogBackToTheRestoredStep) {
     log.write(6, 1, "train", {{"loss", 1.5}});
   }
   const auto records = read_lines(path);
-  ASSERT_EQ(records.size(), 2u);
+  ASSERT_EQ(records.size(), 3u);
   EXPECT_EQ(records[0]["split"], "epoch");
-  EXPECT_EQ(records[1]["step"], 6);
+  EXPECT_EQ(records[1]["split"], "test");
+  EXPECT_EQ(records[2]["step"], 6);
   std::ofstream(path) << earlier;
   { MetricsLog fresh(path.string(), 0); }
   EXPECT_EQ(std::filesystem::file_size(path), 0u);

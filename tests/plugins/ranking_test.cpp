@@ -365,6 +365,10 @@ TEST(RankingEvaluator, RatingErrorsOfAnySizeAreSummedExactly) {
   const auto large = rating_metrics(100004.0f);
   EXPECT_NEAR(large.at("rmse"), 1e5, 1e-6);
   EXPECT_NEAR(large.at("mae"), 1e5, 1e-6);
+  // A non-finite prediction makes them undefined (a NaN error was cast to an integer).
+  const auto undefined = rating_metrics(std::nanf(""));
+  EXPECT_TRUE(std::isnan(undefined.at("rmse")));
+  EXPECT_TRUE(std::isnan(undefined.at("mae")));
 }
 
 // diversity@K needs item embeddings: a model that scores pairs only is told
@@ -376,9 +380,14 @@ TEST(RankingEvaluator, DiversityNeedsEmbeddings) {
   auto comm = make_single_communicator();
   const EvalContext ctx{&d, &kCpu, comm.get(), 1};
   const auto& entry = EvaluatorRegistry::instance().get("ranking");
-  RF_EXPECT_ERROR(entry.create(entry.schema().resolve(load_config_string("k: [5]\ndiversity: true", "e.yaml")))
-                      ->evaluate(model, d.test, ctx),
-                  ErrorKind::kConfig, "eval.diversity needs the model's item embeddings, and model 'fixed' scores");
+  const auto evaluator = entry.create(entry.schema().resolve(load_config_string("k: [5]\ndiversity: true", "e.yaml")));
+  // Before training (train calls check_model once the model is built), and at an evaluation.
+  RF_EXPECT_ERROR(evaluator->check_model(model), ErrorKind::kConfig,
+                  "eval.diversity needs the model's item embeddings, and model 'fixed' scores");
+  RF_EXPECT_ERROR(evaluator->evaluate(model, d.test, ctx), ErrorKind::kConfig,
+                  "eval.diversity needs the model's item embeddings, and model 'fixed' scores");
+  model.exports_embeddings_ = true;
+  evaluator->check_model(model);
 }
 
 // The sampled protocol draws negatives among the items a user has in neither

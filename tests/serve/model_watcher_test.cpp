@@ -44,19 +44,27 @@ TEST(ModelWatcher, AFailureThatMayPassIsTriedAgain) {
 TEST(ModelWatcher, AFailureOfTheVersionIsNotTriedAgainUntilRepublished) {
   testing::TempDir dir;
   const fs::path version = fs::path(copy_golden_version(dir)) / "step-0000000002";
-  {
+  const auto flip_a_byte = [&] {
     std::fstream file(version / "checkpoint.h5", std::ios::in | std::ios::out | std::ios::binary);
     file.seekg(100);
     const char byte = static_cast<char>(file.get());
     file.seekp(100);
-    file.put(static_cast<char>(byte ^ 0x5a));  // the SHA-256 in the manifest no longer matches
-  }
+    file.put(static_cast<char>(byte ^ 0x5a));
+  };
+  flip_a_byte();  // the SHA-256 in the manifest no longer matches
   ModelWatcher watcher(dir.path().string() + "/checkpoints", {}, std::chrono::milliseconds(1000),
                        std::chrono::milliseconds(0));
   EXPECT_FALSE(watcher.poll_once());
+  flip_a_byte();  // mended, but not published anew: still refused
   EXPECT_FALSE(watcher.poll_once());
   EXPECT_EQ(watcher.failures(), 1);  // not loaded again
   EXPECT_EQ(watcher.current(), nullptr);
+  // Published anew (a new manifest time): tried, and loaded.
+  const fs::path manifest = version / "MANIFEST.json";
+  fs::last_write_time(manifest, fs::last_write_time(manifest) + std::chrono::seconds(5));
+  EXPECT_TRUE(watcher.poll_once());
+  ASSERT_NE(watcher.current(), nullptr);
+  EXPECT_EQ(watcher.current()->step(), 2);
 }
 
 }  // namespace

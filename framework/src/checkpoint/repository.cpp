@@ -50,7 +50,7 @@ std::string checkpoint_dir_of(const std::string& dir_or_run_dir) {
     std::error_code ec;
     if (fs::exists(dir / kLatestFile, ec)) return true;
     for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-      if (parse_version_name(it->path().filename().string())) return true;
+      if (parse_version_name(it->path().filename().string()) && is_real_directory(it->path())) return true;
     }
     return false;
   };

@@ -12,12 +12,9 @@
 #include "field_parsing.hpp"
 #include "reader_internal.hpp"
 #include "recforge/core/error.hpp"
-#include "recforge/log/logging.hpp"
 
 namespace recforge::data {
 namespace {
-
-constexpr std::size_t kMaxExamples = 5;
 
 struct BadLine {
   std::int64_t local_line;  // within its chunk
@@ -84,7 +81,7 @@ RawInteractions parse_adjacency(std::string_view text, const std::string& path, 
         chunk.users.resize(rows_before);
         chunk.items.resize(rows_before);
         ++chunk.bad;
-        if (chunk.examples.size() < kMaxExamples) {
+        if (chunk.examples.size() < kMaxBadLineExamples) {
           chunk.examples.push_back(
               {local_line, static_cast<int>(column) + 1, std::move(reason), std::string(line.substr(0, 160))});
         }
@@ -134,7 +131,7 @@ RawInteractions parse_adjacency(std::string_view text, const std::string& path, 
       const std::string where = fmt::format("{}:{}:{}: {}\n  line: {}", path, line_base + bad.local_line, bad.column,
                                             bad.reason, bad.text);
       if (!skip_bad) RF_THROW(ErrorKind::kData, where);
-      if (raw.report.bad_examples.size() < kMaxExamples) raw.report.bad_examples.push_back(where);
+      if (raw.report.bad_examples.size() < kMaxBadLineExamples) raw.report.bad_examples.push_back(where);
     }
     line_base += chunk.lines;
     total += chunk.users.size();
@@ -142,13 +139,7 @@ RawInteractions parse_adjacency(std::string_view text, const std::string& path, 
     raw.report.bad_lines += chunk.bad;
   }
   raw.report.lines = line_base - 1;
-  if (raw.report.bad_lines > 0) {
-    std::string examples;
-    for (const std::string& e : raw.report.bad_examples) examples += "\n  " + e;
-    RF_CHECK_KIND(ErrorKind::kData, raw.report.bad_lines <= options.max_bad_lines, path, ": ", raw.report.bad_lines,
-                  " bad lines, more than max_bad_lines (", options.max_bad_lines, "); the first:", examples);
-    log::warn("{}: skipped {} bad lines (on_bad_line: skip); the first:{}", path, raw.report.bad_lines, examples);
-  }
+  check_skipped_bad_lines(raw.report, path, options);
   RF_CHECK_KIND(ErrorKind::kData, total > 0, path, ": no interactions (", raw.report.lines,
                 " lines, none lists an item after the user id)");
   raw.users.integers.reserve(total);

@@ -23,13 +23,11 @@
 #include "field_parsing.hpp"
 #include "reader_internal.hpp"
 #include "recforge/core/error.hpp"
-#include "recforge/log/logging.hpp"
 
 namespace recforge::data {
 namespace {
 
 constexpr int kMaxFields = 64;
-constexpr std::size_t kMaxExamples = 5;
 
 struct Layout {
   std::string_view delimiter;
@@ -514,7 +512,7 @@ RawInteractions parse_delimited(std::string_view bytes, const std::string& path,
           return false;
         }
         ++result.bad;
-        if (result.examples.size() < kMaxExamples) result.examples.push_back(std::move(error));
+        if (result.examples.size() < kMaxBadLineExamples) result.examples.push_back(std::move(error));
         return true;
       });
     }
@@ -527,17 +525,11 @@ RawInteractions parse_delimited(std::string_view bytes, const std::string& path,
     raw.report.bad_lines += result.bad;
     raw.report.blank_lines += result.blank;
     for (const LineError& e : result.examples) {
-      if (raw.report.bad_examples.size() < kMaxExamples) raw.report.bad_examples.push_back(format_error(path, e));
+      if (raw.report.bad_examples.size() < kMaxBadLineExamples) raw.report.bad_examples.push_back(format_error(path, e));
     }
   }
   raw.report.lines = total_lines;
-  if (raw.report.bad_lines > 0) {
-    std::string examples;
-    for (const std::string& e : raw.report.bad_examples) examples += "\n  " + e;
-    RF_CHECK_KIND(ErrorKind::kData, raw.report.bad_lines <= options.max_bad_lines, path, ": ", raw.report.bad_lines,
-                  " bad lines, more than max_bad_lines (", options.max_bad_lines, "); the first:", examples);
-    log::warn("{}: skipped {} bad lines (on_bad_line: skip); the first:{}", path, raw.report.bad_lines, examples);
-  }
+  check_skipped_bad_lines(raw.report, path, options);
   if (raw.report.bad_lines + raw.report.blank_lines > 0) {
     compact(out.user_int, out.ok);
     compact(out.item_int, out.ok);

@@ -4,9 +4,11 @@
 #include <fmt/format.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "recforge/core/error.hpp"
 #include "recforge/core/sha256.hpp"
@@ -34,7 +36,7 @@ Schema data_schema() {
       .add_float("valid_ratio", 0.0, "share held out for validation", 0.0, 0.99)
       .add_bool("validation_item", false, "leave_one_out: also hold out the second-latest item for validation")
       .add_int("min_history", 0, "leave_one_out: users with fewer interactions stay in train (0: 2, or 3 with "
-                                 "validation_item)", 0);
+                                 "validation_item; less is an error)", 0);
 
   Schema item_features("side features of the items (MovieLens genres, or any tags), used by models that take them "
                        "(two_tower)");
@@ -168,18 +170,31 @@ std::string options_text(const ConfigNode& data, std::uint64_t seed) {
   return copy.to_yaml() + "seed: " + std::to_string(seed) + "\n";
 }
 
-// What keys an input file in the cache without reading it (hashing 650 MB
-// would take longer than the reload's 1 s): path, size, modification time,
-// and the inode and its change time, which no tool sets back: a file replaced
-// by a same-size one with its old mtime kept (cp -p, rsync -t, an archive
-// extracted again) is another file.
+// What keys an input file in the cache without reading all of it (hashing
+// 650 MB would take longer than the reload's 1 s): path, size, modification
+// time, and a SHA-256 of its first and last MiB (all of a smaller file). A
+// file replaced by a same-size one with its mtime kept (cp -p, rsync -t, an
+// archive extracted again) is another file; the same file staged to every
+// node's disk is the same one (an inode or change time would differ).
 std::string file_identity(const std::string& path) {
   struct stat st {};
   RF_CHECK_KIND(ErrorKind::kData, ::stat(path.c_str(), &st) == 0, "data file '", path, "' does not exist");
   std::error_code ec;
   const std::string canonical = std::filesystem::canonical(path, ec).string();
-  return fmt::format("{}|{}|{}.{}|{}|{}.{}", canonical, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec, st.st_ino,
-                     st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
+  constexpr std::int64_t kSample = 1 << 20;
+  std::ifstream in(path, std::ios::binary);
+  RF_CHECK_KIND(ErrorKind::kData, in.good(), "data file '", path, "' cannot be read");
+  std::string sample(static_cast<std::size_t>(std::min<std::int64_t>(st.st_size, 2 * kSample)), '\0');
+  if (st.st_size <= 2 * kSample) {
+    in.read(sample.data(), static_cast<std::streamsize>(sample.size()));
+  } else {
+    in.read(sample.data(), kSample);
+    in.seekg(st.st_size - kSample);
+    in.read(sample.data() + kSample, kSample);
+  }
+  RF_CHECK_KIND(ErrorKind::kData, in.good() || in.eof(), "data file '", path, "' cannot be read");
+  return fmt::format("{}|{}|{}.{}|{}", canonical, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+                     Sha256::hex(Sha256::of(sample.data(), sample.size())));
 }
 
 InteractionTable to_table(RawInteractions& raw, std::vector<std::int32_t>&& users, std::vector<std::int32_t>&& items) {

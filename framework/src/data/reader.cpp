@@ -13,6 +13,7 @@
 #include "reader_internal.hpp"
 #include "recforge/core/error.hpp"
 #include "recforge/core/sha256.hpp"
+#include "recforge/log/logging.hpp"
 
 namespace recforge::data {
 
@@ -97,6 +98,15 @@ RawInteractions read_raw_interactions(const std::string& path, const ReadOptions
   if (options.format == Format::kAuto) detect_format(path);  // an unknown kind of file is named before it is opened
   const MappedFile file(path);
   return parse_interactions(file.bytes(), path, options);
+}
+
+void check_skipped_bad_lines(const ReadReport& report, const std::string& path, const ReadOptions& options) {
+  if (report.bad_lines == 0) return;
+  std::string examples;
+  for (const std::string& e : report.bad_examples) examples += "\n  " + e;
+  RF_CHECK_KIND(ErrorKind::kData, report.bad_lines <= options.max_bad_lines, path, ": ", report.bad_lines,
+                " bad lines, more than max_bad_lines (", options.max_bad_lines, "); the first:", examples);
+  log::warn("{}: skipped {} bad lines (on_bad_line: skip); the first:{}", path, report.bad_lines, examples);
 }
 
 std::string block_tree_sha256_of(std::string_view bytes) {

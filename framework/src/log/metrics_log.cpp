@@ -27,14 +27,16 @@ nlohmann::ordered_json values_json(const MetricValues& values) {
 }
 
 // The complete records of `text` a run continuing after `steps` keeps (a line
-// that is not a record is kept: `recforge report` names it).
+// that is not a record is kept: `recforge report` names it). Records of every
+// split alike: without a validation split the evaluations during training are
+// "test" records too (a final one at the restored step comes again, equal).
 std::string records_kept(const std::string& text, std::int64_t steps) {
   std::string kept;
   for (std::size_t begin = 0, end; (end = text.find('\n', begin)) != std::string::npos; begin = end + 1) {
     const std::string_view line(text.data() + begin, end - begin + 1);
     const auto record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (record.is_object() && record.contains("step") && record["step"].is_number_integer()) {
-      if (record["step"].get<std::int64_t>() > steps || record.value("split", "") == "test") continue;
+      if (record["step"].get<std::int64_t>() > steps) continue;
     }
     kept += line;
   }

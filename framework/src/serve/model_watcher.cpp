@@ -2,6 +2,8 @@
 #include "recforge/serve/model_watcher.hpp"
 
 #include <algorithm>
+#include <new>
+#include <system_error>
 #include <utility>
 
 #include <fmt/format.h>
@@ -17,7 +19,9 @@ namespace {
 // same way again) rather than about this moment on this machine.
 bool about_the_version(const std::exception& e) {
   const auto* error = dynamic_cast<const Error*>(&e);
-  if (error == nullptr) return false;  // std::bad_alloc and the like
+  if (error == nullptr) {  // no memory, a system call's error: may pass; anything else is the version's
+    return dynamic_cast<const std::bad_alloc*>(&e) == nullptr && dynamic_cast<const std::system_error*>(&e) == nullptr;
+  }
   switch (error->kind()) {
     case ErrorKind::kData:
     case ErrorKind::kConfig:

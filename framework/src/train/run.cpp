@@ -192,6 +192,7 @@ TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime) 
   const ConfigNode& model_config = job.section("model");
   auto model = ModelRegistry::instance().get(model_config.get_string("type")).create(model_config);
   model->build(ModelContext{&dataset, &resources, comm, seed});
+  if (evaluator) evaluator->check_model(*model);
 
   checkpoint::Checkpointer checkpointer(job.section("checkpoint"), run_dir, config_text, *model, dataset, *comm,
                                         resources, seed);

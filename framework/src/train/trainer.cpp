@@ -370,6 +370,7 @@ TrainSummary Trainer::fit() {
                                 best_epoch_)
                   : fmt::format("train.max_steps {} reached", max_steps));
     summary.stopped_early = early_stopped_before;
+    summary.best_epoch = best_epoch_;
     return summary;
   }
   log::info("training {} on {} ranks ({}): {} epochs x {} steps, global batch {}{}", model_.type(), comm_.world_size(),

@@ -41,6 +41,9 @@ class Evaluator {
   // Config errors only the data can show (more sampled negatives than items),
   // checked before training rather than at the first evaluation.
   virtual void check_data(const data::Dataset& dataset) const { (void)dataset; }
+  // Config errors only the built model can show (a metric it cannot give),
+  // checked before training too. Collective when the model's exports are.
+  virtual void check_model(Model& model) const { (void)model; }
   // Every name evaluate() may report on `dataset` (empty: not known before it
   // runs), so a config naming a metric (train.early_stopping.metric,
   // checkpoint.keep_best) is checked before training, not after the first

@@ -29,9 +29,8 @@ class MetricsLog {
   // `continues_after`, the log of a run that goes on after that many steps
   // (0: a fresh start; a resume: the checkpoint's step) is first cut back to
   // it, atomically: records of later steps (an attempt that died after its
-  // last checkpoint would log them twice), test records (the final evaluation
-  // comes again) and a record a crash cut off (the next would follow it on its
-  // line) are dropped.
+  // last checkpoint would log them twice) and a record a crash cut off (the
+  // next would follow it on its line) are dropped.
   explicit MetricsLog(const std::string& path, std::optional<std::int64_t> continues_after = std::nullopt);
   ~MetricsLog();
   MetricsLog(const MetricsLog&) = delete;
