@@ -99,13 +99,12 @@ void check_watched_metrics(const ConfigNode& job, const Evaluator& evaluator, co
 // Absolute, normalised and without repeats: two locks of one file in this
 // process would refuse each other.
 struct LockTarget {
-  std::string dir, file_name;
-  bool run_dir;  // this job's run directory or another run's
+  std::string dir, file_name;  // file_name .lock: a run directory (this job's or another run's)
 };
 
 std::vector<LockTarget> directories_to_lock(const ConfigNode& job, const std::string& run_dir) {
   namespace fs = std::filesystem;
-  std::vector<LockTarget> targets{{fs::weakly_canonical(fs::absolute(run_dir)).string(), ".lock", true}};
+  std::vector<LockTarget> targets{{fs::weakly_canonical(fs::absolute(run_dir)).string(), ".lock"}};
   const ConfigNode& checkpoint = job.section("checkpoint");
   const std::string configured = checkpoint.get_string("dir");
   // (A path that is a file is the Checkpointer's to refuse, with its key.)
@@ -114,7 +113,7 @@ std::vector<LockTarget> directories_to_lock(const ConfigNode& job, const std::st
   if (!dir.has_filename()) dir = dir.parent_path();  // "runs/a/checkpoints/"
   const bool of_a_run = dir.filename() == "checkpoints";
   if (of_a_run) dir = dir.parent_path();
-  if (dir.string() != targets[0].dir) targets.push_back({dir.string(), of_a_run ? ".lock" : ".checkpoints.lock", of_a_run});
+  if (dir.string() != targets[0].dir) targets.push_back({dir.string(), of_a_run ? ".lock" : ".checkpoints.lock"});
   return targets;
 }
 
@@ -135,8 +134,9 @@ std::vector<io::DirectoryLock> lock_job_directories(const ConfigNode& job, const
     // A config problem (exit 2; restart.sh does not retry it): two jobs were given one directory.
     const bool own = &target == &targets[0];
     RF_CHECK_AGREED(ErrorKind::kConfig, holder.empty(),
-                    own ? "the run directory " : target.run_dir ? "the run directory of this job's checkpoints "
-                                                                : "this job's checkpoint directory ",
+                    own                             ? "the run directory "
+                    : target.file_name == ".lock" ? "the run directory of this job's checkpoints "
+                                                  : "this job's checkpoint directory ",
                     own ? run_dir : target.dir, " is in use by another job (", holder,
                     "); give this job its own run.name (--set run.name=...) or checkpoint.dir, or wait for that "
                     "one to end");

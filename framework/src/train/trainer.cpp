@@ -6,7 +6,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
-#include <limits>
 
 #include "recforge/comm/signals.hpp"
 #include "recforge/core/fault.hpp"
@@ -238,12 +237,8 @@ Trainer::EpochResult Trainer::run_minibatch_epoch(std::int64_t epoch, std::int64
                                config_.get_bool("shuffle"), config_.get_bool("drop_last"));
   schedule.start_epoch(epoch);
   auto optimizer = make_optimizer(config_.section("optimizer"));
-  const std::int64_t epochs = config_.get_int("epochs");
-  const std::int64_t max_steps = config_["max_steps"].is_null() ? epochs * steps_per_epoch_ : config_.get_int("max_steps");
-  // The schedule spans the steps the run will take: max_steps when it cuts the
-  // epochs short, else the epochs (a larger max_steps is only a cap).
-  const LrSchedule lr(config_.section("lr_schedule"), optimizer->base_lr(), steps_per_epoch_,
-                      std::min(max_steps, epochs * steps_per_epoch_));
+  // The schedule spans the steps the run takes (a larger max_steps is only a cap).
+  const LrSchedule lr(config_.section("lr_schedule"), optimizer->base_lr(), steps_per_epoch_, last_step_);
   GradientSync sync(comm_, resources_,
                     {.bucket_bytes = config_.get_int("bucket_mb") << 20,
                      .density_threshold = config_.get_double("sparse_density_threshold")});
@@ -258,7 +253,7 @@ Trainer::EpochResult Trainer::run_minibatch_epoch(std::int64_t epoch, std::int64
   bar.update(first_step, {});
   for (std::int64_t step = first_step; step < steps_per_epoch_; ++step) {
     const std::int64_t global_step = epoch * steps_per_epoch_ + step;
-    if (global_step >= max_steps) break;
+    if (global_step >= last_step_) break;
     const std::string injected = fault::at_step(comm_.rank(), global_step);
     for (Parameter* p : params) p->zero_grad(resources_.stream());
     const auto rows_of_rank = schedule.batch(step);
@@ -322,7 +317,7 @@ Trainer::EpochResult Trainer::run_minibatch_epoch(std::int64_t epoch, std::int64
     // Step checkpoints inside the epoch; the epoch's end saves its last step.
     const std::int64_t every = hooks_.checkpoint_every_steps;
     if (hooks_.checkpoint && every > 0 && (global_step + 1) % every == 0 && step + 1 < steps_per_epoch_ &&
-        global_step + 1 < max_steps) {
+        global_step + 1 < last_step_) {
       hooks_.checkpoint(position(epoch, step + 1, global_step + 1, result), last_metrics_, false);
     }
   }
@@ -346,9 +341,8 @@ TrainSummary Trainer::fit() {
   const ConfigNode& early = config_.section("early_stopping");
   const bool early_stopping = !early["metric"].is_null() && hooks_.evaluate;
   const bool maximize = early.get_string("mode") == "max";
-  // (No cap: past any step count.)
-  const std::int64_t max_steps = config_["max_steps"].is_null() ? std::numeric_limits<std::int64_t>::max()
-                                                                 : config_.get_int("max_steps");
+  last_step_ = epochs * steps_per_epoch_;
+  if (!config_["max_steps"].is_null()) last_step_ = std::min(last_step_, config_.get_int("max_steps"));
   RF_CHECK_KIND(ErrorKind::kConfig, start_.step_in_epoch < steps_per_epoch_ || start_.step_in_epoch == 0,
                 "the checkpoint is at step ", start_.step_in_epoch, " of an epoch of ", steps_per_epoch_,
                 " steps: train.batch_size or the data changed");
@@ -358,17 +352,17 @@ TrainSummary Trainer::fit() {
   evals_since_best_ = resumed ? start_.evals_since_best : 0;
   summary.steps = start_.global_step;
   summary.epochs = start_.epoch;
-  // A checkpoint of a run that had already ended early (its last evaluations
-  // did not improve on the best within this config's patience, or it reached
-  // max_steps) has nothing left to train: training on would give another model
+  // A checkpoint of a run that had already ended (its last evaluations did
+  // not improve on the best within this config's patience, or it took all its
+  // steps) has nothing left to train: training on would give another model
   // than the run that was interrupted after its final checkpoint.
   const bool early_stopped_before = early_stopping && resumed && evals_since_best_ >= early.get_int("patience");
-  if (early_stopped_before || start_.global_step >= max_steps) {
+  if (early_stopped_before || start_.global_step >= last_step_) {
     log::info("the checkpoint's run had already ended: {}",
               early_stopped_before
                   ? fmt::format("early stopping, {} evaluations without improving on epoch {}", evals_since_best_,
                                 best_epoch_)
-                  : fmt::format("train.max_steps {} reached", max_steps));
+                  : fmt::format("all its {} steps taken", last_step_));
     summary.stopped_early = early_stopped_before;
     summary.best_epoch = best_epoch_;
     return summary;
@@ -393,7 +387,7 @@ TrainSummary Trainer::fit() {
       summary.steps = epoch + 1;
     }
     const bool complete = r.next_step >= steps_per_epoch_;
-    const bool out_of_steps = summary.steps >= max_steps;
+    const bool out_of_steps = summary.steps >= last_step_;
     if (r.stop && !complete) {
       // A graceful stop inside an epoch: save where we are and leave at once.
       summary.stopped_by_signal = true;

@@ -115,6 +115,7 @@ class Trainer {
   TrainerHooks hooks_;
   checkpoint::Position start_;
   std::int64_t steps_per_epoch_ = 0;
+  std::int64_t last_step_ = 0;  // global steps the run takes: the epochs', or max_steps when fewer
   // Early stopping and the latest evaluation (saved in checkpoints).
   double best_ = 0;
   std::int64_t best_epoch_ = -1;
