@@ -78,6 +78,7 @@ class AlsModel final : public Model {
 
   StepStats train_epoch(std::int64_t epoch) override;
   bool embeddings(Tensor& users, Tensor& items) override;
+  std::int64_t item_bias_columns() const override { return biases_ ? 2 : 0; }  // [q_i, 1, b_i]
   bool predict(std::span<const std::int32_t> users, std::span<const std::int32_t> items, std::span<float> out) override;
   bool fold_in(std::span<const std::int32_t> items, std::span<const float> values, std::span<float> user) override;
   bool supports_fold_in() const override { return true; }

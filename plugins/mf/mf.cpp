@@ -70,6 +70,7 @@ class MfModel final : public Model {
     items = concat_column(q, &bi);
     return true;
   }
+  std::int64_t item_bias_columns() const override { return 1; }  // b_i
 
  protected:
   void build_impl(const ModelContext& ctx) override {

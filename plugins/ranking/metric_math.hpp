@@ -16,8 +16,13 @@
 namespace recforge::ranking {
 
 inline constexpr int kMaxCutoffs = 8;
-// Values per cut-off K, in this order.
-enum MetricIndex : int { kHit = 0, kPrecision, kRecall, kNdcg, kMap, kMrr, kNovelty, kDiversity, kMetricsPerK };
+// Values per cut-off K, in this order. The last two are plain counts (not
+// fixed point) of the users novelty and diversity average over: a list needs
+// an item for novelty and two for diversity (a user who has seen every item
+// gets an empty list, which has neither).
+enum MetricIndex : int {
+  kHit = 0, kPrecision, kRecall, kNdcg, kMap, kMrr, kNovelty, kDiversity, kNoveltyLists, kDiversityLists, kMetricsPerK
+};
 
 struct MetricSpec {
   int cutoffs = 0;
@@ -135,6 +140,8 @@ RF_HOST_DEVICE inline void user_metrics(const std::int32_t* topk, const std::int
     o[kMrr] += to_fixed(first >= 0 ? 1.0 / (first + 1) : 0.0);
     o[kNovelty] += to_fixed(listed > 0 ? novelty / listed : 0.0);
     o[kDiversity] += to_fixed(diversity);
+    o[kNoveltyLists] += listed > 0 ? 1 : 0;
+    o[kDiversityLists] += listed > 1 ? 1 : 0;
   }
 }
 

@@ -37,7 +37,7 @@ void require_embeddings_for_diversity(const Model& model, bool exported) {
                 model.type(), "' scores without exporting them; set eval.diversity: false");
 }
 
-const char* const kMetricNames[kMetricsPerK] = {"hit_rate", "precision", "recall", "ndcg", "map", "mrr", "novelty", "diversity"};
+const char* const kMetricNames[kDiversity + 1] = {"hit_rate", "precision", "recall", "ndcg", "map", "mrr", "novelty", "diversity"};
 // What finish() reports per cut-off, in order, and per user group; possible_metrics() lists the same.
 constexpr int kReportedPerK[] = {kRecall, kNdcg, kPrecision, kHit, kMap, kMrr};
 constexpr int kReportedPerGroup[] = {kRecall, kNdcg, kHit};
@@ -281,17 +281,21 @@ void RankingEvaluator::full_ranking(Model& model, const data::InteractionTable& 
   if (diversity_) require_embeddings_for_diversity(model, factors);
   Tensor unit_emb;
   if (diversity_) {
-    Tensor host = item_emb.to(Device::cpu(), res.stream());
+    const Tensor host = item_emb.to(Device::cpu(), res.stream());
     res.synchronize();
-    const std::int64_t dim = host.size(1);
+    // Items are compared by their features, without the bias columns.
+    const std::int64_t width = host.size(1), dim = width - model.item_bias_columns();
+    RF_CHECK(dim > 0 && dim <= width, "model '", model.type(), "' says ", model.item_bias_columns(),
+             " of its ", width, " item embedding columns are biases");
+    Tensor unit = Tensor::empty({items, dim}, DType::kF32);
     for (std::int64_t i = 0; i < items; ++i) {
-      float* row = host.data_as<float>() + i * dim;
+      const float* row = host.data_as<float>() + i * width;
       double norm = 0;
       for (std::int64_t c = 0; c < dim; ++c) norm += static_cast<double>(row[c]) * row[c];
       const float inv = norm > 0 ? static_cast<float>(1.0 / std::sqrt(norm)) : 0.0f;
-      for (std::int64_t c = 0; c < dim; ++c) row[c] *= inv;
+      for (std::int64_t c = 0; c < dim; ++c) unit.data_as<float>()[i * dim + c] = row[c] * inv;
     }
-    unit_emb = to_device(host, res);
+    unit_emb = to_device(unit, res);
   }
   const Tensor self_info = novelty_ ? device_vector(prepared_.self_info, res) : Tensor::empty({0}, DType::kF32);
   Tensor sums_t = Tensor::zeros({static_cast<std::int64_t>(counts.size()), static_cast<std::int64_t>(cutoffs_.size() * kMetricsPerK)},
@@ -469,15 +473,31 @@ MetricValues RankingEvaluator::finish(const std::vector<std::int64_t>& sums, con
   MetricValues out;
   std::int64_t users = 0;
   for (std::int64_t c : counts) users += c;
+  const auto sum_at = [&](std::size_t g, std::size_t t, int m) {
+    return sums[g * width + t * kMetricsPerK + static_cast<std::size_t>(m)];
+  };
+  // Exact integer totals, one division at the end.
+  const auto mean = [](long double fixed_total, std::int64_t n) {
+    return n ? static_cast<double>(fixed_total / static_cast<long double>(kFixedScale) / n) : 0.0;
+  };
   const auto value = [&](std::size_t g_begin, std::size_t g_end, std::size_t t, int m) {
-    // Exact integer totals, one division at the end.
     long double total = 0;
     std::int64_t n = 0;
     for (std::size_t g = g_begin; g < g_end; ++g) {
-      total += static_cast<long double>(sums[g * width + t * kMetricsPerK + static_cast<std::size_t>(m)]);
+      total += static_cast<long double>(sum_at(g, t, m));
       n += counts[g];
     }
-    return n ? static_cast<double>(total / static_cast<long double>(kFixedScale) / n) : 0.0;
+    return mean(total, n);
+  };
+  // Novelty and diversity average over the users whose lists have them.
+  const auto list_mean = [&](std::size_t t, int m, int lists) {
+    long double total = 0;
+    std::int64_t n = 0;
+    for (std::size_t g = 0; g < counts.size(); ++g) {
+      total += static_cast<long double>(sum_at(g, t, m));
+      n += sum_at(g, t, lists);
+    }
+    return mean(total, n);
   };
   for (std::size_t t = 0; t < cutoffs_.size(); ++t) {
     const std::string at = "@" + std::to_string(cutoffs_[t]);
@@ -486,8 +506,8 @@ MetricValues RankingEvaluator::finish(const std::vector<std::int64_t>& sums, con
       std::int64_t covered = 0;
       for (std::int64_t i = 0; i < items; ++i) covered += (*marks)[t * static_cast<std::size_t>(items) + static_cast<std::size_t>(i)];
       out.emplace_back("coverage" + at, static_cast<double>(covered) / static_cast<double>(items));
-      if (novelty_) out.emplace_back("novelty" + at, value(0, counts.size(), t, kNovelty));
-      if (diversity_) out.emplace_back("diversity" + at, value(0, counts.size(), t, kDiversity));
+      if (novelty_) out.emplace_back("novelty" + at, list_mean(t, kNovelty, kNoveltyLists));
+      if (diversity_) out.emplace_back("diversity" + at, list_mean(t, kDiversity, kDiversityLists));
     }
   }
   out.emplace_back("users", static_cast<double>(users));

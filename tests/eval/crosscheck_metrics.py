@@ -71,7 +71,9 @@ def main(directory):
                 elif metric == "mrr":
                     v = next((1.0 / (p + 1) for p, h in enumerate(hits) if h), 0.0)
                 elif metric == "novelty":
-                    v = float(np.mean([self_info[i] for i in top])) if top else 0.0
+                    if not top:
+                        continue  # averaged over the users who have a list
+                    v = float(np.mean([self_info[i] for i in top]))
                 else:
                     sys.exit(f"unknown metric {metric}")
                 per_user.append(v)

@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
   for (std::int64_t u = 0; u < users; ++u) {
     for (std::int32_t i = 0; i < items; ++i) {
       const std::uint32_t r = philox_below(11, 2, static_cast<std::uint64_t>(u * items + i), 100);
-      if (r < 8) {
+      if (r < 8 || u == users - 1) {  // the last user has seen every item: an empty list
         train_cols.push_back(i);
         train_file << i << ' ';
       } else if (r < 8 + 1 + static_cast<std::uint32_t>(u % 9)) {
@@ -85,8 +85,10 @@ int main(int argc, char** argv) {
     bool first = true;
     for (int t = 0; t < 4; ++t) {
       for (int m = 0; m < 7; ++m) {
+        // Novelty averages over the users with a non-empty list.
+        const double over = m == kNovelty ? static_cast<double>(total[static_cast<std::size_t>(t * kMetricsPerK + kNoveltyLists)]) : n;
         json << (first ? "" : ", ") << "\"" << names[m] << "@" << ks[t] << "\": "
-             << static_cast<double>(total[static_cast<std::size_t>(t * kMetricsPerK + m)]) / kFixedScale / n;
+             << static_cast<double>(total[static_cast<std::size_t>(t * kMetricsPerK + m)]) / kFixedScale / over;
         first = false;
       }
     }

@@ -25,6 +25,7 @@ class FixedModel final : public Model {
     items = items_;
     return exports_embeddings_;
   }
+  std::int64_t item_bias_columns() const override { return item_bias_columns_; }
   // Ratings: `prediction_` for every pair when set, else none.
   bool predict(std::span<const std::int32_t>, std::span<const std::int32_t>, std::span<float> out) override {
     if (!prediction_) return false;
@@ -33,6 +34,7 @@ class FixedModel final : public Model {
   }
   Tensor users_, items_;
   bool exports_embeddings_ = true;  // false: a model that scores pairs only (NCF-like)
+  std::int64_t item_bias_columns_ = 0;
   std::optional<float> prediction_;
 
  protected:

@@ -47,7 +47,11 @@ std::vector<double> one_user(std::vector<std::int32_t> ranked, std::vector<std::
   Tensor sums = Tensor::zeros({1, kMetricsPerK}, DType::kI64), counts = Tensor::zeros({1}, DType::kI64);
   metrics(kCpu, MetricInputs{topk, off, cols, g, groups, info, Tensor::empty({0, 1}, DType::kF32)}, spec, sums, counts);
   std::vector<double> out;
-  for (std::int64_t v : sums.to_vector<std::int64_t>()) out.push_back(fixed(v));
+  for (std::int64_t v : sums.to_vector<std::int64_t>()) {
+    // The lists counts are plain integers, the rest fixed point.
+    const bool count = out.size() == kNoveltyLists || out.size() == kDiversityLists;
+    out.push_back(count ? static_cast<double>(v) : fixed(v));
+  }
   EXPECT_EQ(counts.to_vector<std::int64_t>()[0], 1);
   return out;
 }
@@ -87,6 +91,21 @@ TEST(RankingMetrics, ShortListsAndMisses) {
   EXPECT_NEAR(m[kNovelty], (5 + 3) / 2.0, 1e-9);  // over the items actually listed
   const auto miss = one_user({4, 5, 6}, {1}, 3);
   for (int i : {kHit, kPrecision, kRecall, kNdcg, kMap, kMrr}) EXPECT_EQ(miss[i], 0.0);
+}
+
+// Novelty needs a listed item and diversity two: the counts of users they
+// average over.
+TEST(RankingMetrics, ListsCountedForNoveltyAndDiversity) {
+  const auto full = one_user({4, 2, 7}, {2}, 3);
+  EXPECT_EQ(full[kNoveltyLists], 1.0);
+  EXPECT_EQ(full[kDiversityLists], 1.0);
+  const auto single = one_user({4, -1, -1}, {2}, 3);
+  EXPECT_EQ(single[kNoveltyLists], 1.0);
+  EXPECT_EQ(single[kDiversityLists], 0.0);
+  const auto empty = one_user({-1, -1, -1}, {2}, 3);  // a user who has seen every item
+  EXPECT_EQ(empty[kNoveltyLists], 0.0);
+  EXPECT_EQ(empty[kDiversityLists], 0.0);
+  EXPECT_EQ(empty[kNovelty], 0.0);
 }
 
 TEST(RankingTopk, TiesGoToTheSmallerIdAndMaskedItemsNeverShow) {
@@ -388,6 +407,96 @@ TEST(RankingEvaluator, DiversityNeedsEmbeddings) {
                   "eval.diversity needs the model's item embeddings, and model 'fixed' scores");
   model.exports_embeddings_ = true;
   evaluator->check_model(model);
+}
+
+// A user who has seen every item gets an empty list: it counts in the
+// accuracy metrics (as a miss) but not in novelty and diversity, which
+// describe the lists there are (it pulled both towards 0).
+TEST(RankingEvaluator, NoveltyAndDiversityAverageOverTheListsThereAre) {
+  const std::int32_t num_users = 40, num_items = 30;
+  data::Dataset with_all = small_dataset(num_users, num_items);
+  for (std::int32_t i = 0; i < num_items; ++i) {
+    with_all.train.user.push_back(0);
+    with_all.train.item.push_back(i);
+  }
+  data::Dataset without = with_all;
+  without.test = {};
+  for (std::size_t r = 0; r < with_all.test.user.size(); ++r) {
+    if (with_all.test.user[r] == 0) continue;
+    without.test.user.push_back(with_all.test.user[r]);
+    without.test.item.push_back(with_all.test.item[r]);
+  }
+  ASSERT_LT(without.test.user.size(), with_all.test.user.size());
+  FixedModel model{ConfigNode()};
+  model.users_ = Tensor::empty({num_users, 3}, DType::kF32);
+  model.items_ = Tensor::empty({num_items, 3}, DType::kF32);
+  for (std::size_t i = 0; i < static_cast<std::size_t>(model.users_.numel()); ++i) model.users_.data_as<float>()[i] = philox_uniform(4, 1, i);
+  for (std::size_t i = 0; i < static_cast<std::size_t>(model.items_.numel()); ++i) model.items_.data_as<float>()[i] = philox_uniform(4, 2, i) - 0.5f;
+  auto comm = make_single_communicator();
+  const auto& entry = EvaluatorRegistry::instance().get("ranking");
+  const auto metrics_of = [&](const data::Dataset& d) {
+    const EvalContext ctx{&d, &kCpu, comm.get(), 1};
+    std::map<std::string, double> out;
+    for (const auto& [name, value] : entry.create(entry.schema().resolve(load_config_string("k: [5]\ndiversity: true", "e.yaml")))
+                                         ->evaluate(model, d.test, ctx)) {
+      out[name] = value;
+    }
+    return out;
+  };
+  const auto a = metrics_of(with_all), b = metrics_of(without);
+  EXPECT_EQ(a.at("users"), b.at("users") + 1);
+  EXPECT_GT(b.at("novelty@5"), 0.0);
+  EXPECT_GT(b.at("diversity@5"), 0.0);
+  EXPECT_DOUBLE_EQ(a.at("novelty@5"), b.at("novelty@5"));
+  EXPECT_DOUBLE_EQ(a.at("diversity@5"), b.at("diversity@5"));
+  EXPECT_LT(a.at("hit_rate@5"), b.at("hit_rate@5"));  // the empty list is a miss
+}
+
+// Diversity compares items by their features: a bias column folded into the
+// item embeddings (MF's b_i, ALS's biases) is left out of the cosine.
+TEST(RankingEvaluator, DiversityLeavesOutBiasColumns) {
+  const std::int32_t num_users = 40, num_items = 30;
+  const data::Dataset d = small_dataset(num_users, num_items);
+  // Features p_u, q_i; the biased model adds a zero user column and a large b_i
+  // column, so that both rank alike.
+  FixedModel plain{ConfigNode()}, biased{ConfigNode()};
+  plain.users_ = Tensor::empty({num_users, 2}, DType::kF32);
+  plain.items_ = Tensor::empty({num_items, 2}, DType::kF32);
+  biased.users_ = Tensor::zeros({num_users, 3}, DType::kF32);
+  biased.items_ = Tensor::zeros({num_items, 3}, DType::kF32);
+  for (std::int64_t u = 0; u < num_users; ++u) {
+    for (std::int64_t c = 0; c < 2; ++c) {
+      const float v = philox_uniform(5, 1, static_cast<std::uint64_t>(u * 2 + c));
+      plain.users_.data_as<float>()[u * 2 + c] = v;
+      biased.users_.data_as<float>()[u * 3 + c] = v;
+    }
+  }
+  for (std::int64_t i = 0; i < num_items; ++i) {
+    for (std::int64_t c = 0; c < 2; ++c) {
+      const float v = philox_uniform(5, 2, static_cast<std::uint64_t>(i * 2 + c)) - 0.5f;
+      plain.items_.data_as<float>()[i * 2 + c] = v;
+      biased.items_.data_as<float>()[i * 3 + c] = v;
+    }
+    biased.items_.data_as<float>()[i * 3 + 2] = 10.0f + static_cast<float>(i);
+  }
+  auto comm = make_single_communicator();
+  const EvalContext ctx{&d, &kCpu, comm.get(), 1};
+  const auto& entry = EvaluatorRegistry::instance().get("ranking");
+  const auto diversity = [&](FixedModel& model) {
+    for (const auto& [name, value] : entry.create(entry.schema().resolve(load_config_string("k: [5]\ndiversity: true", "e.yaml")))
+                                         ->evaluate(model, d.test, ctx)) {
+      if (name == "diversity@5") return value;
+    }
+    return -1.0;
+  };
+  const double expected = diversity(plain);
+  EXPECT_GT(expected, 0.1);
+  const double counted = diversity(biased);  // the bias dominates the cosine
+  EXPECT_LT(counted, expected / 2);
+  biased.item_bias_columns_ = 1;
+  EXPECT_NEAR(diversity(biased), expected, 1e-6);
+  biased.item_bias_columns_ = 3;
+  RF_EXPECT_ERROR(diversity(biased), ErrorKind::kInvalidArgument, "model 'fixed' says 3 of its 3 item embedding columns are biases");
 }
 
 // The sampled protocol draws negatives among the items a user has in neither

@@ -87,6 +87,10 @@ class Model {
   // Evaluation. Factor models return true and fill user (U x D) and item (I x D)
   // embeddings (CPU or the model's device); others override score().
   virtual bool embeddings(Tensor& users, Tensor& items);
+  // How many trailing columns of the item embeddings carry biases (folded in
+  // so that the dot product is the score) rather than features: intra-list
+  // diversity compares items by the other columns only.
+  virtual std::int64_t item_bias_columns() const { return 0; }
   // scores (users.size() x num_items) for the given users.
   virtual void score(std::span<const std::int32_t> users, TensorView scores);
   // Ranking scores of (user, item) pairs, for models without embeddings (NeuMF,
