@@ -17,14 +17,11 @@ gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1 
 out=${1:-benchmarks/results/micro_$device.md}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-for b in "${benches[@]}"; do
-  echo "running $b" >&2
-  # shellcheck disable=SC2086  # MICRO_FLAGS: extra Google Benchmark flags, word-split on purpose
-  "$build/bench/$b" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true ${MICRO_FLAGS:-} \
-    --benchmark_out="$tmp/$b.json" --benchmark_out_format=json >/dev/null 2>&1 || echo "$b failed" >&2
-done
 python=/usr/bin/python3  # the standard library only; the GPU image's python3 may live elsewhere
 [ -x "$python" ] || python=python3
+# The table is rewritten after every bench, so that a run cut short (the GPU
+# session's stage timeout) still leaves what was measured.
+write_table() {
 "$python" - "$tmp" "$out" "${gpu:-}" "${benches[@]}" <<'PY'
 import datetime, json, os, platform, subprocess, sys
 tmp, out, gpu, benches = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
@@ -42,10 +39,11 @@ lines = ["# Micro benchmarks", "",
          f"- Date: {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC; commit {commit}.",
          f"- Command: `{prefix}benchmarks/run_micro.sh` (repetitions as the flags say, 5 by default; medians; real time).", "",
          "| benchmark | device | time per call | GB/s | GFLOP/s | other |", "|---|---|---|---|---|---|"]
-skipped, failed = [], []
+skipped, failed, pending = [], [], []
 for b in benches:
     path = os.path.join(tmp, b + ".json")
     if not os.path.exists(path):
+        pending.append(b)
         continue
     try:
         results = json.load(open(path))["benchmarks"]
@@ -75,6 +73,17 @@ if skipped:
     lines += ["", "Skipped (no CUDA device): " + ", ".join(sorted(set(skipped))) + "."]
 if failed:
     lines += ["", "No results (the bench failed or was cut short): " + ", ".join(failed) + "."]
+if pending:
+    lines += ["", "Not run (yet, or the run was cut short): " + ", ".join(pending) + "."]
 open(out, "w").write("\n".join(lines) + "\n")
 print(f"wrote {out}")
 PY
+}
+for b in "${benches[@]}"; do
+  echo "running $b" >&2
+  # shellcheck disable=SC2086  # MICRO_FLAGS: extra Google Benchmark flags, word-split on purpose
+  "$build/bench/$b" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true ${MICRO_FLAGS:-} \
+    --benchmark_out="$tmp/$b.json" --benchmark_out_format=json >/dev/null 2>&1 || echo "$b failed" >&2
+  write_table >/dev/null
+done
+echo "wrote $out"

@@ -15,6 +15,7 @@ packages=(
   libopenblas-dev
   libspdlog-dev libfmt-dev
   libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libfaiss-dev wrk
+  time            # /usr/bin/time: peak memory in benchmarks/data/prepare_bench.sh
   clang libclang-rt-14-dev libomp-dev
   python3 python3-numpy python3-h5py python3-yaml python3-matplotlib python3-venv
   chromium        # renders `recforge report` pages in their test

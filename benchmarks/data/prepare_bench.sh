@@ -16,6 +16,7 @@ venv=$(peer_venv "$work/venv" "pandas numpy" pandas numpy)
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 # time_cmd <command...>: prints "seconds peak_kb"
+command -v /usr/bin/time >/dev/null || { echo "needs /usr/bin/time (Debian package time: bash launch/install-deps.sh)" >&2; exit 1; }
 time_cmd() { /usr/bin/time -f "%e %M" "$@" 2>&1 >/dev/null | tail -n 1; }
 
 gen=(); for _ in $(seq "$repeats"); do gen+=("$(time_cmd "$recforge" data generate --preset ml25m --out "$work/ml25m" --force)"); done

@@ -35,6 +35,28 @@ echo "training ALS ($preset) for a checkpoint" >&2
   exit 1
 }
 
+gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1 || true)
+# Rewritten after every device, so that a run cut short (the GPU session's
+# stage timeout) still leaves the rows it measured.
+write_table() {
+  {
+    echo "# Full-ranking evaluation, $preset shape"
+    echo
+    echo "- Machine: $(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1))${gpu:+, GPU $gpu}."
+    echo "- Date: $(date -u '+%Y-%m-%d %H:%M') UTC; commit ${RECFORGE_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}."
+    echo "- Command: \`DEVICES=\"$devices\" PRESET=$preset REPEAT=$repeat benchmarks/eval/full_ranking.sh\`."
+    echo "- ALS (d=64, 2 iterations) checkpoint; \`recforge evaluate --set eval.k=[10] --repeat $repeat\`: every"
+    echo "  leave-one-out test user scored against every item (GEMM in blocks of eval.batch_users), training items"
+    echo "  masked, top-10, all metrics, coverage, novelty and user groups; loading is not timed. On a GPU the first run"
+    echo "  also lays the training rows out on the device (the block plan, kept for later evaluations as in training):"
+    echo "  the median leaves it out, the first of 'each run' includes it."
+    echo
+    echo "| device | test users | median ms | users/s | each run (ms) | recall@10 | ndcg@10 |"
+    echo "|---|---|---|---|---|---|---|"
+    printf '%s\n' "${rows[@]}"
+  } >"$out"
+}
+
 rows=()
 failures=0
 for device in $devices; do
@@ -43,6 +65,7 @@ for device in $devices; do
     -o "$work/$device.json" >"$work/$device.log" 2>&1; then
     rows+=("| $device | failed: $(grep -m 1 "^recforge: " "$work/$device.log" || tail -n 1 "$work/$device.log") | | | | | |")
     failures=$((failures + 1))
+    [ "$out" = /dev/stdout ] || write_table
     continue
   fi
   rows+=("$(/usr/bin/env python3 - "$work/$device.json" <<'PY'
@@ -54,23 +77,8 @@ print(f"| {r['device']} | {r['heldout']:,} | {r['seconds'] * 1000:.1f} | {r['hel
       f"| {m['recall@10']:.4f} | {m['ndcg@10']:.4f} |")
 PY
 )")
+  [ "$out" = /dev/stdout ] || write_table
 done
 
-gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1 || true)
-{
-  echo "# Full-ranking evaluation, $preset shape"
-  echo
-  echo "- Machine: $(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1))${gpu:+, GPU $gpu}."
-  echo "- Date: $(date -u '+%Y-%m-%d %H:%M') UTC; commit ${RECFORGE_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}."
-  echo "- Command: \`DEVICES=\"$devices\" PRESET=$preset REPEAT=$repeat benchmarks/eval/full_ranking.sh\`."
-  echo "- ALS (d=64, 2 iterations) checkpoint; \`recforge evaluate --set eval.k=[10] --repeat $repeat\`: every"
-  echo "  leave-one-out test user scored against every item (GEMM in blocks of eval.batch_users), training items"
-  echo "  masked, top-10, all metrics, coverage, novelty and user groups; loading is not timed. On a GPU the first run"
-  echo "  also lays the training rows out on the device (the block plan, kept for later evaluations as in training):"
-  echo "  the median leaves it out, the first of 'each run' includes it."
-  echo
-  echo "| device | test users | median ms | users/s | each run (ms) | recall@10 | ndcg@10 |"
-  echo "|---|---|---|---|---|---|---|"
-  printf '%s\n' "${rows[@]}"
-} >"$out"
+write_table
 exit $((failures > 0))

@@ -19,6 +19,9 @@ dataset=${1:?ml-100k, ml-latest-small or gowalla}
 epochs=${2:-20}
 threads=${3:-2}
 ranks=${RANKS:-1}
+# run.threads outranks OMP_NUM_THREADS: with several ranks each gets one thread.
+rank_threads=$threads
+[ "$ranks" -gt 1 ] && rank_threads=1
 seed=${SEED:-42}  # run.seed of recforge, the peer's seed (and both sides' evaluation negatives)
 optimizer=${OPTIMIZER:-lazy_adam}
 # shellcheck source=benchmarks/peers/embedding_updates.sh
@@ -36,7 +39,7 @@ case "$dataset" in
   *) echo "unknown dataset $dataset"; exit 2 ;;
 esac
 cat >"$work/$dataset.yaml" <<YAML
-run: {name: ncf_bench_$dataset, seed: $seed, output_dir: $work/runs, threads: $threads, log_level: warn}
+run: {name: ncf_bench_$dataset, seed: $seed, output_dir: $work/runs, threads: $rank_threads, log_level: warn}
 data: $data
 model: {type: ncf, variant: neumf, factors: 8, layers: 3, negatives: 4}
 train: {epochs: $epochs, batch_size: 256, optimizer: {type: adam, lr: 0.001, embedding_updates: $updates}, eval_every: 1000}

@@ -25,6 +25,9 @@ dataset=${1:?ml-100k or ml-latest-small}
 epochs=${2:-200}
 threads=${3:-2}
 ranks=${RANKS:-1}
+# run.threads outranks OMP_NUM_THREADS: with several ranks each gets one thread.
+rank_threads=$threads
+[ "$ranks" -gt 1 ] && rank_threads=1
 steps=${STEPS:-}
 seed=${SEED:-42}  # run.seed of recforge, the peer's seed (and both sides' evaluation negatives)
 optimizer=${OPTIMIZER:-adam}
@@ -51,7 +54,7 @@ if [ -n "$steps" ]; then
   peer_limit=(--max-steps "$steps")
 fi
 cat >"$work/sasrec_$dataset.yaml" <<YAML
-run: {name: sasrec_bench_$dataset, seed: $seed, output_dir: $work/runs, threads: $threads, log_level: warn}
+run: {name: sasrec_bench_$dataset, seed: $seed, output_dir: $work/runs, threads: $rank_threads, log_level: warn}
 data: $data
 model: {type: sasrec, dim: 50, blocks: 2, heads: 1, max_len: 200, dropout: 0.2}
 train: {epochs: $epochs, ${limit}batch_size: 128, optimizer: {type: adam, lr: 0.001, beta2: 0.98, embedding_updates: $updates}, eval_every: 1000}

@@ -65,7 +65,8 @@ def read_run(run_dir, metric):
 
 def set_args(settings):
     """{key: value} -> ["--set", "key=value", ...]"""
-    return [a for key, value in settings.items() for a in ("--set", f"{key}={value}")]
+    text = lambda v: str(v).lower() if isinstance(v, bool) else str(v)  # YAML's true/false, not Python's
+    return [a for key, value in settings.items() for a in ("--set", f"{key}={text(value)}")]
 
 
 def run_recforge(case, ranks, work, threads):

@@ -44,9 +44,34 @@ batch_of() {
   case "$1" in sasrec) echo 128 ;; lightgcn) echo 8192 ;; *) echo 1024 ;; esac
 }
 
+gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1 || true)
+# The table is rewritten after every model, so that a run cut short (the GPU
+# session's stage timeout) still leaves the rows it measured.
+write_table() {
+  {
+    echo "# Training throughput, $preset shape"
+    echo
+    echo "- Machine: $(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1))${gpu:+, GPU $gpu}; run.device: $device; comm.backend: $comm${launcher[*]:+ (1 rank, launch/mpirun.sh)}."
+    echo "- Date: $(date -u '+%Y-%m-%d %H:%M') UTC; commit ${RECFORGE_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}."
+    echo "- Command: \`DEVICE=$device PRESET=$preset STEPS=$steps COMM=$comm benchmarks/train/throughput.sh\`; one run each."
+    echo "- Mini-batch models: $steps steps (batch: sasrec 128 sequences, lightgcn 8192 triples, else 1024 rows);"
+    echo "  steady steps/s leaves out the first log window; examples/s is the trainer's own figure over the whole epoch."
+    echo
+    echo "| model | steady rate | examples/s | last loss | wall (load + train) |"
+    echo "|---|---|---|---|---|"
+    printf '%s\n' "${rows[@]}"
+    if [ -n "${pending// /}" ]; then
+      echo
+      echo "Not run yet (the run was cut short):$pending"
+    fi
+  } >"$out"
+}
+
 rows=()
 failures=0
+pending=" $models "
 for model in $models; do
+  pending=${pending/ $model / }
   name="throughput_$model"
   if [ "$model" = als ]; then
     train="{epochs: 3, eval_every: 1000}"
@@ -68,6 +93,7 @@ YAML
     reason=$(grep -m 1 -E "^recforge: |error" "$work/$name.log" || tail -n 1 "$work/$name.log")
     rows+=("| $model | failed: ${reason:0:160} | | | |")
     failures=$((failures + 1))
+    [ "$out" = /dev/stdout ] || write_table
     continue
   fi
   wall=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN {printf "%.1f", e - s}')
@@ -85,20 +111,8 @@ else:
     print(f"| {model} | {rate:.1f} steps/s | {last['values']['examples_per_s']:,.0f} | {last['values']['loss']:.4f} | {wall} s |")
 PY
 )")
+  [ "$out" = /dev/stdout ] || write_table
 done
 
-gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1 || true)
-{
-  echo "# Training throughput, $preset shape"
-  echo
-  echo "- Machine: $(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1))${gpu:+, GPU $gpu}; run.device: $device; comm.backend: $comm${launcher[*]:+ (1 rank, launch/mpirun.sh)}."
-  echo "- Date: $(date -u '+%Y-%m-%d %H:%M') UTC; commit ${RECFORGE_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}."
-  echo "- Command: \`DEVICE=$device PRESET=$preset STEPS=$steps COMM=$comm benchmarks/train/throughput.sh\`; one run each."
-  echo "- Mini-batch models: $steps steps (batch: sasrec 128 sequences, lightgcn 8192 triples, else 1024 rows);"
-  echo "  steady steps/s leaves out the first log window; examples/s is the trainer's own figure over the whole epoch."
-  echo
-  echo "| model | steady rate | examples/s | last loss | wall (load + train) |"
-  echo "|---|---|---|---|---|"
-  printf '%s\n' "${rows[@]}"
-} >"$out"
+write_table
 exit $((failures > 0))
