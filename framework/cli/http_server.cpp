@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "recforge/serve/elastic_thread_pool.hpp"
+#include "recforge/serve/request_head.hpp"
 
 namespace recforge::cli {
 namespace {
@@ -54,22 +55,63 @@ void address_of(int fd, bool peer, std::string& ip, int& port) {
   ip = text.data();
 }
 
+// A refusal written by the connection itself, before httplib has a request.
+std::string raw_response(const serve::HttpResponse& r) {
+  const char* reason = r.status == 431 ? "Request Header Fields Too Large" : "Bad Request";
+  return "HTTP/1.1 " + std::to_string(r.status) + " " + reason + "\r\nContent-Type: " + r.content_type +
+         "\r\nContent-Length: " + std::to_string(r.body.size()) + "\r\nConnection: close\r\n\r\n" + r.body;
+}
+
 // A connection's socket as httplib reads it. Reads are buffered (httplib
 // reads header lines a byte at a time) and fail once the current request's
 // deadline has passed, whatever the client trickles; the buffer carries
-// pipelined bytes over to the next request.
+// pipelined bytes over to the next request. The head of each request passes
+// serve::HeadGuard: a refused one is answered here, and httplib's reads and
+// writes fail from then on.
 class ConnectionStream final : public httplib::Stream {
  public:
   ConnectionStream(int fd, milliseconds write_timeout, const std::atomic<socket_t>& listener)
       : fd_(fd), write_timeout_(write_timeout), listener_(listener) {}
 
-  void set_deadline(Clock::time_point deadline) { deadline_ = deadline; }
+  void start_request(Clock::time_point deadline) {
+    deadline_ = deadline;
+    guard_.start();
+  }
   bool has_buffered() const { return begin_ < end_; }
+  // The status of the refusal this stream answered itself, or 0.
+  int refused_status() const { return refused_status_; }
 
   bool is_readable() const override { return has_buffered() || wait_readable(); }
   bool is_writable() const override { return wait_for(fd_, POLLOUT, write_timeout_); }
 
   ssize_t read(char* out, size_t size) override {
+    if (refused_status_ != 0) return -1;
+    const ssize_t n = read_bytes(out, size);
+    if (n <= 0) return n;
+    if (const auto refusal = guard_.feed(out, static_cast<size_t>(n))) {
+      refused_status_ = refusal->status;
+      const std::string response = raw_response(*refusal);
+      for (size_t sent = 0; sent < response.size();) {
+        const ssize_t w = send_some(response.data() + sent, response.size() - sent);
+        if (w <= 0) break;
+        sent += static_cast<size_t>(w);
+      }
+      return -1;
+    }
+    return n;
+  }
+
+  ssize_t write(const char* data, size_t size) override {
+    if (refused_status_ != 0) return -1;  // (httplib's own answer to the failed read)
+    return send_some(data, size);
+  }
+
+  void get_remote_ip_and_port(std::string& ip, int& port) const override { address_of(fd_, true, ip, port); }
+  void get_local_ip_and_port(std::string& ip, int& port) const override { address_of(fd_, false, ip, port); }
+  socket_t socket() const override { return fd_; }
+
+ private:
+  ssize_t read_bytes(char* out, size_t size) {
     if (!has_buffered()) {
       if (!wait_readable()) return -1;
       if (size >= buffer_.size()) return receive(out, size);  // large body reads skip the copy
@@ -83,8 +125,7 @@ class ConnectionStream final : public httplib::Stream {
     begin_ += n;
     return static_cast<ssize_t>(n);
   }
-
-  ssize_t write(const char* data, size_t size) override {
+  ssize_t send_some(const char* data, size_t size) const {
     if (!is_writable()) return -1;
     ssize_t n;
     do n = ::send(fd_, data, size, MSG_NOSIGNAL);  // a vanished client is an error, not SIGPIPE
@@ -92,11 +133,6 @@ class ConnectionStream final : public httplib::Stream {
     return n;
   }
 
-  void get_remote_ip_and_port(std::string& ip, int& port) const override { address_of(fd_, true, ip, port); }
-  void get_local_ip_and_port(std::string& ip, int& port) const override { address_of(fd_, false, ip, port); }
-  socket_t socket() const override { return fd_; }
-
- private:
   // Until the request's deadline, in slices: a stopping server (its listener
   // closed) does not wait for a client in the middle of a slow request.
   bool wait_readable() const {
@@ -120,6 +156,8 @@ class ConnectionStream final : public httplib::Stream {
   Clock::time_point deadline_ = Clock::now();
   std::array<char, 4096> buffer_{};
   size_t begin_ = 0, end_ = 0;
+  serve::HeadGuard guard_;
+  int refused_status_ = 0;
 };
 
 // After a refused request the client may still be sending the body the
@@ -191,12 +229,13 @@ bool HttpServer::process_and_close_socket(socket_t sock) {
   bool refused = false;
   for (int served = 0; served < limits_.max_requests_per_connection; ++served) {
     if (!stream.has_buffered() && !wait_for_next_request(sock)) break;
-    stream.set_deadline(Clock::now() + limits_.request_timeout);
+    stream.start_request(Clock::now() + limits_.request_timeout);
     t_close_after_response = false;
     const bool last = served + 1 == limits_.max_requests_per_connection || svr_sock_ == INVALID_SOCKET;
     bool connection_closed = false;
     const bool ok = process_request(stream, last, connection_closed, [](httplib::Request&) {});
-    refused = t_close_after_response;
+    refused = t_close_after_response || stream.refused_status() != 0;
+    if (stream.refused_status() != 0 && on_refused_) on_refused_(stream.refused_status());
     if (!ok || connection_closed || refused || last) break;
   }
   if (refused) {

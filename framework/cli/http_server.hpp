@@ -16,6 +16,7 @@
 #include <httplib.h>
 
 #include <chrono>
+#include <functional>
 #include <string>
 
 namespace recforge::cli {
@@ -40,12 +41,16 @@ class HttpServer : public httplib::Server {
 
   // From a handler: the connection closes once this response is written.
   static void close_after_response();
+  // Told the status of each request the connection refused itself (its head
+  // too large, a Range header: serve::HeadGuard), for the server's counters.
+  void on_refused(std::function<void(int status)> counter) { on_refused_ = std::move(counter); }
 
  private:
   bool process_and_close_socket(socket_t sock) override;
   bool wait_for_next_request(socket_t sock) const;
 
   HttpServerLimits limits_;
+  std::function<void(int)> on_refused_;
 };
 
 }  // namespace recforge::cli

@@ -82,6 +82,47 @@ std::atomic<bool> g_stop_requested{false};
 constexpr auto kStopGrace = std::chrono::seconds(5);
 void on_serve_stop_signal(int) { g_stop_requested.store(true); }
 
+// SIGTERM or SIGINT at any moment (a version loading, serving, the watcher
+// stopping) ends the process within kStopGrace: the server stops listening
+// as soon as it is listening, requests in flight finish, and whatever still
+// runs past the grace period (a client trickling a header byte every few
+// seconds, a multi-GiB version loading) is not waited for. The server writes
+// nothing, so it simply exits 0 then.
+class StopOnSignal {
+ public:
+  explicit StopOnSignal(HttpServer& server) : thread_([this, &server] { run(server); }) {}
+  ~StopOnSignal() {
+    finished_.store(true);
+    thread_.join();
+  }
+  StopOnSignal(const StopOnSignal&) = delete;
+  StopOnSignal& operator=(const StopOnSignal&) = delete;
+
+ private:
+  void run(HttpServer& server) {
+    while (!finished_.load() && !g_stop_requested.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (finished_.load()) return;
+    const auto deadline = std::chrono::steady_clock::now() + kStopGrace;
+    bool stopped = false;
+    while (!finished_.load() && std::chrono::steady_clock::now() < deadline) {
+      // httplib's stop() does nothing before listen() has begun.
+      if (!stopped && server.is_running()) {
+        server.stop();
+        stopped = true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (finished_.load()) return;
+    log::warn("still busy {} s after the stop signal (open connections or a version loading); exiting",
+              std::chrono::duration_cast<std::chrono::seconds>(kStopGrace).count());
+    std::fflush(stdout);
+    std::_Exit(0);
+  }
+
+  std::atomic<bool> finished_{false};
+  std::thread thread_;
+};
+
 void run_server(const ServeOptions& o) {
   // Request bodies (up to --max-body) are buffered on the connection threads.
   // glibc raises its mmap threshold after the first large free, and then
@@ -102,6 +143,10 @@ void run_server(const ServeOptions& o) {
   // create it); a file never becomes one.
   RF_CHECK_KIND(ErrorKind::kConfig, io::absent_or_directory(o.model_dir), "--model-dir ", o.model_dir, " is not a directory (a checkpoint directory or a run directory)");
   const std::string model_dir = checkpoint::checkpoint_dir_of(o.model_dir);
+  HttpServer server({.standing_threads = o.threads,
+                     .max_connections = o.max_connections,
+                     .request_timeout = std::chrono::milliseconds(o.request_timeout_ms)});
+  const StopOnSignal stop_on_signal(server);  // from here on, before the first version loads
   serve::ModelWatcher watcher(model_dir, snapshot_options, std::chrono::milliseconds(o.poll_ms));
   watcher.poll_once();
   if (!watcher.current()) log::warn("no loadable checkpoint in {} yet: /v1/health answers 503 until one appears", model_dir);
@@ -111,13 +156,12 @@ void run_server(const ServeOptions& o) {
                                .approximate_by_default = o.ann,
                                .admin_token = read_token(o.admin_token_file)});
 
-  HttpServer server({.standing_threads = o.threads,
-                     .max_connections = o.max_connections,
-                     .request_timeout = std::chrono::milliseconds(o.request_timeout_ms)});
   server.set_payload_max_length(o.max_body);
+  server.on_refused([&api](int status) { api.count("http", status); });
   const auto answer = [](httplib::Response& res, const serve::HttpResponse& out) {
     res.status = out.status;
     res.set_content(out.body, out.content_type.c_str());
+    if (!out.allow.empty()) res.set_header("Allow", out.allow);
   };
   const auto refuse = [&api, &answer](httplib::Response& res, const serve::HttpResponse& out) {
     api.count("http", out.status);
@@ -156,6 +200,7 @@ void run_server(const ServeOptions& o) {
   server.Put(".*", body_handler);
   server.Delete(".*", body_handler);
   server.Patch(".*", body_handler);
+  server.Options(".*", handler);  // (405 with Allow; without a route httplib answered 404)
   // Errors httplib produces itself (400 malformed request, 404 a method no
   // route takes, 413, 414). Their connection closes: after a malformed
   // request line the rest of the stream cannot be trusted to start a request.
@@ -172,30 +217,11 @@ void run_server(const ServeOptions& o) {
   const int port = server.bind(o.host, o.port);
   RF_CHECK_KIND(ErrorKind::kIo, port > 0, "cannot listen on ", o.host, ":", o.port);
 
-  std::atomic<bool> done{false};
-  std::thread signal_thread([&server, &done] {
-    while (!done.load() && !g_stop_requested.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    server.stop();
-    // Requests in flight finish and idle keep-alive connections close within
-    // their timeout, but a client trickling a header byte every few seconds
-    // would hold its thread, and the stop, for ever. The server writes
-    // nothing, so past the grace period it simply exits.
-    const auto deadline = std::chrono::steady_clock::now() + kStopGrace;
-    while (!done.load() && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    if (!done.load()) {
-      log::warn("connections still open {} s after the stop signal; exiting without them",
-                std::chrono::duration_cast<std::chrono::seconds>(kStopGrace).count());
-      std::fflush(stdout);
-      std::_Exit(0);
-    }
-  });
-
-  std::printf("serving %s on http://%s:%d\n", model_dir.c_str(), o.host.c_str(), port);
-  std::fflush(stdout);
-  server.listen_after_bind();
-  done.store(true);
-  signal_thread.join();
+  if (!g_stop_requested.load()) {  // (a stop during the first load: nothing to serve)
+    std::printf("serving %s on http://%s:%d\n", model_dir.c_str(), o.host.c_str(), port);
+    std::fflush(stdout);
+    server.listen_after_bind();
+  }
   watcher.stop();
   log::info("server stopped");
 }

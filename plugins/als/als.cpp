@@ -307,8 +307,14 @@ bool AlsModel::fold_in(std::span<const std::int32_t> items, std::span<const floa
   std::vector<float> weights, targets;
   for (float v : values) {
     if (implicit_) {
-      weights.push_back(1.0f + alpha_ * (confidence_from_rating_ ? v : 1.0f));
+      // A negative (or overflowing) value would make the system indefinite:
+      // the caller's input, not a numerical failure.
+      const float confidence = 1.0f + alpha_ * (confidence_from_rating_ ? v : 1.0f);
+      RF_CHECK(std::isfinite(confidence) && confidence > 0.0f, "fold_in: value ", v, " gives the confidence 1 + ", alpha_,
+               " x value = ", confidence, "; it must be positive");
+      weights.push_back(confidence);
     } else {
+      RF_CHECK(std::isfinite(v), "fold_in: value ", v, " is not finite");
       targets.push_back(v);
     }
   }

@@ -169,6 +169,21 @@ TEST(AlsModel, FoldInEqualsTheFullSolveOfThatUser) {
                   "fold_in: item 100000 outside");
 }
 
+// A posted value that makes a confidence non-positive is the caller's input
+// (the server answers 400), not a failed factorisation (500).
+TEST(AlsModel, FoldInRefusesValuesThatGiveNoPositiveConfidence) {
+  const Trained t = train("{type: als, factors: 4, alpha: 1, reg: 0.1, solver: cholesky, confidence_from: rating}", 1);
+  std::vector<float> out(4);
+  EXPECT_TRUE(t.model->fold_in(std::vector<std::int32_t>{0}, std::vector<float>{2}, out));
+  RF_EXPECT_ERROR(t.model->fold_in(std::vector<std::int32_t>{0, 1}, std::vector<float>{2, -5}, out), ErrorKind::kInvalidArgument,
+                  "fold_in: value -5 gives the confidence 1 + 1 x value = -4; it must be positive");
+  RF_EXPECT_ERROR(t.model->fold_in(std::vector<std::int32_t>{0}, std::vector<float>{INFINITY}, out), ErrorKind::kInvalidArgument,
+                  "it must be positive");
+  const Trained e = train("{type: als, factors: 4, feedback: explicit, reg: 0.1, solver: cholesky}", 1);
+  RF_EXPECT_ERROR(e.model->fold_in(std::vector<std::int32_t>{0}, std::vector<float>{NAN}, out), ErrorKind::kInvalidArgument,
+                  "fold_in: value nan is not finite");
+}
+
 TEST(AlsModel, ExplicitWithBiasesPredictsBetterThanWithout) {
   const Trained plain = train("{type: als, factors: 4, feedback: explicit, reg: 0.05, reg_exponent: 1, solver: cholesky}", 8);
   const Trained biased = train("{type: als, factors: 4, feedback: explicit, reg: 0.05, reg_exponent: 1, solver: cholesky, biases: true}", 8);

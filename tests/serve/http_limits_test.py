@@ -111,6 +111,21 @@ def framing_checks(port):
         ("long path", b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\n\r\n", 414, "the path is longer than", True),
         # Without a length httplib would read the body until the client closes.
         ("post without a length", post(), 411, "needs a Content-Length", True),
+        # httplib 0.11 reads any number of header lines into memory before
+        # anything of ours runs: the connection's head guard stops them.
+        ("100 header lines", b"GET /v1/health HTTP/1.1\r\n" + b"x-a: b\r\n" * 99 + b"Connection: close\r\n\r\n",
+         200, '"status":"ok"', True),
+        ("101 header lines", b"GET /v1/health HTTP/1.1\r\n" + b"x-a: b\r\n" * 101 + b"\r\n",
+         431, "more than 100 header lines", True),
+        ("a million header lines", b"GET /v1/health HTTP/1.1\r\n" + b"a:b\r\n" * 1000000 + b"\r\n",
+         431, "more than 100 header lines", True),
+        ("a 40 KiB head", b"GET /v1/health HTTP/1.1\r\n" + (b"x-pad: " + b"y" * 8000 + b"\r\n") * 5 + b"\r\n",
+         431, "the request head is larger than 32 KiB", True),
+        # httplib would cut the JSON into the listed ranges, a copy per range.
+        ("range", b"GET /v1/health HTTP/1.1\r\nHost: t\r\nrange: bytes=0-,0-,0-\r\n\r\n",
+         400, "Range requests are not served", True),
+        ("head", b"HEAD /v1/health HTTP/1.1\r\nConnection: close\r\n\r\n", 200, "", True),
+        ("options", b"OPTIONS /v1/health HTTP/1.1\r\nConnection: close\r\n\r\n", 405, "takes GET only", True),
     ]
     for name, data, status, text, closes in cases:
         start = time.time()
@@ -142,6 +157,13 @@ def framing_checks(port):
     check([s for s, _ in responses] == [400] and closed, f"smuggled in a GET body: {[s for s, _ in responses]}")
     responses, closed = exchange(port, b"GARBAGE\r\n\r\n" + hidden)
     check([s for s, _ in responses] == [400] and closed, f"smuggled after garbage: {[s for s, _ in responses]}")
+    # A 405 names the methods the path takes.
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(REQUEST_TIMEOUT_S + 3)
+    s.sendall(b"DELETE /v1/recommend HTTP/1.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    head = s.recv(65536).partition(b"\r\n\r\n")[0]
+    s.close()
+    check(head.startswith(b"HTTP/1.1 405") and b"\r\nAllow: GET, HEAD, POST" in head, f"405 head: {head!r}")
     # Pipelined valid requests are all answered, in order.
     responses, _ = exchange(port, hidden * 3, timeout=3)
     check([s for s, _ in responses] == [200, 200, 200], f"pipelined requests: {[s for s, _ in responses]}")
@@ -169,16 +191,18 @@ def proc_status(pid):
 def memory_checks(port, pid):
     over = post(b"x" * (MAX_BODY + 1), b"Content-Length: %d\r\n" % (MAX_BODY + 1))
     chunked = post((b"10000\r\n" + b"x" * 0x10000 + b"\r\n") * 17 + b"0\r\n\r\n", b"Transfer-Encoding: chunked\r\n")
+    flood = b"GET /v1/health HTTP/1.1\r\n" + b"a:b\r\n" * 200000 + b"\r\n"
+    requests = [over, chunked, flood]
     # Warm up (the threads and their stacks), then measure.
     start, _ = proc_status(pid)
     for i in range(40):
-        exchange(port, over if i % 2 else chunked)
+        exchange(port, requests[i % 3])
     before, _ = proc_status(pid)
     for i in range(100):
-        exchange(port, over if i % 2 else chunked)
+        exchange(port, requests[i % 3])
     after, _ = proc_status(pid)
     growth = after - before
-    check(growth < 2 * MAX_BODY, f"RSS grew by {growth / 2**20:.2f} MiB over 100 over-limit requests")
+    check(growth < 2 * MAX_BODY, f"RSS grew by {growth / 2**20:.2f} MiB over 100 over-limit requests (bodies, heads)")
     print(f"  RSS: +{(before - start) / 2**10:.0f} KiB over the first 40 over-limit requests, "
           f"+{growth / 2**10:.0f} KiB over the next 100 (limit {2 * MAX_BODY // 2**10} KiB)")
 

@@ -72,5 +72,63 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"PathTooLong", "GET", kLongPath, {}, 414, "the path is longer than 1024 characters"}),
     [](const testing::TestParamInfo<Case>& info) { return info.param.name; });
 
+// The connection's guard on a request head, fed as httplib reads it.
+std::optional<HttpResponse> feed_bytewise(HeadGuard& guard, const std::string& bytes) {
+  for (char c : bytes) {
+    if (auto refused = guard.feed(&c, 1)) return refused;
+  }
+  return std::nullopt;
+}
+
+std::string head_with(int header_lines, const std::string& line = "x-a: b\r\n") {
+  std::string head = "GET /v1/health HTTP/1.1\r\n";
+  for (int i = 0; i < header_lines; ++i) head += line;
+  return head + "\r\n";
+}
+
+TEST(HeadGuard, BoundsTheHeaderLinesAndTheHeadsSize) {
+  HeadGuard guard;
+  EXPECT_FALSE(feed_bytewise(guard, head_with(kMaxHeaderLines)));
+  guard.start();
+  auto refused = feed_bytewise(guard, head_with(kMaxHeaderLines + 1));
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 431);
+  EXPECT_NE(refused->body.find("more than 100 header lines"), std::string::npos) << refused->body;
+  guard.start();
+  const std::string big = "x-pad: " + std::string(8000, 'y') + "\r\n";
+  refused = feed_bytewise(guard, head_with(5, big));
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 431);
+  EXPECT_NE(refused->body.find("larger than 32 KiB"), std::string::npos) << refused->body;
+  // LF alone ends lines too; the request line is not a header.
+  guard.start();
+  EXPECT_FALSE(feed_bytewise(guard, "GET / HTTP/1.1\n" + std::string("a: b\n").append("\n")));
+}
+
+TEST(HeadGuard, RefusesRangeInAnyCaseButOnlyAsAHeaderName) {
+  for (const char* name : {"Range", "range", "RANGE"}) {
+    HeadGuard guard;
+    const auto refused = feed_bytewise(guard, head_with(1, std::string(name) + ": bytes=0-1\r\n"));
+    ASSERT_TRUE(refused) << name;
+    EXPECT_EQ(refused->status, 400);
+    EXPECT_NE(refused->body.find("Range requests are not served"), std::string::npos);
+  }
+  HeadGuard guard;
+  EXPECT_FALSE(feed_bytewise(guard, head_with(1, "x-range: bytes=0-1\r\n")));
+  guard.start();
+  EXPECT_FALSE(feed_bytewise(guard, "GET /range:x HTTP/1.1\r\nrangeless: 1\r\n\r\n"));
+}
+
+TEST(HeadGuard, TheBodyAndTheNextRequestAreNotTheHead) {
+  HeadGuard guard;
+  // In one read: the head, then a body of many lines and a Range line.
+  std::string bytes = head_with(1);
+  for (int i = 0; i < 500; ++i) bytes += "Range: x\r\n";
+  EXPECT_FALSE(guard.feed(bytes.data(), bytes.size()));
+  // The next request on the connection starts counting afresh.
+  guard.start();
+  EXPECT_FALSE(feed_bytewise(guard, head_with(kMaxHeaderLines)));
+}
+
 }  // namespace
 }  // namespace recforge::serve

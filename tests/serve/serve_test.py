@@ -127,6 +127,12 @@ def endpoint_checks(base, c):
         ("POST", "/v1/recommend", json.dumps({"interactions": [{"item": int(items[0]), "value": "x"}]}), 400,
          "value must be a number"),
         ("POST", "/v1/recommend", json.dumps({"k": 1000}), 400, "k must be an integer"),
+        # 2^64 - 1 parses as unsigned: it was wrapped to the id -1.
+        ("POST", "/v1/recommend", '{"user": 18446744073709551615}', 400,
+         "user id 18446744073709551615 is outside the 64-bit integer range"),
+        # 1e39 is a finite double but an infinite float in the model.
+        ("POST", "/v1/recommend", json.dumps({"interactions": [{"item": int(items[0]), "value": 1e39}]}), 400,
+         "an interaction's value must be a finite 32-bit float"),
         # A misspelt or repeated field is refused, never dropped (the client
         # would get k=10 for "top_k": 5 without a word).
         ("GET", "/v1/recommend?user=1&topk=5", None, 400,
@@ -253,6 +259,38 @@ def stop_server(proc):
         check(False, "the server did not stop on SIGTERM")
 
 
+def max_k_and_stop_checks(recforge, ckpt, users):
+    """--max-k bounds a request without k too (the default 10 went past it);
+    SIGTERM while the first version loads ends the server within the grace
+    period (the load ran to its end, then the server listened for 5 s)."""
+    server, base = start_server(recforge, ["--model-dir", ckpt, "--max-k", "3"])
+    check(server is not None, f"the server with --max-k 3 did not start: {base}")
+    if server is None:
+        return
+    status, body = get_json(base, f"/v1/recommend?user={users[0]}")
+    check(status == 200 and len(body["items"]) == 3, f"--max-k 3 without k: {status} {body}")
+    status, body = get_json(base, "/v1/recommend", "POST", json.dumps({"user": users[0]}))
+    check(status == 200 and len(body["items"]) == 3, f"--max-k 3, POST without k: {status} {body}")
+    stop_server(server)
+
+    env = dict(os.environ, RF_FAULT="delay:phase=load_before_data:ms=30000")
+    proc = subprocess.Popen([recforge, "serve", "--port", "0", "--model-dir", ckpt], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env)
+    time.sleep(1.5)  # inside the (delayed) first load
+    start = time.time()
+    proc.terminate()
+    try:
+        code = proc.wait(timeout=15)
+        seconds = time.time() - start
+        output = proc.stdout.read()
+        check(code == 0 and seconds < 8, f"SIGTERM during the first load: exit {code} after {seconds:.1f} s\n{output}")
+        check("serving" not in output.split("RF_FAULT")[-1], f"it served after SIGTERM:\n{output}")
+        print(f"SIGTERM during a 30 s version load: exit {code} after {seconds:.1f} s")
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        check(False, "the server did not stop within 15 s of SIGTERM during a version load")
+
+
 def ann_checks(recforge, ckpt, users):
     """--ann: the HNSW answers agree with the exact ones (recall@10 >= 0.9 on
     this small catalog), or the option is refused with its reason when recforge
@@ -354,6 +392,7 @@ def main():
             print(f"RELIABILITY S4 trials=1 passed={int(reports == 0)}")
         server = None
         if not sanitized:
+            max_k_and_stop_checks(recforge, ckpt, [int(u) for u in c["users"]])
             ann_checks(recforge, ckpt, [int(u) for u in c["users"]][:100])
             sasrec_checks(recforge, work)
     finally:

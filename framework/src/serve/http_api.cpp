@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <cmath>
 #include <chrono>
+#include <limits>
 #include <set>
 #include <string_view>
 #include <vector>
@@ -26,6 +28,7 @@ using Json = nlohmann::ordered_json;
 struct ClientError {
   int status;
   std::string message;
+  std::string allow = {};  // 405: the methods the path takes
 };
 
 // Client text (ids echoed back, error messages quoting them) may be invalid
@@ -127,6 +130,10 @@ std::shared_ptr<const Snapshot> require_model(ModelWatcher& w) {
 // An id from JSON: a string, or an integer for integer-keyed data.
 std::string json_id(const nlohmann::json& v, const char* what) {
   if (v.is_string()) return v.get<std::string>();
+  // (nlohmann reads 2^63 and above as unsigned: get<int64_t> would wrap them.)
+  if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) {
+    throw ClientError{400, fmt::format("{} id {} is outside the 64-bit integer range", what, v.get<std::uint64_t>())};
+  }
   if (v.is_number_integer()) return std::to_string(v.get<std::int64_t>());
   throw ClientError{400, fmt::format("{} ids must be strings or integers", what)};
 }
@@ -137,7 +144,9 @@ HttpResponse error_response(int status, const std::string& message) {
   return json_response(status, Json{{"error", message}});
 }
 
-HttpApi::HttpApi(ModelWatcher& watcher, ApiOptions options) : watcher_(watcher), options_(std::move(options)) {}
+HttpApi::HttpApi(ModelWatcher& watcher, ApiOptions options) : watcher_(watcher), options_(std::move(options)) {
+  options_.default_k = std::min(options_.default_k, options_.max_k);  // --max-k 5 bounds a request without k too
+}
 
 void HttpApi::count(const std::string& endpoint, int status) {
   std::lock_guard<std::mutex> lock(metrics_mutex_);
@@ -152,6 +161,7 @@ HttpResponse HttpApi::handle(const HttpRequest& request) {
     response = dispatch(request, endpoint);
   } catch (const ClientError& e) {
     response = error_response(e.status, e.message);
+    response.allow = e.allow;
   } catch (const Error& e) {
     response = error_response(e.kind() == ErrorKind::kInvalidArgument ? 400 : 500, e.message());
   } catch (const std::exception& e) {
@@ -168,14 +178,19 @@ HttpResponse HttpApi::handle(const HttpRequest& request) {
 }
 
 HttpResponse HttpApi::dispatch(const HttpRequest& r, std::string& endpoint) {
+  // HEAD is GET without the body (httplib drops it), as load balancers probe.
+  const bool get = r.method == "GET" || r.method == "HEAD";
   const auto only = [&](const char* method) {
-    if (r.method != method) throw ClientError{405, fmt::format("{} takes {} only", r.path, method)};
+    const bool is_get = std::string_view(method) == "GET";
+    if (is_get ? !get : r.method != method) {
+      throw ClientError{405, fmt::format("{} takes {} only", r.path, method), is_get ? "GET, HEAD" : method};
+    }
   };
   if (r.path == "/v1/recommend") {
     endpoint = "recommend";
-    if (r.method == "GET") return recommend_get(r);
+    if (get) return recommend_get(r);
     if (r.method == "POST") return recommend_post(r);
-    throw ClientError{405, "/v1/recommend takes GET or POST"};
+    throw ClientError{405, "/v1/recommend takes GET or POST", "GET, HEAD, POST"};
   }
   if (r.path == "/v1/similar") {
     endpoint = "similar";
@@ -276,7 +291,10 @@ HttpResponse HttpApi::recommend_post(const HttpRequest& r) {
       if (entry.contains("value")) {
         if (!entry["value"].is_number()) throw ClientError{400, "an interaction's value must be a number"};
         value = entry["value"].get<double>();
-        if (!std::isfinite(value)) throw ClientError{400, "an interaction's value must be finite"};
+        // (A double past the float range would become infinite in the model.)
+        if (!(std::fabs(value) <= std::numeric_limits<float>::max())) {
+          throw ClientError{400, "an interaction's value must be a finite 32-bit float"};
+        }
       }
       values.push_back(static_cast<float>(value));
     }

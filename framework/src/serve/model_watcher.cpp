@@ -49,6 +49,7 @@ bool ModelWatcher::poll_once() {
   std::reverse(versions.begin(), versions.end());  // newest first
   for (const checkpoint::Version& v : versions) {
     if (serving && v.step <= serving->step()) break;
+    if (stopping()) break;  // the server is shutting down: no older version either
     std::error_code ec;
     const auto published = std::filesystem::last_write_time(
         std::filesystem::path(v.path) / checkpoint::kManifestFile, ec);
@@ -97,6 +98,11 @@ void ModelWatcher::start() {
       stop_cv_.wait_for(lock, poll_interval_, [this] { return stopping_; });
     }
   });
+}
+
+bool ModelWatcher::stopping() const {
+  std::lock_guard<std::mutex> lock(stop_mutex_);
+  return stopping_;
 }
 
 void ModelWatcher::stop() {

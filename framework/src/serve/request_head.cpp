@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 #include <cstdint>
+#include <string_view>
 
 namespace recforge::serve {
 namespace {
@@ -75,6 +76,35 @@ std::optional<HttpResponse> check_request_head(const std::string& method, const 
   const auto parsed = std::from_chars(digits.data(), digits.data() + digits.size(), bytes);
   if (parsed.ec == std::errc::result_out_of_range || bytes > max_body) return body_too_large_response();
   if (bytes > 0 && !reads_body) return error_response(400, "a " + method + " request cannot carry a body");
+  return std::nullopt;
+}
+
+std::optional<HttpResponse> HeadGuard::feed(const char* data, std::size_t size) {
+  for (std::size_t i = 0; i < size && !head_ended_; ++i) {
+    const char c = data[i];
+    if (++bytes_ > kMaxHeadBytes) {
+      return error_response(431, "the request head is larger than " + std::to_string(kMaxHeadBytes >> 10) + " KiB");
+    }
+    if (c == '\n') {
+      if (line_length_ == 0 && lines_ > 0) {  // the blank line: the head is complete
+        head_ended_ = true;
+        break;
+      }
+      if (++lines_ > kMaxHeaderLines + 1) {
+        return error_response(431, "more than " + std::to_string(kMaxHeaderLines) + " header lines");
+      }
+      line_length_ = 0;
+      continue;
+    }
+    if (c == '\r') continue;
+    if (line_length_ < sizeof(name_)) {
+      name_[line_length_] = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (line_length_ + 1 == sizeof(name_) && lines_ > 0 && std::string_view(name_, sizeof(name_)) == "range:") {
+        return error_response(400, "Range requests are not served: the API answers whole JSON documents");
+      }
+    }
+    ++line_length_;
+  }
   return std::nullopt;
 }
 

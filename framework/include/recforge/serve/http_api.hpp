@@ -38,6 +38,7 @@ struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  std::string allow = {};  // the Allow header of a 405
 };
 
 // {"error": message} with `status`.

@@ -50,6 +50,7 @@ class ModelWatcher {
   const std::string& dir() const { return repository_.dir(); }
 
  private:
+  bool stopping() const;
   checkpoint::CheckpointRepository repository_;
   SnapshotOptions options_;
   std::chrono::milliseconds poll_interval_, retry_interval_;
@@ -67,7 +68,7 @@ class ModelWatcher {
     std::chrono::steady_clock::time_point retry_at;
   };
   std::map<std::string, Refusal> rejected_;
-  std::mutex stop_mutex_;
+  mutable std::mutex stop_mutex_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;
   std::thread thread_;

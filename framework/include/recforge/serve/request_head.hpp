@@ -39,4 +39,32 @@ std::optional<HttpResponse> check_request_head(const std::string& method, const 
 // The response when a chunked body grows past `max_body` while it is read.
 HttpResponse body_too_large_response();
 
+// A request head's bounds: httplib 0.11 reads any number of header lines into
+// its map (memory without bound, ~20x the bytes sent) before any check of
+// ours can run.
+inline constexpr std::size_t kMaxHeadBytes = 32 << 10;
+inline constexpr int kMaxHeaderLines = 100;
+
+// Watches a request's head as httplib reads it, byte by byte, for what must
+// be refused before httplib acts on it:
+//   431 for a head over kMaxHeadBytes or kMaxHeaderLines header lines;
+//   400 for a Range header: httplib would answer it by cutting the JSON into
+//       the ranges listed, one copy of the body per range (and parses the
+//       list with a regex that recurses once per character).
+class HeadGuard {
+ public:
+  // A new request begins.
+  void start() { *this = HeadGuard(); }
+  // The next bytes httplib reads; the response once the head breaks a rule.
+  // Bytes after the head's blank line (the body) pass unexamined.
+  std::optional<HttpResponse> feed(const char* data, std::size_t size);
+
+ private:
+  bool head_ended_ = false;
+  std::size_t bytes_ = 0;
+  int lines_ = 0;            // complete lines so far (the request line first)
+  std::size_t line_length_ = 0;  // of the current line, without CR
+  char name_[6] = {};        // its first characters, lower case
+};
+
 }  // namespace recforge::serve
