@@ -650,7 +650,8 @@ __global__ void l2_normalize_rows_kernel(const float* x, float eps, float* y, fl
     float* yr = y + r * d;
     double squares = 0.0;  // double, as on the CPU
     for (std::int64_t c = lane; c < d; c += kWarp) squares += static_cast<double>(xr[c]) * xr[c];
-    const float norm = fmaxf(static_cast<float>(sqrt(warp_sum(squares))), eps);
+    const float length = static_cast<float>(sqrt(warp_sum(squares)));
+    const float norm = length < eps ? eps : length;  // std::max as on the CPU: a NaN row stays NaN (fmaxf gives eps)
     for (std::int64_t c = lane; c < d; c += kWarp) yr[c] = xr[c] / norm;
     if (lane == 0) norms[r] = norm;
   }

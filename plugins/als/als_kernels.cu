@@ -199,8 +199,11 @@ constexpr std::int64_t kCholeskyMaxDim = 128;
 constexpr int kCholeskyThreads = 256;
 
 // One block per row: A (D x D) and b in shared memory, right-looking Cholesky.
+// A row whose pivot is not positive keeps its factors (as on the CPU) and is
+// reported: `failed` holds the largest such row + 1.
 __global__ void cholesky_kernel(DeviceProblem p, int* failed) {
   extern __shared__ float smem[];
+  __shared__ bool row_failed;
   const std::int64_t d = p.d;
   float* a = smem;
   float* b = smem + d * d;
@@ -226,11 +229,15 @@ __global__ void cholesky_kernel(DeviceProblem p, int* failed) {
     }
     b[r] = s;
   }
+  if (threadIdx.x == 0) row_failed = false;
   __syncthreads();
   for (std::int64_t j = 0; j < d; ++j) {
     if (threadIdx.x == 0) {
       const float diag = a[j * d + j];
-      if (!(diag > 0.0f)) atomicExch(failed, 1);
+      if (!(diag > 0.0f) && !row_failed) {
+        row_failed = true;
+        atomicMax(failed, static_cast<int>(u) + 1);
+      }
       a[j * d + j] = sqrtf(fmaxf(diag, 1e-30f));
     }
     __syncthreads();
@@ -255,6 +262,7 @@ __global__ void cholesky_kernel(DeviceProblem p, int* failed) {
     }
   }
   __syncthreads();
+  if (row_failed) return;
   for (std::int64_t r = threadIdx.x; r < d; r += blockDim.x) p.factors[u * d + r] = b[r];
 }
 
@@ -272,7 +280,8 @@ void cholesky_cuda(const Resources& res, const Problem& problem, const Options& 
   int host = 0;
   RF_CUDA_CHECK(cudaMemcpyAsync(&host, failed.data(), sizeof host, cudaMemcpyDeviceToHost, stream_of(res)));
   RF_CUDA_CHECK(cudaStreamSynchronize(stream_of(res)));
-  RF_CHECK_KIND(ErrorKind::kNumerical, host == 0, "als: normal equations not positive definite (reg = 0 with too few interactions?)");
+  RF_CHECK_KIND(ErrorKind::kNumerical, host == 0, "als: the normal equations of row ", host - 1,
+                " are not positive definite (reg = 0 with too few interactions?)");
 }
 
 // One warp per row; each row's term goes to its own slot (row_terms[u - row_begin]).

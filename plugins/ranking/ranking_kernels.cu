@@ -9,6 +9,7 @@
 // advances. Only K x 128 reads of shared memory per row, no sort of the row.
 #include <cub/device/device_segmented_radix_sort.cuh>
 
+#include <algorithm>
 #include <cfloat>
 
 #include "ranking_kernels.hpp"
@@ -150,11 +151,25 @@ __global__ void copy_scores_kernel(const float* in, std::int64_t stride, std::in
   }
 }
 
+void topk_sort_rows(const Resources& res, const TensorView& scores, TensorView ids, TensorView values);
+
+// CUB counts the elements of one sort in an int: a block of rows x items past
+// 2^31 (K > kCudaTopkMaxK over a large evaluation block) is sorted in chunks
+// of rows, as the CPU's tiles do.
 void topk_sort_cuda(const Resources& res, const TensorView& scores, TensorView ids, TensorView values) {
+  const std::int64_t rows = scores.shape[0], items = scores.shape[1];
+  RF_CHECK(items < INT32_MAX, "ranking_topk_sort: ", items, " items exceed CUB's int offsets");
+  const std::int64_t chunk = std::max<std::int64_t>(1, (INT32_MAX - 1) / std::max<std::int64_t>(items, 1));
+  for (std::int64_t begin = 0; begin < rows; begin += chunk) {
+    const std::int64_t end = std::min(rows, begin + chunk);
+    topk_sort_rows(res, scores.slice_rows(begin, end), ids.slice_rows(begin, end), values.slice_rows(begin, end));
+  }
+}
+
+void topk_sort_rows(const Resources& res, const TensorView& scores, TensorView ids, TensorView values) {
   const std::int64_t rows = scores.shape[0], items = scores.shape[1];
   const int k = static_cast<int>(ids.shape[1]);
   if (rows == 0) return;
-  RF_CHECK(rows * items < INT32_MAX, "ranking_topk_sort: ", rows, " x ", items, " scores exceed CUB's int offsets");
   const cudaStream_t stream = stream_of(res);
   if (items == 0) {  // nothing to sort: every slot is padding (-1, -inf)
     copy_head_kernel<<<cuda::blocks_for(rows * k, 256), 256, 0, stream>>>(nullptr, nullptr, 0, rows, k,

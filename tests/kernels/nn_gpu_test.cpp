@@ -343,6 +343,21 @@ TEST_P(NnParity, L2NormalizeRows) {
     l2_normalize_rows_backward(r, x.on(r), y_ref.on(r), norms_ref.on(r), kEps, dy.on(r), dx.on(r));
   });
   EXPECT_PARITY(dx, kAtol, kRtol);
+
+  // A row with a NaN is NaN on both (the GPU's fmaxf(NaN, eps) gave eps, and
+  // the row's finite values / eps).
+  Tensor with_nan = host_uniform({n, d}, 43);
+  with_nan.data_as<float>()[0] = std::numeric_limits<float>::quiet_NaN();
+  const Pair xn = upload(with_nan), yn = output({n, d}), nn = output({n});
+  on_both([&](const Resources& r) { l2_normalize_rows(r, xn.on(r), kEps, yn.on(r), nn.on(r)); });
+  const Tensor y_gpu = yn.device.to(Device::cpu(), gpu_.stream()), n_gpu = nn.device.to(Device::cpu(), gpu_.stream());
+  gpu_.synchronize();
+  EXPECT_TRUE(std::isnan(nn.host.data_as<float>()[0]));
+  EXPECT_TRUE(std::isnan(n_gpu.data_as<float>()[0]));
+  for (std::int64_t c = 0; c < d; ++c) {
+    EXPECT_TRUE(std::isnan(yn.host.data_as<float>()[c])) << c;
+    EXPECT_TRUE(std::isnan(y_gpu.data_as<float>()[c])) << c;
+  }
 }
 
 // ---- dropout -------------------------------------------------------------

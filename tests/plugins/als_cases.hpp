@@ -52,4 +52,13 @@ inline Case random_case(std::int64_t rows, std::int64_t cols, std::int64_t d, bo
   return c;
 }
 
+// random_case(6, 40, 8, implicit) whose row 2 has confidences of -100: its
+// normal equations are not positive definite (unobserved_weight 1).
+inline Case indefinite_case() {
+  Case c = random_case(6, 40, 8, true, 11);
+  const auto offsets = c.offsets.to_vector<std::int64_t>();
+  for (std::int64_t k = offsets[2]; k < offsets[3]; ++k) c.weights.data_as<float>()[k] = -100.0f;
+  return c;
+}
+
 }  // namespace recforge::als

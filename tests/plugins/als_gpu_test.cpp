@@ -57,6 +57,18 @@ INSTANTIATE_TEST_SUITE_P(Shapes, AlsGpu,
                                            std::make_tuple(128, true), std::make_tuple(200, true),
                                            std::make_tuple(16, false), std::make_tuple(64, false)));
 
+// As on the CPU: the indefinite row is named and keeps its factors (the
+// kernel wrote the factors of its clamped pivots), the others match.
+TEST(AlsGpu, AnIndefiniteRowIsNamedAndKeepsItsFactorsAsOnTheCpu) {
+  RF_SKIP_WITHOUT_GPU();
+  const Resources cpu = Resources::cpu(), gpu = Resources::cuda(0);
+  const Options o{.reg = 0.1f, .unobserved_weight = 1.0f};
+  const Case expected = indefinite_case(), actual = indefinite_case().to(gpu);
+  RF_EXPECT_ERROR(solve_cholesky(cpu, expected.problem(), o), ErrorKind::kNumerical, "row 2 are not positive definite");
+  RF_EXPECT_ERROR(solve_cholesky(gpu, actual.problem(), o), ErrorKind::kNumerical, "row 2 are not positive definite");
+  RF_EXPECT_TENSOR_NEAR(actual.factors, expected.factors, 1e-4, 1e-3);
+}
+
 TEST(AlsGpuModel, EpochsOnTheGpuMatchTheCpu) {
   RF_SKIP_WITHOUT_GPU();
   const ConfigNode job = testing::tiny_job("model: {type: als, factors: 32, alpha: 10, reg: 0.1}\ntrain: {epochs: 1}\n");

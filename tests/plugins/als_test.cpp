@@ -69,6 +69,21 @@ INSTANTIATE_TEST_SUITE_P(Shapes, CgConvergence,
                          ::testing::Values(std::make_tuple(8, true), std::make_tuple(32, true), std::make_tuple(64, true),
                                            std::make_tuple(5, false), std::make_tuple(64, false)));
 
+// A row whose normal equations are not positive definite is named and keeps
+// its factors; the other rows are solved.
+TEST(AlsKernels, AnIndefiniteRowIsNamedAndKeepsItsFactors) {
+  const Case c = indefinite_case();
+  ASSERT_GT(c.offsets.to_vector<std::int64_t>()[3], c.offsets.to_vector<std::int64_t>()[2]);
+  const std::vector<float> initial = c.factors.to_vector<float>();
+  RF_EXPECT_ERROR(solve_cholesky(kCpu, c.problem(), Options{.reg = 0.1f, .unobserved_weight = 1.0f}), ErrorKind::kNumerical,
+                  "als: the normal equations of row 2 are not positive definite");
+  const std::vector<float> after = c.factors.to_vector<float>();
+  for (std::size_t k = 0; k < 8; ++k) {
+    EXPECT_EQ(after[2 * 8 + k], initial[2 * 8 + k]) << k;
+    EXPECT_NE(after[k], initial[k]) << k;  // row 0 was solved
+  }
+}
+
 TEST(AlsKernels, GramDoesNotDependOnTheThreadCount) {
   Tensor y = Tensor::empty({10000, 64}, DType::kF32);
   kernels::fill_normal(kCpu, y, 0, 1, 3, 3);
