@@ -10,6 +10,12 @@ namespace {
 // threads pay off for whole embedding tables (embedding_updates: dense).
 constexpr std::int64_t kParallelUpdate = 1 << 16;
 
+// Every id is checked before any row moves: a bad one leaves the table (and
+// its optimizer state) as it was, not half-stepped.
+void check_row_ids(const char* op, const std::int32_t* id, std::int64_t n, std::int64_t rows) {
+  for (std::int64_t k = 0; k < n; ++k) RF_CHECK(id[k] >= 0 && id[k] < rows, op, ": row id ", id[k], " outside [0, ", rows, ")");
+}
+
 inline void sgd_element(float& w, float g, float& v, const SgdOptions& o) {
   g += o.weight_decay * w;
   if (o.momentum > 0.0f) {
@@ -38,8 +44,8 @@ void sgd_rows_cpu(const Resources&, TensorView table, TensorView velocity, const
   const float* g = grad_rows.data_as<float>();
   const std::int32_t* id = ids.data_as<std::int32_t>();
   const std::int64_t m = ids.numel(), d = table.shape[1], rows = table.shape[0];
+  check_row_ids("sgd_rows", id, m, rows);
   for (std::int64_t k = 0; k < m; ++k) {
-    RF_CHECK(id[k] >= 0 && id[k] < rows, "sgd_rows: row id ", id[k], " outside [0, ", rows, ")");
     for (std::int64_t c = 0; c < d; ++c) sgd_element(w[id[k] * d + c], g[k * d + c], v[id[k] * d + c], o);
   }
 }
@@ -72,8 +78,8 @@ void adam_rows_cpu(const Resources&, TensorView table, TensorView m, TensorView 
   const std::int32_t* id = ids.data_as<std::int32_t>();
   const std::int64_t n = ids.numel(), d = table.shape[1], rows = table.shape[0];
   const float c1 = correction(o.beta1, o.step), c2 = correction(o.beta2, o.step);
+  check_row_ids("adam_rows", id, n, rows);
   for (std::int64_t k = 0; k < n; ++k) {
-    RF_CHECK(id[k] >= 0 && id[k] < rows, "adam_rows: row id ", id[k], " outside [0, ", rows, ")");
     const std::int64_t at = static_cast<std::int64_t>(id[k]) * d;
     for (std::int64_t c = 0; c < d; ++c) adam_element(w[at + c], g[k * d + c], pm[at + c], pv[at + c], o, c1, c2);
   }
@@ -100,8 +106,8 @@ void adagrad_rows_cpu(const Resources&, TensorView table, TensorView sum_squares
   const float* g = grad_rows.data_as<float>();
   const std::int32_t* id = ids.data_as<std::int32_t>();
   const std::int64_t n = ids.numel(), d = table.shape[1], rows = table.shape[0];
+  check_row_ids("adagrad_rows", id, n, rows);
   for (std::int64_t k = 0; k < n; ++k) {
-    RF_CHECK(id[k] >= 0 && id[k] < rows, "adagrad_rows: row id ", id[k], " outside [0, ", rows, ")");
     const std::int64_t at = static_cast<std::int64_t>(id[k]) * d;
     for (std::int64_t c = 0; c < d; ++c) adagrad_element(w[at + c], g[k * d + c], s[at + c], o);
   }

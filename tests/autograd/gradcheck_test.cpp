@@ -66,8 +66,8 @@ void expect_gradients(const char* name, const Build& build, const std::vector<Te
 
   for (std::size_t k = 0; k < params.size(); ++k) {
     Parameter& p = *params[k];
-    ASSERT_TRUE(p.grad().defined());
     float* v = p.value().data_as<float>();
+    double largest_numeric = 0;  // a case whose gradient is 0 everywhere would pass a backward that never ran
     for (std::int64_t i = 0; i < p.value().numel(); ++i) {
       const float saved = v[i];
       v[i] = saved + h;
@@ -79,7 +79,9 @@ void expect_gradients(const char* name, const Build& build, const std::vector<Te
       const double analytic = p.grad().data_as<float>()[i];
       EXPECT_NEAR(analytic, numeric, atol + rtol * std::fabs(numeric))
           << "input " << k << " element " << i;
+      largest_numeric = std::max(largest_numeric, std::fabs(numeric));
     }
+    EXPECT_GT(largest_numeric, atol) << name << ": input " << k << " has no gradient to check";
   }
 }
 
@@ -93,6 +95,12 @@ TEST(GradCheck, Matmul) {
 TEST(GradCheck, LinearAndBias) {
   expect_gradients("linear", [](Graph&, const std::vector<Var>& x) { return linear(x[0], x[1], x[2]); },
                    {random_tensor({4, 3}, 5), random_tensor({3, 2}, 6), random_tensor({2}, 7)});
+  // (The two-tower's log-Q correction is a bias_add on the logits.)
+  expect_gradients("bias_add", [](Graph&, const std::vector<Var>& x) { return bias_add(x[0], x[1]); },
+                   {random_tensor({4, 3}, 51), random_tensor({3}, 52)});
+  // One input on both sides of a product: both contributions add up.
+  expect_gradients("matmul(a, a^T)", [](Graph&, const std::vector<Var>& x) { return matmul(x[0], x[0], true); },
+                   {random_tensor({3, 4}, 53)});
 }
 
 TEST(GradCheck, Elementwise) {
@@ -103,6 +111,7 @@ TEST(GradCheck, Elementwise) {
   expect_gradients("scale", [](Graph&, const std::vector<Var>& x) { return scale(x[0], -2.5f); }, {two[0]});
   // An input used twice accumulates both contributions.
   expect_gradients("mul(x, x)", [](Graph&, const std::vector<Var>& x) { return mul(x[0], x[0]); }, {two[0]});
+  expect_gradients("add(x, x)", [](Graph&, const std::vector<Var>& x) { return add(x[0], x[0]); }, {two[0]});
 }
 
 TEST(GradCheck, Activations) {
@@ -126,6 +135,7 @@ TEST(GradCheck, Dropout) {
 TEST(GradCheck, RowsAndColumns) {
   const std::vector<Tensor> two = {random_tensor({4, 3}, 13), random_tensor({4, 3}, 14)};
   expect_gradients("rowwise_dot", [](Graph&, const std::vector<Var>& x) { return rowwise_dot(x[0], x[1]); }, two);
+  expect_gradients("rowwise_dot(a, a)", [](Graph&, const std::vector<Var>& x) { return rowwise_dot(x[0], x[0]); }, {two[0]});
   expect_gradients("concat_columns",
                    [](Graph&, const std::vector<Var>& x) { return concat_columns({x[0], x[1], x[0]}); }, two);
   expect_gradients("slice_columns", [](Graph&, const std::vector<Var>& x) { return slice_columns(x[0], 1, 2); },
@@ -193,6 +203,13 @@ TEST(GradCheck, Attention) {
                      },
                      {random_tensor({6, 4}, 42), random_tensor({6, 4}, 43), random_tensor({6, 4}, 44)});
   }
+  // Self-attention proper: q, k and v are one input (their gradient buffers
+  // are one buffer, each product adding into it).
+  expect_gradients("fused causal_self_attention, q = k = v",
+                   [&](Graph&, const std::vector<Var>& x) {
+                     return causal_self_attention(x[0], x[0], x[0], 2, 2, 0.2f, key);
+                   },
+                   {random_tensor({6, 4}, 54)});
   // Longer than the CPU kernel's row block (32): the staircase of blocks.
   expect_gradients("fused causal_self_attention, L = 37",
                    [&](Graph&, const std::vector<Var>& x) {
@@ -229,6 +246,12 @@ TEST(GradCheck, Normalisation) {
                    {random_tensor({3, 6}, 18, -2.0f, 2.0f), random_tensor({6}, 19), random_tensor({6}, 20)});
   expect_gradients("l2_normalize_rows", [](Graph&, const std::vector<Var>& x) { return l2_normalize_rows(x[0]); },
                    {random_tensor({3, 4}, 21)});
+  // A constant row (variance 0: x-hat is 0, the epsilon carries the scale).
+  Tensor flat = random_tensor({2, 6}, 55, -2.0f, 2.0f);
+  for (std::int64_t c = 0; c < 6; ++c) flat.data_as<float>()[c] = 0.75f;
+  expect_gradients("layer_norm with a constant row",
+                   [](Graph&, const std::vector<Var>& x) { return layer_norm(x[0], x[1], x[2]); },
+                   {flat, random_tensor({6}, 56), random_tensor({6}, 57)}, 2e-2, 1e-2, /*h=*/1e-4f);  // slope ~1/sqrt(eps)
 }
 
 TEST(GradCheck, Losses) {
@@ -236,6 +259,10 @@ TEST(GradCheck, Losses) {
   expect_gradients("bce_with_logits",
                    [&](Graph&, const std::vector<Var>& x) { return bce_with_logits(x[0], targets); },
                    {random_tensor({6}, 23, -3.0f, 3.0f)});
+  // Saturated logits: the stable form's gradient sigmoid(x) - t is still exact.
+  expect_gradients("bce_with_logits, |x| ~ 30",
+                   [&](Graph&, const std::vector<Var>& x) { return bce_with_logits(x[0], targets); },
+                   {Tensor::from_vector(std::vector<float>{30, -30, 25, -25, 40, -40})});
   const Tensor classes = Tensor::from_vector(std::vector<std::int32_t>{2, 0, 4});
   expect_gradients("softmax_cross_entropy",
                    [&](Graph&, const std::vector<Var>& x) { return softmax_cross_entropy(x[0], classes); },

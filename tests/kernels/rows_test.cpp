@@ -100,6 +100,62 @@ TEST(Sgd, RowsUpdateOnlyTouchedRows) {
   EXPECT_EQ(table.to_vector<float>(), (std::vector<float>{1, 1, 2, 2, 2.5f, 3.5f}));
 }
 
+// Two steps from w = 0.5 with g = 0.2, then -0.1, lr 0.1 (first steps by hand:
+// Adam's first step is lr sign(g); Adagrad's too, as s = g^2). The second
+// values are the formulas in optim.hpp evaluated in double precision.
+TEST(AdamAndAdagrad, KnownAnswersOverTwoSteps) {
+  const auto adam = [](float decoupled_decay) {
+    Tensor w = Tensor::from_vector(std::vector<float>{0.5f}), m = Tensor::zeros({1}, DType::kF32), v = Tensor::zeros({1}, DType::kF32);
+    std::vector<float> out;
+    for (const auto& [step, g] : {std::pair<std::int64_t, float>{1, 0.2f}, {2, -0.1f}}) {
+      adam_dense(kCpu, w, Tensor::from_vector(std::vector<float>{g}), m, v,
+                 {.lr = 0.1f, .decoupled_decay = decoupled_decay, .step = step});
+      out.push_back(w.data_as<float>()[0]);
+    }
+    return out;
+  };
+  const auto plain = adam(0.0f);
+  EXPECT_NEAR(plain[0], 0.4, 1e-6);
+  EXPECT_NEAR(plain[1], 0.3733663027, 1e-6);  // m = 0.008, v = 4.996e-5, bias-corrected by 0.19 and 0.001999
+  const auto decoupled = adam(0.01f);  // AdamW: w -= lr 0.01 w first
+  EXPECT_NEAR(decoupled[0], 0.3995, 1e-6);
+  EXPECT_NEAR(decoupled[1], 0.3724668027, 1e-6);
+
+  Tensor w = Tensor::from_vector(std::vector<float>{0.5f}), s = Tensor::zeros({1}, DType::kF32);
+  adagrad_dense(kCpu, w, Tensor::from_vector(std::vector<float>{0.2f}), s, {.lr = 0.1f});
+  EXPECT_NEAR(w.data_as<float>()[0], 0.4, 1e-6);
+  adagrad_dense(kCpu, w, Tensor::from_vector(std::vector<float>{-0.1f}), s, {.lr = 0.1f});
+  EXPECT_NEAR(w.data_as<float>()[0], 0.4 + 0.01 / std::sqrt(0.05), 1e-6);
+  EXPECT_NEAR(s.data_as<float>()[0], 0.05, 1e-7);
+}
+
+// Lazy rows: only the listed rows and their moments move, as the dense update
+// would move them; a bad id anywhere in the list changes nothing.
+TEST(AdamAndAdagrad, RowsMoveOnlyTheirRowsAndABadIdChangesNothing) {
+  const std::vector<float> initial = {1, 1, 2, 2, 0.5f, 0.5f};
+  Tensor table = Tensor::from_vector(initial, {3, 2}), m = Tensor::zeros({3, 2}, DType::kF32), v = Tensor::zeros({3, 2}, DType::kF32);
+  const Tensor grad = Tensor::from_vector(std::vector<float>{0.2f, -0.2f}, {1, 2});
+  adam_rows(kCpu, table, m, v, Tensor::from_vector(std::vector<std::int32_t>{2}), grad, {.lr = 0.1f, .step = 1});
+  const auto t = table.to_vector<float>();
+  EXPECT_EQ(std::vector<float>(t.begin(), t.begin() + 4), std::vector<float>(initial.begin(), initial.begin() + 4));
+  EXPECT_NEAR(t[4], 0.4, 1e-6);
+  EXPECT_NEAR(t[5], 0.6, 1e-6);
+  EXPECT_EQ(m.to_vector<float>()[0], 0.0f);
+
+  const Tensor two = Tensor::from_vector(std::vector<float>{0.2f, 0.2f, 0.2f, 0.2f}, {2, 2});
+  const Tensor bad_ids = Tensor::from_vector(std::vector<std::int32_t>{0, 5});
+  Tensor fresh = Tensor::from_vector(initial, {3, 2}), s = Tensor::zeros({3, 2}, DType::kF32), vel = Tensor::zeros({3, 2}, DType::kF32);
+  RF_EXPECT_ERROR(adam_rows(kCpu, fresh, m, v, bad_ids, two, {.step = 2}), ErrorKind::kInvalidArgument,
+                  "adam_rows: row id 5 outside [0, 3)");
+  RF_EXPECT_ERROR(adagrad_rows(kCpu, fresh, s, bad_ids, two, {}), ErrorKind::kInvalidArgument,
+                  "adagrad_rows: row id 5 outside [0, 3)");
+  RF_EXPECT_ERROR(sgd_rows(kCpu, fresh, vel, bad_ids, two, {}), ErrorKind::kInvalidArgument,
+                  "sgd_rows: row id 5 outside [0, 3)");
+  EXPECT_EQ(fresh.to_vector<float>(), initial);  // row 0 was stepped before id 5 was seen
+  EXPECT_EQ(s.to_vector<float>(), std::vector<float>(6, 0.0f));
+  EXPECT_EQ(vel.to_vector<float>(), std::vector<float>(6, 0.0f));
+}
+
 TEST(Reduce, SumSquaresAndScale) {
   Tensor t = Tensor::from_vector(std::vector<float>{3, 4});
   EXPECT_DOUBLE_EQ(sum_squares(kCpu, t), 25.0);

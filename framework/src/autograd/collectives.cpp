@@ -18,7 +18,8 @@ Var allgather_rows(const Var& x, Communicator& comm) {
   comm.allgatherv(x.value(), all, counts);
   return g.record("allgather_rows", all, {x}, [x, &comm, offset](Graph& g, const Tensor& dy) {
     // Every rank runs its backward in the same order, so this collective
-    // matches up (a rank whose x needs no gradient still joins it).
+    // matches up. (A graph runs no backward for x that needs no gradient:
+    // every rank must agree on that, as the model decides it, not the data.)
     Tensor summed = g.empty(dy.shape());
     summed.copy_from(dy, g.resources().stream());
     comm.allreduce(summed, ReduceOp::kSum);

@@ -4,7 +4,8 @@
 // within 2 ulp of expf for x in [-87, 88]; inputs below are clamped (result
 // ~1e-38 instead of a subnormal or 0), which softmax weights do not notice.
 // Used where exp sits in a hot loop (the fused attention's softmax); the
-// composed reference ops keep std::exp.
+// composed softmax (nn.cpp) clamps alike (a masked -inf score gets ~1e-38 / sum,
+// where the fused kernel writes an exact 0).
 #pragma once
 
 #include <bit>
