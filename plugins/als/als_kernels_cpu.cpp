@@ -88,12 +88,13 @@ float row_reg(const Options& o, std::int64_t n_u, std::int64_t n_other) {
   return o.reg * std::pow(static_cast<float>(n_u) + o.unobserved_weight * static_cast<float>(n_other), o.reg_exponent);
 }
 
-using simd::hsum16;
-using simd::hsum4x16;
-using simd::load16;
+using simd::hsum4xn;
+using simd::hsumn;
+using simd::kNativeFloats;
+using simd::loadn;
 using simd::load4;
-using simd::store16;
-using simd::Vec16;
+using simd::storen;
+using simd::VecN;
 using simd::Vec4;
 
 // Note [ALS CG on the CPU]
@@ -135,49 +136,49 @@ struct CgRow {
     }
   }
 
-  // D a multiple of 16: v and the accumulator of A v are kD / 16 vector
+  // D a multiple of 16: v and the accumulator of A v are kD / kNativeFloats vector
   // variables, which the compiler keeps in registers for the whole product
   // (a plain float array would be loaded and stored around every term).
   static void apply_fixed(const float* G, const float* Yu, const float* wu, std::int64_t rows, float a0, float l,
                           const float* v, float* out) {
-    constexpr int kV = kD / 16;
-    Vec16 vv[kV], acc[kV];
+    constexpr int kV = kD / kNativeFloats;
+    VecN vv[kV], acc[kV];
 #pragma GCC unroll 8
     for (int q = 0; q < kV; ++q) {
-      vv[q] = load16(v + 16 * q);
+      vv[q] = loadn(v + kNativeFloats * q);
       acc[q] = l * vv[q];
     }
     if (a0 != 0.0f) {
       for (int c = 0; c < kD; ++c) {
         const float s = a0 * v[c];
 #pragma GCC unroll 8
-        for (int q = 0; q < kV; ++q) acc[q] += s * load16(G + c * kD + 16 * q);
+        for (int q = 0; q < kV; ++q) acc[q] += s * loadn(G + c * kD + kNativeFloats * q);
       }
     }
     const auto partial_dot = [&](const float* y) {
-      Vec16 t = load16(y) * vv[0];
+      VecN t = loadn(y) * vv[0];
 #pragma GCC unroll 8
-      for (int q = 1; q < kV; ++q) t += load16(y + 16 * q) * vv[q];
+      for (int q = 1; q < kV; ++q) t += loadn(y + kNativeFloats * q) * vv[q];
       return t;
     };
     const auto add_scaled = [&](float s, const float* y) {
 #pragma GCC unroll 8
-      for (int q = 0; q < kV; ++q) acc[q] += s * load16(y + 16 * q);
+      for (int q = 0; q < kV; ++q) acc[q] += s * loadn(y + kNativeFloats * q);
     };
     std::int64_t j = 0;
     // Four rows at a time: their four horizontal sums share one shuffle tree.
     for (; j + 4 <= rows; j += 4) {
       const float* y = Yu + j * kD;
-      const Vec4 s = hsum4x16(partial_dot(y), partial_dot(y + kD), partial_dot(y + 2 * kD), partial_dot(y + 3 * kD)) *
+      const Vec4 s = hsum4xn(partial_dot(y), partial_dot(y + kD), partial_dot(y + 2 * kD), partial_dot(y + 3 * kD)) *
                      load4(wu + j);
       add_scaled(s[0], y);
       add_scaled(s[1], y + kD);
       add_scaled(s[2], y + 2 * kD);
       add_scaled(s[3], y + 3 * kD);
     }
-    for (; j < rows; ++j) add_scaled(hsum16(partial_dot(Yu + j * kD)) * wu[j], Yu + j * kD);
+    for (; j < rows; ++j) add_scaled(hsumn(partial_dot(Yu + j * kD)) * wu[j], Yu + j * kD);
 #pragma GCC unroll 8
-    for (int q = 0; q < kV; ++q) store16(out + 16 * q, acc[q]);
+    for (int q = 0; q < kV; ++q) storen(out + kNativeFloats * q, acc[q]);
   }
 
   void apply_any(const float* G, const float* Yu, const float* wu, std::int64_t rows, float a0, float l, const float* v,
@@ -212,26 +213,26 @@ struct CgRow {
     const std::int64_t n = kD > 0 ? kD : d;
     const auto y_of = [&](std::int64_t j) { return Y + static_cast<std::int64_t>(row.cols[j]) * n; };
     if constexpr (kD > 0) {
-      constexpr int kV = kD / 16;
-      Vec16 acc[kV] = {};
+      constexpr int kV = kD / kNativeFloats;
+      VecN acc[kV] = {};
       for (std::int64_t j = 0; j < row.n; ++j) {
         if (j + kPrefetch < row.n) {
           // Every cache line of the row: one prefetch brings only the first.
 #pragma GCC unroll 8
-          for (int line = 0; line < kD / 16; ++line) __builtin_prefetch(y_of(j + kPrefetch) + 16 * line);
+          for (int line = 0; line < kD / 16; ++line) __builtin_prefetch(y_of(j + kPrefetch) + 16 * line);  // 64-byte lines
         }
         const float* y = y_of(j);
         const float cp = row.w(j) * row.t(j);
 #pragma GCC unroll 8
         for (int q = 0; q < kV; ++q) {
-          const Vec16 yq = load16(y + 16 * q);
-          store16(Yu + j * kD + 16 * q, yq);
+          const VecN yq = loadn(y + kNativeFloats * q);
+          storen(Yu + j * kD + kNativeFloats * q, yq);
           acc[q] += cp * yq;
         }
         wu[j] = row.w(j) - a0;
       }
 #pragma GCC unroll 8
-      for (int q = 0; q < kV; ++q) store16(b + 16 * q, acc[q]);
+      for (int q = 0; q < kV; ++q) storen(b + kNativeFloats * q, acc[q]);
     } else {
 #pragma omp simd
       for (std::int64_t k = 0; k < n; ++k) b[k] = 0.0f;

@@ -83,25 +83,25 @@ void dot_block(const float* items, std::int64_t d, std::int64_t begin, std::int6
     }
     return;
   }
-  // Four rows at a time, accumulated in registers; their four horizontal sums
-  // share one shuffle tree.
+  // Four rows at a time, accumulated in registers (of the target's width:
+  // simd::VecN); their four horizontal sums share one shuffle tree.
   std::int64_t i = begin;
   for (; i + 4 <= end; i += 4) {
     const float* r = items + i * d;
-    Vec16 a{}, b{}, c{}, e{};
-    for (std::int64_t k = 0; k < d; k += 16) {
-      const Vec16 q = load16(query + k);
-      a += load16(r + k) * q;
-      b += load16(r + d + k) * q;
-      c += load16(r + 2 * d + k) * q;
-      e += load16(r + 3 * d + k) * q;
+    VecN a{}, b{}, c{}, e{};
+    for (std::int64_t k = 0; k < d; k += kNativeFloats) {
+      const VecN q = loadn(query + k);
+      a += loadn(r + k) * q;
+      b += loadn(r + d + k) * q;
+      c += loadn(r + 2 * d + k) * q;
+      e += loadn(r + 3 * d + k) * q;
     }
-    store4(out + (i - begin), hsum4x16(a, b, c, e));
+    store4(out + (i - begin), hsum4xn(a, b, c, e));
   }
   for (; i < end; ++i) {
-    Vec16 a{};
-    for (std::int64_t k = 0; k < d; k += 16) a += load16(items + i * d + k) * load16(query + k);
-    out[i - begin] = hsum16(a);
+    VecN a{};
+    for (std::int64_t k = 0; k < d; k += kNativeFloats) a += loadn(items + i * d + k) * loadn(query + k);
+    out[i - begin] = hsumn(a);
   }
 }
 
