@@ -360,7 +360,9 @@ void RankingEvaluator::sampled_ranking(Model& model, const data::InteractionTabl
     for (std::int64_t r = 0; r < heldout.size(); ++r) {
       const std::int32_t u = heldout.user[static_cast<std::size_t>(r)];
       candidates[static_cast<std::size_t>(r * columns)] = heldout.item[static_cast<std::size_t>(r)];
-      std::uint64_t draw = static_cast<std::uint64_t>(r) << 20;
+      // Row r owns the counters [r 2^32, (r + 1) 2^32): at 2^20 a row whose
+      // draws kept being rejected (up to 1000 per negative) ran into the next.
+      std::uint64_t draw = static_cast<std::uint64_t>(r) << 32;
       const auto unknown = [&](std::int32_t item) {
         return !data::csr_contains(prepared_.train, u, item) && !data::csr_contains(heldout_pairs, u, item);
       };

@@ -76,7 +76,8 @@ GAPS = {
     "S1": "final version checked within 1 s of its publication in ctest (measured ~40 ms, 2 polls = 100 ms)",
     "S4": "OpenMP at one thread in the TSan server (libgomp is not instrumented)",
     "N1": "parameters are poisoned in a row the step used (detected at that step) or before a save (refused); "
-          "a dormant corrupted row is found at the next fingerprint check, not at the step it appeared",
+          "a dormant corrupted row is found at the next fingerprint check, not at the step it appeared; "
+          "finite gradients whose exchanged sum overflows stop that step too (huge_grad)",
     "I1": "out-of-range mutants only where `config keys` documents a range, choices, item range or list length",
     "X3": "no filter-plugin test: the reader refuses every filter but fletcher32 and plugin loading is off",
     "X4": "the sentinel check covers the repository scan and load in-process; the HTTP API names no paths at all",
@@ -146,6 +147,7 @@ def cases(quick, fuzz_seconds):
                        "Repository.NeverFollowsASymlinkedVersion:Repository.VersionNamesAreStrict")),
         (["N1"], script("tests/train/faults_test.sh", "nan", n(20))),
         (["N1"], script("tests/train/faults_test.sh", "nan_grad", n(20))),
+        (["N1"], script("tests/train/faults_test.sh", "huge_grad", n(20))),
         (["N1"], script("tests/train/faults_test.sh", "nan_param", n(20))),
         (["N1"], script("tests/train/faults_test.sh", "late_stop", n(3))),
         (["N1"], script("tests/train/faults_test.sh", "skip", n(20))),

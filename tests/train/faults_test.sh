@@ -6,6 +6,9 @@
 #             naming the collective and the silent rank (RELIABILITY F6)
 #   nan       rank 1's loss turns NaN: both ranks stop at that step, exit code 5 (N1)
 #   nan_grad  a value of rank 1's gradient turns NaN: the same, the parameter named (N1)
+#   huge_grad every rank's gradient of MF's global bias (loss mse) is 3e38,
+#             finite, and their sum is not: both ranks stop at that step with
+#             the exchange named, exit code 5, no non-finite checkpoint (N1)
 #   nan_param an embedding row the step used turns NaN, on rank 1 in odd trials and
 #             rank 0 in even ones: the same, the parameter named (N1); in every nan
 #             case no committed checkpoint holds a non-finite value, and (as for
@@ -63,7 +66,7 @@ expect_finite_checkpoints() {
 
 seed=${RECFORGE_TEST_SEED:-$RANDOM}
 RANDOM=$seed
-declare -A reliability_id=([oom_limit]=F10 [nan_grad]=N1 [nan_param]=N1 [skip]=N1 [clean]=N1 [stop]=F6 [desync]=F7 [sigusr1]=F8 [sigterm]=F8 [oom]=F10 [nan]=N1 [late_stop]=N1 [flip]=N2 [throw]=F2)
+declare -A reliability_id=([oom_limit]=F10 [huge_grad]=N1 [nan_grad]=N1 [nan_param]=N1 [skip]=N1 [clean]=N1 [stop]=F6 [desync]=F7 [sigusr1]=F8 [sigterm]=F8 [oom]=F10 [nan]=N1 [late_stop]=N1 [flip]=N2 [throw]=F2)
 here=$(cd "$(dirname "$0")" && pwd)
 
 # Starts the job (extra arguments go to `recforge train`), sends SIG<$1> to
@@ -90,16 +93,18 @@ signal_running_job() {
 one_trial() {
   local step=$(( RANDOM % 60 + 5 ))
   case "$case" in
-  throw|stop|nan|nan_grad|nan_param|desync|oom|flip)
-    local rank=1
+  throw|stop|nan|nan_grad|huge_grad|nan_param|desync|oom|flip)
+    local rank=1 extra=()
     [ "$case" = nan_param ] && rank=$(( trial % 2 ))
     case "$case" in
       desync) export RF_FAULT=skip_collective:rank=1:step=$step ;;
       nan_param) export RF_FAULT=nan_param:rank=$rank:step=$step ;;
+      # Every rank (no rank=), on a dense parameter (all-reduced, not merged by row).
+      huge_grad) export RF_FAULT=huge_grad:step=$step; extra=(--set model.loss=mse) ;;
       *) export RF_FAULT=$case:rank=1:step=$step ;;
     esac
     start=$(now)
-    timeout 120 "${mpi[@]}" "$recforge" train "$work/job.yaml" >"$work/out" 2>&1
+    timeout 120 "${mpi[@]}" "$recforge" train "$work/job.yaml" "${extra[@]}" >"$work/out" 2>&1
     code=$?
     took=$(elapsed_since "$start")
     [ "$code" -ne 0 ] || fail "the job exited 0"
@@ -122,6 +127,11 @@ one_trial() {
         [ "$code" -eq 5 ] || fail "exit code $code, expected 5"
         expect_text "step $step: [0-9]* non-finite values in the loss, gradients or parameters used"
         expect_text "step $step: rank 1 found 1 in the gradient of '"
+        expect_both_ranks_report "numerical error: step $step: "
+        expect_finite_checkpoints ;;
+      huge_grad)
+        [ "$code" -eq 5 ] || fail "exit code $code, expected 5"
+        expect_text "step $step: the gradients after the exchange hold [0-9]* non-finite values although every rank's own were finite"
         expect_both_ranks_report "numerical error: step $step: "
         expect_finite_checkpoints ;;
       nan_param)

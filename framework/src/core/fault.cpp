@@ -34,11 +34,11 @@ Fault parse(std::string_view text) {
     if (first) {
       f.kind = std::string(part);
       static const char* const kKinds[] = {"throw", "kill", "exit", "abort", "segv",     "stop",
-                                           "nan",   "oom",  "skip_collective", "flip", "nan_grad", "nan_param", "delay", "alloc"};
+                                           "nan",   "oom",  "skip_collective", "flip", "nan_grad", "huge_grad", "nan_param", "delay", "alloc"};
       bool known = false;
       for (const char* k : kKinds) known |= f.kind == k;
       RF_CHECK_KIND(ErrorKind::kConfig, known, "RF_FAULT: unknown fault '", f.kind,
-                    "' (throw, kill, exit, abort, segv, stop, nan, oom, skip_collective, flip, nan_grad, nan_param, delay, "
+                    "' (throw, kill, exit, abort, segv, stop, nan, oom, skip_collective, flip, nan_grad, huge_grad, nan_param, delay, "
                     "alloc)");
       first = false;
     } else {
@@ -103,7 +103,7 @@ std::string trigger(const Fault& f, int rank, const std::string& where) {
     ::kill(::getpid(), SIGSTOP);
     return {};
   }
-  return f.kind;  // nan, nan_grad, nan_param, skip_collective, flip: the caller implements them
+  return f.kind;  // nan, nan_grad, huge_grad, nan_param, skip_collective, flip: the caller implements them
 }
 
 }  // namespace

@@ -76,36 +76,55 @@ void Trainer::log(std::int64_t step, std::int64_t epoch, const std::string& spli
 // parameter. A bad value is caught at the step that used it, even where the
 // forward pass hides it (max(0, NaN) is 0). All counts, and the loss a model
 // left on the device, are tallied there and read back with one sync per step.
-std::int64_t Trainer::count_nonfinite_in_step(const std::vector<Parameter*>& params, const StepStats& stats,
-                                              double& loss, std::string& where) const {
-  const auto loss_slot = static_cast<std::int64_t>(2 * params.size());
-  Tensor counts = Tensor::zeros({loss_slot + 1}, DType::kI64, resources_.device(), resources_.stream());
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    Parameter& p = *params[i];
-    const auto grad_slot = static_cast<std::int64_t>(2 * i), value_slot = grad_slot + 1;
+Trainer::StepTally Trainer::tally_own_values(const std::vector<Parameter*>& params, const StepStats& stats) const {
+  const auto n = static_cast<std::int64_t>(params.size());
+  StepTally tally{Tensor::zeros({3 * n + 1}, DType::kI64, resources_.device(), resources_.stream())};
+  for (std::int64_t i = 0; i < n; ++i) {
+    Parameter& p = *params[static_cast<std::size_t>(i)];
     if (p.is_embedding()) {
       if (p.rows().size() == 0) continue;
-      kernels::tally_nonfinite(resources_, p.rows().values, counts, grad_slot);
-      kernels::tally_nonfinite_rows(resources_, p.value(), p.rows().ids, counts, value_slot);
+      kernels::tally_nonfinite(resources_, p.rows().values, tally.counts, 2 * i);
+      kernels::tally_nonfinite_rows(resources_, p.value(), p.rows().ids, tally.counts, 2 * i + 1);
     } else {
-      kernels::tally_nonfinite(resources_, p.grad(resources_.stream()), counts, grad_slot);
-      kernels::tally_nonfinite(resources_, p.value(), counts, value_slot);
+      kernels::tally_nonfinite(resources_, p.grad(resources_.stream()), tally.counts, 2 * i);
+      kernels::tally_nonfinite(resources_, p.value(), tally.counts, 2 * i + 1);
     }
   }
   if (stats.loss.defined()) {
     RF_CHECK(stats.loss.device() == resources_.device(), "model '", model_.type(), "': StepStats::loss is on ",
              stats.loss.device().str(), ", not on the training device ", resources_.device().str());
-    kernels::tally_sum(resources_, stats.loss, counts, loss_slot);
+    kernels::tally_sum(resources_, stats.loss, tally.counts, 3 * n);
   }
-  const std::vector<std::int64_t> bad = kernels::read_counts(resources_, counts);
+  return tally;
+}
+
+void Trainer::tally_exchanged_gradients(const std::vector<Parameter*>& params, StepTally& tally) const {
+  const auto n = static_cast<std::int64_t>(params.size());
+  for (std::int64_t i = 0; i < n; ++i) {
+    Parameter& p = *params[static_cast<std::size_t>(i)];
+    if (p.is_embedding()) {
+      if (p.rows().size() > 0) kernels::tally_nonfinite(resources_, p.rows().values, tally.counts, 2 * n + i);
+    } else {
+      kernels::tally_nonfinite(resources_, p.grad(resources_.stream()), tally.counts, 2 * n + i);
+    }
+  }
+}
+
+std::int64_t Trainer::read_step_tally(const std::vector<Parameter*>& params, const StepStats& stats,
+                                      const StepTally& tally, double& loss, std::string& where,
+                                      std::int64_t& exchanged) const {
+  const std::size_t n = params.size();
+  const std::vector<std::int64_t> bad = kernels::read_counts(resources_, tally.counts);
   if (stats.loss.defined()) std::memcpy(&loss, &bad.back(), sizeof loss);  // the slot holds a double
   std::int64_t total = 0;
-  for (std::size_t slot = 0; slot + 1 < bad.size(); ++slot) {
+  exchanged = 0;
+  for (std::size_t slot = 0; slot < 2 * n; ++slot) {
     if (bad[slot] == 0) continue;
     where += fmt::format("{}{} in the {} of '{}'", where.empty() ? "" : ", ", bad[slot],
                          slot % 2 == 0 ? "gradient" : "values", params[slot / 2]->name());
     total += bad[slot];
   }
+  for (std::size_t i = 0; i < n; ++i) exchanged += bad[2 * n + i];
   return total;
 }
 
@@ -141,14 +160,17 @@ void Trainer::clip_gradients(const std::vector<Parameter*>& params) {
   }
 }
 
-// RF_FAULT=flip / nan_grad / nan_param: corrupts one value of a tensor (on
-// any device), as a bit flip in memory or a NaN from a bad kernel would.
-void Trainer::corrupt_value(Tensor& t, std::int64_t index, bool make_nan) {
+// RF_FAULT=flip / nan_grad / nan_param / huge_grad: corrupts one value of a
+// tensor (on any device), as a bit flip in memory, a NaN from a bad kernel or
+// an exploding gradient would.
+void Trainer::corrupt_value(Tensor& t, std::int64_t index, Corruption how) {
   Tensor host = t.to(Device::cpu(), resources_.stream());
   resources_.stream().synchronize();
   float* value = host.data_as<float>() + index;
-  if (make_nan) {
+  if (how == Corruption::kNan) {
     *value = std::nanf("");
+  } else if (how == Corruption::kHuge) {
+    *value = 3e38f;  // finite; two ranks' sum is not
   } else {  // flip a low mantissa bit: invisible to loss curves, visible to the fingerprint
     std::uint32_t bits = 0;
     std::memcpy(&bits, value, sizeof bits);
@@ -166,10 +188,10 @@ void Trainer::poison_a_used_value(const std::vector<Parameter*>& params) {
     const Tensor ids = p->rows().ids.to(Device::cpu(), resources_.stream());
     resources_.stream().synchronize();
     corrupt_value(p->value(), static_cast<std::int64_t>(ids.data_as<std::int32_t>()[0]) * p->value().shape()[1],
-                  /*make_nan=*/true);
+                  Corruption::kNan);
     return;
   }
-  corrupt_value(params.front()->value(), 0, /*make_nan=*/true);
+  corrupt_value(params.front()->value(), 0, Corruption::kNan);
 }
 
 void Trainer::check_fingerprints(std::int64_t step) {
@@ -262,31 +284,47 @@ Trainer::EpochResult Trainer::run_minibatch_epoch(std::int64_t epoch, std::int64
     const StepStats stats = model_.train_step(batch);
     if (injected == "nan_grad") {
       Parameter& p = *params.front();
-      corrupt_value(p.is_embedding() ? p.rows().values : p.grad(resources_.stream()), 0, /*make_nan=*/true);
+      corrupt_value(p.is_embedding() ? p.rows().values : p.grad(resources_.stream()), 0, Corruption::kNan);
+    }
+    if (injected == "huge_grad") {  // a dense parameter's: all-reduced, so the ranks' values add up
+      const auto dense = std::find_if(params.begin(), params.end(), [](Parameter* p) { return !p->is_embedding(); });
+      RF_CHECK(dense != params.end(), "RF_FAULT=huge_grad needs a model with a dense parameter");
+      corrupt_value((*dense)->grad(resources_.stream()), 0, Corruption::kHuge);
     }
     if (injected == "nan_param") poison_a_used_value(params);
+    StepTally tally = tally_own_values(params, stats);
+    if (injected != "skip_collective") summary.sync = sync.synchronize(params);
+    tally_exchanged_gradients(params, tally);
     std::string where;
     double loss = stats.loss_sum;
-    std::int64_t bad = count_nonfinite_in_step(params, stats, loss, where);
+    std::int64_t exchanged = 0;
+    std::int64_t bad = read_step_tally(params, stats, tally, loss, where, exchanged);
     if (injected == "nan") loss = std::nan("");
     if (!std::isfinite(loss)) {
       ++bad;
       where += (where.empty() ? "" : ", ") + std::string("the loss");
     }
-    if (injected != "skip_collective") summary.sync = sync.synchronize(params);
     // One decision for all ranks in one collective: integer SUMs of the
     // non-finite counts (a float sum could overflow, a MAX could drop a NaN)
     // and of the stop requests (any rank's request stops all).
-    std::int64_t decision[2] = {bad, stop_requested() ? 1 : 0};
+    std::int64_t decision[3] = {bad, exchanged, stop_requested() ? 1 : 0};
     comm_.allreduce_ints(decision, ReduceOp::kSum);
     const std::int64_t total_bad = decision[0];
-    const bool stop = decision[1] > 0;
+    const bool stop = decision[2] > 0;
     if (total_bad > 0) {
       if (bad > 0) log::warn("step {}: rank {} found {}", global_step, comm_.rank(), where);
       RF_CHECK_AGREED(ErrorKind::kNumerical, skip_bad_steps, "step ", global_step, ": ", total_bad,
                       " non-finite values in the loss, gradients or parameters used (", bad > 0 ? "this rank: " + where : "on other ranks",
                       "); stopping without applying the step (train.nan_policy: stop)");
       log::warn("step {}: skipped ({} non-finite values; train.nan_policy: skip_step)", global_step, total_bad);
+    } else if (decision[1] > 0) {
+      // Every rank's own values were finite: their sum was not (the same
+      // gradients on every rank, so every rank counts them).
+      RF_CHECK_AGREED(ErrorKind::kNumerical, skip_bad_steps, "step ", global_step, ": the gradients after the exchange hold ",
+                      exchanged, " non-finite values although every rank's own were finite (their sum overflowed); "
+                      "stopping without applying the step (train.nan_policy: stop)");
+      log::warn("step {}: skipped ({} non-finite exchanged gradient values; train.nan_policy: skip_step)", global_step,
+                exchanged);
     } else {
       clip_gradients(params);
       optimizer->step(resources_, params, static_cast<float>(lr.at(global_step)), global_step);
@@ -295,7 +333,7 @@ Trainer::EpochResult Trainer::run_minibatch_epoch(std::int64_t epoch, std::int64
       window_loss += loss;
       window_examples += stats.examples;
     }
-    if (injected == "flip") corrupt_value(params.front()->value(), 0, /*make_nan=*/false);
+    if (injected == "flip") corrupt_value(params.front()->value(), 0, Corruption::kBitFlip);
     summary.steps = global_step + 1;
     result.next_step = step + 1;
     if (fingerprint_every > 0 && (global_step + 1) % fingerprint_every == 0) check_fingerprints(global_step);

@@ -10,6 +10,7 @@
 //   RF_FAULT=nan:rank=1:step=40        the trainer poisons the loss with NaN (epoch-mode
 //                                      models: at the epoch numbered step)
 //   RF_FAULT=nan_grad:rank=1:step=40   ... or the first value of a gradient
+//   RF_FAULT=huge_grad:step=40         ... sets it to 3e38: finite on each rank, infinite summed
 //   RF_FAULT=nan_param:rank=0:step=40  ... or a parameter value the step used
 //                                      (an embedding row it touched)
 //   RF_FAULT=oom:rank=1:step=9         throw as an allocation failure would
@@ -39,7 +40,7 @@
 namespace recforge::fault {
 
 struct Fault {
-  std::string kind;   // throw, kill, exit, abort, segv, stop, nan, oom, skip_collective, flip, nan_grad,
+  std::string kind;   // throw, kill, exit, abort, segv, stop, nan, oom, skip_collective, flip, nan_grad, huge_grad,
                       // nan_param, delay, alloc
   int rank = -1;      // -1: every rank
   std::int64_t step = -1;
@@ -57,7 +58,7 @@ bool enabled_in_build();
 
 // Triggers process-level faults (throw, kill, exit, abort, segv, stop, oom) when
 // (rank, step) or (rank, phase) match; returns the fault kind for faults the
-// caller implements itself (nan, nan_grad, nan_param, skip_collective, flip), else an empty string.
+// caller implements itself (nan, nan_grad, huge_grad, nan_param, skip_collective, flip), else an empty string.
 std::string at_step(int rank, std::int64_t step);
 // With both a phase and a step, a phase fault fires at the first pass through
 // the phase whose step (the checkpoint's, when the caller knows it) is >= step.

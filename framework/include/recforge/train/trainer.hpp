@@ -90,15 +90,26 @@ class Trainer {
   EpochResult run_minibatch_epoch(std::int64_t epoch, std::int64_t first_step, EpochResult partial,
                                   TrainSummary& summary);
   EpochResult run_full_epoch(std::int64_t epoch);
-  // Non-finite values the step produced or used (named in `where`), read back
-  // in one go with the step's loss (`loss`: in, the host sum; out, the sum the
-  // model left on the device in stats.loss, when it did).
-  std::int64_t count_nonfinite_in_step(const std::vector<Parameter*>& params, const StepStats& stats, double& loss,
-                                       std::string& where) const;
+  // Non-finite values of a step, tallied on the device and read back once,
+  // after the gradient exchange: this rank's own (loss, gradients, parameter
+  // values the step used; tallied before the exchange, so that a message
+  // names the rank where one appeared) and the exchanged gradients (a sum of
+  // finite gradients can overflow).
+  struct StepTally {
+    Tensor counts;  // [2i] gradient of param i, [2i+1] its values used, [2P+i] its exchanged gradient, [3P] loss
+  };
+  StepTally tally_own_values(const std::vector<Parameter*>& params, const StepStats& stats) const;
+  void tally_exchanged_gradients(const std::vector<Parameter*>& params, StepTally& tally) const;
+  // This rank's own non-finite values (named in `where`), those in the
+  // exchanged gradients (`exchanged`), and the step's loss (`loss`: in, the
+  // host sum; out, the sum the model left on the device in stats.loss).
+  std::int64_t read_step_tally(const std::vector<Parameter*>& params, const StepStats& stats, const StepTally& tally,
+                               double& loss, std::string& where, std::int64_t& exchanged) const;
   std::int64_t count_nonfinite_parameters() const;
   void clip_gradients(const std::vector<Parameter*>& params);
   void check_fingerprints(std::int64_t step);
-  void corrupt_value(Tensor& t, std::int64_t index, bool make_nan);
+  enum class Corruption { kNan, kHuge, kBitFlip };
+  void corrupt_value(Tensor& t, std::int64_t index, Corruption how);
   void poison_a_used_value(const std::vector<Parameter*>& params);
   void log(std::int64_t step, std::int64_t epoch, const std::string& split, const MetricValues& values);
 
