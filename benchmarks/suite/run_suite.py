@@ -63,6 +63,15 @@ def read_run(run_dir, metric):
             "metric": final, "curve": curve}
 
 
+def machine_name():
+    """Cores and CPU model (timings on one machine type compare with each other only)."""
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+               platform.machine())
+    flags = next((line.split(":", 1)[1].split() for line in open("/proc/cpuinfo") if line.startswith("flags")), [])
+    vector = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    return f"{os.cpu_count()} cores of an {cpu} ({vector}), no GPU"
+
+
 def set_args(settings):
     """{key: value} -> ["--set", "key=value", ...]"""
     text = lambda v: str(v).lower() if isinstance(v, bool) else str(v)  # YAML's true/false, not Python's
@@ -248,7 +257,7 @@ def main():
         results.append(result)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     meta = {"suite": os.path.relpath(args.suite, ROOT), "date": datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC"),
-            "commit": commit.stdout.strip(), "machine": f"{os.cpu_count()} cores {platform.machine()}, no GPU",
+            "commit": commit.stdout.strip(), "machine": machine_name(),
             "command": "python3 " + " ".join([os.path.relpath(sys.argv[0], ROOT)] + sys.argv[1:]),
             "total_seconds": round(time.time() - started)}
     with open(os.path.join(args.out, "results.json"), "w") as f:
