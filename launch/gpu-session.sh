@@ -39,6 +39,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 out=$(realpath -m "${OUT:-build-gpu/out}")  # absolute: pack_logs works from /tmp
+# The eval and train stages prepare the same ML-25M leave-one-out data: once.
+export RECFORGE_DATA_CACHE=${RECFORGE_DATA_CACHE:-/tmp/recforge-gpu-cache}
 logs=/tmp/recforge-gpu-session-logs
 mkdir -p "$out" "$logs"
 stages=${*:-build test eval train micro}

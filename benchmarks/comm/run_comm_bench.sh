@@ -16,5 +16,6 @@ OMP_NUM_THREADS=1 mpirun -np "$np" --oversubscribe --bind-to none "$bench" excha
 echo
 echo "| model step | ranks | ms per step | examples/s |"
 echo "|---|---|---|---|"
-OMP_NUM_THREADS=2 mpirun -np 1 --bind-to none "$bench" step  # unbound: mpirun pins one rank to one core | grep "^| MF"
+# Unbound: mpirun pins a lone rank to one core.
+OMP_NUM_THREADS=2 mpirun -np 1 --bind-to none "$bench" step | grep "^| MF"
 OMP_NUM_THREADS=1 mpirun -np 2 --oversubscribe --bind-to none "$bench" step | grep "^| MF"

@@ -8,8 +8,9 @@
 # machine; default auto), PRESET (ml25m; tiny for a quick check), REPEAT (5
 # evaluations per device; the median is reported, so the first one's warm-up
 # drops out), RECFORGE_BUILD_DIR (build), RECFORGE_BENCH_DIR
-# (/tmp/recforge-bench-eval). The ALS model trains 2 iterations once (its
-# quality is beside the point; the metrics show it is a real model).
+# (/tmp/recforge-bench-eval), RECFORGE_DATA_CACHE (its cache/). The ALS
+# model trains 2 iterations once (its quality is beside the point; the
+# metrics show it is a real model).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${1:-/dev/stdout}
@@ -19,11 +20,12 @@ preset=${PRESET:-ml25m}
 repeat=${REPEAT:-5}
 work=${RECFORGE_BENCH_DIR:-/tmp/recforge-bench-eval}
 mkdir -p "$work"
+cache=${RECFORGE_DATA_CACHE:-$work/cache}  # shared by the GPU session's stages (the same prepared data)
 run="$work/runs/full_ranking_$preset"
 
 cat >"$work/train.yaml" <<YAML
 run: {name: full_ranking_$preset, output_dir: $work/runs, log_level: warn}
-data: {format: synthetic, synthetic: {preset: $preset}, split: {method: leave_one_out}, cache_dir: $work/cache}
+data: {format: synthetic, synthetic: {preset: $preset}, split: {method: leave_one_out}, cache_dir: $cache}
 model: {type: als, factors: 64, reg: 0.01, cg_steps: 3, compute_loss: false}
 train: {epochs: 2}
 YAML

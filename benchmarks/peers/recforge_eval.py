@@ -55,12 +55,12 @@ def excluded_items(n_users, tu, ti, eu, ei):
 
 def recforge_candidates(seed, eu, ei, excluded, n_items, negatives):
     """plugins/ranking's sampled candidates: row r = [held-out item, `negatives`
-    draws philox_below(seed, kEvalNegatives stream, (r << 20) + k, items), each
+    draws philox_below(seed, kEvalNegatives stream, (r << 32) + k, items), each
     redrawn (up to 1000 tries) while the user has it in train or test]."""
     stream = 6 << 32  # rng_stream(RngPurpose::kEvalNegatives)
     out = np.empty((len(eu), negatives + 1), dtype=np.int64)
     for r, (u, i) in enumerate(zip(eu, ei)):
-        base, draws, used = r << 20, np.empty(0, dtype=np.int64), 0
+        base, draws, used = r << 32, np.empty(0, dtype=np.int64), 0
         seen = excluded[int(u)]
         out[r, 0] = i
         for j in range(1, negatives + 1):

@@ -7,7 +7,7 @@
 # check), STEPS mini-batch steps per model (200), MODELS (all five), COMM
 # (auto; mpi or nccl run one rank through launch/mpirun.sh: the collective
 # path's overhead against auto's single process), RECFORGE_BUILD_DIR (build),
-# RECFORGE_BENCH_DIR (/tmp/recforge-bench-train).
+# RECFORGE_BENCH_DIR (/tmp/recforge-bench-train), RECFORGE_DATA_CACHE (its cache/).
 # Steady rate: steps between the first and the last log line over their wall
 # time (the first window, with its warm-up, is left out). ALS trains full
 # batch: seconds per iteration, the median of 3. No checkpoints (their fsync
@@ -29,6 +29,7 @@ case "$comm" in
 esac
 work=${RECFORGE_BENCH_DIR:-/tmp/recforge-bench-train}
 mkdir -p "$work"
+cache=${RECFORGE_DATA_CACHE:-$work/cache}  # shared by the GPU session's stages (the same prepared data)
 
 model_section() {
   case "$1" in
@@ -81,7 +82,7 @@ for model in $models; do
   cat >"$work/$name.yaml" <<YAML
 run: {name: $name, output_dir: $work/runs, log_level: warn, device: $device}
 comm: {backend: $comm}
-data: {format: synthetic, synthetic: {preset: $preset}, split: {method: leave_one_out}, cache_dir: $work/cache}
+data: {format: synthetic, synthetic: {preset: $preset}, split: {method: leave_one_out}, cache_dir: $cache}
 model: $(model_section "$model")
 train: $train
 checkpoint: {enabled: false}

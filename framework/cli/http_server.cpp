@@ -23,6 +23,8 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 thread_local bool t_close_after_response = false;
+// The connection answered the current request itself (serve::HeadGuard).
+thread_local bool t_refused_by_connection = false;
 
 // Waits up to `timeout` for `events` on `fd`; false on timeout or error.
 bool wait_for(int fd, short events, milliseconds timeout) {
@@ -76,6 +78,7 @@ class ConnectionStream final : public httplib::Stream {
   void start_request(Clock::time_point deadline) {
     deadline_ = deadline;
     guard_.start();
+    t_refused_by_connection = false;
   }
   bool has_buffered() const { return begin_ < end_; }
   // The status of the refusal this stream answered itself, or 0.
@@ -90,6 +93,7 @@ class ConnectionStream final : public httplib::Stream {
     if (n <= 0) return n;
     if (const auto refusal = guard_.feed(out, static_cast<size_t>(n))) {
       refused_status_ = refusal->status;
+      t_refused_by_connection = true;
       const std::string response = raw_response(*refusal);
       for (size_t sent = 0; sent < response.size();) {
         const ssize_t w = send_some(response.data() + sent, response.size() - sent);
@@ -208,6 +212,8 @@ int HttpServer::bind(const std::string& host, int port, int backlog) {
 }
 
 void HttpServer::close_after_response() { t_close_after_response = true; }
+
+bool HttpServer::refused_by_connection() { return t_refused_by_connection; }
 
 bool HttpServer::wait_for_next_request(socket_t sock) const {
   // In short slices, so that a stopping server does not wait out idle clients.

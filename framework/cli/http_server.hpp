@@ -41,6 +41,10 @@ class HttpServer : public httplib::Server {
 
   // From a handler: the connection closes once this response is written.
   static void close_after_response();
+  // From httplib's error handler: whether the connection already answered
+  // this request itself (httplib then fails to read it and calls the handler,
+  // whose answer goes nowhere and must not be counted twice).
+  static bool refused_by_connection();
   // Told the status of each request the connection refused itself (its head
   // too large, a Range header: serve::HeadGuard), for the server's counters.
   void on_refused(std::function<void(int status)> counter) { on_refused_ = std::move(counter); }

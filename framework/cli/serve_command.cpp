@@ -205,7 +205,7 @@ void run_server(const ServeOptions& o) {
   // route takes, 413, 414). Their connection closes: after a malformed
   // request line the rest of the stream cannot be trusted to start a request.
   server.set_error_handler([&refuse](const httplib::Request&, httplib::Response& res) {
-    if (!res.body.empty()) return;
+    if (!res.body.empty() || HttpServer::refused_by_connection()) return;
     const char* what = res.status == 413   ? "request body too large"
                        : res.status == 400 ? "malformed request"
                        : res.status == 404 ? "no such endpoint or method"

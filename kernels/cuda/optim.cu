@@ -1,8 +1,10 @@
 // CUDA kernels for the SGD, Adam and Adagrad updates (the CPU reference is
 // cpu/optim.cpp; the per-element formulas are the same, operation for
 // operation). Rows kernels: one thread per (row, column) element, which is safe
-// because row ids are unique (the trainer coalesces them); ids are not
-// range-checked here (that would need a host sync; the CPU path checks them).
+// because row ids are unique (the trainer coalesces them). row_ids_note: an id
+// outside the table is skipped, never written through (reporting it would
+// need a host sync every step; the CPU reference throws, and the forward's
+// gather range-checks every id the gradients come from).
 #include <cmath>
 
 #include "recforge/cuda/check.cuh"
@@ -31,10 +33,12 @@ __global__ void sgd_dense_kernel(float* w, const float* g, float* v, std::int64_
 }
 
 __global__ void sgd_rows_kernel(float* w, float* v, const std::int32_t* ids, const float* g, std::int64_t m,
-                                std::int64_t d, SgdOptions o) {
+                                std::int64_t d, std::int64_t table_rows, SgdOptions o) {
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < m * d;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
-    const std::int64_t at = static_cast<std::int64_t>(ids[i / d]) * d + i % d;
+    const std::int32_t id = ids[i / d];
+    if (id < 0 || id >= table_rows) continue;  // see row_ids_note
+    const std::int64_t at = static_cast<std::int64_t>(id) * d + i % d;
     sgd_element(w[at], g[i], v[at], o);
   }
 }
@@ -53,7 +57,8 @@ void sgd_rows_cuda(const Resources& res, TensorView table, TensorView velocity, 
   const std::int64_t m = ids.numel(), d = table.shape[1];
   if (m == 0) return;
   sgd_rows_kernel<<<cuda::blocks_for(m * d, kThreads), kThreads, 0, static_cast<cudaStream_t>(res.stream().native())>>>(
-      table.data_as<float>(), velocity.data_as<float>(), ids.data_as<std::int32_t>(), grad_rows.data_as<float>(), m, d, o);
+      table.data_as<float>(), velocity.data_as<float>(), ids.data_as<std::int32_t>(), grad_rows.data_as<float>(), m, d,
+      table.shape[0], o);
   RF_CUDA_CHECK_LAST();
 }
 
@@ -78,10 +83,13 @@ __global__ void adam_dense_kernel(float* w, const float* g, float* m, float* v, 
 }
 
 __global__ void adam_rows_kernel(float* w, float* m, float* v, const std::int32_t* ids, const float* g,
-                                 std::int64_t rows, std::int64_t d, AdamOptions o, float c1, float c2) {
+                                 std::int64_t rows, std::int64_t d, std::int64_t table_rows, AdamOptions o, float c1,
+                                 float c2) {
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < rows * d;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
-    const std::int64_t at = static_cast<std::int64_t>(ids[i / d]) * d + i % d;
+    const std::int32_t id = ids[i / d];
+    if (id < 0 || id >= table_rows) continue;  // see row_ids_note
+    const std::int64_t at = static_cast<std::int64_t>(id) * d + i % d;
     adam_element(w[at], g[i], m[at], v[at], o, c1, c2);
   }
 }
@@ -107,7 +115,7 @@ void adam_rows_cuda(const Resources& res, TensorView table, TensorView m, Tensor
   adam_rows_kernel<<<cuda::blocks_for(rows * d, kThreads), kThreads, 0,
                      static_cast<cudaStream_t>(res.stream().native())>>>(
       table.data_as<float>(), m.data_as<float>(), v.data_as<float>(), ids.data_as<std::int32_t>(),
-      grad_rows.data_as<float>(), rows, d, o, c1, c2);
+      grad_rows.data_as<float>(), rows, d, table.shape[0], o, c1, c2);
   RF_CUDA_CHECK_LAST();
 }
 
@@ -127,10 +135,12 @@ __global__ void adagrad_dense_kernel(float* w, const float* g, float* s, std::in
 }
 
 __global__ void adagrad_rows_kernel(float* w, float* s, const std::int32_t* ids, const float* g, std::int64_t rows,
-                                    std::int64_t d, AdagradOptions o) {
+                                    std::int64_t d, std::int64_t table_rows, AdagradOptions o) {
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < rows * d;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
-    const std::int64_t at = static_cast<std::int64_t>(ids[i / d]) * d + i % d;
+    const std::int32_t id = ids[i / d];
+    if (id < 0 || id >= table_rows) continue;  // see row_ids_note
+    const std::int64_t at = static_cast<std::int64_t>(id) * d + i % d;
     adagrad_element(w[at], g[i], s[at], o);
   }
 }
@@ -152,7 +162,7 @@ void adagrad_rows_cuda(const Resources& res, TensorView table, TensorView sum_sq
   adagrad_rows_kernel<<<cuda::blocks_for(rows * d, kThreads), kThreads, 0,
                         static_cast<cudaStream_t>(res.stream().native())>>>(
       table.data_as<float>(), sum_squares.data_as<float>(), ids.data_as<std::int32_t>(), grad_rows.data_as<float>(),
-      rows, d, o);
+      rows, d, table.shape[0], o);
   RF_CUDA_CHECK_LAST();
 }
 

@@ -153,13 +153,16 @@ __global__ void copy_scores_kernel(const float* in, std::int64_t stride, std::in
 
 void topk_sort_rows(const Resources& res, const TensorView& scores, TensorView ids, TensorView values);
 
-// CUB counts the elements of one sort in an int: a block of rows x items past
-// 2^31 (K > kCudaTopkMaxK over a large evaluation block) is sorted in chunks
-// of rows, as the CPU's tiles do.
+// A block of rows x items (K > kCudaTopkMaxK over a large evaluation block)
+// is sorted in chunks of rows, as the CPU's tiles do: CUB counts the elements
+// of one sort in an int, and each element needs ~24 bytes of scratch (keys,
+// ids, both sorted, and CUB's own), so a chunk holds at most 2^27 elements
+// (~3 GiB).
 void topk_sort_cuda(const Resources& res, const TensorView& scores, TensorView ids, TensorView values) {
   const std::int64_t rows = scores.shape[0], items = scores.shape[1];
   RF_CHECK(items < INT32_MAX, "ranking_topk_sort: ", items, " items exceed CUB's int offsets");
-  const std::int64_t chunk = std::max<std::int64_t>(1, (INT32_MAX - 1) / std::max<std::int64_t>(items, 1));
+  constexpr std::int64_t kChunkElements = std::int64_t{1} << 27;
+  const std::int64_t chunk = std::max<std::int64_t>(1, kChunkElements / std::max<std::int64_t>(items, 1));
   for (std::int64_t begin = 0; begin < rows; begin += chunk) {
     const std::int64_t end = std::min(rows, begin + chunk);
     topk_sort_rows(res, scores.slice_rows(begin, end), ids.slice_rows(begin, end), values.slice_rows(begin, end));

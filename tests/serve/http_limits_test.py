@@ -157,6 +157,29 @@ def framing_checks(port):
     check([s for s, _ in responses] == [400] and closed, f"smuggled in a GET body: {[s for s, _ in responses]}")
     responses, closed = exchange(port, b"GARBAGE\r\n\r\n" + hidden)
     check([s for s, _ in responses] == [400] and closed, f"smuggled after garbage: {[s for s, _ in responses]}")
+    # HEAD: the head only (GET's Content-Length, no body bytes after it).
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(REQUEST_TIMEOUT_S + 3)
+    s.sendall(b"HEAD /v1/health HTTP/1.1\r\nConnection: close\r\n\r\n")
+    raw = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        raw += chunk
+    s.close()
+    head, _, after = raw.partition(b"\r\n\r\n")
+    check(head.startswith(b"HTTP/1.1 200") and re.search(rb"Content-Length: [1-9]", head) and after == b"",
+          f"HEAD: {raw[:300]!r}")
+    # A request the connection refuses itself is counted once, under its own status.
+    def counted(code):
+        text = exchange(port, b"GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n")[0][0][1]
+        found = re.search(r'recforge_requests_total\{endpoint="http",code="%d"\} (\d+)' % code, text)
+        return int(found.group(1)) if found else 0
+    before = (counted(431), counted(400))
+    exchange(port, b"GET /v1/health HTTP/1.1\r\n" + b"x-a: b\r\n" * 101 + b"\r\n")
+    after_flood = (counted(431), counted(400))
+    check(after_flood == (before[0] + 1, before[1]), f"431 counts {before} -> {after_flood} (431, 400)")
     # A 405 names the methods the path takes.
     s = socket.create_connection(("127.0.0.1", port))
     s.settimeout(REQUEST_TIMEOUT_S + 3)

@@ -100,9 +100,18 @@ TEST(HeadGuard, BoundsTheHeaderLinesAndTheHeadsSize) {
   ASSERT_TRUE(refused);
   EXPECT_EQ(refused->status, 431);
   EXPECT_NE(refused->body.find("larger than 32 KiB"), std::string::npos) << refused->body;
-  // LF alone ends lines too; the request line is not a header.
-  guard.start();
-  EXPECT_FALSE(feed_bytewise(guard, "GET / HTTP/1.1\n" + std::string("a: b\n").append("\n")));
+  // Only "\r\n" alone ends the head, as in httplib: after a bare "\n" or a
+  // "\r\r\n" line httplib reads on, so the guard counts on.
+  for (const char* not_blank : {"\n", "\r\r\n"}) {
+    guard.start();
+    refused = feed_bytewise(guard, "GET / HTTP/1.1\r\n" + std::string(not_blank) + head_with(kMaxHeaderLines + 1).substr(25));
+    ASSERT_TRUE(refused) << "after " << (not_blank[0] == '\n' ? "LF" : "CR CR LF");
+    EXPECT_EQ(refused->status, 431);
+    guard.start();
+    refused = feed_bytewise(guard, "GET / HTTP/1.1\r\n" + std::string(not_blank) + "Range: bytes=0-0\r\n\r\n");
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 400);
+  }
 }
 
 TEST(HeadGuard, RefusesRangeInAnyCaseButOnlyAsAHeaderName) {

@@ -178,6 +178,7 @@ void write_checkpoint(const std::string& path, const Contents& c) {
   if (dot) {
     write_serving_embeddings(file, "/serving/user_embeddings", s.user_embeddings, c.params);
     write_serving_embeddings(file, "/serving/item_embeddings", s.item_embeddings, c.params);
+    file.set_attribute("/serving", "item_bias_columns", s.item_bias_columns);
   }
   write_vector(file, "/serving/item_popularity", s.item_popularity, H5T_STD_I64LE);
   write_vector(file, "/serving/seen/offsets", s.seen_offsets, H5T_STD_I64LE);
@@ -422,6 +423,12 @@ Serving CheckpointReader::serving() const {
         s.item_embeddings.size(0) != items || s.user_embeddings.size(1) != s.item_embeddings.size(1)) {
       corrupt(label_, fmt::format("serving embeddings {} and {} do not match {} users and {} items",
                                   s.user_embeddings.shape().str(), s.item_embeddings.shape().str(), users, items));
+    }
+    // (Absent before 2026-12-07: no bias columns were told apart.)
+    s.item_bias_columns = file_->int_attribute("/serving", "item_bias_columns").value_or(0);
+    if (s.item_bias_columns < 0 || s.item_bias_columns >= s.item_embeddings.size(1)) {
+      corrupt(label_, fmt::format("/serving item_bias_columns {} is outside [0, {})", s.item_bias_columns,
+                                  s.item_embeddings.size(1)));
     }
   }
   return s;

@@ -127,6 +127,7 @@ Contents Checkpointer::contents(const Position& position, const MetricValues& me
   if (model_.embeddings(users, items)) {
     c.serving.user_embeddings = users.to(Device::cpu(), resources_.stream());
     c.serving.item_embeddings = items.to(Device::cpu(), resources_.stream());
+    c.serving.item_bias_columns = model_.item_bias_columns();
   }
   resources_.synchronize();
   c.users = dataset_.users;

@@ -86,7 +86,9 @@ std::optional<HttpResponse> HeadGuard::feed(const char* data, std::size_t size) 
       return error_response(431, "the request head is larger than " + std::to_string(kMaxHeadBytes >> 10) + " KiB");
     }
     if (c == '\n') {
-      if (line_length_ == 0 && lines_ > 0) {  // the blank line: the head is complete
+      // httplib ends the head on "\r\n" alone; a bare "\n" or "\r\r\n" line
+      // is one more header line to it, so here too.
+      if (line_length_ == 0 && line_crs_ == 1 && lines_ > 0) {
         head_ended_ = true;
         break;
       }
@@ -94,9 +96,13 @@ std::optional<HttpResponse> HeadGuard::feed(const char* data, std::size_t size) 
         return error_response(431, "more than " + std::to_string(kMaxHeaderLines) + " header lines");
       }
       line_length_ = 0;
+      line_crs_ = 0;
       continue;
     }
-    if (c == '\r') continue;
+    if (c == '\r') {
+      ++line_crs_;
+      continue;
+    }
     if (line_length_ < sizeof(name_)) {
       name_[line_length_] = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       if (line_length_ + 1 == sizeof(name_) && lines_ > 0 && std::string_view(name_, sizeof(name_)) == "range:") {

@@ -78,11 +78,13 @@ std::shared_ptr<const Snapshot> Snapshot::load(const checkpoint::LoadedVersion& 
                 reader.label(), ": /ids and /serving disagree on the number of users or items");
   if (sv.item_embeddings.defined()) {
     s->dim_ = sv.item_embeddings.size(1);
+    // Items are similar by their features: the bias columns are left out.
+    s->feature_dim_ = s->dim_ - sv.item_bias_columns;
     s->item_norms_.resize(static_cast<std::size_t>(s->num_items()));
     const float* e = sv.item_embeddings.data_as<float>();
     for (std::int64_t i = 0; i < s->num_items(); ++i) {
       double n = 0;
-      for (std::int64_t c = 0; c < s->dim_; ++c) n += static_cast<double>(e[i * s->dim_ + c]) * e[i * s->dim_ + c];
+      for (std::int64_t c = 0; c < s->feature_dim_; ++c) n += static_cast<double>(e[i * s->dim_ + c]) * e[i * s->dim_ + c];
       s->item_norms_[static_cast<std::size_t>(i)] = static_cast<float>(std::sqrt(n));
     }
   }
@@ -195,7 +197,7 @@ std::vector<ScoredItem> Snapshot::similar(std::int32_t item, int k) const {
   for (std::int64_t i = 0; i < num_items(); ++i) {
     float s = 0.0f;
 #pragma omp simd reduction(+ : s)
-    for (std::int64_t c = 0; c < dim_; ++c) s += e[i * dim_ + c] * q[c];
+    for (std::int64_t c = 0; c < feature_dim_; ++c) s += e[i * dim_ + c] * q[c];
     const float norm = qn * item_norms_[static_cast<std::size_t>(i)];
     scores[static_cast<std::size_t>(i)] = norm > 0.0f ? s / norm : 0.0f;
   }

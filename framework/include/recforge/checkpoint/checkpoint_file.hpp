@@ -64,6 +64,7 @@ struct ParameterState {
 // What `recforge serve` needs, without the model's code.
 struct Serving {
   Tensor user_embeddings, item_embeddings;   // (U, D), (I, D) f32; undefined for models without
+  std::int64_t item_bias_columns = 0;        // trailing item columns that are biases (Model::item_bias_columns)
   std::vector<std::int64_t> item_popularity; // training interactions per item (cold-start ranking)
   std::vector<std::int64_t> seen_offsets;    // (U + 1): user u's training items are
   std::vector<std::int32_t> seen_items;      // seen_items[seen_offsets[u] .. seen_offsets[u + 1])

@@ -6,6 +6,12 @@
 
 #include <cstring>
 
+// These are inline helpers, never called across a library boundary: GCC's
+// note that 64-byte vectors are passed differently without AVX-512 does not
+// concern them.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
+
 namespace recforge::simd {
 
 using Vec16 = float __attribute__((vector_size(64)));
@@ -90,3 +96,5 @@ inline Vec4 hsum4xn(VecN a, VecN b, VecN c, VecN d) {
 }
 
 }  // namespace recforge::simd
+
+#pragma GCC diagnostic pop

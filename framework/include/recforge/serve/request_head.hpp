@@ -64,6 +64,7 @@ class HeadGuard {
   std::size_t bytes_ = 0;
   int lines_ = 0;            // complete lines so far (the request line first)
   std::size_t line_length_ = 0;  // of the current line, without CR
+  int line_crs_ = 0;             // CRs in the current line
   char name_[6] = {};        // its first characters, lower case
 };
 
