@@ -43,6 +43,7 @@ Contents sample_contents() {
   c.items = data::IdMap::integers({10, 20, 30, 40});
   c.serving.user_embeddings = ramp({5, 2}, 1.0f);
   c.serving.item_embeddings = ramp({4, 2}, 2.0f);
+  c.serving.item_bias_columns = 1;
   c.serving.item_popularity = {3, 0, 2, 1};
   c.serving.seen_offsets = {0, 2, 2, 3, 5, 6};
   c.serving.seen_items = {3, 0, 2, 0, 2, 0};
@@ -98,6 +99,7 @@ TEST(CheckpointFile, RoundTripsEveryField) {
   EXPECT_EQ(s.item_popularity, c.serving.item_popularity);
   EXPECT_EQ(s.seen_offsets, c.serving.seen_offsets);
   EXPECT_EQ(s.seen_items, c.serving.seen_items);
+  EXPECT_EQ(s.item_bias_columns, 1);
   EXPECT_EQ(r.metrics(), c.metrics);
 }
 
@@ -229,6 +231,12 @@ TEST(CheckpointFile, RefusesInconsistentServingTables) {
   write_checkpoint(dir.file("c.h5"), c);
   const CheckpointReader r(file_bytes(dir.file("c.h5")), "c.h5");
   RF_EXPECT_ERROR(r.serving(), ErrorKind::kHdf5, "/serving/seen/items holds item 99 outside [0, 4)");
+  // Bias columns must leave at least one feature column.
+  Contents all_bias = sample_contents();
+  all_bias.serving.item_bias_columns = 2;
+  write_checkpoint(dir.file("b.h5"), all_bias);
+  RF_EXPECT_ERROR(CheckpointReader(file_bytes(dir.file("b.h5")), "b.h5").serving(), ErrorKind::kHdf5,
+                  "/serving item_bias_columns 2 is outside [0, 2)");
 }
 
 // Reads everything a resume or a server would read.

@@ -55,6 +55,7 @@ TEST(GoldenCheckpoint, Version1LoadsWithTheSameContents) {
   EXPECT_EQ(s.seen_offsets.size(), 201u);
   EXPECT_EQ(s.seen_offsets.back(), static_cast<std::int64_t>(s.seen_items.size()));
   EXPECT_EQ(sum_of(s.user_embeddings), sum_of(users.value));  // served as the factors
+  EXPECT_EQ(s.item_bias_columns, 0);  // written before the attribute existed
   bool has_recall = false;
   for (const auto& [name, value] : reader.metrics()) has_recall |= name == "recall@10" && std::fabs(value - 0.235) < 1e-9;
   EXPECT_TRUE(has_recall);
