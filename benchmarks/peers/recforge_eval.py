@@ -8,6 +8,8 @@ both sides are judged on the same data and the same candidates:
   sampled_ranks        rank of the held-out item among its candidates with
                        recforge's tie rule
 """
+import sys
+
 import h5py
 import numpy as np
 
@@ -63,16 +65,27 @@ def recforge_candidates(seed, eu, ei, excluded, n_items, negatives):
         base, draws, used = r << 32, np.empty(0, dtype=np.int64), 0
         seen = excluded[int(u)]
         out[r, 0] = i
+        left = None  # the user's unknown items, listed only when rejection keeps failing
         for j in range(1, negatives + 1):
+            item = -1
             for _ in range(1000):
                 if used == len(draws):  # draw the next chunk of the row's stream
                     idx = np.arange(base + len(draws), base + len(draws) + 4 * negatives, dtype=np.uint64)
                     more = (philox_words(seed, stream, idx) * np.uint64(n_items)) >> np.uint64(32)
                     draws = np.concatenate([draws, more.astype(np.int64)])
-                item = int(draws[used])
+                drawn = int(draws[used])
                 used += 1
-                if item not in seen:
+                if drawn not in seen:
+                    item = drawn
                     break
+            if item < 0:  # uniform over the unknown items, with the row's next counter
+                if left is None:
+                    left = [k for k in range(n_items) if k not in seen]
+                if not left:
+                    sys.exit(f"user {int(u)} has every item in training or held out: no negative can be drawn")
+                word = philox_words(seed, stream, np.array([base + used], dtype=np.uint64))[0]
+                item = left[int((word * np.uint64(len(left))) >> np.uint64(32))]
+                used += 1  # (draws[k] is counter base + k: the next draw follows this one)
             out[r, j] = item
     return out
 

@@ -74,6 +74,7 @@ void export_embeddings(const std::string& source, const std::string& out) {
                                     {"users", users.size()},
                                     {"items", items.size()},
                                     {"dim", serving.user_embeddings.shape()[1]},
+                                    {"item_bias_columns", serving.item_bias_columns},
                                     {"dataset_fingerprint", reader.meta().dataset_fingerprint}};
   // Everything goes into a temporary sibling first, renamed to OUT at the end.
   fs::path final_dir = fs::absolute(out).lexically_normal();

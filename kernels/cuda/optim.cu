@@ -3,8 +3,9 @@
 // operation). Rows kernels: one thread per (row, column) element, which is safe
 // because row ids are unique (the trainer coalesces them). row_ids_note: an id
 // outside the table is skipped, never written through (reporting it would
-// need a host sync every step; the CPU reference throws, and the forward's
-// gather range-checks every id the gradients come from).
+// need a host sync every step; the CPU reference throws). The ids a model
+// trains on are the dataset's dense ids, checked when the data is prepared;
+// the CUDA gather and scatter kernels do not check them either.
 #include <cmath>
 
 #include "recforge/cuda/check.cuh"

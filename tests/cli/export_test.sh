@@ -32,7 +32,7 @@ with h5py.File(os.path.join(ckpt_dir, version, "checkpoint.h5"), "r") as f:
         ids = open(os.path.join(out, f"{side}s.txt")).read().split("\n")[:-1]
         assert len(ids) == exported.shape[0] == summary[f"{side}s"], (side, len(ids), exported.shape)
         assert ids == [str(i) for i in f[f"/ids/{side}s"][...]], side
-    assert summary["dim"] == 16 and summary["model"] == "als"
+    assert summary["dim"] == 16 and summary["model"] == "als" and summary["item_bias_columns"] == 0
 print("ok: embeddings, ids and summary match", version)
 PY
 

@@ -89,7 +89,8 @@ class Model {
   virtual bool embeddings(Tensor& users, Tensor& items);
   // How many trailing columns of the item embeddings carry biases (folded in
   // so that the dot product is the score) rather than features: intra-list
-  // diversity compares items by the other columns only.
+  // diversity and the server's /v1/similar compare items by the other columns
+  // only (checkpoints record the count).
   virtual std::int64_t item_bias_columns() const { return 0; }
   // scores (users.size() x num_items) for the given users.
   virtual void score(std::span<const std::int32_t> users, TensorView scores);
