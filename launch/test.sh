@@ -8,6 +8,10 @@
 # realdata tests skip unless RECFORGE_DATA_DIR is set. Arguments go to the
 # first ctest (e.g. -L unit, -R Config) and skip the sanitizer and fuzz stages.
 # RECFORGE_SANITIZERS=0 / RECFORGE_FUZZ_SECONDS=0 turn those stages off.
+# The sanitizer tests run with allocator_may_return_null=1: a corrupt size
+# field in a checkpoint makes libhdf5 ask malloc for petabytes, which glibc
+# refuses with NULL (and HDF5 reports an error, the test's expectation) but
+# ASan by default treats as a crash.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash launch/install-deps.sh
