@@ -284,9 +284,7 @@ void RankingEvaluator::full_ranking(Model& model, const data::InteractionTable& 
     const Tensor host = item_emb.to(Device::cpu(), res.stream());
     res.synchronize();
     // Items are compared by their features, without the bias columns.
-    const std::int64_t width = host.size(1), dim = width - model.item_bias_columns();
-    RF_CHECK(dim > 0 && dim <= width, "model '", model.type(), "' says ", model.item_bias_columns(),
-             " of its ", width, " item embedding columns are biases");
+    const std::int64_t width = host.size(1), dim = model.item_feature_columns(width);
     Tensor unit = Tensor::empty({items, dim}, DType::kF32);
     for (std::int64_t i = 0; i < items; ++i) {
       const float* row = host.data_as<float>() + i * width;

@@ -127,11 +127,9 @@ Contents Checkpointer::contents(const Position& position, const MetricValues& me
   if (model_.embeddings(users, items)) {
     c.serving.user_embeddings = users.to(Device::cpu(), resources_.stream());
     c.serving.item_embeddings = items.to(Device::cpu(), resources_.stream());
-    c.serving.item_bias_columns = model_.item_bias_columns();
-    // (The reader refuses such a file: say so when writing it, naming the model.)
-    RF_CHECK(c.serving.item_bias_columns >= 0 && c.serving.item_bias_columns < c.serving.item_embeddings.size(1),
-             "model '", model_.type(), "' says ", c.serving.item_bias_columns, " of its ",
-             c.serving.item_embeddings.size(1), " item embedding columns are biases");
+    // (Checked here, naming the model: the reader would refuse the file.)
+    const std::int64_t width = c.serving.item_embeddings.size(1);
+    c.serving.item_bias_columns = width - model_.item_feature_columns(width);
   }
   resources_.synchronize();
   c.users = dataset_.users;

@@ -37,6 +37,13 @@ StepStats Model::train_epoch(std::int64_t) {
            "train_epoch");
 }
 
+std::int64_t Model::item_feature_columns(std::int64_t width) const {
+  const std::int64_t bias = item_bias_columns();
+  RF_CHECK(bias >= 0 && bias < width, "model '", type(), "' says ", bias, " of its ", width,
+           " item embedding columns are biases");
+  return width - bias;
+}
+
 bool Model::embeddings(Tensor&, Tensor&) { return false; }
 
 std::int64_t Model::num_examples() const {

@@ -294,7 +294,7 @@ Trainer::EpochResult Trainer::run_minibatch_epoch(std::int64_t epoch, std::int64
     if (injected == "nan_param") poison_a_used_value(params);
     StepTally tally = tally_own_values(params, stats);
     if (injected != "skip_collective") summary.sync = sync.synchronize(params);
-    tally_exchanged_gradients(params, tally);
+    if (comm_.world_size() > 1) tally_exchanged_gradients(params, tally);  // one rank: its own, already tallied
     std::string where;
     double loss = stats.loss_sum;
     std::int64_t exchanged = 0;

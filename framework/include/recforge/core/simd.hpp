@@ -34,10 +34,14 @@ inline Vec4 load4(const float* p) {
 }
 inline void store4(float* p, Vec4 v) { std::memcpy(p, &v, sizeof v); }
 
-inline float hsum16(Vec16 v) {
-  const Vec8 h = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) + __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
-  const Vec4 q = __builtin_shufflevector(h, h, 0, 1, 2, 3) + __builtin_shufflevector(h, h, 4, 5, 6, 7);
+inline float hsum8(Vec8 v) {
+  const Vec4 q = __builtin_shufflevector(v, v, 0, 1, 2, 3) + __builtin_shufflevector(v, v, 4, 5, 6, 7);
   return (q[0] + q[2]) + (q[1] + q[3]);
+}
+
+inline float hsum16(Vec16 v) {
+  return hsum8(__builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) +
+               __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15));
 }
 
 // The horizontal sums of a, b, c, d: a transpose-and-add tree (10 shuffles for four sums).
@@ -76,8 +80,7 @@ inline float hsumn(VecN v) {
 #if defined(__AVX512F__)
   return hsum16(v);
 #else
-  const Vec4 q = __builtin_shufflevector(v, v, 0, 1, 2, 3) + __builtin_shufflevector(v, v, 4, 5, 6, 7);
-  return (q[0] + q[2]) + (q[1] + q[3]);
+  return hsum8(v);
 #endif
 }
 

@@ -92,6 +92,9 @@ class Model {
   // diversity and the server's /v1/similar compare items by the other columns
   // only (checkpoints record the count).
   virtual std::int64_t item_bias_columns() const { return 0; }
+  // The feature columns of item embeddings `width` wide: width less the bias
+  // columns, at least 1 (a model that says otherwise is an error naming it).
+  std::int64_t item_feature_columns(std::int64_t width) const;
   // scores (users.size() x num_items) for the given users.
   virtual void score(std::span<const std::int32_t> users, TensorView scores);
   // Ranking scores of (user, item) pairs, for models without embeddings (NeuMF,
