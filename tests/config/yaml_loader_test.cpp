@@ -124,6 +124,31 @@ TEST(ConfigOverride, MalformedAssignmentsAreErrors) {
   EXPECT_EQ(root["a"].as_string(), "runs/exp #3: it's/checkpoints");
 }
 
+TEST(ConfigOverride, AnUnquotedCommentIsRefusedNotDropped) {
+  ConfigNode root = load_config_string("a: 1\n", "o.yaml");
+  // YAML would read "runs/exp" and drop the rest: a different directory, quietly.
+  RF_EXPECT_ERROR(apply_config_override(root, "a=runs/exp #3"), ErrorKind::kConfig,
+                  "--set a=runs/exp #3: YAML reads '#3' as a comment and would drop it; quote the value to keep "
+                  "it (a='...')");
+  // An apostrophe inside a plain scalar opens no quote.
+  RF_EXPECT_ERROR(apply_config_override(root, "a=it's #1"), ErrorKind::kConfig, "reads '#1' as a comment");
+  RF_EXPECT_ERROR(apply_config_override(root, "a=[x, y] #z"), ErrorKind::kConfig, "reads '#z' as a comment");
+  RF_EXPECT_ERROR(apply_config_override(root, "a=x,'y #z'"), ErrorKind::kConfig, "reads '#z'' as a comment");
+  EXPECT_EQ(root["a"].as_string(), "1");  // nothing was applied
+  // Inside quotes, or without whitespace before it, '#' is text.
+  apply_config_override(root, "a=\"x \\\" #y\"");
+  EXPECT_EQ(root["a"].as_string(), "x \" #y");
+  apply_config_override(root, "a=x#y");
+  EXPECT_EQ(root["a"].as_string(), "x#y");
+  apply_config_override(root, "a=[x, 'y #z', {k: \"v #w\"}]");
+  ASSERT_EQ(root["a"].items().size(), 3U);
+  EXPECT_EQ(root["a"].items()[1].as_string(), "y #z");
+  EXPECT_EQ(root["a"].items()[2].get_string("k"), "v #w");
+  // A line break would let the value add keys that are then dropped.
+  RF_EXPECT_ERROR(apply_config_override(root, "a=1\nb: 2"), ErrorKind::kConfig,
+                  ": the value spans lines; a --set value is one line");
+}
+
 TEST(ConfigNode, ToYamlRoundTrips) {
   const ConfigNode root = load_config_string("a:\n  b: 1\n  c: [x, y]\nd: hello world\n", "r.yaml");
   const ConfigNode again = load_config_string(root.to_yaml(), "again.yaml");

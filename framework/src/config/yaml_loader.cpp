@@ -131,6 +131,43 @@ int second_document_line(std::string_view yaml) {
   return 0;
 }
 
+// Where a YAML comment (whitespace then '#', outside quotes) starts in a --set
+// value, or npos. As in YAML, a quote or a bracket opens something only where a
+// node may start: the value's start, or after '[', '{', ',' or ':' inside a
+// flow collection; elsewhere it is part of a plain scalar ("it's").
+std::size_t comment_start(std::string_view value) {
+  char quote = 0;
+  int flow_depth = 0;
+  bool node_may_start = true;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    const char c = value[i];
+    if (quote == '\'') {
+      if (c == '\'' && i + 1 < value.size() && value[i + 1] == '\'') ++i;  // '' is a quote inside
+      else if (c == '\'') quote = 0;
+      continue;
+    }
+    if (quote == '"') {
+      if (c == '\\') ++i;
+      else if (c == '"') quote = 0;
+      continue;
+    }
+    if (c == ' ' || c == '\t') continue;
+    if (c == '#' && i > 0 && (value[i - 1] == ' ' || value[i - 1] == '\t')) return i;
+    if (node_may_start && (c == '\'' || c == '"')) {
+      quote = c;
+      node_may_start = false;
+    } else if (node_may_start && (c == '[' || c == '{')) {
+      ++flow_depth;
+    } else if (flow_depth > 0 && (c == ']' || c == '}')) {
+      --flow_depth;
+      node_may_start = false;
+    } else {
+      node_may_start = flow_depth > 0 && (c == ',' || c == ':');
+    }
+  }
+  return std::string_view::npos;
+}
+
 }  // namespace
 
 ConfigNode load_config_string(std::string_view yaml, const std::string& name) {
@@ -196,8 +233,18 @@ void apply_config_override(ConfigNode& root, std::string_view assignment) {
   const std::size_t first = value_text.find_first_not_of(" \t");
   RF_CHECK_KIND(ErrorKind::kConfig, first != std::string::npos, origin, ": no value (write \"", key_path,
                 "=''\" for an empty string, or ", key_path, "=null for the default)");
+  // yaml-cpp would read past a line break into more keys of its own document
+  // and drop them with the rest of the value.
+  RF_CHECK_KIND(ErrorKind::kConfig, value_text.find_first_of("\r\n") == std::string::npos, origin,
+                ": the value spans lines; a --set value is one line");
   // A value starting with '#' is that text (YAML would read a comment: null,
   // which would quietly mean the default).
+  if (value_text[first] != '#') {
+    const std::size_t comment = comment_start(value_text);
+    RF_CHECK_KIND(ErrorKind::kConfig, comment == std::string::npos, origin, ": YAML reads '",
+                  value_text.substr(comment), "' as a comment and would drop it; quote the value to keep it (",
+                  key_path, "='...')");
+  }
   ConfigNode value = value_text[first] == '#' ? ConfigNode::scalar(value_text.substr(first), "v", {origin, 1, 1})
                                               : load_config_string("v: " + value_text, origin)["v"];
   ConfigNode* node = &root;
