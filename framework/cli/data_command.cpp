@@ -41,6 +41,8 @@ void add_data_command(CLI::App& app, const GlobalOptions& global) {
     std::printf("fingerprint %s\n", dataset.fingerprint.c_str());
     if (report.cache_path.empty()) {
       std::printf("cache off (data.cache: false), prepared in %.2f s\n", report.seconds);
+    } else if (!report.cache_error.empty()) {
+      std::printf("no cache written (%s), prepared in %.2f s\n", report.cache_error.c_str(), report.seconds);
     } else {
       std::printf("cache %s (%s, %.2f s)\n", report.cache_path.c_str(), report.from_cache ? "loaded" : "written",
                   report.seconds);

@@ -1,11 +1,13 @@
 // The preparation pipeline from a config: counts, cache reuse, fingerprints,
 // and config errors.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
 #include <sys/stat.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 #include "recforge/config/job_config.hpp"
@@ -18,8 +20,8 @@ namespace {
 
 class PrepareTest : public ::testing::Test {
  protected:
-  ConfigNode data_config(const std::string& yaml) {
-    std::string text = "data:\n  cache_dir: " + dir_.file("cache") + "\n";
+  ConfigNode data_config(const std::string& yaml, const std::string& cache_dir = "") {
+    std::string text = "data:\n  cache_dir: " + (cache_dir.empty() ? dir_.file("cache") : cache_dir) + "\n";
     std::size_t pos = 0;
     while (pos < yaml.size()) {
       const std::size_t end = yaml.find('\n', pos);
@@ -124,8 +126,42 @@ TEST_F(PrepareTest, ConfigErrorsNameTheKey) {
                                               "min_history: 2}"), 1),
                   ErrorKind::kConfig, "data.split.min_history 2 would hold out all of a user's 2 interaction(s); it "
                                       "must be at least 3 with validation_item (or 0 for that)");
+  // Synthetic data is one generated table: a test file would have been read past the tables (no error before).
+  RF_EXPECT_ERROR(prepare_dataset(data_config("format: synthetic\nsynthetic: {preset: tiny}\ntest_path: t.txt\n"
+                                              "split: {method: given}"), 1),
+                  ErrorKind::kConfig, "prepare_test.yaml:5:14: data.test_path: a pre-split dataset's test file, but "
+                                      "format: synthetic generates one table that data.split divides");
+  // Ratios that leave nothing to train on are refused before the file is read (it does not exist here).
+  RF_EXPECT_ERROR(prepare_dataset(data_config("path: /nonexistent/ratings.csv\nsplit: {method: random, "
+                                              "test_ratio: 0.6, valid_ratio: 0.5}"), 1),
+                  ErrorKind::kConfig, "prepare_test.yaml:4:57: data.split.valid_ratio: test_ratio 0.6 + "
+                                      "valid_ratio 0.5 leave nothing to train on; their sum must be below 1");
   RF_EXPECT_ERROR(data_config("formt: csv"), ErrorKind::kConfig, "unknown key 'data.formt'; did you mean 'format'?");
   RF_EXPECT_ERROR(data_config("split: {method: loo}"), ErrorKind::kConfig, "data.split.method: expected one of");
+}
+
+// A cache directory that cannot be made (here: under a regular file, which
+// root cannot get past either) costs the cache, not the job.
+TEST_F(PrepareTest, AnUnwritableCacheDirectoryPreparesUncached) {
+  std::ofstream(dir_.file("blocker")) << "a file, not a directory";
+  const ConfigNode c = data_config("format: synthetic\nsynthetic: {preset: tiny}\nsplit: {method: leave_one_out}",
+                                   dir_.file("blocker") + "/cache");
+  for (int run = 0; run < 2; ++run) {  // the second looks the cache up again, through the file
+    PrepareReport report;
+    const Dataset d = prepare_dataset(c, 42, &report);
+    EXPECT_EQ(d.num_interactions(), 6000);
+    EXPECT_FALSE(report.from_cache);
+    EXPECT_THAT(report.cache_error, ::testing::HasSubstr("cannot create the cache directory " + dir_.file("blocker")));
+    EXPECT_FALSE(std::filesystem::exists(report.cache_path));
+  }
+}
+
+// A leave-one-out split ignores the ratios: their sum is not its business.
+TEST_F(PrepareTest, RatiosDoNotConcernLeaveOneOut) {
+  const Dataset d = prepare_dataset(data_config("format: synthetic\nsynthetic: {preset: tiny}\nsplit: {method: "
+                                                "leave_one_out, test_ratio: 0.6, valid_ratio: 0.5}\ncache: false"),
+                                    42);
+  EXPECT_EQ(d.test.size(), 200);
 }
 
 TEST_F(PrepareTest, ExpandPathUsesTheEnvironment) {

@@ -54,8 +54,13 @@ InteractionTable read_table(const io::H5File& file, const std::string& group) {
 }  // namespace
 
 void save_dataset(const Dataset& dataset, const std::string& path, const std::string& options_yaml) {
+  // A directory that cannot be made or written is an Error (prepare then
+  // goes on uncached), not a filesystem_error that would end the job.
   const std::filesystem::path target(path);
-  if (target.has_parent_path()) std::filesystem::create_directories(target.parent_path());
+  std::error_code ec;
+  if (target.has_parent_path()) std::filesystem::create_directories(target.parent_path(), ec);
+  RF_CHECK_KIND(ErrorKind::kIo, !ec, "cannot create the cache directory ", target.parent_path().string(), ": ",
+                ec.message());
   const std::string temp = path + ".tmp." + std::to_string(::getpid());
   try {
     {
@@ -73,7 +78,8 @@ void save_dataset(const Dataset& dataset, const std::string& path, const std::st
       write_table(file, "/test", dataset.test);
       file.flush();
     }
-    std::filesystem::rename(temp, path);
+    std::filesystem::rename(temp, path, ec);
+    RF_CHECK_KIND(ErrorKind::kIo, !ec, "cannot move ", temp, " to ", path, ": ", ec.message());
   } catch (...) {
     std::error_code ignored;
     std::filesystem::remove(temp, ignored);

@@ -219,12 +219,20 @@ void check_data_section(const ConfigNode& data) {
                 ": a pre-split dataset (test_path) needs split.method: given");
   RF_CHECK_KIND(ErrorKind::kConfig, method != "given" || pre_split, data.section("split")["method"].where(),
                 ": split.method given needs data.test_path");
+  // The generator makes one table and the split divides it: a test file would be read past.
+  RF_CHECK_KIND(ErrorKind::kConfig, !synthetic || !pre_split, data["test_path"].where(),
+                ": a pre-split dataset's test file, but format: synthetic generates one table that data.split "
+                "divides (drop test_path, and pick a split.method other than given)");
   RF_CHECK_KIND(ErrorKind::kConfig,
                 !pre_split || (data.get_int("min_user_interactions") <= 1 && data.get_int("min_item_interactions") <= 1),
                 data.where(), ": k-core filtering (min_user_interactions, min_item_interactions) would change a "
                               "pre-split dataset's published split; set both to 0");
-  // A user held out from must keep a training row besides the held-out ones.
   const ConfigNode& split = data.section("split");
+  const bool by_ratio = method == "random" || method == "global_temporal" || method == "user_temporal";
+  const double test_ratio = split.get_double("test_ratio"), valid_ratio = split.get_double("valid_ratio");
+  RF_CHECK_KIND(ErrorKind::kConfig, !by_ratio || test_ratio + valid_ratio < 1, split["valid_ratio"].where(),
+                ": test_ratio ", test_ratio, " + valid_ratio ", valid_ratio, " leave nothing to train on; their sum must be below 1");
+  // A user held out from must keep a training row besides the held-out ones.
   const std::int64_t min_history = split.get_int("min_history");
   const std::int64_t held_out = split.get_bool("validation_item") ? 2 : 1;
   RF_CHECK_KIND(ErrorKind::kConfig, method != "leave_one_out" || min_history == 0 || min_history > held_out,
@@ -388,7 +396,9 @@ Dataset prepare_interactions(const ConfigNode& data, std::uint64_t seed, Prepare
     }
     cache_path = cache_directory(data) + "/" + Sha256::hex(key.finish()).substr(0, 24) + ".h5";
     report.cache_path = cache_path;
-    if (std::filesystem::exists(cache_path)) {
+    // An unsearchable cache directory (another user's, mode 0700) is a miss, not an error.
+    std::error_code ec;
+    if (std::filesystem::exists(cache_path, ec)) {
       try {
         Dataset dataset = load_dataset(cache_path);
         report.from_cache = true;
@@ -408,7 +418,9 @@ Dataset prepare_interactions(const ConfigNode& data, std::uint64_t seed, Prepare
       save_dataset(dataset, cache_path, options);
       timer.stage("write cache");
     } catch (const Error& e) {
-      log::warn("data: could not write the cache {}: {}", cache_path, e.message());
+      report.cache_error = e.message();
+      log::warn("data: could not write the cache {}: {}; the data was prepared and is used uncached",
+                cache_path, e.message());
     }
   }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -154,8 +154,10 @@ std::int64_t drop_cold_heldout(Dataset& dataset) {
 
 SplitReport split_interactions(InteractionTable all, std::int32_t num_users, const SplitOptions& options,
                                Dataset& dataset) {
-  RF_CHECK_KIND(ErrorKind::kConfig, options.test_ratio >= 0 && options.valid_ratio >= 0 &&
-                                        options.test_ratio + options.valid_ratio < 1,
+  const bool by_ratio = options.method == SplitMethod::kRandom || options.method == SplitMethod::kGlobalTemporal ||
+                        options.method == SplitMethod::kUserTemporal;
+  RF_CHECK_KIND(ErrorKind::kConfig, !by_ratio || (options.test_ratio >= 0 && options.valid_ratio >= 0 &&
+                                                  options.test_ratio + options.valid_ratio < 1),
                 "split ratios must be >= 0 and sum to less than 1 (test_ratio ", options.test_ratio,
                 ", valid_ratio ", options.valid_ratio, ")");
   SplitReport report;

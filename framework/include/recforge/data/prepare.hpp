@@ -32,6 +32,7 @@ struct PrepareReport {
   std::int64_t cold_heldout_dropped = 0;
   bool from_cache = false;
   std::string cache_path;
+  std::string cache_error;  // why the cache could not be written (empty: written, loaded or off)
   double seconds = 0;
 };
 
