@@ -180,6 +180,14 @@ TEST(Trainer, ALargerMaxStepsDoesNotStretchTheSchedule) {
   }
 }
 
+TEST(Trainer, DropLastDroppingEveryBatchIsAConfigError) {
+  // The tiny preset's 5,800 training interactions, all in one incomplete batch.
+  RF_EXPECT_ERROR(train("model: {type: mf, factors: 4}\ntrain: {epochs: 1, batch_size: 10000, drop_last: true}"),
+                  ErrorKind::kConfig, "train.drop_last: train.drop_last drops every batch: the model trains on 5800 "
+                                      "examples, fewer than train.batch_size 10000");
+  EXPECT_EQ(train("model: {type: mf, factors: 4}\ntrain: {epochs: 1, batch_size: 10000}").summary.steps, 1);
+}
+
 TEST(Trainer, BatchSmallerThanRanksIsAConfigError) {
   RF_EXPECT_ERROR(testing::tiny_job("train: {batch_size: 0}"), ErrorKind::kConfig, "train.batch_size");
 }

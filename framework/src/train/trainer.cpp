@@ -376,6 +376,11 @@ TrainSummary Trainer::fit() {
                                                      config_.get_bool("drop_last"))
                                      .steps_per_epoch()
                                : 1;
+  // Zero steps would pass for a run that had already ended: exit 0, untrained.
+  RF_CHECK_KIND(ErrorKind::kConfig, steps_per_epoch_ > 0, config_["drop_last"].where(),
+                ": train.drop_last drops every batch: the model trains on ", model_.num_examples(),
+                " examples, fewer than train.batch_size ", global_batch,
+                "; lower batch_size or set drop_last: false");
   const ConfigNode& early = config_.section("early_stopping");
   const bool early_stopping = !early["metric"].is_null() && hooks_.evaluate;
   const bool maximize = early.get_string("mode") == "max";
