@@ -74,6 +74,20 @@ TEST_F(ItemFeaturesTest, MoviesDatAndUItem) {
   EXPECT_EQ(read_item_features(item, ItemFeatureFormat::kUItem, items_).names[18], "g18");
 }
 
+// Spreadsheets save "CSV UTF-8" with a byte order mark: the header's first name
+// was not found, and movies.dat's first film lost its genres.
+TEST_F(ItemFeaturesTest, AByteOrderMarkIsNotPartOfTheFirstField) {
+  const std::string bom = "\xEF\xBB\xBF";
+  const ItemFeatures csv =
+      read_item_features(write("tags.csv", bom + "item,features\n1,a\n"), ItemFeatureFormat::kCsv, items_);
+  EXPECT_EQ(csv.names, (std::vector<std::string>{"a"}));
+  EXPECT_EQ(row(csv, 0), (std::vector<std::int32_t>{0}));
+  const ItemFeatures dat = read_item_features(write("movies.dat", bom + "1::Toy Story (1995)::Comedy\n"),
+                                              ItemFeatureFormat::kAuto, items_);
+  EXPECT_EQ(row(dat, 0), (std::vector<std::int32_t>{0}));
+  EXPECT_EQ(dat.unknown_items, 0);
+}
+
 TEST_F(ItemFeaturesTest, MalformedInputNamesTheFileAndLine) {
   const auto read = [&](const std::string& name, const std::string& text) {
     return read_item_features(write(name, text), ItemFeatureFormat::kAuto, items_);

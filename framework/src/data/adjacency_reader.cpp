@@ -12,6 +12,7 @@
 #include "field_parsing.hpp"
 #include "reader_internal.hpp"
 #include "recforge/core/error.hpp"
+#include "recforge/core/utf8.hpp"
 
 namespace recforge::data {
 namespace {
@@ -42,7 +43,7 @@ RawInteractions parse_adjacency(std::string_view text, const std::string& path, 
   RF_CHECK_KIND(ErrorKind::kConfig, options.integer_ids, path, ": adjacency lists need integer ids");
   RF_CHECK_KIND(ErrorKind::kData, !text.empty(), "data file '", path, "' is empty");
   const std::string_view bytes = text;
-  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);  // UTF-8 byte order mark
+  text = without_utf8_bom(text);
   const bool skip_bad = options.on_bad_line == BadLinePolicy::kSkip;
   const int threads = options.threads > 0 ? options.threads : omp_get_max_threads();
 

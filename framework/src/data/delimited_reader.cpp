@@ -23,6 +23,7 @@
 #include "field_parsing.hpp"
 #include "reader_internal.hpp"
 #include "recforge/core/error.hpp"
+#include "recforge/core/utf8.hpp"
 
 namespace recforge::data {
 namespace {
@@ -373,8 +374,7 @@ void compact(std::vector<T>& values, const std::vector<std::uint8_t>& ok) {
 RawInteractions parse_delimited(std::string_view bytes, const std::string& path, Format format,
                                 const ReadOptions& options) {
   RF_CHECK_KIND(ErrorKind::kData, !bytes.empty(), "data file '", path, "' is empty");
-  std::string_view text = bytes;
-  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);  // UTF-8 byte order mark
+  std::string_view text = without_utf8_bom(bytes);
   Layout layout = make_layout(format, options);
 
   RawInteractions raw;

@@ -9,6 +9,7 @@
 #include "field_parsing.hpp"
 #include "mapped_file.hpp"
 #include "recforge/core/error.hpp"
+#include "recforge/core/utf8.hpp"
 
 namespace recforge::data {
 namespace {
@@ -255,11 +256,13 @@ ItemFeatures read_item_features(const std::string& path, ItemFeatureFormat forma
                                 const ItemFeatureColumns& columns) {
   const ItemFeatureFormat resolved = resolve_item_feature_format(format, path);
   const MappedFile file(path);
+  // A byte order mark would glue itself to the first header name or item id.
+  const std::string_view bytes = without_utf8_bom(file.bytes());
   switch (resolved) {
-    case ItemFeatureFormat::kMoviesCsv: return read_movies_csv(path, file.bytes(), items);
-    case ItemFeatureFormat::kMoviesDat: return read_movies_dat(path, file.bytes(), items);
-    case ItemFeatureFormat::kUItem: return read_u_item(path, file.bytes(), items);
-    case ItemFeatureFormat::kCsv: return read_delimited(path, file.bytes(), items, columns, /*movielens=*/false);
+    case ItemFeatureFormat::kMoviesCsv: return read_movies_csv(path, bytes, items);
+    case ItemFeatureFormat::kMoviesDat: return read_movies_dat(path, bytes, items);
+    case ItemFeatureFormat::kUItem: return read_u_item(path, bytes, items);
+    case ItemFeatureFormat::kCsv: return read_delimited(path, bytes, items, columns, /*movielens=*/false);
     case ItemFeatureFormat::kAuto: break;
   }
   RF_THROW(ErrorKind::kInternal, "unresolved item feature format");

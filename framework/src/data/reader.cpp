@@ -13,6 +13,7 @@
 #include "reader_internal.hpp"
 #include "recforge/core/error.hpp"
 #include "recforge/core/sha256.hpp"
+#include "recforge/core/utf8.hpp"
 #include "recforge/log/logging.hpp"
 
 namespace recforge::data {
@@ -60,7 +61,7 @@ namespace {
 
 // The first line holds MovieLens' ratings.csv columns, in any order.
 bool has_movielens_header(std::string_view bytes) {
-  if (bytes.starts_with("\xEF\xBB\xBF")) bytes.remove_prefix(3);
+  bytes = without_utf8_bom(bytes);
   std::string_view line = bytes.substr(0, std::min(bytes.find('\n'), bytes.size()));
   if (line.ends_with('\r')) line.remove_suffix(1);
   std::vector<std::string_view> names;

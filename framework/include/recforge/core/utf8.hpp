@@ -38,4 +38,9 @@ inline std::size_t first_invalid_utf8(std::string_view text) {
 
 inline bool valid_utf8(std::string_view text) { return first_invalid_utf8(text) == std::string_view::npos; }
 
+// The text after a leading UTF-8 byte order mark (spreadsheets write one), if any.
+inline std::string_view without_utf8_bom(std::string_view text) {
+  return text.starts_with("\xEF\xBB\xBF") ? text.substr(3) : text;
+}
+
 }  // namespace recforge
