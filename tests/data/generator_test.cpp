@@ -6,6 +6,7 @@
 #include <cmath>
 #include <set>
 
+#include "data/generator_draws.hpp"
 #include "recforge/data/generator.hpp"
 #include "testing/error_testing.hpp"
 #include "testing/temp_dir.hpp"
@@ -34,6 +35,20 @@ TEST(Generator, TinyPresetHasTheExactShape) {
     const auto n = std::count(rows.users.integers.begin(), rows.users.integers.end(), u);
     EXPECT_GE(n, p.min_per_user);
   }
+}
+
+// A user's draws each take their own Philox words: a Gaussian shared its
+// words with the uniforms drawn after it, so a user's rating bias fixed the
+// span of their activity (and each rating's noise fixed later rows' items).
+TEST(Generator, AUsersDrawsShareNoPhiloxWords) {
+  using namespace detail;
+  const std::uint64_t seed = 5, stream = rng_stream(RngPurpose::kGenerator, 3);
+  UserRng rng{seed, stream};
+  const double first = rng.uniform(), gaussian = rng.gaussian(), after = rng.uniform();
+  EXPECT_EQ(first, uniform53(seed, stream, 0));
+  EXPECT_EQ(gaussian, box_muller(1.0 - uniform53(seed, stream, 1), uniform53(seed, stream, 2)));
+  EXPECT_EQ(after, uniform53(seed, stream, 3));
+  EXPECT_EQ(rng.next, 4U);
 }
 
 TEST(Generator, SameSeedSameDataWhateverTheThreads) {

@@ -13,6 +13,7 @@
 
 #include "recforge/core/error.hpp"
 #include "recforge/core/philox.hpp"
+#include "data/generator_draws.hpp"
 
 namespace recforge::data {
 
@@ -33,25 +34,9 @@ namespace {
 constexpr std::int64_t kStartTime = 789652009;   // 1995-01-09, the first MovieLens rating
 constexpr std::int64_t kEndTime = 1574327703;    // 2019-11-21, the last ML-25M rating
 
-// Uniform double in [0, 1) from two Philox words (53 bits).
-double uniform53(std::uint64_t seed, std::uint64_t stream, std::uint64_t word) {
-  const std::uint64_t hi = philox_word(seed, stream, 2 * word) >> 5;
-  const std::uint64_t lo = philox_word(seed, stream, 2 * word + 1) >> 6;
-  return static_cast<double>((hi << 26) | lo) * (1.0 / 9007199254740992.0);
-}
-
-double normal(std::uint64_t seed, std::uint64_t stream, std::uint64_t word) {
-  const double u1 = 1.0 - uniform53(seed, stream, 2 * word);
-  const double u2 = uniform53(seed, stream, 2 * word + 1);
-  return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
-}
-
-// Sequential draws from one user's stream.
-struct UserRng {
-  std::uint64_t seed, stream, next = 0;
-  double uniform() { return uniform53(seed, stream, next++); }
-  double gaussian() { return normal(seed, stream, next++); }
-};
+using detail::normal;
+using detail::uniform53;
+using detail::UserRng;
 
 struct Catalog {
   std::vector<std::int32_t> topic;          // item -> topic

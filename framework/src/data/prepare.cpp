@@ -278,7 +278,8 @@ Dataset build(const ConfigNode& data, std::uint64_t seed, PrepareReport& report)
     const auto preset = generator_preset(syn.get_string("preset"));
     const std::uint64_t gen_seed = syn["seed"].is_null() ? seed : static_cast<std::uint64_t>(syn.get_int("seed"));
     raws.push_back(generate_interactions(preset, gen_seed, static_cast<int>(data.get_int("threads"))));
-    raws.back().report.content_sha256 = "synthetic:" + preset.name + ":" + std::to_string(gen_seed);
+    raws.back().report.content_sha256 =
+        fmt::format("synthetic v{}:{}:{}", kGeneratorVersion, preset.name, gen_seed);
     dataset.name = "synthetic/" + preset.name;
   } else {
     const ReadOptions options = read_options(data);
@@ -390,7 +391,9 @@ Dataset prepare_interactions(const ConfigNode& data, std::uint64_t seed, Prepare
   if (use_cache) {
     Sha256 key;
     key.update("recforge-dataset-cache v" + std::to_string(kDatasetCacheVersion) + "\n").update(options);
-    if (data.get_string("format") != "synthetic") {
+    if (data.get_string("format") == "synthetic") {
+      key.update(fmt::format("synthetic v{}", kGeneratorVersion));
+    } else {
       key.update(file_identity(expand_path(data.get_string("path"), "data.path")));
       if (!data["test_path"].is_null()) key.update(file_identity(expand_path(data.get_string("test_path"), "data.test_path")));
     }
