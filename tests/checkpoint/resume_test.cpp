@@ -210,6 +210,35 @@ TEST(Resume, VersionsSavedBeforeTheNextEvaluationKeepTheLatestMetrics) {
   EXPECT_EQ(got, want);
 }
 
+// every_steps keeps its cadence whatever every_epochs says: an epoch's last
+// step was left to the epoch-end save, which only every_epochs 1 makes.
+TEST(Resume, StepCheckpointsFallOnEpochEndsToo) {
+  // The tiny preset: 5,800 training rows in batches of 64, 91 steps an epoch.
+  const std::string job = "model: {type: mf, factors: 4}\ntrain: {epochs: 3, batch_size: 64}\n";
+  for (const char* every_epochs : {"0", "2"}) {
+    testing::TempDir dir;
+    std::vector<Position> saved;
+    run(job + "checkpoint: {every_epochs: " + every_epochs + ", every_steps: 91, keep_last: 5}\n",
+        dir.path().string(), -1, &saved);
+    std::vector<std::int64_t> steps;
+    for (const Position& p : saved) steps.push_back(p.global_step);
+    EXPECT_EQ(steps, (std::vector<std::int64_t>{91, 182, 273})) << "every_epochs " << every_epochs;
+  }
+}
+
+// Temporaries are cleaned by the directory's writer only: a job with
+// checkpoints off takes no lock on them and may be reading a live run's.
+TEST(Resume, AJobThatDoesNotWriteLeavesTemporariesAlone) {
+  const std::string job = "model: {type: mf, factors: 4}\ntrain: {epochs: 1, batch_size: 512}\n";
+  for (const bool enabled : {false, true}) {
+    testing::TempDir dir;
+    const std::string in_progress = dir.file("checkpoints/.tmp-step-0000000010-1");
+    std::filesystem::create_directories(in_progress);
+    run(job + "checkpoint: {enabled: " + (enabled ? "true" : "false") + "}\n", dir.path().string());
+    EXPECT_EQ(std::filesystem::exists(in_progress), !enabled) << "enabled " << enabled;
+  }
+}
+
 TEST(Resume, FreshStartIntoAUsedDirectoryIsRefused) {
   testing::TempDir dir;
   run(kAls, dir.path().string());

@@ -27,7 +27,7 @@ Schema checkpoint_schema() {
   s.add_bool("enabled", true, "write checkpoints")
       .add_string("dir", "", "checkpoint directory (empty: <run dir>/checkpoints)")
       .add_int("every_epochs", 1, "save after every N epochs (0: only at the end)", 0)
-      .add_int("every_steps", 0, "also save every N global steps inside epochs (0: off; mini-batch models)", 0)
+      .add_int("every_steps", 0, "also save every N global steps (0: off; a full-batch model such as ALS takes one step an epoch)", 0)
       .add_int("keep_last", 3, "newest versions kept", 1)
       .add_int("keep_every", 0, "also keep versions whose step is a multiple of N (0: off)", 0)
       .add_optional_string("keep_best", "also keep the best version by this evaluation metric, e.g. recall@20")
@@ -207,7 +207,9 @@ std::optional<Position> Checkpointer::restore() {
   std::optional<LoadedVersion> loaded;
   if (comm_.rank() == 0) {
     try {
-      repository_.remove_stale_temporaries();
+      // Only a writer owns the directory (run.cpp locks it only then): a job
+      // that just reads --resume runs/a would delete a's save in progress.
+      if (enabled_) repository_.remove_stale_temporaries();
       const std::vector<Version> versions = repository_.list();
       if (resume_ == "never") {
         RF_CHECK_KIND(ErrorKind::kConfig, versions.empty(), repository_.dir(), " already holds checkpoints (up to ",

@@ -473,8 +473,10 @@ TrainSummary Trainer::fit() {
       }
     }
     const bool last = r.stop || summary.stopped_early || epoch + 1 == epochs || out_of_steps;
-    const std::int64_t every = hooks_.checkpoint_every_epochs;
-    if (hooks_.checkpoint && (last || (every > 0 && (epoch + 1) % every == 0))) {
+    const std::int64_t every = hooks_.checkpoint_every_epochs, every_steps = hooks_.checkpoint_every_steps;
+    // The step loop leaves an epoch's last step to this save (after the evaluation).
+    const bool step_due = complete && every_steps > 0 && summary.steps % every_steps == 0;
+    if (hooks_.checkpoint && (last || step_due || (every > 0 && (epoch + 1) % every == 0))) {
       const checkpoint::Position next =
           complete ? position(epoch + 1, 0, summary.steps, {}) : position(epoch, r.next_step, summary.steps, r);
       hooks_.checkpoint(next, last_metrics_, last);
