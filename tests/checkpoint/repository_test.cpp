@@ -57,6 +57,23 @@ TEST(Repository, PublishesAndLoadsTheLatestVersion) {
   for (const auto& e : fs::directory_iterator(dir.file("ckpt"))) EXPECT_NE(e.path().filename().string()[0], '.');
 }
 
+// A file larger than the readers load is refused before it is published:
+// published, every reader would refuse it and retention would have deleted
+// the versions that still load.
+TEST(Repository, AFileNoReaderWouldLoadIsNotPublished) {
+  testing::TempDir dir;
+  CheckpointRepository big(dir.file("ckpt"));
+  publish(big, 10);
+  const std::int64_t size = big.load_latest()->manifest.files.front().bytes;
+  CheckpointRepository limited(dir.file("ckpt"), size - 1);
+  RF_EXPECT_ERROR(publish(limited, 20), ErrorKind::kInvalidArgument,
+                  "checkpoint step 20 is " + std::to_string(size) + " bytes, above the " + std::to_string(size - 1) +
+                      " a reader loads; not published");
+  EXPECT_EQ(steps(limited), (std::vector<std::int64_t>{10}));
+  EXPECT_EQ(limited.load_latest()->version.step, 10);
+  for (const auto& e : fs::directory_iterator(dir.file("ckpt"))) EXPECT_NE(e.path().filename().string()[0], '.');
+}
+
 TEST(Repository, ARunDirectoryMeansItsCheckpointsFolder) {
   testing::TempDir dir;
   const fs::path run = dir.path() / "run", checkpoints = dir.path() / "run" / "checkpoints";

@@ -77,6 +77,8 @@ std::vector<std::int64_t> dims_of(const Tensor& t) { return {t.shape().begin(), 
 void write_f32(io::H5File& file, const std::string& name, const Tensor& t) {
   RF_CHECK(t.device().is_cpu() && t.dtype() == DType::kF32 && t.is_contiguous(), "checkpoint: ", name,
            " must be a contiguous f32 CPU tensor");
+  RF_CHECK_KIND(ErrorKind::kInvalidArgument, t.numel() <= kMaxArrayElements, "checkpoint: ", name, " has ", t.numel(),
+                " elements; a checkpoint array holds at most ", kMaxArrayElements, " (readers refuse more)");
   file.write_array(name, t.data(), H5T_IEEE_F32LE, dims_of(t), row_chunks(t));
 }
 

@@ -123,7 +123,8 @@ Manifest parse_manifest(const std::string& text, const std::string& label) {
   return m;
 }
 
-CheckpointRepository::CheckpointRepository(std::string dir) : dir_(std::move(dir)) {}
+CheckpointRepository::CheckpointRepository(std::string dir, std::int64_t max_bytes)
+    : dir_(std::move(dir)), max_bytes_(max_bytes) {}
 
 Version CheckpointRepository::publish(std::int64_t step, const std::function<void(const std::string&)>& write_checkpoint,
                                       Manifest manifest, int rank) {
@@ -137,9 +138,15 @@ Version CheckpointRepository::publish(std::int64_t step, const std::function<voi
     const std::string h5 = (temp / kCheckpointFile).string();
     write_checkpoint(h5);
     fault::at_phase(rank, "checkpoint_after_data", step);
+    const auto bytes = static_cast<std::int64_t>(fs::file_size(h5));
+    // Published, it would be refused by every reader, and retention would
+    // have deleted the older versions that still load.
+    RF_CHECK_KIND(ErrorKind::kInvalidArgument, bytes <= max_bytes_, "checkpoint step ", step, " is ", bytes,
+                  " bytes, above the ", max_bytes_, " a reader loads; not published (the model and optimizer state "
+                  "are too large for one checkpoint file)");
     io::fsync_path(h5);
     const Sha256Digest digest = sha256_file(h5);
-    manifest.files = {{kCheckpointFile, static_cast<std::int64_t>(fs::file_size(h5)), Sha256::hex(digest)}};
+    manifest.files = {{kCheckpointFile, bytes, Sha256::hex(digest)}};
     manifest.step = step;
     io::write_file_atomically((temp / kManifestFile).string(), manifest_json(manifest));
     io::fsync_path(temp.string());

@@ -89,8 +89,11 @@ inline constexpr std::int64_t kChunkBytes = 1 << 20;
 // repository writes to a temporary directory and renames (repository.hpp).
 void write_checkpoint(const std::string& path, const Contents& contents);
 
+// The most elements one array may have: readers refuse more, so the writer does.
+inline constexpr std::int64_t kMaxArrayElements = std::int64_t{1} << 33;  // 32 GiB of f32
+
 struct ReadLimits {
-  std::int64_t max_elements_per_array = std::int64_t{1} << 33;  // 32 GiB of f32
+  std::int64_t max_elements_per_array = kMaxArrayElements;
 };
 
 // Reads a checkpoint from bytes already verified against its manifest.

@@ -81,9 +81,14 @@ std::string checkpoint_dir_of(const std::string& dir_or_run_dir);
 std::string version_name(std::int64_t step);
 std::optional<std::int64_t> parse_version_name(const std::string& name);
 
+// The largest checkpoint file the readers (resume, serve, export, evaluate)
+// load; the writer refuses to publish a larger one, which no reader could load.
+inline constexpr std::int64_t kMaxCheckpointBytes = std::int64_t{1} << 36;  // 64 GiB
+
 class CheckpointRepository {
  public:
-  explicit CheckpointRepository(std::string dir);
+  // `max_bytes`: the largest file publish() accepts (smaller only in tests).
+  explicit CheckpointRepository(std::string dir, std::int64_t max_bytes = kMaxCheckpointBytes);
   const std::string& dir() const { return dir_; }
 
   // Publishes version `step`: `write_checkpoint(path)` writes the HDF5 file at
@@ -103,15 +108,15 @@ class CheckpointRepository {
 
   // Reads and verifies one version; throws an Error naming the file and the
   // failed check (missing, unparsable manifest, size, hash, format).
-  LoadedVersion load(const Version& version, std::int64_t max_bytes = std::int64_t{1} << 36) const;
+  LoadedVersion load(const Version& version, std::int64_t max_bytes = kMaxCheckpointBytes) const;
   // LATEST if it verifies, else the newest version that does; each version
   // refused on the way is described in `rejected`. nullopt when none verifies.
   std::optional<LoadedVersion> load_latest(std::vector<std::string>* rejected = nullptr,
-                                           std::int64_t max_bytes = std::int64_t{1} << 36) const;
+                                           std::int64_t max_bytes = kMaxCheckpointBytes) const;
   // load_latest for readers that need a version (export, evaluate): kNotFound
   // when the directory does not exist or no version verifies (listing each
   // refusal); a refused newer version is logged as a warning.
-  LoadedVersion require_latest(std::int64_t max_bytes = std::int64_t{1} << 36) const;
+  LoadedVersion require_latest(std::int64_t max_bytes = kMaxCheckpointBytes) const;
 
   // Deletes versions the policy does not keep (never the newest); each is
   // renamed to a .trash name first, so a crash never leaves half a version
@@ -122,6 +127,7 @@ class CheckpointRepository {
 
  private:
   std::string dir_;
+  std::int64_t max_bytes_;
 };
 
 Manifest parse_manifest(const std::string& text, const std::string& label);
