@@ -142,14 +142,15 @@ void run_server(const ServeOptions& o) {
   // A directory that does not exist yet is waited for (a training job may
   // create it); a file never becomes one.
   RF_CHECK_KIND(ErrorKind::kConfig, io::absent_or_directory(o.model_dir), "--model-dir ", o.model_dir, " is not a directory (a checkpoint directory or a run directory)");
-  const std::string model_dir = checkpoint::checkpoint_dir_of(o.model_dir);
   HttpServer server({.standing_threads = o.threads,
                      .max_connections = o.max_connections,
                      .request_timeout = std::chrono::milliseconds(o.request_timeout_ms)});
   const StopOnSignal stop_on_signal(server);  // from here on, before the first version loads
-  serve::ModelWatcher watcher(model_dir, snapshot_options, std::chrono::milliseconds(o.poll_ms));
+  serve::ModelWatcher watcher(o.model_dir, snapshot_options, std::chrono::milliseconds(o.poll_ms));
   watcher.poll_once();
-  if (!watcher.current()) log::warn("no loadable checkpoint in {} yet: /v1/health answers 503 until one appears", model_dir);
+  if (!watcher.current()) {
+    log::warn("no loadable checkpoint in {} yet: /v1/health answers 503 until one appears", watcher.dir());
+  }
   watcher.start();
   serve::HttpApi api(watcher, {.max_k = o.max_k,
                                .max_interactions = o.max_interactions,
@@ -218,7 +219,7 @@ void run_server(const ServeOptions& o) {
   RF_CHECK_KIND(ErrorKind::kIo, port > 0, "cannot listen on ", o.host, ":", o.port);
 
   if (!g_stop_requested.load()) {  // (a stop during the first load: nothing to serve)
-    std::printf("serving %s on http://%s:%d\n", model_dir.c_str(), o.host.c_str(), port);
+    std::printf("serving %s on http://%s:%d\n", watcher.dir().c_str(), o.host.c_str(), port);
     std::fflush(stdout);
     server.listen_after_bind();
   }

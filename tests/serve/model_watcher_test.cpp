@@ -41,6 +41,25 @@ TEST(ModelWatcher, AFailureThatMayPassIsTriedAgain) {
   EXPECT_EQ(watcher.current()->step(), 2);
 }
 
+// A server started beside its training job (--model-dir runs/<name>) may look
+// before the job has made the directory a run directory: it follows it to
+// its checkpoints/ once it is one.
+TEST(ModelWatcher, ARunDirectoryMadeAfterTheStartIsFollowed) {
+  testing::TempDir dir;
+  const fs::path run = dir.path() / "late";
+  ModelWatcher watcher(run.string(), {}, std::chrono::milliseconds(1000), std::chrono::milliseconds(0));
+  EXPECT_FALSE(watcher.poll_once());
+  EXPECT_EQ(watcher.dir(), run.string());
+  fs::create_directories(run);
+  std::ofstream(run / ".lock") << "pid 1";  // the first file a training job writes
+  EXPECT_FALSE(watcher.poll_once());
+  EXPECT_EQ(watcher.dir(), (run / "checkpoints").string());
+  fs::create_directories(run / "checkpoints");
+  fs::copy(fs::path(RECFORGE_GOLDEN_DIR) / "v1", run / "checkpoints", fs::copy_options::recursive);
+  ASSERT_TRUE(watcher.poll_once());
+  EXPECT_EQ(watcher.current()->step(), 2);
+}
+
 TEST(ModelWatcher, AFailureOfTheVersionIsNotTriedAgainUntilRepublished) {
   testing::TempDir dir;
   const fs::path version = fs::path(copy_golden_version(dir)) / "step-0000000002";

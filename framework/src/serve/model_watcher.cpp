@@ -38,13 +38,27 @@ bool about_the_version(const std::exception& e) {
 
 ModelWatcher::ModelWatcher(std::string dir, SnapshotOptions options, std::chrono::milliseconds poll_interval,
                            std::chrono::milliseconds retry_interval)
-    : repository_(std::move(dir)), options_(options), poll_interval_(poll_interval), retry_interval_(retry_interval) {}
+    : given_dir_(std::move(dir)),
+      repository_(checkpoint::checkpoint_dir_of(given_dir_)),
+      options_(options),
+      poll_interval_(poll_interval),
+      retry_interval_(retry_interval) {}
+
+void ModelWatcher::resolve_dir() {
+  const std::string resolved = checkpoint::checkpoint_dir_of(given_dir_);
+  if (resolved == repository_.dir()) return;
+  log::info("{} is a run directory now: watching {}", given_dir_, resolved);
+  std::lock_guard<std::mutex> lock(dir_mutex_);
+  repository_ = checkpoint::CheckpointRepository(resolved);
+  rejected_.clear();
+}
 
 ModelWatcher::~ModelWatcher() { stop(); }
 
 bool ModelWatcher::poll_once() {
   std::lock_guard<std::mutex> lock(poll_mutex_);
   const std::shared_ptr<const Snapshot> serving = current();
+  if (!serving) resolve_dir();
   std::vector<checkpoint::Version> versions = repository_.list();
   std::reverse(versions.begin(), versions.end());  // newest first
   for (const checkpoint::Version& v : versions) {

@@ -27,6 +27,9 @@ namespace recforge::serve {
 
 class ModelWatcher {
  public:
+  // `dir`: a checkpoint directory or a run directory. Until a version loads it
+  // is resolved again at each poll: a server started beside its training job
+  // may see runs/<name> before the job marks it as a run directory.
   ModelWatcher(std::string dir, SnapshotOptions options, std::chrono::milliseconds poll_interval,
                std::chrono::milliseconds retry_interval = std::chrono::seconds(30));
   ~ModelWatcher();
@@ -47,10 +50,17 @@ class ModelWatcher {
 
   std::int64_t reloads() const { return reloads_.load(); }
   std::int64_t failures() const { return failures_.load(); }
-  const std::string& dir() const { return repository_.dir(); }
+  // The checkpoint directory watched now.
+  std::string dir() const {
+    std::lock_guard<std::mutex> lock(dir_mutex_);
+    return repository_.dir();
+  }
 
  private:
   bool stopping() const;
+  void resolve_dir();
+  std::string given_dir_;
+  mutable std::mutex dir_mutex_;  // repository_ may change (resolve_dir) while a request reads dir()
   checkpoint::CheckpointRepository repository_;
   SnapshotOptions options_;
   std::chrono::milliseconds poll_interval_, retry_interval_;
