@@ -14,8 +14,12 @@
 // At evaluation the user's vector is the last position's output over their whole
 // training sequence, scored against the item embeddings (embeddings()): full and
 // sampled ranking then run as for any factor model, and `recforge serve` serves it.
+#include <algorithm>
+#include <climits>
 #include <cmath>
 #include <span>
+#include <utility>
+#include <vector>
 
 #include "recforge/autograd/ops.hpp"
 #include "recforge/comm/communicator.hpp"
@@ -29,6 +33,29 @@
 
 namespace recforge::sasrec {
 namespace {
+
+// The model predicts a user's next item from the items before it: a held-out
+// row older than the user's last training row (a random split) would be
+// "predicted" from a history that holds its future.
+void check_held_out_after_training(const data::Dataset& d) {
+  if (!d.train.has_timestamps()) return;
+  std::vector<std::int64_t> last(static_cast<std::size_t>(d.num_users()), INT64_MIN);
+  for (std::size_t r = 0; r < d.train.user.size(); ++r) {
+    std::int64_t& t = last[static_cast<std::size_t>(d.train.user[r])];
+    t = std::max(t, d.train.timestamp[r]);
+  }
+  for (const auto& [table, name] : {std::pair{&d.valid, "validation"}, std::pair{&d.test, "test"}}) {
+    if (!table->has_timestamps()) continue;
+    for (std::size_t r = 0; r < table->user.size(); ++r) {
+      const std::int32_t u = table->user[r];
+      RF_CHECK_KIND(ErrorKind::kConfig, table->timestamp[r] >= last[static_cast<std::size_t>(u)],
+                    "sasrec predicts each user's next item from the items before it, but user ", d.users.text(u),
+                    " has a ", name, " interaction at time ", table->timestamp[r], ", before their last training one (",
+                    last[static_cast<std::size_t>(u)], "); the split mixes the timeline: use data.split.method "
+                    "leave_one_out, user_temporal or global_temporal");
+    }
+  }
+}
 
 class SasRecModel final : public Model {
  public:
@@ -136,6 +163,7 @@ void SasRecModel::build_impl(const ModelContext& ctx) {
   for (Parameter* p : final_norm_->parameters()) params_.push_back(p);
   if (!ctx.dataset) return;
   const data::Dataset& d = *ctx.dataset;
+  check_held_out_after_training(d);
   // Rows are ordered by (user, time) by the data preparation: each user's
   // training items in order.
   sequences_.assign(static_cast<std::size_t>(users), {});

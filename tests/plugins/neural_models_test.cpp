@@ -267,6 +267,19 @@ TEST(SasRec, TrainingImprovesRanking) {
                                    "train: {epochs: 10, batch_size: 64, optimizer: {type: adam, lr: 0.005}}\n");
 }
 
+// Next-item prediction from a history that holds the held-out item's future
+// (a random split) is refused, naming the user.
+TEST(SasRec, AHeldOutRowBeforeTheUsersTrainingRowsIsRefused) {
+  data::Dataset mixed = dataset();
+  ASSERT_TRUE(mixed.test.has_timestamps());
+  const std::int32_t u = mixed.test.user[3];
+  mixed.test.timestamp[3] = 0;
+  RF_EXPECT_ERROR(build("{type: sasrec, dim: 16, blocks: 1, max_len: 20}", "train: {epochs: 1}\n", mixed),
+                  ErrorKind::kConfig, "sasrec predicts each user's next item from the items before it, but user " +
+                                          mixed.users.text(u) + " has a test interaction at time 0, before their "
+                                                                "last training one");
+}
+
 TEST(SasRec, AnExampleIsAUserAndHeadsMustDivideTheWidth) {
   auto b = build("{type: sasrec, dim: 16, blocks: 2, heads: 2, max_len: 10}");
   EXPECT_EQ(b.model->num_examples(), dataset().num_users());
