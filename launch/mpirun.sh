@@ -53,9 +53,20 @@ while [ $# -gt 0 ]; do
 done
 [ ${#job[@]} -gt 0 ] || { echo "mpirun.sh: no program to run ($usage)" >&2; exit 2; }
 
+# The physical cores this process may run on (a container's or cgroup's
+# cpuset, taskset), as mpirun counts its slots: not every core of the host.
 physical_cores() {
-  local cores
-  cores=$(lscpu -p=SOCKET,CORE 2>/dev/null | grep -v '^#' | sort -u | wc -l)
+  local allowed cores
+  allowed=$(awk '/^Cpus_allowed_list:/ {print $2}' /proc/self/status 2>/dev/null)
+  cores=$(lscpu -p=CPU,SOCKET,CORE 2>/dev/null | grep -v '^#' | awk -F, -v allowed="$allowed" '
+    BEGIN {
+      n = split(allowed, ranges, ",")
+      for (r = 1; r <= n; r++) {
+        if (split(ranges[r], ends, "-") == 2) { for (c = ends[1] + 0; c <= ends[2] + 0; c++) ok[c] = 1 }
+        else ok[ranges[r] + 0] = 1
+      }
+    }
+    allowed == "" || (($1 + 0) in ok) { print $2 "," $3 }' | sort -u | wc -l)
   [ "$cores" -gt 0 ] && echo "$cores" || nproc
 }
 # Inside a multi-node SLURM or PBS allocation mpirun spreads over its nodes.

@@ -36,6 +36,12 @@ run -npernode 8 --host=a,b /bin/true || fail "a launch without -np failed"
 run -np 1000 --oversubscribe /bin/true || fail "a launch with the user's --oversubscribe failed"
 [ "$(grep -cx -- --oversubscribe "$work/args")" -eq 1 ] || fail "--oversubscribe given twice"
 
+# Slots are the cores this process may use: one allowed core, two ranks.
+if command -v taskset >/dev/null; then
+  PATH=$work:$PATH taskset -c 0 "$wrapper" -np 2 /bin/true >"$work/args" 2>&1 || fail "a launch on one allowed core failed"
+  grep -qx -- --oversubscribe "$work/args" || fail "no --oversubscribe for 2 ranks on 1 allowed core"
+fi
+
 run -np 2 --bind-to core /bin/true || fail "a launch with --bind-to failed"
 [ "$(grep -cx -- --bind-to "$work/args")" -eq 1 ] || fail "--bind-to given twice"
 grep -qx core "$work/args" || fail "the user's --bind-to core was dropped"
