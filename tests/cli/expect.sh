@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# expect.sh <exit code> <regex or ""> <command...>
+# expect.sh [--fresh <dir>] <exit code> <regex or ""> <command...>
 # Runs the command and checks its exit code and that its combined output matches.
+# --fresh: removes <dir> first (a job's output directory: an earlier run's
+# checkpoints, of other data or code, would be resumed).
+if [ "${1:-}" = --fresh ]; then rm -rf -- "$2"; shift 2; fi
 expected_code=$1; pattern=$2; shift 2
 output=$("$@" 2>&1); code=$?
 if [ "$code" != "$expected_code" ]; then

@@ -1,5 +1,6 @@
 // Every collective against known answers on real MPI ranks (run with np 2 and 3),
 // NaN propagation through MAX/MIN (RELIABILITY N3), and the desync check.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -140,6 +141,23 @@ TEST(Collectives, MpiBackendRefusesACudaDevice) {
   if (!testing::runtime().mpi_initialized()) GTEST_SKIP() << "needs mpirun";
   RF_EXPECT_ERROR(testing::runtime().make_communicator("mpi", Device::cuda(0)), ErrorKind::kConfig,
                   "comm.backend mpi moves CPU tensors only, but run.device is cuda:0 (use comm.backend nccl or auto)");
+}
+
+// Ranks that chose different kinds of device (run.device auto on a node
+// whose GPU is gone) are named by every rank before any backend starts.
+TEST(Collectives, RanksOnDifferentKindsOfDeviceAreNamed) {
+  if (!testing::runtime().mpi_initialized()) GTEST_SKIP() << "needs mpirun";
+  const Device mine = rank() == 0 ? Device::cuda(0) : Device::cpu();
+  std::string on_cpu = "1";
+  for (int r = 2; r < world(); ++r) on_cpu += ", " + std::to_string(r);
+  try {
+    testing::runtime().make_communicator("auto", mine);
+    ADD_FAILURE() << "no error";
+  } catch (const AgreedError& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kConfig);
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("run.device differs across ranks: rank(s) " + on_cpu +
+                                               " run on the CPU and the others on CUDA"));
+  }
 }
 
 TEST(Collectives, AlltoallvRoutesRowsByCount) {

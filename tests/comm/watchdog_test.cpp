@@ -2,6 +2,11 @@
 // naming the rank, the collective and what the peers' heartbeats say.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <fstream>
 #include <mutex>
@@ -118,6 +123,38 @@ TEST(Watchdog, WatchesAPhaseWithoutCountingIt) {
   EXPECT_NE(recorder.messages[0].find("rank 1: communicator set-up (comm.backend nccl) did not complete within 0 s"),
             std::string::npos)
       << recorder.messages[0];
+}
+
+// The run directory on a file system that stops answering (here: FIFOs,
+// whose open blocks until the other end opens, as a hung NFS open would)
+// stops the heartbeats, not the deadline.
+TEST(Watchdog, AStalledHeartbeatDirectoryDoesNotStopTheDeadline) {
+  ::signal(SIGPIPE, SIG_IGN);  // the freed writer may write after the read end is closed
+  testing::TempDir dir;
+  const std::string peer = dir.file("rank-1"), own = dir.file("rank-0.tmp-" + std::to_string(::getpid()));
+  ASSERT_EQ(::mkfifo(peer.c_str(), 0600), 0);
+  ASSERT_EQ(::mkfifo(own.c_str(), 0600), 0);
+  Recorder recorder;
+  {
+    Watchdog watchdog({.timeout_seconds = 0.3, .heartbeat_dir = dir.path().string(), .poll_seconds = 0.02}, 0, 2,
+                      recorder.handler());
+    watchdog.begin(5, "allreduce(f32 [8], sum)");
+    for (int i = 0; i < 250 && recorder.count() == 0; ++i) std::this_thread::sleep_for(20ms);
+    ASSERT_EQ(recorder.count(), 1u);
+    EXPECT_NE(recorder.messages[0].find("rank 0: collective #5 allreduce(f32 [8], sum) did not complete within 0 s (watchdog "
+                                        "timeout); the heartbeat files in " + dir.path().string() +
+                                        " could not be read within 2 s (a stalled file system?)"),
+              std::string::npos)
+        << recorder.messages[0];
+  }  // (the writer, still stuck, is left behind: the destructor returned)
+  // Let the blocked reader and writer go: open the other ends.
+  const int reader_end = ::open(peer.c_str(), O_WRONLY | O_NONBLOCK);
+  const int writer_end = ::open(own.c_str(), O_RDONLY | O_NONBLOCK);
+  EXPECT_GE(reader_end, 0);
+  EXPECT_GE(writer_end, 0);
+  std::this_thread::sleep_for(100ms);
+  ::close(reader_end);
+  ::close(writer_end);
 }
 
 TEST(Watchdog, PollFailureTriggersTheHandler) {

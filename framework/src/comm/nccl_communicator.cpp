@@ -60,6 +60,8 @@ class NcclCommunicator final : public Communicator {
     if (rank() == 0) RF_NCCL_CHECK(ncclGetUniqueId(&id));
     std::vector<std::string> ids = bootstrap_->allgather_string(
         rank() == 0 ? std::string(reinterpret_cast<const char*>(&id), sizeof id) : std::string());
+    RF_CHECK_KIND(ErrorKind::kCommunication, ids[0].size() == sizeof id, "rank 0 sent a ", ids[0].size(),
+                  "-byte NCCL unique id; expected ", sizeof id, " (did every rank choose the NCCL backend?)");
     std::memcpy(&id, ids[0].data(), sizeof id);
     ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
     config.blocking = 0;  // non-blocking init, so a stuck peer cannot hang us outside the watchdog

@@ -5,11 +5,13 @@
 #include <mpi.h>
 
 #include "comm/mpi_node.hpp"
+#include "core/mpi_check.hpp"
 #endif
 
 #include <chrono>
 #include <cstdlib>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -19,6 +21,32 @@
 #include "recforge/log/logging.hpp"
 
 namespace recforge {
+
+#ifdef RECFORGE_WITH_MPI
+namespace {
+
+// Every rank must use the same kind of device. run.device auto decides per
+// node: a rank whose GPU is missing would take the MPI backend while the
+// others start NCCL, and their set-up collectives would pair up wrongly
+// (a hang until the watchdog, naming nobody).
+void check_same_device_kind(Device device) {
+  int size = 0;
+  RF_MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &size));
+  const int mine = device.is_cuda() ? 1 : 0;
+  std::vector<int> all(static_cast<std::size_t>(size));
+  RF_MPI_CHECK(MPI_Allgather(&mine, 1, MPI_INT, all.data(), 1, MPI_INT, MPI_COMM_WORLD));
+  std::vector<int> on_cpu;
+  for (int r = 0; r < size; ++r) {
+    if (all[static_cast<std::size_t>(r)] == 0) on_cpu.push_back(r);
+  }
+  RF_CHECK_AGREED(ErrorKind::kConfig, on_cpu.empty() || static_cast<int>(on_cpu.size()) == size,
+                  "run.device differs across ranks: rank(s) ", fmt::format("{}", fmt::join(on_cpu, ", ")),
+                  " run on the CPU and the others on CUDA (with run.device auto: no working GPU on that node; "
+                  "check nvidia-smi and CUDA_VISIBLE_DEVICES there, or set run.device for all ranks)");
+}
+
+}  // namespace
+#endif
 
 bool DistributedRuntime::built_with_mpi() {
 #ifdef RECFORGE_WITH_MPI
@@ -76,6 +104,14 @@ DistributedRuntime::~DistributedRuntime() {
 std::unique_ptr<Communicator> DistributedRuntime::make_communicator(const std::string& backend, Device device,
                                                                      double init_timeout_seconds) {
   const bool multi = launch_.world_size > 1 || mpi_;
+  // Ranks this process cannot reach (an RECFORGE_MPI=OFF build under mpirun
+  // or srun) would each train alone into one run directory.
+  RF_CHECK_KIND(ErrorKind::kConfig, launch_.world_size == 1 || mpi_, "the launcher started ", launch_.world_size,
+                " ranks, but ", built_with_mpi() ? "MPI did not start" : "recforge was built with RECFORGE_MPI=OFF",
+                ", so each would train alone; start one process, or use a build with MPI");
+#ifdef RECFORGE_WITH_MPI
+  if (mpi_) check_same_device_kind(device);
+#endif
   if (backend == "single") {
     RF_CHECK_KIND(ErrorKind::kConfig, !multi || launch_.world_size == 1, "comm.backend single, but the job has ",
                   launch_.world_size, " ranks");

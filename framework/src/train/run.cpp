@@ -19,6 +19,7 @@
 #include "recforge/comm/signals.hpp"
 #include "recforge/core/cuda_runtime.hpp"
 #include "recforge/eval/evaluator.hpp"
+#include "recforge/core/fault.hpp"
 #include "recforge/io/directory_lock.hpp"
 #include "recforge/io/durable_file.hpp"
 #include "recforge/io/paths.hpp"
@@ -262,6 +263,11 @@ TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime) 
               result.summary.last_epoch_loss, result.summary.seconds,
               result.summary.stopped_by_signal ? " (stopped by SIGUSR1)" : "");
   }
+  // A last, watched collective: a rank stuck after the others are done (rank 0
+  // writing eval.json to a stalled disk) ends the job here. MPI_Finalize,
+  // after the session and its watchdog are gone, would wait for it for ever.
+  fault::at_phase(comm->rank(), "job_end");
+  comm->barrier();
   return result;
 }
 

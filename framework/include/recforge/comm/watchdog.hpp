@@ -10,19 +10,24 @@
 // Phases (begin_phase) are watched the same way without being counted.
 //
 // Heartbeats: with a heartbeat directory (the run directory), every rank writes
-// "<completed collectives> <in flight 0/1> <unix ms>" to rank-<r> once a second.
+// "<completed collectives> <in flight 0/1> <unix ms>" to rank-<r> once a second,
+// from a thread of its own: a stalled file system stops the heartbeats, never
+// the deadline (framework/src/comm/heartbeats.hpp).
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 
 namespace recforge {
+
+class Heartbeats;
 
 class Watchdog {
  public:
@@ -48,14 +53,15 @@ class Watchdog {
   void begin_phase(std::string description);
   void set_poll(Poll poll);
   double timeout_seconds() const { return options_.timeout_seconds; }
-  // What the heartbeats say about the other ranks (for messages).
+  // What the heartbeats say about the other ranks (for messages); read within
+  // two seconds or said to be unreadable.
   std::string describe_peers() const;
 
  private:
   void run();
-  void write_heartbeat();
+  void publish_state();  // to the heartbeat writer; mutex_ held
   Options options_;
-  int rank_, world_size_;
+  int rank_;
   TimeoutHandler on_timeout_;
   Poll poll_;
   mutable std::mutex mutex_;
@@ -66,6 +72,7 @@ class Watchdog {
   bool phase_ = false;  // in flight is a phase, not collective #sequence_
   std::string description_;
   std::chrono::steady_clock::time_point started_;
+  std::unique_ptr<Heartbeats> heartbeats_;
   std::thread thread_;
 };
 
