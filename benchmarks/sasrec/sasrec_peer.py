@@ -4,7 +4,8 @@ benchmark (benchmarks/sasrec/sasrec_bench.sh).
 The same architecture as plugins/sasrec (Kang & McAuley 2018, as
 framework/src/nn/layers.cpp builds it): x = E[item] sqrt(d) + P[position],
 dropout, padding rows zeroed; `blocks` pre-norm blocks, each
-  h = x + Out(causal attention(Q(LN(x)), K(x), V(x)))   (dropout on the weights)
+  h = x + Out(causal attention(Q(LN(x)), K(x), V(x)))   (dropout on the weights;
+                                                         padding keys masked, as the paper's code)
   y = h + dropout(W2 dropout(relu(W1 LN(h))))
 with padding rows zeroed after it; a final LayerNorm (every LayerNorm eps 1e-8).
 Item embeddings (row 0: padding) are shared by input and prediction; embeddings
@@ -51,16 +52,20 @@ class Block(nn.Module):
         self.ffn_norm = nn.LayerNorm(dim, eps=1e-8)
         self.ffn1, self.ffn2 = nn.Linear(dim, dim), nn.Linear(dim, dim)
 
-    def forward(self, x):
+    def forward(self, x, real):  # real: (b, l), the positions holding an item
         b, l, d = x.shape
         p = self.dropout if self.training else 0.0
 
         def split(t):  # (b, l, d) -> (b, heads, l, d / heads)
             return t.view(b, l, self.heads, d // self.heads).transpose(1, 2)
 
+        # An item attends to itself and the items before it, not to padding; a
+        # padding row (never read) keeps the causal mask, so its softmax has keys.
+        causal = torch.ones(l, l, dtype=torch.bool, device=x.device).tril()
+        allowed = causal & (real[:, None, :] | ~real[:, :, None])
         # Queries from the normalised input, keys and values from the input itself.
         a = F.scaled_dot_product_attention(split(self.q(self.attention_norm(x))), split(self.k(x)), split(self.v(x)),
-                                           dropout_p=p, is_causal=True)
+                                           attn_mask=allowed[:, None], dropout_p=p)
         h = x + self.out(a.transpose(1, 2).reshape(b, l, d))
         f = self.ffn2(F.dropout(F.relu(self.ffn1(self.ffn_norm(h))), p, self.training))
         return h + F.dropout(f, p, self.training)
@@ -77,11 +82,12 @@ class SasRec(nn.Module):
         self.final_norm = nn.LayerNorm(dim, eps=1e-8)
 
     def forward(self, ids):  # (b, L) padded item ids -> (b, L, d)
-        keep = (ids != 0).unsqueeze(-1).to(torch.float32)
+        real = ids != 0
+        keep = real.unsqueeze(-1).to(torch.float32)
         x = self.items(ids) * math.sqrt(self.dim) + self.positions
         x = F.dropout(x, self.dropout, self.training) * keep
         for block in self.blocks:
-            x = block(x) * keep
+            x = block(x, real) * keep
         return self.final_norm(x)
 
 

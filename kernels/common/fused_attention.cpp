@@ -25,10 +25,10 @@ void check_layout(const char* op, const TensorView& q, const TensorView& lse, co
   check_same_device(op, q, lse);
   RF_CHECK(lse.numel() == rows * o.heads, op, ": lse ", lse.shape.str(), " is not one value per row and head (",
            rows, " x ", o.heads, ")");
-  if (o.query_begin.data != nullptr) {
-    check_dtype(op, o.query_begin, DType::kI32);
-    check_same_device(op, q, o.query_begin);
-    RF_CHECK(o.query_begin.numel() == o.sequences, op, ": query_begin ", o.query_begin.shape.str(),
+  if (o.sequence_begin.data != nullptr) {
+    check_dtype(op, o.sequence_begin, DType::kI32);
+    check_same_device(op, q, o.sequence_begin);
+    RF_CHECK(o.sequence_begin.numel() == o.sequences, op, ": sequence_begin ", o.sequence_begin.shape.str(),
              " is not one row per sequence (", o.sequences, ")");
   }
 }

@@ -1,6 +1,8 @@
 // CPU reference of the attention ops (see attention.hpp).
 #include <cblas.h>
 
+#include <algorithm>
+
 #include "recforge/kernels/cpu_blas.hpp"
 #include "recforge/kernels/attention.hpp"
 
@@ -40,11 +42,13 @@ void batched_gemm_cpu(const Resources&, const TensorView& a, const TensorView& b
   }
 }
 
-void causal_mask_cpu(const Resources&, TensorView x, float value) {
+void causal_mask_cpu(const Resources&, TensorView x, const TensorView& begin, float value) {
   const std::int64_t batch = x.shape[0], l = x.shape[1];
   float* v = x.data_as<float>();
   for (std::int64_t p = 0; p < batch; ++p) {
+    const std::int64_t first = begin.data != nullptr ? std::clamp<std::int64_t>(begin.data_as<std::int32_t>()[p], 0, l) : 0;
     for (std::int64_t i = 0; i < l; ++i) {
+      if (i >= first) std::fill_n(v + (p * l + i) * l, first, value);
       for (std::int64_t j = i + 1; j < l; ++j) v[(p * l + i) * l + j] = value;
     }
   }
@@ -61,11 +65,17 @@ void batched_gemm(const Resources& res, const TensorView& a, const TensorView& b
   dispatch<batched_gemm_op>(a.device)(res, a, b, c, options);
 }
 
-void causal_mask(const Resources& res, TensorView x, float value) {
+void causal_mask(const Resources& res, TensorView x, float value, const TensorView& begin) {
   check_dtype("causal_mask", x, DType::kF32);
   check_contiguous("causal_mask", x);
   RF_CHECK(x.ndim() == 3 && x.shape[1] == x.shape[2], "causal_mask: needs (batch, L, L), got ", x.shape.str());
-  dispatch<causal_mask_op>(x.device)(res, x, value);
+  if (begin.data != nullptr) {
+    check_dtype("causal_mask", begin, DType::kI32);
+    check_same_device("causal_mask", x, begin);
+    RF_CHECK(begin.numel() == x.shape[0], "causal_mask: begin ", begin.shape.str(), " is not one per batch entry (",
+             x.shape[0], ")");
+  }
+  dispatch<causal_mask_op>(x.device)(res, x, begin, value);
 }
 
 RF_REGISTER_KERNEL(batched_gemm, kCPU, batched_gemm_cpu);

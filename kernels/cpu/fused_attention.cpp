@@ -2,9 +2,8 @@
 // (sequence, head) on the OpenMP threads, each with its own scratch and one
 // BLAS thread. Query rows go in blocks of kRowBlock; a block's keys stop at its
 // last row (causality), so the products cover a staircase under the diagonal
-// instead of the full L x L square. Skipped rows (query_begin) drop whole
-// blocks before the one holding query_begin: the blocks that remain are those
-// of the full run, so their rows come out bit for bit the same.
+// instead of the full L x L square. Rows before sequence_begin (padding) drop
+// whole blocks before the one holding it, and the keys before it are masked.
 #include <cblas.h>
 
 #include <algorithm>
@@ -50,40 +49,46 @@ void scores(const HeadSlice& h, const float* q, const float* k, std::int64_t i0,
               0.0f, s, static_cast<int>(keys));
 }
 
-// The first query row of a sequence the caller reads (query_begin), and the
-// start of the row block that holds it.
-std::int64_t query_begin(const AttentionOptions& o, std::int64_t sequence, std::int64_t l) {
-  if (o.query_begin.data == nullptr) return 0;
-  return std::clamp<std::int64_t>(o.query_begin.data_as<std::int32_t>()[sequence], 0, l);
+// A sequence's first position holding an item (sequence_begin; 0 without it),
+// and the start of the row block that holds it.
+std::int64_t sequence_begin(const AttentionOptions& o, std::int64_t sequence, std::int64_t l) {
+  if (o.sequence_begin.data == nullptr) return 0;
+  return std::clamp<std::int64_t>(o.sequence_begin.data_as<std::int32_t>()[sequence], 0, l);
 }
 std::int64_t first_block(std::int64_t begin) { return begin / kRowBlock * kRowBlock; }
 
 void forward_head(const HeadSlice& h, std::int64_t sequence, std::int64_t head, const float* q, const float* k,
                   const float* v, const AttentionOptions& o, float* out, float* lse, std::vector<float>& s,
                   std::vector<float>& factor) {
-  const std::int64_t begin = query_begin(o, sequence, h.l);
+  const std::int64_t begin = sequence_begin(o, sequence, h.l);
   for (std::int64_t i0 = first_block(begin); i0 < h.l; i0 += kRowBlock) {
     const std::int64_t m = std::min(kRowBlock, h.l - i0), keys = i0 + m;
     scores(h, q, k, i0, m, keys, o.scale, s.data());
     for (std::int64_t r = 0; r < m; ++r) {
       const std::int64_t i = i0 + r;
       float* row = s.data() + r * keys;
-      float top = row[0];
+      if (i < begin) {  // a padding query: skipped (zeroed below)
+        std::fill(row, row + keys, 0.0f);
+        continue;
+      }
+      // Keys [begin, i]: the padding keys before begin are masked, as causality masks those after i.
+      float top = row[begin];
 #pragma omp simd reduction(max : top)
-      for (std::int64_t j = 1; j <= i; ++j) top = std::max(top, row[j]);
+      for (std::int64_t j = begin + 1; j <= i; ++j) top = std::max(top, row[j]);
       float total = 0.0f;
 #pragma omp simd reduction(+ : total)
-      for (std::int64_t j = 0; j <= i; ++j) {
+      for (std::int64_t j = begin; j <= i; ++j) {
         row[j] = vector_exp(row[j] - top);
         total += row[j];
       }
       lse[(h.row0 + i) * o.heads + head] = top + std::log(total);
       const float inv = 1.0f / total;
-      for (std::int64_t j = 0; j <= i; ++j) row[j] *= inv;
+      for (std::int64_t j = begin; j <= i; ++j) row[j] *= inv;
+      std::fill(row, row + begin, 0.0f);
       std::fill(row + i + 1, row + keys, 0.0f);
       if (o.dropout > 0.0f) {
         dropout_factors(o, head, h.l, sequence * h.l + i, i + 1, factor.data());
-        for (std::int64_t j = 0; j <= i; ++j) row[j] *= factor[static_cast<std::size_t>(j)];
+        for (std::int64_t j = begin; j <= i; ++j) row[j] *= factor[static_cast<std::size_t>(j)];
       }
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(h.dh),
@@ -104,7 +109,7 @@ void backward_head(const HeadSlice& h, std::int64_t sequence, std::int64_t head,
                    const float* v, const float* out, const float* lse, const float* dout, const AttentionOptions& o,
                    float* dq, float* dk, float* dv, BackwardScratch& w) {
   const int d = static_cast<int>(h.d), dh = static_cast<int>(h.dh);
-  const std::int64_t begin = query_begin(o, sequence, h.l);
+  const std::int64_t begin = sequence_begin(o, sequence, h.l);
   for (std::int64_t i0 = first_block(begin); i0 < h.l; i0 += kRowBlock) {
     const std::int64_t m = std::min(kRowBlock, h.l - i0), keys = i0 + m;
     const int mi = static_cast<int>(m), ki = static_cast<int>(keys);
@@ -127,12 +132,14 @@ void backward_head(const HeadSlice& h, std::int64_t sequence, std::int64_t head,
       for (std::int64_t c = 0; c < h.dh; ++c) dot += dout[h.at(i) + c] * out[h.at(i) + c];
       if (o.dropout > 0.0f) dropout_factors(o, head, h.l, sequence * h.l + i, i + 1, w.factor.data());
 #pragma omp simd
-      for (std::int64_t j = 0; j <= i; ++j) {
+      for (std::int64_t j = begin; j <= i; ++j) {
         const float weight = vector_exp(p[j] - row_lse);
         const float f = o.dropout > 0.0f ? w.factor[static_cast<std::size_t>(j)] : 1.0f;
         ds[j] = o.scale * weight * (ds[j] * f - dot);
         p[j] = weight * f;
       }
+      std::fill(p, p + begin, 0.0f);  // masked padding keys: no weight, no gradient
+      std::fill(ds, ds + begin, 0.0f);
       std::fill(p + i + 1, p + keys, 0.0f);
       std::fill(ds + i + 1, ds + keys, 0.0f);
     }

@@ -24,20 +24,22 @@ void batched_gemm_cuda(const Resources& res, const TensorView& a, const TensorVi
       c.data_as<float>(), static_cast<int>(n), m * n, static_cast<int>(batch)));
 }
 
-__global__ void causal_mask_kernel(float* x, std::int64_t total, std::int64_t l, float value) {
+__global__ void causal_mask_kernel(float* x, std::int64_t total, std::int64_t l, const std::int32_t* begin,
+                                   float value) {
   for (std::int64_t e = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; e < total;
        e += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
-    const std::int64_t j = e % l, i = (e / l) % l;
-    if (j > i) x[e] = value;
+    const std::int64_t j = e % l, i = (e / l) % l, b = e / (l * l);
+    const std::int64_t first = begin == nullptr ? 0 : min(max(static_cast<std::int64_t>(begin[b]), std::int64_t{0}), l);
+    if (j > i || (i >= first && j < first)) x[e] = value;
   }
 }
 
-void causal_mask_cuda(const Resources& res, TensorView x, float value) {
+void causal_mask_cuda(const Resources& res, TensorView x, const TensorView& begin, float value) {
   const std::int64_t total = x.numel(), l = x.shape[1];
   if (total == 0) return;
   constexpr int kThreads = 256;
   causal_mask_kernel<<<cuda::blocks_for(total, kThreads), kThreads, 0, static_cast<cudaStream_t>(res.stream().native())>>>(
-      x.data_as<float>(), total, l, value);
+      x.data_as<float>(), total, l, begin.data != nullptr ? begin.data_as<std::int32_t>() : nullptr, value);
   RF_CUDA_CHECK_LAST();
 }
 

@@ -33,11 +33,12 @@ struct Geometry {
   int l, d, dh, heads, ld;  // ld: shared row stride, dh + 1
   float scale, dropout, keep_scale;
   DropoutKey key;
-  const std::int32_t* query_begin;  // nullptr: every query row
-  // The first query row of `sequence` the caller reads.
+  const std::int32_t* sequence_begin;  // nullptr: every position holds an item
+  // The first position of `sequence` holding an item: queries before it are
+  // skipped, keys before it masked (padding).
   __device__ int begin(int sequence) const {
-    if (query_begin == nullptr) return 0;
-    const int b = query_begin[sequence];
+    if (sequence_begin == nullptr) return 0;
+    const int b = sequence_begin[sequence];
     return b < 0 ? 0 : (b > l ? l : b);
   }
   __device__ std::int64_t at(int sequence, int head, int i) const {
@@ -95,14 +96,14 @@ __global__ void forward_kernel(const float* q, const float* k, const float* v, G
     for (int c = lane; c < g.dh; c += 32) qrow[c] = q[g.at(sequence, head, i) + c];
     __syncwarp();
     float top = -INFINITY;
-    for (int j = lane; j <= i; j += 32) {
+    for (int j = begin + lane; j <= i; j += 32) {  // keys [begin, i]: padding and the future masked
       const float s = g.scale * dot_shared(qrow, ks + j * g.ld, g.dh);
       prow[j] = s;
       top = fmaxf(top, s);
     }
     top = warp_max(top);
     float total = 0.0f;
-    for (int j = lane; j <= i; j += 32) {
+    for (int j = begin + lane; j <= i; j += 32) {
       const float e = __expf(prow[j] - top);
       prow[j] = e;
       total += e;
@@ -110,11 +111,11 @@ __global__ void forward_kernel(const float* q, const float* k, const float* v, G
     total = warp_sum(total);
     if (lane == 0) lse[(static_cast<std::int64_t>(sequence) * g.l + i) * g.heads + head] = top + logf(total);
     const float inv = 1.0f / total;
-    for (int j = lane; j <= i; j += 32) prow[j] *= inv * g.factor(sequence, head, i, j);
+    for (int j = begin + lane; j <= i; j += 32) prow[j] *= inv * g.factor(sequence, head, i, j);
     __syncwarp();
     for (int c = lane; c < g.dh; c += 32) {
       float acc = 0.0f;
-      for (int j = 0; j <= i; ++j) acc += prow[j] * vs[j * g.ld + c];
+      for (int j = begin; j <= i; ++j) acc += prow[j] * vs[j * g.ld + c];
       out[g.at(sequence, head, i) + c] = acc;
     }
     __syncwarp();
@@ -153,7 +154,7 @@ __global__ void backward_dq_kernel(const float* q, const float* k, const float* 
     if (lane == 0) row_dot[slot] = d_i;
     const float row_lse = lse[slot];
     __syncwarp();
-    for (int j = lane; j <= i; j += 32) {
+    for (int j = begin + lane; j <= i; j += 32) {
       const float p = __expf(g.scale * dot_shared(qrow, ks + j * g.ld, g.dh) - row_lse);
       const float dp = dot_shared(dorow, vs + j * g.ld, g.dh);
       dsrow[j] = g.scale * p * (dp * g.factor(sequence, head, i, j) - d_i);
@@ -161,7 +162,7 @@ __global__ void backward_dq_kernel(const float* q, const float* k, const float* 
     __syncwarp();
     for (int c = lane; c < g.dh; c += 32) {
       float acc = 0.0f;
-      for (int j = 0; j <= i; ++j) acc += dsrow[j] * ks[j * g.ld + c];
+      for (int j = begin; j <= i; ++j) acc += dsrow[j] * ks[j * g.ld + c];
       dq[at + c] += acc;
     }
     __syncwarp();
@@ -191,7 +192,7 @@ __global__ void backward_dkdv_kernel(const float* q, const float* k, const float
   }
   __syncthreads();
   const int begin = g.begin(sequence);
-  for (int j = warp; j < g.l; j += kWarps) {
+  for (int j = begin + warp; j < g.l; j += kWarps) {  // a masked padding key gets no gradient
     const std::int64_t at = g.at(sequence, head, j);
     for (int c = lane; c < g.dh; c += 32) {
       krow[c] = k[at + c];
@@ -243,7 +244,7 @@ Geometry geometry_of(const TensorView& q, const AttentionOptions& o) {
   g.dropout = o.dropout;
   g.keep_scale = o.dropout > 0.0f ? 1.0f / (1.0f - o.dropout) : 1.0f;
   g.key = o.key;
-  g.query_begin = o.query_begin.data != nullptr ? o.query_begin.data_as<std::int32_t>() : nullptr;
+  g.sequence_begin = o.sequence_begin.data != nullptr ? o.sequence_begin.data_as<std::int32_t>() : nullptr;
   return g;
 }
 

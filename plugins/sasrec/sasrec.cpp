@@ -181,7 +181,7 @@ void SasRecModel::build_impl(const ModelContext& ctx) {
 nn::SequenceLayout SasRecModel::layout_of(const std::vector<std::int32_t>& ids, std::int64_t n,
                                           std::uint64_t first_sequence, std::uint64_t first_row) const {
   return packed_ ? nn::SequenceLayout::packed(*context().resources, ids, n, max_len_, first_sequence, first_row)
-                 : nn::SequenceLayout::padded(n, max_len_, first_sequence);
+                 : nn::SequenceLayout::padded(*context().resources, ids, n, max_len_, first_sequence);
 }
 
 ag::Var SasRecModel::encode(ag::Graph& g, const std::vector<std::int32_t>& ids, const nn::SequenceLayout& layout,

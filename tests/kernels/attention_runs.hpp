@@ -39,22 +39,34 @@ using AttentionFn = ag::Var (*)(const ag::Var&, const ag::Var&, const ag::Var&, 
                                 const kernels::DropoutKey&, const Tensor&);
 
 // L = sum(w * attention(q, k, v)) with fixed random q, k, v, w (scaled so the
-// softmax is far from uniform); gradients by backward.
-inline AttentionResult run_attention(const Resources& res, AttentionFn attention, const AttentionCase& c) {
+// softmax is far from uniform); gradients by backward. With `begin` (one per
+// sequence) the positions before it are padding: their keys are masked, w is 0
+// on their rows (their outputs are never read) and their outputs come back 0.
+inline AttentionResult run_attention(const Resources& res, AttentionFn attention, const AttentionCase& c,
+                                     const std::vector<std::int32_t>& begin = {}) {
   const Shape shape{c.sequences * c.length, c.dim};
   std::unique_ptr<Parameter> q, k, v;
   for (auto [p, stream] : {std::pair{&q, 1}, std::pair{&k, 2}, std::pair{&v, 3}}) {
     *p = std::make_unique<Parameter>("x", uniform_tensor(shape, stream, 4.0f).to(res.device(), res.stream()),
                                      Parameter::Kind::kDense);
   }
+  // Zero on the padding rows of each sequence.
+  const auto unpadded = [&](Tensor t) {
+    for (std::size_t s = 0; s < begin.size(); ++s) {
+      std::fill_n(t.data_as<float>() + static_cast<std::int64_t>(s) * c.length * c.dim, begin[s] * c.dim, 0.0f);
+    }
+    return t;
+  };
+  const Tensor sequence_begin = begin.empty() ? Tensor() : Tensor::from_vector(begin).to(res.device(), res.stream());
   ag::Graph g(res);
   const ag::Var out = attention(g.parameter(*q), g.parameter(*k), g.parameter(*v), c.sequences, c.heads, c.dropout,
-                                {7, 11, 13 * static_cast<std::uint64_t>(c.length * c.length)}, Tensor());
-  const Tensor w = uniform_tensor(shape, 4).to(res.device(), res.stream());
+                                {7, 11, 13 * static_cast<std::uint64_t>(c.length * c.length)}, sequence_begin);
+  const Tensor w = unpadded(uniform_tensor(shape, 4)).to(res.device(), res.stream());
   g.backward(ag::sum(ag::mul(out, g.constant(w))));
   const auto host = [&](const Tensor& t) { return t.to(Device::cpu(), res.stream()); };
   AttentionResult r{host(out.value()), host(q->grad()), host(k->grad()), host(v->grad())};
   res.synchronize();
+  r.out = unpadded(std::move(r.out));
   return r;
 }
 
@@ -66,10 +78,10 @@ struct FusedKernelRun {
 
 inline FusedKernelRun run_fused_kernels(const Resources& res, const Tensor& q, const Tensor& k, const Tensor& v,
                                         const Tensor& dout, kernels::AttentionOptions options,
-                                        const Tensor& query_begin = Tensor()) {
+                                        const Tensor& sequence_begin = Tensor()) {
   const auto on_device = [&](const Tensor& t) { return t.to(res.device(), res.stream()); };
-  const Tensor device_begin = query_begin.view().data != nullptr ? on_device(query_begin) : Tensor();
-  options.query_begin = device_begin.view();
+  const Tensor device_begin = sequence_begin.view().data != nullptr ? on_device(sequence_begin) : Tensor();
+  options.sequence_begin = device_begin.view();
   const Shape shape = q.shape();
   const auto zeros = [&](const Shape& s) { return Tensor::zeros(s, DType::kF32, res.device(), res.stream()); };
   Tensor out = zeros(shape), lse = zeros({shape[0], options.heads}), dq = zeros(shape), dk = zeros(shape),

@@ -56,9 +56,9 @@ TEST(FusedAttentionGpuQueryBegin, MatchesTheCpu) {
   }
   const kernels::AttentionOptions options{.sequences = sequences, .heads = 1, .scale = 0.14f, .dropout = 0.2f,
                                           .key = {7, 11, 13}};
-  const Tensor query_begin = Tensor::from_vector(begin);
-  const FusedKernelRun on_cpu = run_fused_kernels(cpu, q, k, v, dout, options, query_begin);
-  const FusedKernelRun on_gpu = run_fused_kernels(gpu, q, k, v, dout, options, query_begin);
+  const Tensor sequence_begin = Tensor::from_vector(begin);
+  const FusedKernelRun on_cpu = run_fused_kernels(cpu, q, k, v, dout, options, sequence_begin);
+  const FusedKernelRun on_gpu = run_fused_kernels(gpu, q, k, v, dout, options, sequence_begin);
   RF_EXPECT_TENSOR_NEAR(on_gpu.out, on_cpu.out, 1e-5, 1e-4);
   RF_EXPECT_TENSOR_NEAR(on_gpu.lse, on_cpu.lse, 1e-5, 1e-5);
   RF_EXPECT_TENSOR_NEAR(on_gpu.dq, on_cpu.dq, 1e-5, 1e-3);

@@ -1,7 +1,7 @@
 // The fused causal attention against the composition of ops it replaces
 // (batched products, causal mask, row softmax, dropout) on the CPU: outputs and
 // all three gradients, with and without dropout, one and several heads, and
-// lengths around the kernel's row block; skipped query rows; and the errors bad
+// lengths around the kernel's row block; padding (masked keys, skipped query rows); and the errors bad
 // shapes get.
 #include <gtest/gtest.h>
 
@@ -40,45 +40,49 @@ TEST(FusedAttentionDropout, ChangesTheOutput) {
   EXPECT_FALSE(tensors_near(kept.out, dropped.out, 1e-3));
 }
 
-// Skipped query rows (query_begin) change nothing else, bit for bit: the rows
-// read get the outputs and log-sum-exps of the full run, the skipped ones 0,
-// and with a zero output gradient on the skipped rows (padding, as the caller
-// promises) all three input gradients equal the full run's. Begins at 0, on
-// and around the kernel's 32-row blocks, and past the last row.
-TEST(FusedAttentionQueryBegin, SkippedRowsChangeNothingElse) {
+// Padding (sequence_begin, per sequence: 0, on and around the kernel's
+// 32-row blocks, and past the last row): the fused kernel masks the same keys
+// as the composed ops, with dropout, and its output and gradients agree.
+TEST(FusedAttentionPadding, MasksTheKeysTheComposedOpsMask) {
   const Resources cpu = Resources::cpu();
-  constexpr std::int64_t sequences = 5, l = 70, d = 16, heads = 2;
+  const AttentionCase c{5, 70, 16, 2, 0.2f};
   const std::vector<std::int32_t> begin = {0, 31, 32, 45, 70};
-  const Shape shape{sequences * l, d};
-  const Tensor q = uniform_tensor(shape, 1, 4.0f), k = uniform_tensor(shape, 2, 4.0f), v = uniform_tensor(shape, 3);
-  Tensor dout = uniform_tensor(shape, 4);
-  for (std::int64_t s = 0; s < sequences; ++s) {
-    std::fill_n(dout.data_as<float>() + s * l * d, begin[static_cast<std::size_t>(s)] * d, 0.0f);
-  }
-  const Tensor query_begin = Tensor::from_vector(begin);
-  kernels::AttentionOptions options{.sequences = sequences, .heads = heads, .scale = 0.25f, .dropout = 0.2f,
-                                    .key = {7, 11, 13}};
-  const FusedKernelRun full = run_fused_kernels(cpu, q, k, v, dout, options);
-  const FusedKernelRun skipped = run_fused_kernels(cpu, q, k, v, dout, options, query_begin);
-  for (std::int64_t s = 0; s < sequences; ++s) {
-    for (std::int64_t i = 0; i < l; ++i) {
-      const bool read = i >= begin[static_cast<std::size_t>(s)];
-      const std::int64_t row = s * l + i;
-      for (std::int64_t c = 0; c < d; ++c) {
-        const float expected = read ? full.out.data_as<float>()[row * d + c] : 0.0f;
-        ASSERT_EQ(skipped.out.data_as<float>()[row * d + c], expected) << "sequence " << s << " row " << i;
-      }
-      for (std::int64_t h = 0; h < heads; ++h) {
-        ASSERT_EQ(skipped.lse.data_as<float>()[row * heads + h], read ? full.lse.data_as<float>()[row * heads + h] : 0.0f);
-      }
+  const AttentionResult fused = run_attention(cpu, &ag::causal_self_attention, c, begin);
+  const AttentionResult composed = run_attention(cpu, &ag::causal_self_attention_composed, c, begin);
+  RF_EXPECT_TENSOR_NEAR(fused.out, composed.out, 1e-5, 1e-4);
+  RF_EXPECT_TENSOR_NEAR(fused.dq, composed.dq, 1e-5, 1e-3);
+  RF_EXPECT_TENSOR_NEAR(fused.dk, composed.dk, 1e-5, 1e-3);
+  RF_EXPECT_TENSOR_NEAR(fused.dv, composed.dv, 1e-5, 1e-3);
+}
+
+// A sequence's items attend as if its padding were not there (the SASRec
+// paper's code masks padding keys): the rows from sequence_begin on equal the
+// attention over those rows alone, outputs and gradients, and the padding
+// keys and values get no gradient.
+TEST(FusedAttentionPadding, ItemsAttendAsIfThePaddingWereNotThere) {
+  const Resources cpu = Resources::cpu();
+  constexpr std::int64_t l = 70, d = 16, heads = 2;
+  kernels::AttentionOptions options{.sequences = 1, .heads = heads, .scale = 0.25f};
+  for (const std::int32_t begin : {0, 31, 32, 45, 69}) {
+    const Shape shape{l, d};
+    const Tensor q = uniform_tensor(shape, 1, 4.0f), k = uniform_tensor(shape, 2, 4.0f), v = uniform_tensor(shape, 3);
+    Tensor dout = uniform_tensor(shape, 4);
+    std::fill_n(dout.data_as<float>(), begin * d, 0.0f);
+    const FusedKernelRun padded =
+        run_fused_kernels(cpu, q, k, v, dout, options, Tensor::from_vector(std::vector<std::int32_t>{begin}));
+    const auto items = [&](const Tensor& t) { return t.slice_rows(begin, l).contiguous(); };
+    const FusedKernelRun alone = run_fused_kernels(cpu, items(q), items(k), items(v), items(dout), options);
+    RF_EXPECT_TENSOR_NEAR(items(padded.out), alone.out, 1e-5, 1e-5);
+    RF_EXPECT_TENSOR_NEAR(items(padded.dq), alone.dq, 1e-5, 1e-4);
+    RF_EXPECT_TENSOR_NEAR(items(padded.dk), alone.dk, 1e-5, 1e-4);
+    RF_EXPECT_TENSOR_NEAR(items(padded.dv), alone.dv, 1e-5, 1e-4);
+    for (const Tensor* g : {&padded.out, &padded.dk, &padded.dv}) {
+      for (std::int64_t e = 0; e < begin * d; ++e) ASSERT_EQ(g->data_as<float>()[e], 0.0f) << "begin " << begin;
     }
   }
-  RF_EXPECT_TENSOR_NEAR(skipped.dq, full.dq, 0.0);
-  RF_EXPECT_TENSOR_NEAR(skipped.dk, full.dk, 0.0);
-  RF_EXPECT_TENSOR_NEAR(skipped.dv, full.dv, 0.0);
-  EXPECT_FALSE(tensors_near(full.dk, Tensor::zeros(shape, DType::kF32), 1e-3));  // not a comparison of zeros
-  RF_EXPECT_ERROR(run_fused_kernels(cpu, q, k, v, dout, options, Tensor::from_vector(std::vector<std::int32_t>{0, 1, 2})),
-                  ErrorKind::kInvalidArgument, "fused_causal_attention: query_begin [3] is not one row per sequence (5)");
+  const Tensor x = uniform_tensor({10, d}, 1);
+  RF_EXPECT_ERROR(run_fused_kernels(cpu, x, x, x, x, {.sequences = 5}, Tensor::from_vector(std::vector<std::int32_t>{0, 1, 2})),
+                  ErrorKind::kInvalidArgument, "fused_causal_attention: sequence_begin [3] is not one row per sequence (5)");
 }
 
 TEST(FusedAttentionErrors, NameTheShapeAtFault) {

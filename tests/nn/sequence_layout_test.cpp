@@ -30,7 +30,7 @@ TEST(SequenceLayout, PackedRowsAreTheItemPositionsThenOnePaddingRow) {
   // The padding row reads the first padding position.
   EXPECT_EQ(l.position_of_row().to_vector<std::int32_t>(), (std::vector<std::int32_t>{2, 3, 8, 9, 10, 11, 0}));
   // Attention's first read query row per sequence: the first item (4: none).
-  EXPECT_EQ(l.query_begin().to_vector<std::int32_t>(), (std::vector<std::int32_t>{2, 4, 0}));
+  EXPECT_EQ(l.sequence_begin().to_vector<std::int32_t>(), (std::vector<std::int32_t>{2, 4, 0}));
   EXPECT_EQ(l.row(0, 3), 1);
   EXPECT_EQ(l.row(1, 3), 6);
   EXPECT_EQ(l.to_rows(kItems, -1), (std::vector<std::int32_t>{5, 6, 1, 2, 3, 4, -1}));
@@ -46,6 +46,11 @@ TEST(SequenceLayout, PaddedRowsArePositions) {
   EXPECT_EQ(l.first_row(), 40u);  // rows of the 10 sequences before
   EXPECT_EQ(l.row(1, 3), 7);
   EXPECT_EQ(l.to_rows(kItems, -1), kItems);
+  EXPECT_FALSE(l.sequence_begin().defined());  // no items given: no padding known
+  // With the items, attention learns where each sequence's items begin.
+  const SequenceLayout with_items = SequenceLayout::padded(Resources::cpu(), kItems, 3, 4, 10);
+  EXPECT_EQ(with_items.sequence_begin().to_vector<std::int32_t>(), (std::vector<std::int32_t>{2, 4, 0}));
+  EXPECT_EQ(with_items.rows(), 12);
 }
 
 TEST(SequenceLayout, WithoutPaddingThePaddingRowStillExists) {
@@ -142,7 +147,7 @@ TEST_P(PackedBlocks, ComputeWhatThePaddedLayoutComputes) {
                                                         kernels::Activation::kRelu, init, GetParam()));
   }
   const Tensor x = uniform({12, d}, 1), w = uniform({12, d}, 2);
-  const Pass padded = run_blocks(blocks, SequenceLayout::padded(3, 4, 0), x, w, d);
+  const Pass padded = run_blocks(blocks, SequenceLayout::padded(res, kItems, 3, 4, 0), x, w, d);
   const Pass packed = run_blocks(blocks, SequenceLayout::packed(res, kItems, 3, 4, 0, 0), x, w, d);
   expect_close(packed.outputs, padded.outputs, "outputs");
   expect_close(packed.input_gradient, padded.input_gradient, "input gradient");

@@ -260,16 +260,16 @@ Var batched_matmul(const Var& a, const Var& b, bool trans_b, float alpha) {
   });
 }
 
-Var causal_mask(const Var& x) {
+Var causal_mask(const Var& x, const Tensor& begin) {
   Graph& g = graph_of(x, "causal_mask");
   Tensor y = g.empty(x.shape());
   y.copy_from(x.value(), g.resources().stream());
-  kernels::causal_mask(g.resources(), y, -INFINITY);
-  return g.record("causal_mask", y, {x}, [x](Graph& g, const Tensor& dy) {
+  kernels::causal_mask(g.resources(), y, -INFINITY, begin.view());
+  return g.record("causal_mask", y, {x}, [x, begin](Graph& g, const Tensor& dy) {
     if (const GradSlot dx = g.grad_slot(x)) {
       Tensor masked = dx.overwrite ? *dx : g.empty(dy.shape());
       masked.copy_from(dy, g.resources().stream());
-      kernels::causal_mask(g.resources(), masked, 0.0f);
+      kernels::causal_mask(g.resources(), masked, 0.0f, begin.view());
       if (!dx.overwrite) kernels::axpy(g.resources(), 1.0f, masked, *dx);
     }
   });
@@ -290,13 +290,13 @@ void check_attention_inputs(const Var& q, const Var& k, const Var& v, std::int64
 }  // namespace
 
 Var causal_self_attention(const Var& q, const Var& k, const Var& v, std::int64_t sequences, std::int64_t heads,
-                          float dropout_p, const kernels::DropoutKey& key, const Tensor& query_begin) {
+                          float dropout_p, const kernels::DropoutKey& key, const Tensor& sequence_begin) {
   check_attention_inputs(q, k, v, sequences, heads);
   Graph& g = graph_of(q, "causal_self_attention");
   // A shape the device's kernel cannot hold (CUDA: shared memory) takes the
   // composed ops, which compute the same function and drop the same weights.
   if (!kernels::fused_causal_attention_fits(g.resources(), q.size(0) / sequences, q.size(1) / heads)) {
-    return causal_self_attention_composed(q, k, v, sequences, heads, dropout_p, key, query_begin);
+    return causal_self_attention_composed(q, k, v, sequences, heads, dropout_p, key, sequence_begin);
   }
   const kernels::AttentionOptions options{
       .sequences = sequences,
@@ -304,12 +304,12 @@ Var causal_self_attention(const Var& q, const Var& k, const Var& v, std::int64_t
       .scale = 1.0f / std::sqrt(static_cast<float>(q.size(1) / heads)),
       .dropout = g.training() ? dropout_p : 0.0f,
       .key = key,
-      .query_begin = query_begin.view()};
+      .sequence_begin = sequence_begin.view()};
   Tensor out = g.empty(q.shape()), lse = g.empty({q.size(0), heads});
   kernels::fused_causal_attention(g.resources(), q.value(), k.value(), v.value(), options, out, lse);
-  // The closure keeps query_begin alive: options only views it.
+  // The closure keeps sequence_begin alive: options only views it.
   return g.record("causal_self_attention", out, {q, k, v},
-                  [q, k, v, out, lse, options, query_begin](Graph& g, const Tensor& dy) {
+                  [q, k, v, out, lse, options, sequence_begin](Graph& g, const Tensor& dy) {
     // The kernel writes all three gradients; inputs that need none get scratch.
     Tensor* dq = g.grad_of(q);
     Tensor* dk = g.grad_of(k);
@@ -323,7 +323,7 @@ Var causal_self_attention(const Var& q, const Var& k, const Var& v, std::int64_t
 
 Var causal_self_attention_composed(const Var& q, const Var& k, const Var& v, std::int64_t sequences,
                                    std::int64_t heads, float dropout_p, const kernels::DropoutKey& key,
-                                   const Tensor& /*query_begin: every row is computed*/) {
+                                   const Tensor& sequence_begin) {
   check_attention_inputs(q, k, v, sequences, heads);
   const std::int64_t rows = q.size(0), d = q.size(1);
   const std::int64_t l = rows / sequences, dh = d / heads;
@@ -333,7 +333,7 @@ Var causal_self_attention_composed(const Var& q, const Var& k, const Var& v, std
     const auto head = [&](const Var& x) {
       return reshape(heads == 1 ? x : slice_columns(x, h * dh, dh), Shape{sequences, l, dh});
     };
-    const Var scores = causal_mask(batched_matmul(head(q), head(k), true, scale_by));
+    const Var scores = causal_mask(batched_matmul(head(q), head(k), true, scale_by), sequence_begin);
     Var weights = reshape(softmax_rows(reshape(scores, Shape{sequences * l, l})), Shape{sequences, l, l});
     weights = dropout(weights, dropout_p, {key.seed, key.stream + static_cast<std::uint64_t>(h), key.offset});
     outputs.push_back(reshape(batched_matmul(weights, head(v)), Shape{rows, dh}));

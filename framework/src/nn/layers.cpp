@@ -176,7 +176,7 @@ ag::Var MultiHeadAttention::forward(ag::Graph& g, const ag::Var& queries, const 
   ag::Var attended =
       attention(positions(q_->forward(g, queries)), positions(k_->forward(g, keys)), positions(v_->forward(g, keys)),
                 layout.sequences(), heads_, dropout_, {key.seed, key.stream, layout.first_sequence() * l * l},
-                layout.query_begin());
+                layout.sequence_begin());
   if (layout.is_packed()) attended = ag::gather_rows(attended, layout.position_of_row());
   return out_->forward(g, attended);
 }

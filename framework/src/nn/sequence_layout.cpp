@@ -4,6 +4,22 @@
 #include <algorithm>
 
 namespace recforge::nn {
+namespace {
+
+// Each sequence's first position holding an item (length when it holds none).
+std::vector<std::int32_t> first_items(const std::vector<std::int32_t>& items, std::int64_t sequences,
+                                      std::int64_t length) {
+  RF_CHECK(static_cast<std::int64_t>(items.size()) == sequences * length, "SequenceLayout: ", items.size(),
+           " item ids for ", sequences, " sequences of ", length, " positions");
+  std::vector<std::int32_t> begin(static_cast<std::size_t>(sequences), static_cast<std::int32_t>(length));
+  for (std::size_t p = 0; p < items.size(); ++p) {
+    std::int32_t& first = begin[p / static_cast<std::size_t>(length)];
+    if (items[p] != 0) first = std::min(first, static_cast<std::int32_t>(p % static_cast<std::size_t>(length)));
+  }
+  return begin;
+}
+
+}  // namespace
 
 SequenceLayout SequenceLayout::padded(std::int64_t sequences, std::int64_t length, std::uint64_t first_sequence) {
   RF_CHECK(sequences >= 0 && length > 0, "SequenceLayout: ", sequences, " sequences of ", length, " positions");
@@ -16,12 +32,17 @@ SequenceLayout SequenceLayout::padded(std::int64_t sequences, std::int64_t lengt
   return l;
 }
 
+SequenceLayout SequenceLayout::padded(const Resources& res, const std::vector<std::int32_t>& items,
+                                      std::int64_t sequences, std::int64_t length, std::uint64_t first_sequence) {
+  SequenceLayout l = padded(sequences, length, first_sequence);
+  l.sequence_begin_ = Tensor::from_vector(first_items(items, sequences, length)).to(res.device(), res.stream());
+  return l;
+}
+
 SequenceLayout SequenceLayout::packed(const Resources& res, const std::vector<std::int32_t>& items,
                                       std::int64_t sequences, std::int64_t length, std::uint64_t first_sequence,
                                       std::uint64_t first_row) {
-  SequenceLayout l = padded(sequences, length, first_sequence);
-  RF_CHECK(static_cast<std::int64_t>(items.size()) == sequences * length, "SequenceLayout: ", items.size(),
-           " item ids for ", sequences, " sequences of ", length, " positions");
+  SequenceLayout l = padded(res, items, sequences, length, first_sequence);
   RF_CHECK(sequences * length < (std::int64_t{1} << 31), "SequenceLayout: ", sequences * length,
            " positions exceed 32-bit row indices");
   l.first_row_ = first_row;
@@ -31,23 +52,18 @@ SequenceLayout SequenceLayout::packed(const Resources& res, const std::vector<st
   l.rows_ = filled + 1;
   l.host_row_of_position_.resize(items.size());
   l.host_position_of_row_.assign(static_cast<std::size_t>(l.rows_), 0);
-  // Each sequence's first item position (length when it has none).
-  std::vector<std::int32_t> begin(static_cast<std::size_t>(sequences), static_cast<std::int32_t>(length));
   std::int32_t next = 0;
   bool padding_seen = false;
   for (std::size_t p = 0; p < items.size(); ++p) {
     if (items[p] != 0) {
       l.host_position_of_row_[static_cast<std::size_t>(next)] = static_cast<std::int32_t>(p);
       l.host_row_of_position_[p] = next++;
-      std::int32_t& first = begin[p / static_cast<std::size_t>(length)];
-      first = std::min(first, static_cast<std::int32_t>(p % static_cast<std::size_t>(length)));
     } else {
       l.host_row_of_position_[p] = padding_row;
       if (!padding_seen) l.host_position_of_row_[static_cast<std::size_t>(padding_row)] = static_cast<std::int32_t>(p);
       padding_seen = true;
     }
   }
-  l.query_begin_ = Tensor::from_vector(begin).to(res.device(), res.stream());
   l.row_of_position_ = Tensor::from_vector(l.host_row_of_position_).to(res.device(), res.stream());
   l.position_of_row_ = Tensor::from_vector(l.host_position_of_row_).to(res.device(), res.stream());
   return l;

@@ -64,26 +64,30 @@ Var spmm(const SparseMatrix& a, const SparseMatrix& a_transposed, const Var& x);
 // ---- attention
 // For every b: alpha A[b] B[b] (or A[b] B[b]^T): (batch, n, k) x (batch, k, m).
 Var batched_matmul(const Var& a, const Var& b, bool trans_b = false, float alpha = 1.0f);
-// x (batch, L, L) with the entries above the diagonal set to -inf (their gradient is 0).
-Var causal_mask(const Var& x);
+// x (batch, L, L) with the entries above the diagonal set to -inf (their
+// gradient is 0), and with `begin` ((batch) i32, optional) the padding keys
+// before begin[b] too, in the rows from begin[b] on (kernels/attention.hpp).
+Var causal_mask(const Var& x, const Tensor& begin = {});
 // Scaled dot-product causal self-attention over `sequences` sequences of
 // length L stored as rows: q, k, v (sequences * L, d) -> (sequences * L, d),
 // `heads` heads of d / heads columns; attention weights dropped out with
 // probability p (keyed by `key`) when training. One fused kernel
 // (kernels/fused_attention.hpp) that keeps only a log-sum-exp per row and head;
 // the composed ops below where the device's kernel does not hold the shape.
-// query_begin (optional, (sequences) i32 on the device): the caller reads no
-// output of the query rows before it and passes them a zero gradient (padding
-// positions), so the kernel may skip them (their outputs are then 0).
+// sequence_begin (optional, (sequences) i32 on the device): each sequence's
+// first position holding an item. The keys before it (padding) are masked;
+// the caller reads no output of the query rows before it and passes them a
+// zero gradient, so the kernel may skip them (their outputs are then 0).
 Var causal_self_attention(const Var& q, const Var& k, const Var& v, std::int64_t sequences, std::int64_t heads,
                           float dropout_p = 0.0f, const kernels::DropoutKey& key = {},
-                          const Tensor& query_begin = {});
+                          const Tensor& sequence_begin = {});
 // The same as the composition of the ops above (products, mask, softmax,
 // dropout): the fused kernel's reference, and the path for shapes it does not
-// hold. It computes every row (query_begin is only a hint).
+// hold. It masks the same keys and computes every row (the padding query rows
+// with the causal mask only).
 Var causal_self_attention_composed(const Var& q, const Var& k, const Var& v, std::int64_t sequences,
                                    std::int64_t heads, float dropout_p = 0.0f, const kernels::DropoutKey& key = {},
-                                   const Tensor& query_begin = {});
+                                   const Tensor& sequence_begin = {});
 
 // ---- reductions
 Var sum(const Var& x);   // -> (1)

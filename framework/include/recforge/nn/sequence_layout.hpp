@@ -8,9 +8,9 @@
 //           zero rows and are zeroed again after it, so they all compute the
 //           same values: one row stands for them all. Attention, the only op
 //           that mixes positions, reads the padded layout through row gathers
-//           (a padded query's output is never read, so attention skips
-//           those query rows: query_begin; padded keys and values are the
-//           projections of that shared row, as in the padded layout).
+//           (padding keys are masked, as the SASRec paper's code masks
+//           them, and a padded query's output is never read, so attention
+//           skips those query rows: sequence_begin).
 //
 // Padding is about half of the positions of MovieLens histories cut to 200,
 // so packing halves the row-wise work (projections, FFN, layer norms, dropout).
@@ -28,8 +28,12 @@ namespace recforge::nn {
 
 class SequenceLayout {
  public:
-  // Rows are the positions themselves.
+  // Rows are the positions themselves. Without `items` no position is padding;
+  // with them ((sequences * length) ids, 0 where a position is padding)
+  // sequence_begin() is uploaded to `res`'s device and attention masks the padding.
   static SequenceLayout padded(std::int64_t sequences, std::int64_t length, std::uint64_t first_sequence);
+  static SequenceLayout padded(const Resources& res, const std::vector<std::int32_t>& items, std::int64_t sequences,
+                               std::int64_t length, std::uint64_t first_sequence);
   // `items`: (sequences * length) ids, 0 where a position is padding. The row
   // indices are uploaded to `res`'s device.
   static SequenceLayout packed(const Resources& res, const std::vector<std::int32_t>& items, std::int64_t sequences,
@@ -47,10 +51,11 @@ class SequenceLayout {
   // position, or position 0 when there is none: that row's output is never read).
   const Tensor& row_of_position() const { return row_of_position_; }
   const Tensor& position_of_row() const { return position_of_row_; }
-  // Packed only: (sequences) i32, each sequence's first position holding an
-  // item (sequences are left-padded; length when it holds none): attention's
-  // query rows before it are padding, whose outputs are never read.
-  const Tensor& query_begin() const { return query_begin_; }
+  // (sequences) i32, each sequence's first position holding an item
+  // (sequences are left-padded; length when it holds none); empty when the
+  // layout knows no padding. Attention masks the keys before it and skips the
+  // query rows before it, whose outputs are never read.
+  const Tensor& sequence_begin() const { return sequence_begin_; }
   // The row holding position t of sequence s.
   std::int64_t row(std::int64_t sequence, std::int64_t position) const;
   // Per-position values (sequences * length) in row order; the padding row gets `padding`.
@@ -60,7 +65,7 @@ class SequenceLayout {
  private:
   std::int64_t sequences_ = 0, length_ = 0, rows_ = 0;
   std::uint64_t first_sequence_ = 0, first_row_ = 0;
-  Tensor row_of_position_, position_of_row_, query_begin_;
+  Tensor row_of_position_, position_of_row_, sequence_begin_;
   std::vector<std::int32_t> host_row_of_position_, host_position_of_row_;
 };
 

@@ -12,11 +12,12 @@
 // offset + (s L + i) L + j) >= p.
 // The forward keeps one float per (query row, head), the log-sum-exp of its
 // masked scaled scores; the backward recomputes the weights from it.
-// query_begin (optional, (sequences) i32 on the tensors' device): the caller
-// reads no output of sequence s's query rows before query_begin[s] (padding
-// positions of left-padded sequences: about 40% of MovieLens' attention work).
-// Those rows are skipped: out and lse 0, and they pass no gradient, which is
-// their exact gradient when dout is 0 there. Keys and values are all used.
+// sequence_begin (optional, (sequences) i32 on the tensors' device): sequence
+// s's first position holding an item; the positions before it are padding
+// (left-padded sequences: about 40% of MovieLens' attention work). Their keys
+// are masked, as the future is (the SASRec paper's code masks padding keys),
+// and their query rows skipped: out and lse 0, no gradient passed, which is
+// their exact gradient when dout is 0 there.
 // CPU: per (sequence, head) task on OpenMP threads, row blocks that stop at the
 // diagonal (about half the products of the full square), cblas inside.
 // CUDA: one thread block per (sequence, head), K and V held in shared memory:
@@ -39,7 +40,7 @@ struct AttentionOptions {
   float scale = 1.0f;    // applied to Q K^T (1 / sqrt(dh) usually)
   float dropout = 0.0f;  // on the weights; 0 when not training
   DropoutKey key{};
-  TensorView query_begin{};  // empty: every query row is computed
+  TensorView sequence_begin{};  // empty: no padding, every position attends to all before it
 };
 
 // out (rows, d) = attention; lse (rows, heads): per query row and head.
