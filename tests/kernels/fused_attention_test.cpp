@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "attention_runs.hpp"
+#include "recforge/kernels/attention.hpp"
 #include "recforge/kernels/fused_attention.hpp"
 #include "testing/error_testing.hpp"
 #include "testing/tensor_testing.hpp"
@@ -83,6 +84,21 @@ TEST(FusedAttentionPadding, ItemsAttendAsIfThePaddingWereNotThere) {
   const Tensor x = uniform_tensor({10, d}, 1);
   RF_EXPECT_ERROR(run_fused_kernels(cpu, x, x, x, x, {.sequences = 5}, Tensor::from_vector(std::vector<std::int32_t>{0, 1, 2})),
                   ErrorKind::kInvalidArgument, "fused_causal_attention: sequence_begin [3] is not one row per sequence (5)");
+}
+
+// The composed ops' mask, a known answer: L = 4, the first item at position 2.
+// Rows 2 and 3 see keys 2.. up to themselves; rows 0 and 1 (padding, never
+// read) keep the causal mask, so their softmax has keys.
+TEST(CausalMask, MasksThePaddingKeysOfTheItemRows) {
+  const Resources cpu = Resources::cpu();
+  Tensor x = Tensor::zeros({1, 4, 4}, DType::kF32);
+  kernels::causal_mask(cpu, x, 9.0f, Tensor::from_vector(std::vector<std::int32_t>{2}));
+  EXPECT_EQ(x.to_vector<float>(), (std::vector<float>{0, 9, 9, 9,  //
+                                                      0, 0, 9, 9,  //
+                                                      9, 9, 0, 9,  //
+                                                      9, 9, 0, 0}));
+  RF_EXPECT_ERROR(kernels::causal_mask(cpu, x, 9.0f, Tensor::from_vector(std::vector<std::int32_t>{2, 3})),
+                  ErrorKind::kInvalidArgument, "causal_mask: begin [2] is not one per batch entry (1)");
 }
 
 TEST(FusedAttentionErrors, NameTheShapeAtFault) {

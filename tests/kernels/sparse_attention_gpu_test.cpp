@@ -144,6 +144,16 @@ TEST_F(SparseAttentionParity, CausalMaskIsIdentical) {
   Tensor x_gpu = on(x, gpu);
   causal_mask(gpu, x_gpu, -1e9f);
   EXPECT_EQ(back(x_gpu, gpu).to_vector<float>(), x_cpu.to_vector<float>());
+  // With padding: each batch entry's keys before its begin, in the rows from it on.
+  const Tensor begin = Tensor::from_vector(std::vector<std::int32_t>{0, 5, 17});
+  Tensor padded_cpu = Tensor::empty(x.shape(), DType::kF32);
+  padded_cpu.copy_from(x);
+  causal_mask(cpu, padded_cpu, -1e9f, begin);
+  Tensor padded_gpu = on(x, gpu);
+  causal_mask(gpu, padded_gpu, -1e9f, on(begin, gpu));
+  EXPECT_EQ(back(padded_gpu, gpu).to_vector<float>(), padded_cpu.to_vector<float>());
+  EXPECT_EQ(padded_cpu.to_vector<float>()[(17 + 6) * 17 + 4], -1e9f);  // entry 1, row 6, padding key 4
+  EXPECT_EQ(padded_cpu.to_vector<float>()[(17 + 3) * 17 + 2], x.to_vector<float>()[(17 + 3) * 17 + 2]);  // a padding row
 }
 
 }  // namespace
