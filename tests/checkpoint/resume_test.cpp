@@ -297,6 +297,27 @@ TEST(NonFinite, ADormantNanIsNeverCheckpointed) {
   RF_EXPECT_ERROR(trainer.fit(), ErrorKind::kNumerical, "step 0: 1 non-finite parameter values (this rank: 1)");
 }
 
+// A checkpoint of other data (another file, other options, a newer synthetic
+// generator) is refused, saying how to start afresh.
+TEST(Resume, OtherDataIsRefusedSayingHowToStartAfresh) {
+  testing::TempDir dir;
+  run(kAls, dir.path().string());
+  const ConfigNode job = testing::tiny_job(kAls);
+  data::Dataset other = testing::tiny_dataset(job);
+  other.fingerprint = std::string(64, '0');
+  auto comm = make_single_communicator();
+  const Resources res = Resources::cpu();
+  auto model = ModelRegistry::instance().get("als").create(job.section("model"));
+  model->build(ModelContext{&other, &res, comm.get(), 42});
+  Checkpointer checkpointer(job.section("checkpoint"), dir.path().string(), job.to_yaml(), *model, other, *comm, res, 42);
+  RF_EXPECT_ERROR(checkpointer.restore(), ErrorKind::kConfig,
+                  "checkpoint.h5: trained on different data (fingerprint " +
+                      testing::tiny_dataset(job).fingerprint.substr(0, 12) +
+                      ", now 000000000000; the data, its options or the synthetic generator changed). To train "
+                      "afresh, give the job another run.name (--set run.name=...) or move " +
+                      (dir.path() / "checkpoints").string() + " away");
+}
+
 TEST(Resume, ADifferentModelIsRefused) {
   testing::TempDir dir;
   run(kAls, dir.path().string());

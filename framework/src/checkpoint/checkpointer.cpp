@@ -260,7 +260,9 @@ std::optional<Position> Checkpointer::restore() {
                   "' checkpoint cannot resume a '", model_.type(), "' model");
     RF_CHECK_KIND(ErrorKind::kConfig, meta.dataset_fingerprint == dataset_.fingerprint, reader.label(),
                   ": trained on different data (fingerprint ", meta.dataset_fingerprint.substr(0, 12), ", now ",
-                  dataset_.fingerprint.substr(0, 12), ")");
+                  dataset_.fingerprint.substr(0, 12), "; the data, its options or the synthetic generator changed). "
+                  "To train afresh, give the job another run.name (--set run.name=...) or move ", repository_.dir(),
+                  " away");
     const ConfigNode saved = load_config_string(meta.config_yaml, reader.label() + "@config");
     const ConfigNode current = load_config_string(config_yaml_, "config");
     RF_CHECK_KIND(ErrorKind::kConfig, saved["model"].to_yaml() == current["model"].to_yaml(), reader.label(),
