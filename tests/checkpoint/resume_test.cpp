@@ -58,13 +58,13 @@ std::vector<std::vector<float>> run_observed(const std::string& job_text, const 
   Trainer trainer(job.section("train"), *model, dataset, *comm, res, 42, nullptr);
   Checkpointer checkpointer(job.section("checkpoint"), run_dir, job.to_yaml(), *model, dataset, *comm, res, 42);
   if (const auto position = checkpointer.restore()) {
-    trainer.set_start(*position, checkpointer.restored_metrics());
+    trainer.set_start(*position, checkpointer.restored_metrics(), checkpointer.restored_metrics_step());
     seen.resumed_at = position->global_step;
   }
   TrainerHooks hooks;
-  hooks.checkpoint = [&](const Position& next, const MetricValues& metrics, bool) {
+  hooks.checkpoint = [&](const Position& next, const MetricValues& metrics, std::int64_t metrics_step, bool) {
     if (next.global_step == crash_at) throw Crash{};
-    checkpointer.save(next, metrics);
+    checkpointer.save(next, metrics, metrics_step);
     seen.saved.push_back(next);
     seen.saved_metrics.push_back(metrics);
   };
@@ -239,6 +239,25 @@ TEST(Resume, AJobThatDoesNotWriteLeavesTemporariesAlone) {
   }
 }
 
+// keep_best counts a version's metrics only when they are its own: step
+// versions saved after an evaluation carry that earlier state's metrics, and
+// the best of them was kept (and served, exported) as the evaluated model.
+TEST(Resume, KeepBestKeepsOnlyAnEvaluatedState) {
+  // 91 steps an epoch, evaluated at steps 91, 182 and 273 (best at the first);
+  // versions at 50, 100, 150, 200, 250 and 273: only 273 was evaluated as saved.
+  const std::string job = "model: {type: mf, factors: 4}\ntrain: {epochs: 3, batch_size: 64}\n"
+                          "checkpoint: {every_epochs: 0, every_steps: 50, keep_last: 1, keep_best: recall@10}\n";
+  testing::TempDir dir;
+  Observed seen;
+  run_observed(job, dir.path().string(), -1, seen,
+               [](std::int64_t epoch) { return MetricValues{{"recall@10", 0.5 - 0.1 * static_cast<double>(epoch)}}; });
+  std::vector<std::int64_t> kept;
+  for (const Version& v : CheckpointRepository((dir.path() / "checkpoints").string()).list()) kept.push_back(v.step);
+  EXPECT_EQ(kept, (std::vector<std::int64_t>{273}));
+  const Manifest last = CheckpointRepository((dir.path() / "checkpoints").string()).load_latest()->manifest;
+  EXPECT_EQ(last.metrics_step, 273);
+}
+
 TEST(Resume, FreshStartIntoAUsedDirectoryIsRefused) {
   testing::TempDir dir;
   run(kAls, dir.path().string());
@@ -358,7 +377,9 @@ TEST(RoundTrip, EveryRegisteredModel) {
     Checkpointer checkpointer(job.section("checkpoint"), dir.path().string(), job.to_yaml(), *model, dataset, *comm,
                               res, 42);
     TrainerHooks hooks;
-    hooks.checkpoint = [&](const Position& next, const MetricValues& metrics, bool) { checkpointer.save(next, metrics); };
+    hooks.checkpoint = [&](const Position& next, const MetricValues& metrics, std::int64_t metrics_step, bool) {
+      checkpointer.save(next, metrics, metrics_step);
+    };
     trainer.set_hooks(std::move(hooks));
     trainer.fit();
 

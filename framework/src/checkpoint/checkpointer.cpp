@@ -138,7 +138,7 @@ Contents Checkpointer::contents(const Position& position, const MetricValues& me
   return c;
 }
 
-void Checkpointer::save(const Position& position, const MetricValues& metrics) {
+void Checkpointer::save(const Position& position, const MetricValues& metrics, std::int64_t metrics_step) {
   if (!enabled_) return;
   // A keep_best metric the evaluation does not report would keep nothing
   // (checked, as train.early_stopping.metric is, once there are metrics; every
@@ -172,6 +172,7 @@ void Checkpointer::save(const Position& position, const MetricValues& metrics) {
       m.config_sha256 = sha256_hex(config_yaml_);
       m.dataset_fingerprint = dataset_.fingerprint;
       m.metrics = metrics;
+      m.metrics_step = metrics.empty() ? -1 : metrics_step;
       m.created = utc_timestamp();
       const Version v = repository_.publish(
           position.global_step, [&](const std::string& path) { write_checkpoint(path, c); }, m, comm_.rank());
@@ -280,6 +281,7 @@ std::optional<Position> Checkpointer::restore() {
     resources_.synchronize();
     position = reader.position();
     restored_metrics_ = reader.metrics();
+    restored_metrics_step_ = loaded->manifest.metrics_step;
     if (skip == "position") position.step_in_epoch = 0;  // negative control: replay the epoch from its start
     if (meta.world_size != comm_.world_size()) {
       log::warn("resuming a {}-rank checkpoint on {} ranks: same batches, but sums in a different order (not bit-exact)",

@@ -94,6 +94,7 @@ std::string manifest_json(const Manifest& m) {
     if (std::isfinite(value)) metrics[name] = value;
   }
   j["metrics"] = metrics;
+  if (m.metrics_step >= 0) j["metrics_step"] = m.metrics_step;
   return j.dump(2) + "\n";
 }
 
@@ -116,6 +117,7 @@ Manifest parse_manifest(const std::string& text, const std::string& label) {
       m.files.push_back({name, f.at("bytes").get<std::int64_t>(), f.at("sha256").get<std::string>()});
     }
     for (const auto& [name, value] : j.at("metrics").items()) m.metrics.emplace_back(name, value.get<double>());
+    if (j.contains("metrics_step")) m.metrics_step = j.at("metrics_step").get<std::int64_t>();
   } catch (const nlohmann::json::exception& e) {
     RF_THROW(ErrorKind::kData, label, ": unreadable manifest (", e.what(), ")");
   }
@@ -291,6 +293,8 @@ std::vector<std::string> CheckpointRepository::apply_retention(const Retention& 
     for (const Version& v : versions) {
       try {
         const Manifest m = parse_manifest(read_small_file(fs::path(v.path) / kManifestFile, kMaxManifestBytes), v.path);
+        // A version saved after its evaluation's step carries an earlier state's metrics.
+        if (m.metrics_step >= 0 && m.metrics_step != v.step) continue;
         for (const auto& [name, value] : m.metrics) {
           if (name != policy.best_metric) continue;
           if (!best || (policy.maximize ? value > best->first : value < best->first)) best = {{value, v.name}};

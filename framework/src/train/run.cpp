@@ -211,15 +211,16 @@ TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime) 
     std::filesystem::remove(run_dir + "/eval.json", ignored);
   }
   Trainer trainer(job.section("train"), *model, dataset, *comm, resources, seed, metrics.get());
-  if (resumed_at) trainer.set_start(*resumed_at, checkpointer.restored_metrics());
+  if (resumed_at) {
+    trainer.set_start(*resumed_at, checkpointer.restored_metrics(), checkpointer.restored_metrics_step());
+  }
   const EvalContext eval_context{&dataset, &resources, comm, seed};
   // Validation data for epochs; the test split only when there is no validation split.
   const bool has_valid = !dataset.valid.empty();
   TrainerHooks hooks;
   if (checkpointer.enabled()) {
-    hooks.checkpoint = [&](const checkpoint::Position& next, const MetricValues& values, bool) {
-      checkpointer.save(next, values);
-    };
+    hooks.checkpoint = [&](const checkpoint::Position& next, const MetricValues& values, std::int64_t metrics_step,
+                           bool) { checkpointer.save(next, values, metrics_step); };
     hooks.checkpoint_every_epochs = checkpointer.every_epochs();
     hooks.checkpoint_every_steps = checkpointer.every_steps();
   }

@@ -356,7 +356,7 @@ Trainer::EpochResult Trainer::run_minibatch_epoch(std::int64_t epoch, std::int64
     const std::int64_t every = hooks_.checkpoint_every_steps;
     if (hooks_.checkpoint && every > 0 && (global_step + 1) % every == 0 && step + 1 < steps_per_epoch_ &&
         global_step + 1 < last_step_) {
-      hooks_.checkpoint(position(epoch, step + 1, global_step + 1, result), last_metrics_, false);
+      hooks_.checkpoint(position(epoch, step + 1, global_step + 1, result), last_metrics_, last_metrics_step_, false);
     }
   }
   bar.finish();
@@ -435,7 +435,9 @@ TrainSummary Trainer::fit() {
       // A graceful stop inside an epoch: save where we are and leave at once.
       summary.stopped_by_signal = true;
       log::info("stopping at step {} (SIGUSR1)", summary.steps);
-      if (hooks_.checkpoint) hooks_.checkpoint(position(epoch, r.next_step, summary.steps, r), last_metrics_, true);
+      if (hooks_.checkpoint) {
+        hooks_.checkpoint(position(epoch, r.next_step, summary.steps, r), last_metrics_, last_metrics_step_, true);
+      }
       break;
     }
     const double loss = comm_.allreduce_double(r.loss_sum, ReduceOp::kSum);
@@ -452,6 +454,7 @@ TrainSummary Trainer::fit() {
     if (hooks_.evaluate && ((epoch + 1) % config_.get_int("eval_every") == 0 || epoch + 1 == epochs || out_of_steps)) {
       const MetricValues metrics = hooks_.evaluate(epoch);
       last_metrics_ = metrics;
+      last_metrics_step_ = summary.steps;
       log(summary.steps, epoch, hooks_.eval_split, metrics);
       if (early_stopping) {
         const std::string& name = early.get_string("metric");
@@ -479,7 +482,7 @@ TrainSummary Trainer::fit() {
     if (hooks_.checkpoint && (last || step_due || (every > 0 && (epoch + 1) % every == 0))) {
       const checkpoint::Position next =
           complete ? position(epoch + 1, 0, summary.steps, {}) : position(epoch, r.next_step, summary.steps, r);
-      hooks_.checkpoint(next, last_metrics_, last);
+      hooks_.checkpoint(next, last_metrics_, last_metrics_step_, last);
     }
     if (r.stop) {
       summary.stopped_by_signal = true;

@@ -51,8 +51,10 @@ class Checkpointer {
   std::int64_t every_epochs() const { return every_epochs_; }
 
   // Collective. Saves the model at `position` (the next step to run) with the
-  // latest evaluation `metrics`. Throws on every rank if the save failed.
-  void save(const Position& position, const MetricValues& metrics);
+  // latest evaluation `metrics`, computed at global step `metrics_step` (-1:
+  // unknown); keep_best counts a version's metrics only when they are its own.
+  // Throws on every rank if the save failed.
+  void save(const Position& position, const MetricValues& metrics, std::int64_t metrics_step = -1);
 
   // Collective, before training. Resumes according to checkpoint.resume (never,
   // auto, required): the restored position, or nullopt for a fresh start.
@@ -62,6 +64,7 @@ class Checkpointer {
   // the trainer's latest metrics until it evaluates again, so the versions it
   // saves before then carry them as the uninterrupted run's do.
   const MetricValues& restored_metrics() const { return restored_metrics_; }
+  std::int64_t restored_metrics_step() const { return restored_metrics_step_; }
 
  private:
   Contents contents(const Position& position, const MetricValues& metrics);
@@ -79,6 +82,7 @@ class Checkpointer {
   std::uint64_t seed_;
   std::optional<Serving> serving_;  // computed on the first save (rank 0)
   MetricValues restored_metrics_;
+  std::int64_t restored_metrics_step_ = -1;
 };
 
 }  // namespace recforge::checkpoint

@@ -47,6 +47,10 @@ struct Manifest {
   };
   std::vector<File> files;
   MetricValues metrics;
+  // The global step the metrics were computed at: this version's own when it
+  // equals `step`, else the latest evaluation's, of an earlier state (-1:
+  // no metrics, or a version written before this was recorded).
+  std::int64_t metrics_step = -1;
 };
 
 struct Version {

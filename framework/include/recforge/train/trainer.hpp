@@ -36,10 +36,12 @@ struct TrainerHooks {
   // or "test" for data without a validation split.
   std::string eval_split = "valid";
   // Saves a checkpoint at `next` (the next step to run) with the latest
-  // evaluation; called on every rank after every `checkpoint_every_epochs`
-  // epochs, every `checkpoint_every_steps` global steps inside epochs, on a
-  // graceful stop and at the end (`final`).
-  std::function<void(const checkpoint::Position& next, const MetricValues& metrics, bool final)> checkpoint;
+  // evaluation, computed at global step `metrics_step` (-1: unknown); called
+  // on every rank after every `checkpoint_every_epochs` epochs, every
+  // `checkpoint_every_steps` global steps, on a graceful stop and at the end (`final`).
+  std::function<void(const checkpoint::Position& next, const MetricValues& metrics, std::int64_t metrics_step,
+                     bool final)>
+      checkpoint;
   std::int64_t checkpoint_every_epochs = 1;  // 0: only at the end
   std::int64_t checkpoint_every_steps = 0;   // 0: off
 };
@@ -70,9 +72,10 @@ class Trainer {
   // Continue from a restored position (resume): same batches, learning rates
   // and early-stopping state as the uninterrupted run from there on, and the
   // checkpoint's metrics as the latest evaluation.
-  void set_start(const checkpoint::Position& position, MetricValues metrics) {
+  void set_start(const checkpoint::Position& position, MetricValues metrics, std::int64_t metrics_step = -1) {
     start_ = position;
     last_metrics_ = std::move(metrics);
+    last_metrics_step_ = metrics_step;
   }
   TrainSummary fit();
 
@@ -132,6 +135,7 @@ class Trainer {
   std::int64_t best_epoch_ = -1;
   std::int64_t evals_since_best_ = 0;
   MetricValues last_metrics_;
+  std::int64_t last_metrics_step_ = -1;
 };
 
 }  // namespace recforge
