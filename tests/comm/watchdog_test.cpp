@@ -157,6 +157,35 @@ TEST(Watchdog, AStalledHeartbeatDirectoryDoesNotStopTheDeadline) {
   ::close(writer_end);
 }
 
+// Collectives begun inside an IoWait (ranks waiting on rank 0's checkpoint
+// write) get comm.io_timeout, and a timeout says so; outside, the watchdog's.
+TEST(Watchdog, AnIoWaitGetsItsOwnDeadline) {
+  Recorder recorder;
+  Watchdog watchdog({.timeout_seconds = 0.2, .io_timeout_seconds = 0.8, .poll_seconds = 0.01}, 1, 2,
+                    recorder.handler());
+  {
+    const Watchdog::IoWait io(&watchdog, "rank 0 writes checkpoint step 40");
+    watchdog.begin(3, "allgather_string");
+  }  // (the deadline is the collective's, from its begin)
+  std::this_thread::sleep_for(400ms);
+  EXPECT_EQ(recorder.count(), 0u);  // past the watchdog timeout, within the I/O one
+  for (int i = 0; i < 200 && recorder.count() == 0; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(recorder.count(), 1u);
+  EXPECT_NE(recorder.messages[0].find("rank 1: collective #3 allgather_string did not complete within 1 s "
+                                      "(comm.io_timeout: rank 0 writes checkpoint step 40)"),
+            std::string::npos)
+      << recorder.messages[0];
+  // The next collective, outside any IoWait, has the watchdog's deadline again.
+  Watchdog plain({.timeout_seconds = 0.2, .io_timeout_seconds = 60, .poll_seconds = 0.01}, 1, 2, recorder.handler());
+  { const Watchdog::IoWait io(&plain, "rank 0 prepares the data"); }
+  plain.begin(4, "barrier");
+  for (int i = 0; i < 100 && recorder.count() == 1; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(recorder.count(), 2u);
+  EXPECT_NE(recorder.messages[1].find("did not complete within 0 s (watchdog timeout)"), std::string::npos)
+      << recorder.messages[1];
+  const Watchdog::IoWait no_watchdog(nullptr, "a communicator without one");  // allowed
+}
+
 TEST(Watchdog, PollFailureTriggersTheHandler) {
   Recorder recorder;
   Watchdog watchdog({.timeout_seconds = 60, .poll_seconds = 0.01}, 0, 1, recorder.handler());

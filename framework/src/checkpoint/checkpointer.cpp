@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "recforge/comm/communicator.hpp"
+#include "recforge/comm/watchdog.hpp"
 #include "recforge/config/config_node.hpp"
 #include "recforge/core/fault.hpp"
 #include "recforge/core/resources.hpp"
@@ -160,6 +161,8 @@ void Checkpointer::save(const Position& position, const MetricValues& metrics, s
                     "parameters differ between rank 0 and rank ", r, " at step ", position.global_step,
                     " (silent divergence); no checkpoint is written from this state");
   }
+  // The other ranks wait while rank 0 writes, hashes and publishes.
+  const Watchdog::IoWait io(comm_.watchdog(), fmt::format("rank 0 writes checkpoint step {}", position.global_step));
   std::string status;
   if (comm_.rank() == 0) {
     try {
@@ -203,6 +206,8 @@ std::optional<Position> Checkpointer::restore() {
     RF_CHECK_AGREED(ErrorKind::kConfig, dirs[static_cast<std::size_t>(r)] == dirs[0], "rank 0 resumes from ", dirs[0],
                     " but rank ", r, " from ", dirs[static_cast<std::size_t>(r)], "; give every rank the same --resume");
   }
+  // Rank 0 lists and verifies versions, then every rank loads the chosen one.
+  const Watchdog::IoWait io(comm_.watchdog(), "rank 0 chooses and loads a checkpoint to resume from");
   const std::string skip = restore_skip();
   std::string chosen, error;
   std::optional<LoadedVersion> loaded;

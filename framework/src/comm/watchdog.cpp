@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "comm/heartbeats.hpp"
 
 namespace recforge {
@@ -22,6 +24,18 @@ Watchdog::~Watchdog() {
   if (thread_.joinable()) thread_.join();
 }
 
+Watchdog::IoWait::IoWait(Watchdog* watchdog, std::string why) : watchdog_(watchdog) {
+  if (!watchdog_) return;
+  std::lock_guard lock(watchdog_->mutex_);
+  watchdog_->io_wait_ = std::move(why);
+}
+
+Watchdog::IoWait::~IoWait() {
+  if (!watchdog_) return;
+  std::lock_guard lock(watchdog_->mutex_);
+  watchdog_->io_wait_.clear();
+}
+
 void Watchdog::publish_state() {
   if (heartbeats_) heartbeats_->set(completed_, in_flight_);
 }
@@ -32,6 +46,9 @@ void Watchdog::begin(std::uint64_t sequence, std::string description) {
   phase_ = false;
   sequence_ = sequence;
   description_ = std::move(description);
+  deadline_reason_ = io_wait_;
+  deadline_seconds_ = io_wait_.empty() ? options_.timeout_seconds
+                                       : std::max(options_.timeout_seconds, options_.io_timeout_seconds);
   started_ = std::chrono::steady_clock::now();
   publish_state();
 }
@@ -41,6 +58,8 @@ void Watchdog::begin_phase(std::string description) {
   in_flight_ = true;
   phase_ = true;
   description_ = std::move(description);
+  deadline_reason_.clear();
+  deadline_seconds_ = options_.timeout_seconds;
   started_ = std::chrono::steady_clock::now();
   publish_state();
 }
@@ -83,10 +102,10 @@ void Watchdog::run() {
     }
     if (!failure && in_flight_) {
       const double waited = std::chrono::duration<double>(now - started_).count();
-      if (waited > options_.timeout_seconds) {
+      if (waited > deadline_seconds_) {
         const std::string what = phase_ ? description_ : fmt::format("collective #{} {}", sequence_, description_);
-        failure = fmt::format("rank {}: {} did not complete within {:.0f} s (watchdog timeout)", rank_, what,
-                              options_.timeout_seconds);
+        failure = fmt::format("rank {}: {} did not complete within {:.0f} s ({})", rank_, what, deadline_seconds_,
+                              deadline_reason_.empty() ? "watchdog timeout" : "comm.io_timeout: " + deadline_reason_);
         lock.unlock();
         *failure += "; " + describe_peers();
         lock.lock();

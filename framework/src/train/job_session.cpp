@@ -49,6 +49,7 @@ JobSession::JobSession(const ConfigNode& job, DistributedRuntime& runtime, const
   // timeout ends the job through MPI_Abort.
   watchdog_ = std::make_unique<Watchdog>(
       Watchdog::Options{.timeout_seconds = comm_config.get_double("watchdog_timeout"),
+                        .io_timeout_seconds = comm_config.get_double("io_timeout"),
                         .heartbeat_dir = comm_config.get_bool("heartbeats") ? heartbeat_dir : std::string()},
       rank, runtime.launch().world_size, [this, &runtime](const std::string& message) {
         if (Communicator* comm = abort_through_.load()) comm->abort(4, message);
@@ -99,10 +100,15 @@ void JobSession::check_same_config(const std::string& config_text) {
 
 data::Dataset JobSession::prepare_dataset(const ConfigNode& data_section, std::uint64_t seed) {
   data::Dataset dataset;
-  if (comm_->rank() == 0) dataset = data::prepare_dataset(data_section, seed);
-  comm_->barrier();
-  if (comm_->rank() != 0) dataset = data::prepare_dataset(data_section, seed);
-  const auto fingerprints = comm_->allgather_string(dataset.fingerprint);
+  std::vector<std::string> fingerprints;
+  {
+    // Rank 0 reads and caches the data while the others wait; then they read its cache.
+    const Watchdog::IoWait io(watchdog_.get(), "rank 0 prepares the data, then the others load it");
+    if (comm_->rank() == 0) dataset = data::prepare_dataset(data_section, seed);
+    comm_->barrier();
+    if (comm_->rank() != 0) dataset = data::prepare_dataset(data_section, seed);
+    fingerprints = comm_->allgather_string(dataset.fingerprint);
+  }
   for (int r = 1; r < comm_->world_size(); ++r) {
     RF_CHECK_AGREED(ErrorKind::kData, fingerprints[static_cast<std::size_t>(r)] == fingerprints[0], "rank ", r,
                     " prepared different data from rank 0 (fingerprints ", fingerprints[0].substr(0, 12), " and ",

@@ -35,6 +35,11 @@ Schema comm_schema() {
   s.add_string("backend", "auto", "auto (nccl on GPUs, mpi under mpirun, else single), single, mpi, nccl",
                {"auto", "single", "mpi", "nccl"})
       .add_float("watchdog_timeout", 300.0, "seconds a collective may take before the job is aborted", 1.0)
+      .add_float("io_timeout", 1800.0,
+                 "seconds a rank may wait in a collective for another rank's file I/O (rank 0 writing or loading a "
+                 "checkpoint, preparing the data) before the job is aborted (the longer of this and "
+                 "watchdog_timeout)",
+                 1.0)
       .add_bool("desync_check", true, "verify that every rank issues the same collective with the same size")
       .add_bool("heartbeats", true, "write per-rank heartbeats to the run directory (names stuck ranks)")
       .add_bool("preflight", true, "check devices, a known all-reduce and the data files before training");

@@ -33,6 +33,10 @@ class Watchdog {
  public:
   struct Options {
     double timeout_seconds = 300;
+    // For collectives begun inside an IoWait: ranks waiting on another rank's
+    // file I/O (rank 0 writing a checkpoint), which may take longer than any
+    // collective should (the longer of the two applies).
+    double io_timeout_seconds = 1800;
     std::string heartbeat_dir;  // empty: no heartbeats
     double poll_seconds = 0.1;
   };
@@ -44,6 +48,20 @@ class Watchdog {
   ~Watchdog();
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
+
+  // While one lives, the collectives begun get the I/O deadline and `why`
+  // (e.g. "rank 0 writes checkpoint step 1200") in a timeout's message.
+  // Null-safe: a communicator without a watchdog passes nullptr.
+  class IoWait {
+   public:
+    IoWait(Watchdog* watchdog, std::string why);
+    ~IoWait();
+    IoWait(const IoWait&) = delete;
+    IoWait& operator=(const IoWait&) = delete;
+
+   private:
+    Watchdog* watchdog_;
+  };
 
   void begin(std::uint64_t sequence, std::string description);
   void end();
@@ -71,6 +89,9 @@ class Watchdog {
   std::uint64_t sequence_ = 0, completed_ = 0;
   bool phase_ = false;  // in flight is a phase, not collective #sequence_
   std::string description_;
+  std::string io_wait_;          // set by a live IoWait
+  std::string deadline_reason_;  // of the collective in flight: empty, or its IoWait's
+  double deadline_seconds_ = 0;  // of the collective in flight
   std::chrono::steady_clock::time_point started_;
   std::unique_ptr<Heartbeats> heartbeats_;
   std::thread thread_;
