@@ -134,10 +134,16 @@ class RankingEvaluator final : public Evaluator {
   struct Prepared {
     const data::Dataset* dataset = nullptr;
     data::Csr train;                    // users x items, for masking
+    data::Csr train_and_valid;          // the same with the validation rows (empty without them)
     std::vector<std::int32_t> group;    // user -> group
     std::vector<float> self_info;       // item -> -log2 popularity
   };
   void prepare(const data::Dataset& d);
+  // What a user is known to have, so never a candidate: training rows, and the
+  // validation rows too when the test split (which comes after them) is scored.
+  const data::Csr& known(const data::Dataset& d, const data::InteractionTable& heldout) const {
+    return &heldout == &d.test && !d.valid.empty() ? prepared_.train_and_valid : prepared_.train;
+  }
   std::string group_name(std::size_t g) const;
   MetricValues finish(const std::vector<std::int64_t>& sums, const std::vector<std::int64_t>& counts,
                       const std::vector<std::int32_t>* marks, std::int64_t items, const MetricValues& extra) const;
@@ -177,6 +183,13 @@ void RankingEvaluator::prepare(const data::Dataset& d) {
   candidates_.clear();
   plans_.clear();
   prepared_.train = data::user_item_csr(data::InteractionTable{d.train.user, d.train.item, {}, {}}, d.num_users());
+  prepared_.train_and_valid = data::Csr{};
+  if (!d.valid.empty()) {
+    data::InteractionTable both{d.train.user, d.train.item, {}, {}};
+    both.user.insert(both.user.end(), d.valid.user.begin(), d.valid.user.end());
+    both.item.insert(both.item.end(), d.valid.item.begin(), d.valid.item.end());
+    prepared_.train_and_valid = data::user_item_csr(both, d.num_users());
+  }
   prepared_.group.assign(static_cast<std::size_t>(d.num_users()), 0);
   for (std::int32_t u = 0; u < d.num_users(); ++u) {
     const std::int64_t n = prepared_.train.row_size(u);
@@ -227,6 +240,13 @@ MetricValues RankingEvaluator::evaluate(Model& model, const data::InteractionTab
     for (std::int64_t r = 0; r < heldout.size(); ++r)
       if (is_mine[static_cast<std::size_t>(heldout.user[static_cast<std::size_t>(r)])]) my_rows.push_back(r);
   }
+  // The test split after a validation split: the validation rows are history.
+  const bool after_valid = &heldout == &d.test && !d.valid.empty();
+  model.set_extra_history(after_valid ? &d.valid : nullptr);
+  const struct ClearHistory {
+    Model& model;
+    ~ClearHistory() { model.set_extra_history(nullptr); }
+  } clear_history{model};
   std::vector<std::int32_t> marks;
   if (sampled_) {
     sampled_ranking(model, heldout, my_rows, ctx, sums, counts);
@@ -251,7 +271,8 @@ const BlockPlan& RankingEvaluator::block_plan(const data::InteractionTable& held
                                               const std::vector<std::int32_t>& users, std::int64_t block,
                                               const Resources& res, std::unique_ptr<BlockPlan>& own) {
   const auto build = [&] {
-    return std::make_unique<BlockPlan>(prepared_.train, relevant, prepared_.group, users, block, spec_.graded, res);
+    return std::make_unique<BlockPlan>(known(*prepared_.dataset, heldout), relevant, prepared_.group, users, block,
+                                       spec_.graded, res);
   };
   if (res.device().is_cpu()) {
     own = build();
@@ -352,6 +373,7 @@ void RankingEvaluator::sampled_ranking(Model& model, const data::InteractionTabl
   auto& candidates = candidates_[&heldout];
   if (candidates.empty()) {
     const data::Csr heldout_pairs = data::user_item_csr(heldout, d.num_users());
+    const data::Csr& history = known(d, heldout);
     candidates.assign(static_cast<std::size_t>(heldout.size() * columns), 0);
     const std::uint64_t stream = rng_stream(RngPurpose::kEvalNegatives);
     const auto n_items = static_cast<std::uint32_t>(d.num_items());
@@ -362,7 +384,7 @@ void RankingEvaluator::sampled_ranking(Model& model, const data::InteractionTabl
       // draws kept being rejected (up to 1000 per negative) ran into the next.
       std::uint64_t draw = static_cast<std::uint64_t>(r) << 32;
       const auto unknown = [&](std::int32_t item) {
-        return !data::csr_contains(prepared_.train, u, item) && !data::csr_contains(heldout_pairs, u, item);
+        return !data::csr_contains(history, u, item) && !data::csr_contains(heldout_pairs, u, item);
       };
       std::vector<std::int32_t> left;  // the user's unknown items, listed only when rejection keeps failing
       for (std::int64_t j = 1; j < columns; ++j) {

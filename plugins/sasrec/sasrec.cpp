@@ -97,6 +97,16 @@ class SasRecModel final : public Model {
   std::int64_t num_examples() const override { return static_cast<std::int64_t>(sequences_.size()); }
   StepStats train_step(const TrainBatch& batch) override;
   bool embeddings(Tensor& users, Tensor& items) override;
+  // The validation rows while the test split is scored: each user's vector
+  // then reads them after the training items (the paper's test protocol).
+  void set_extra_history(const data::InteractionTable* rows) override {
+    extra_history_.clear();
+    if (rows == nullptr) return;
+    extra_history_.resize(sequences_.size());
+    for (std::size_t r = 0; r < rows->user.size(); ++r) {  // rows are in (user, time) order
+      extra_history_[static_cast<std::size_t>(rows->user[r])].push_back(rows->item[r]);
+    }
+  }
   // Next-item inference for a posted history (the server's fold-in): `items`
   // in time order, the latest max_len kept; the vector is the last position's
   // output, as embeddings() gives for a training user. `values` are ignored.
@@ -137,6 +147,7 @@ class SasRecModel final : public Model {
   std::unique_ptr<nn::LayerNorm> final_norm_;
   std::vector<Parameter*> params_;
   std::vector<std::vector<std::int32_t>> sequences_;  // per user, training items in time order
+  std::vector<std::vector<std::int32_t>> extra_history_;  // per user, items after them (empty: none)
   data::Csr positives_;
   std::unique_ptr<data::NegativeSampler> sampler_;
 };
@@ -282,10 +293,14 @@ bool SasRecModel::embeddings(Tensor& users, Tensor& items) {
   constexpr std::int64_t kBlock = 256;
   for (std::int64_t begin = 0; begin < n_users; begin += kBlock) {
     const std::int64_t end = std::min(n_users, begin + kBlock), n = end - begin;
-    // The whole training sequence (its latest max_len items), right-aligned.
+    // The whole training sequence and any extra history after it (its latest
+    // max_len items), right-aligned.
     std::vector<std::int32_t> ids(static_cast<std::size_t>(n * max_len_), 0);
+    std::vector<std::int32_t> seq;
     for (std::int64_t k = 0; k < n; ++k) {
-      const auto& seq = sequences_[static_cast<std::size_t>(begin + k)];
+      const auto u = static_cast<std::size_t>(begin + k);
+      seq = sequences_[u];
+      if (!extra_history_.empty()) seq.insert(seq.end(), extra_history_[u].begin(), extra_history_[u].end());
       const std::int64_t len = std::min<std::int64_t>(max_len_, static_cast<std::int64_t>(seq.size()));
       for (std::int64_t p = 0; p < len; ++p) {
         ids[static_cast<std::size_t>(k * max_len_ + max_len_ - len + p)] =

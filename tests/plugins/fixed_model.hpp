@@ -23,8 +23,10 @@ class FixedModel final : public Model {
   bool embeddings(Tensor& users, Tensor& items) override {
     users = users_;
     items = items_;
+    history_at_embeddings_ = history_;
     return exports_embeddings_;
   }
+  void set_extra_history(const data::InteractionTable* rows) override { history_ = rows; }
   std::int64_t item_bias_columns() const override { return item_bias_columns_; }
   // Ratings: `prediction_` for every pair when set, else none.
   bool predict(std::span<const std::int32_t>, std::span<const std::int32_t>, std::span<float> out) override {
@@ -36,6 +38,8 @@ class FixedModel final : public Model {
   bool exports_embeddings_ = true;  // false: a model that scores pairs only (NCF-like)
   std::int64_t item_bias_columns_ = 0;
   std::optional<float> prediction_;
+  const data::InteractionTable* history_ = nullptr;                // set_extra_history's
+  const data::InteractionTable* history_at_embeddings_ = nullptr;  // as embeddings() was called
 
  protected:
   void build_impl(const ModelContext&) override {}

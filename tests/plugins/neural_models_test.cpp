@@ -359,6 +359,35 @@ TEST(SasRec, FoldInOfATrainingSequenceIsTheUsersVector) {
   EXPECT_TRUE(b.model->supports_fold_in());
 }
 
+// The test split after a validation split (the paper's protocol): a user's
+// vector reads the validation items after the training ones, exactly as a
+// fold-in of that history; cleared, it is the training sequence's again.
+TEST(SasRec, ExtraHistoryIsReadAfterTheTrainingItems) {
+  auto b = build("{type: sasrec, dim: 16, blocks: 2, max_len: 6}");
+  const data::Dataset& d = dataset();
+  std::vector<std::vector<std::int32_t>> sequences(static_cast<std::size_t>(d.num_users()));
+  for (std::size_t r = 0; r < d.train.user.size(); ++r) sequences[d.train.user[r]].push_back(d.train.item[r]);
+  // Two "validation" items each for users 0 and 3 (any items: the model reads what it is given).
+  const data::InteractionTable valid{{0, 0, 3, 3}, {5, 9, 2, 11}, {}, {}};
+  Tensor plain_users, users, items;
+  ASSERT_TRUE(b.model->embeddings(plain_users, items));
+  b.model->set_extra_history(&valid);
+  ASSERT_TRUE(b.model->embeddings(users, items));
+  std::vector<float> folded(16);
+  for (const std::int32_t u : {0, 3}) {
+    std::vector<std::int32_t> history = sequences[static_cast<std::size_t>(u)];
+    for (std::size_t r = 0; r < valid.user.size(); ++r)
+      if (valid.user[r] == u) history.push_back(valid.item[r]);
+    ASSERT_TRUE(b.model->fold_in(history, {}, folded));
+    for (int c = 0; c < 16; ++c) EXPECT_NEAR(folded[static_cast<std::size_t>(c)], users.view().at<float>(u, c), 1e-5);
+    EXPECT_NE(users.view().at<float>(u, 0), plain_users.view().at<float>(u, 0));
+  }
+  for (int c = 0; c < 16; ++c) EXPECT_EQ(users.view().at<float>(1, c), plain_users.view().at<float>(1, c));
+  b.model->set_extra_history(nullptr);
+  ASSERT_TRUE(b.model->embeddings(users, items));
+  EXPECT_EQ(users.to_vector<float>(), plain_users.to_vector<float>());
+}
+
 TEST(TwoTower, BadConfigIsRefusedWithTheKey) {
   EXPECT_THROW(build("{type: two_tower, loss: hinge}"), Error);
   EXPECT_THROW(build("{type: two_tower, temperature: 0}"), Error);

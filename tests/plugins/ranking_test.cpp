@@ -525,6 +525,38 @@ TEST(RankingEvaluator, SampledNegativesAreNeverTheUsersItems) {
   EXPECT_EQ(hit->second, 1.0);
 }
 
+// The test split after a validation split: the validation items are the
+// user's history, so never candidates (they were counted as misses), and the
+// model is given them as extra history while it exports its vectors.
+TEST(RankingEvaluator, TheTestSplitAfterAValidationSplitMasksItsItems) {
+  data::Dataset d;
+  d.users = data::IdMap::integers({70});
+  d.items = data::IdMap::integers({0, 1, 2, 3, 4});
+  d.train = data::InteractionTable{{0}, {0}, {}, {}};
+  d.valid = data::InteractionTable{{0}, {1}, {}, {}};
+  d.test = data::InteractionTable{{0}, {2}, {}, {}};
+  FixedModel model{ConfigNode()};
+  model.users_ = Tensor::from_vector(std::vector<float>{1}, {1, 1});
+  model.items_ = Tensor::from_vector(std::vector<float>{9, 8, 7, 6, 5}, {5, 1});  // item 1 above item 2
+  auto comm = make_single_communicator();
+  const EvalContext ctx{&d, &kCpu, comm.get(), 1};
+  const auto& entry = EvaluatorRegistry::instance().get("ranking");
+  const auto hit_at_1 = [&](const std::string& protocol, const data::InteractionTable& heldout) {
+    const auto config = entry.schema().resolve(load_config_string("k: [1]\nprotocol: " + protocol +
+                                                                      "\nsampled_negatives: 2", "e.yaml"));
+    const MetricValues values = entry.create(config)->evaluate(model, heldout, ctx);
+    return std::find_if(values.begin(), values.end(), [](const auto& m) { return m.first == "hit_rate@1"; })->second;
+  };
+  EXPECT_EQ(hit_at_1("full", d.test), 1.0);  // item 1 (validation) is not a candidate
+  EXPECT_EQ(model.history_at_embeddings_, &d.valid);
+  EXPECT_EQ(model.history_, nullptr);  // cleared after the evaluation
+  EXPECT_EQ(hit_at_1("sampled", d.test), 1.0);  // negatives among items 3 and 4 only
+  EXPECT_EQ(hit_at_1("full", d.valid), 1.0);  // scoring the validation split: only training items are history
+  EXPECT_EQ(model.history_at_embeddings_, nullptr);
+  d.test = data::InteractionTable{{0}, {3}, {}, {}};
+  EXPECT_EQ(hit_at_1("full", d.test), 0.0);  // item 2 ranks above the held-out item 3
+}
+
 TEST(RankingEvaluator, ConfigErrors) {
   const auto& entry = EvaluatorRegistry::instance().get("ranking");
   RF_EXPECT_ERROR(entry.schema().resolve(load_config_string("k: [0]", "e.yaml"), "eval"), ErrorKind::kConfig,

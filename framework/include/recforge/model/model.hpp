@@ -26,6 +26,7 @@ class Communicator;
 class Resources;
 namespace data {
 struct Dataset;
+struct InteractionTable;
 }
 
 struct ModelContext {
@@ -87,6 +88,12 @@ class Model {
   // Evaluation. Factor models return true and fill user (U x D) and item (I x D)
   // embeddings (CPU or the model's device); others override score().
   virtual bool embeddings(Tensor& users, Tensor& items);
+  // Interactions after the training rows that the user vectors may read: the
+  // validation rows while the test split is scored (the evaluator sets them,
+  // then nullptr). A sequence model encodes them as the latest history, as
+  // the SASRec paper's evaluation does; a model whose user vectors are
+  // trained ignores them. The table outlives the call it is set for.
+  virtual void set_extra_history(const data::InteractionTable* rows) { (void)rows; }
   // How many trailing columns of the item embeddings carry biases (folded in
   // so that the dot product is the score) rather than features: intra-list
   // diversity and the server's /v1/similar compare items by the other columns

@@ -21,7 +21,7 @@
 #include "recforge/registry/plugin_registry.hpp"
 
 namespace recforge {
-inline constexpr int kPluginAbiVersion = 7;  // 7: Evaluator::check_model, Model::item_bias_columns
+inline constexpr int kPluginAbiVersion = 8;  // 8: Model::set_extra_history
 }  // namespace recforge
 
 #ifndef RECFORGE_PLUGIN_ABI_VERSION
