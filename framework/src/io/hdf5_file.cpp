@@ -26,6 +26,31 @@ void hdf5_quiet() {
   });
 }
 
+namespace {
+
+// A chunked dataset's chunks no larger than the dataset in any dimension (as
+// every writer makes them): libhdf5 copies a corrupt, huge chunk shape past
+// its buffers instead of refusing it (a flipped bit in a chunk dimension was
+// a SIGSEGV inside H5Dread).
+void check_chunk_shape(hid_t dataset, const std::string& path, const std::string& name) {
+  H5Handle dcpl(H5Dget_create_plist(dataset), H5Handle::Kind::kPlist);
+  if (H5Pget_layout(dcpl.id()) != H5D_CHUNKED) return;
+  H5Handle space(H5Dget_space(dataset), H5Handle::Kind::kDataspace);
+  const int ndims = H5Sget_simple_extent_ndims(space.id());
+  RF_CHECK_KIND(ErrorKind::kHdf5, ndims >= 1 && ndims <= 8, path, ": dataset ", name, " has ", ndims,
+                " dimensions");
+  std::vector<hsize_t> dims(static_cast<std::size_t>(ndims)), chunk(static_cast<std::size_t>(ndims));
+  H5Sget_simple_extent_dims(space.id(), dims.data(), nullptr);
+  RF_CHECK_KIND(ErrorKind::kHdf5, H5Pget_chunk(dcpl.id(), ndims, chunk.data()) == ndims, path, ": dataset ", name,
+                " has an unreadable chunk shape");
+  for (std::size_t d = 0; d < dims.size(); ++d) {
+    RF_CHECK_KIND(ErrorKind::kHdf5, chunk[d] >= 1 && chunk[d] <= std::max<hsize_t>(dims[d], 1), path, ": dataset ",
+                  name, " declares chunks of ", chunk[d], " in dimension ", d, " of ", dims[d], " (corrupt)");
+  }
+}
+
+}  // namespace
+
 std::int64_t ArrayInfo::elements() const {
   std::int64_t n = 1;
   for (std::int64_t d : dims) n *= d;
@@ -219,6 +244,7 @@ void H5File::read_rows(const std::string& name, void* out, hid_t type, std::int6
   std::vector<hsize_t> dims(static_cast<std::size_t>(ndims));
   H5Sget_simple_extent_dims(space.id(), dims.data(), nullptr);
   const auto total = static_cast<std::int64_t>(dims[0]);
+  check_chunk_shape(dataset.id(), path_, name);
   if (rows < 0) rows = total - row_begin;
   RF_CHECK_KIND(ErrorKind::kHdf5, row_begin >= 0 && rows >= 0 && row_begin + rows <= total, path_, ": rows [", row_begin,
                 ", ", row_begin + rows, ") of dataset ", name, " outside its ", total, " rows");
@@ -295,6 +321,7 @@ std::int64_t H5File::length(const std::string& name) const {
 void H5File::read_raw(const std::string& name, void* data, std::size_t n, hid_t type, std::size_t) const {
   H5Handle dataset(H5Dopen2(file_.id(), name.c_str(), H5P_DEFAULT), H5Handle::Kind::kDataset);
   if (dataset.id() < 0) fail(path_, "missing dataset " + name);
+  check_chunk_shape(dataset.id(), path_, name);
   if (n > 0 && H5Dread(dataset.id(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
     fail(path_, "cannot read dataset " + name);
   }
