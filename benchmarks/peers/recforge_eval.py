@@ -48,7 +48,9 @@ assert int(philox_words(0, 0, [0])[0]) == 0x6627E8D5 and int(philox_words(0, 0, 
 
 
 def excluded_items(n_users, tu, ti, eu, ei):
-    """Per user, the items no negative may be: train and test items."""
+    """Per user, the items no negative may be: train and test items. (With a
+    validation split recforge also excludes its items when scoring the test
+    split; the peers' configs have none, and load() reads train and test only.)"""
     excluded = [set() for _ in range(n_users)]
     for u, i in zip(np.concatenate([tu, eu]).tolist(), np.concatenate([ti, ei]).tolist()):
         excluded[u].add(i)

@@ -97,6 +97,8 @@ class SasRecModel final : public Model {
   std::int64_t num_examples() const override { return static_cast<std::int64_t>(sequences_.size()); }
   StepStats train_step(const TrainBatch& batch) override;
   bool embeddings(Tensor& users, Tensor& items) override;
+  // 1: attention masks the padding keys (2026-12-07); 0 attended to them.
+  std::int64_t revision() const override { return 1; }
   // The validation rows while the test split is scored: each user's vector
   // then reads them after the training items (the paper's test protocol).
   void set_extra_history(const data::InteractionTable* rows) override {

@@ -35,6 +35,7 @@ Contents sample_contents() {
   c.meta.dataset_name = "synthetic/tiny";
   c.meta.dataset_fingerprint = "abc123";
   c.meta.config_yaml = "model:\n  type: mf\n";
+  c.meta.model_revision = 3;
   c.position = {.epoch = 3, .step_in_epoch = 7, .global_step = 37, .epoch_loss_sum = 1.5, .epoch_examples = 700,
                 .best_value = 0.25, .best_epoch = 2, .evals_since_best = 1};
   c.params.push_back({"mf.user_factors", "embedding", ramp({5, 3}, 0.0f), {{"momentum", ramp({5, 3}, -1.0f)}}});
@@ -69,6 +70,7 @@ TEST(CheckpointFile, RoundTripsEveryField) {
   EXPECT_EQ(r.meta().config_yaml, c.meta.config_yaml);
   EXPECT_FALSE(r.meta().recforge_version.empty());
   EXPECT_EQ(r.meta().created.size(), 20u);  // 2026-11-23T16:18:03Z
+  EXPECT_EQ(r.meta().model_revision, c.meta.model_revision);
 
   const Position p = r.position();
   EXPECT_EQ(p.epoch, 3);

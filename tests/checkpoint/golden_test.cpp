@@ -38,6 +38,7 @@ TEST(GoldenCheckpoint, Version1LoadsWithTheSameContents) {
   EXPECT_EQ(reader.meta().format_version, 1);
   EXPECT_EQ(reader.meta().model_type, "als");
   EXPECT_EQ(reader.meta().world_size, 1);
+  EXPECT_EQ(reader.meta().model_revision, 0);  // written before revisions were recorded
   EXPECT_EQ(reader.position().epoch, 2);
   EXPECT_EQ(reader.position().global_step, 2);
   EXPECT_EQ(reader.parameter_names(), (std::vector<std::string>{"als.item_factors", "als.user_factors"}));

@@ -66,7 +66,7 @@ TEST(Repository, AFileNoReaderWouldLoadIsNotPublished) {
   publish(big, 10);
   const std::int64_t size = big.load_latest()->manifest.files.front().bytes;
   CheckpointRepository limited(dir.file("ckpt"), size - 1);
-  RF_EXPECT_ERROR(publish(limited, 20), ErrorKind::kInvalidArgument,
+  RF_EXPECT_ERROR(publish(limited, 20), ErrorKind::kConfig,
                   "checkpoint step 20 is " + std::to_string(size) + " bytes, above the " + std::to_string(size - 1) +
                       " a reader loads; not published");
   EXPECT_EQ(steps(limited), (std::vector<std::int64_t>{10}));

@@ -335,6 +335,29 @@ TEST(Resume, OtherDataIsRefusedSayingHowToStartAfresh) {
                       ", now 000000000000; the data, its options or the synthetic generator changed). To train "
                       "afresh, give the job another run.name (--set run.name=...) or move " +
                       (dir.path() / "checkpoints").string() + " away");
+  // Named by checkpoint.dir (as --resume does): another run.name would not help.
+  const ConfigNode named = testing::tiny_job("model: {type: als, factors: 8, alpha: 5, reg: 0.1}\ncheckpoint: {dir: " +
+                                             (dir.path() / "checkpoints").string() + "}\n");
+  Checkpointer resuming(named.section("checkpoint"), dir.file("elsewhere"), job.to_yaml(), *model, other, *comm, res,
+                        42);
+  RF_EXPECT_ERROR(resuming.restore(), ErrorKind::kConfig,
+                  "synthetic generator changed). Resume from checkpoints of this data (checkpoint.dir, --resume), or "
+                  "train afresh without them");
+}
+
+// A checkpoint of another revision of the model (SASRec 0 attended to the
+// padding) is refused by resume; the same revision resumes.
+TEST(Resume, AnotherRevisionOfTheModelIsRefused) {
+  auto model = ModelRegistry::instance().get("sasrec").create(testing::tiny_job("model: {type: sasrec}").section("model"));
+  ASSERT_EQ(model->revision(), 1);
+  Meta meta;
+  meta.model_type = "sasrec";
+  meta.model_revision = 0;
+  RF_EXPECT_ERROR(require_model_revision(meta, *model, "runs/x/checkpoint.h5"), ErrorKind::kConfig,
+                  "runs/x/checkpoint.h5: a 'sasrec' checkpoint of model revision 0; this recforge's 'sasrec' is "
+                  "revision 1, whose parameters compute another function");
+  meta.model_revision = 1;
+  require_model_revision(meta, *model, "runs/x/checkpoint.h5");
 }
 
 TEST(Resume, ADifferentModelIsRefused) {

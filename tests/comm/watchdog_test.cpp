@@ -183,6 +183,21 @@ TEST(Watchdog, AnIoWaitGetsItsOwnDeadline) {
   ASSERT_EQ(recorder.count(), 2u);
   EXPECT_NE(recorder.messages[1].find("did not complete within 0 s (watchdog timeout)"), std::string::npos)
       << recorder.messages[1];
+  // A watchdog timeout longer than the I/O one sets the deadline, and is named.
+  Watchdog patient({.timeout_seconds = 0.3, .io_timeout_seconds = 0.05, .poll_seconds = 0.01}, 1, 2,
+                   recorder.handler());
+  {
+    const Watchdog::IoWait io(&patient, "rank 0 writes checkpoint step 80");
+    patient.begin(5, "allgather_string");
+  }
+  std::this_thread::sleep_for(150ms);
+  EXPECT_EQ(recorder.count(), 2u);
+  for (int i = 0; i < 100 && recorder.count() == 2; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(recorder.count(), 3u);
+  EXPECT_NE(recorder.messages[2].find("did not complete within 0 s (watchdog timeout, while rank 0 writes checkpoint "
+                                      "step 80)"),
+            std::string::npos)
+      << recorder.messages[2];
   const Watchdog::IoWait no_watchdog(nullptr, "a communicator without one");  // allowed
 }
 

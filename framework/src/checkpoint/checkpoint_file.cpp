@@ -77,13 +77,17 @@ std::vector<std::int64_t> dims_of(const Tensor& t) { return {t.shape().begin(), 
 void write_f32(io::H5File& file, const std::string& name, const Tensor& t) {
   RF_CHECK(t.device().is_cpu() && t.dtype() == DType::kF32 && t.is_contiguous(), "checkpoint: ", name,
            " must be a contiguous f32 CPU tensor");
-  RF_CHECK_KIND(ErrorKind::kInvalidArgument, t.numel() <= kMaxArrayElements, "checkpoint: ", name, " has ", t.numel(),
-                " elements; a checkpoint array holds at most ", kMaxArrayElements, " (readers refuse more)");
+  RF_CHECK_KIND(ErrorKind::kConfig, t.numel() <= kMaxArrayElements, "checkpoint: ", name, " has ", t.numel(),
+                " elements; a checkpoint array holds at most ", kMaxArrayElements,
+                " (readers refuse more): a smaller table (fewer factors or rows)");
   file.write_array(name, t.data(), H5T_IEEE_F32LE, dims_of(t), row_chunks(t));
 }
 
 template <class T>
 void write_vector(io::H5File& file, const std::string& name, const std::vector<T>& v, hid_t file_type) {
+  RF_CHECK_KIND(ErrorKind::kConfig, static_cast<std::int64_t>(v.size()) <= kMaxArrayElements, "checkpoint: ", name,
+                " has ", v.size(), " elements; a checkpoint array holds at most ", kMaxArrayElements,
+                " (readers refuse more)");
   file.write_array(name, v.data(), file_type, {static_cast<std::int64_t>(v.size())},
                    {.chunk_rows = std::max<std::int64_t>(1, kChunkBytes / static_cast<std::int64_t>(sizeof(T))),
                     .fletcher32 = true,
@@ -135,6 +139,7 @@ void write_checkpoint(const std::string& path, const Contents& c) {
   file.set_attribute("/", "dataset_name", m.dataset_name);
   file.set_attribute("/", "dataset_fingerprint", m.dataset_fingerprint);
   file.set_attribute("/", "config", m.config_yaml);
+  file.set_attribute("/", "model_revision", m.model_revision);
 
   file.create_group("/params");
   file.create_group("/optimizer");
@@ -247,6 +252,7 @@ CheckpointReader::CheckpointReader(std::shared_ptr<const std::vector<std::uint8_
   meta_.dataset_name = text("dataset_name");
   meta_.dataset_fingerprint = text("dataset_fingerprint");
   meta_.config_yaml = text("config");
+  meta_.model_revision = file_->int_attribute("/", "model_revision").value_or(0);
 }
 
 CheckpointReader::~CheckpointReader() = default;

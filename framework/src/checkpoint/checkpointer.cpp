@@ -23,6 +23,14 @@
 namespace recforge::checkpoint {
 namespace fs = std::filesystem;
 
+void require_model_revision(const Meta& meta, const Model& model, const std::string& label) {
+  RF_CHECK_KIND(ErrorKind::kConfig, meta.model_revision == model.revision(), label, ": a '", meta.model_type,
+                "' checkpoint of model revision ", meta.model_revision, "; this recforge's '", model.type(),
+                "' is revision ", model.revision(),
+                ", whose parameters compute another function (see the model's README): retrain, or use the "
+                "release that wrote it");
+}
+
 Schema checkpoint_schema() {
   Schema s("versioned HDF5 checkpoints of the run (format: framework/README.md)");
   s.add_bool("enabled", true, "write checkpoints")
@@ -80,6 +88,7 @@ Checkpointer::Checkpointer(const ConfigNode& section, const std::string& run_dir
                            std::uint64_t seed)
     : enabled_(section.get_bool("enabled")),
       resume_(section.get_string("resume")),
+      dir_given_(!section.get_string("dir").empty()),
       every_steps_(section.get_int("every_steps")),
       every_epochs_(section.get_int("every_epochs")),
       repository_(section.get_string("dir").empty() ? (fs::path(run_dir) / "checkpoints").string()
@@ -101,6 +110,7 @@ Checkpointer::Checkpointer(const ConfigNode& section, const std::string& run_dir
 Contents Checkpointer::contents(const Position& position, const MetricValues& metrics) {
   Contents c;
   c.meta.model_type = std::string(model_.type());
+  c.meta.model_revision = model_.revision();
   c.meta.world_size = comm_.world_size();
   c.meta.seed = seed_;
   c.meta.dataset_name = dataset_.name;
@@ -264,11 +274,14 @@ std::optional<Position> Checkpointer::restore() {
     const Meta& meta = reader.meta();
     RF_CHECK_KIND(ErrorKind::kConfig, meta.model_type == model_.type(), reader.label(), ": a '", meta.model_type,
                   "' checkpoint cannot resume a '", model_.type(), "' model");
+    require_model_revision(meta, model_, reader.label());
     RF_CHECK_KIND(ErrorKind::kConfig, meta.dataset_fingerprint == dataset_.fingerprint, reader.label(),
                   ": trained on different data (fingerprint ", meta.dataset_fingerprint.substr(0, 12), ", now ",
-                  dataset_.fingerprint.substr(0, 12), "; the data, its options or the synthetic generator changed). "
-                  "To train afresh, give the job another run.name (--set run.name=...) or move ", repository_.dir(),
-                  " away");
+                  dataset_.fingerprint.substr(0, 12), "; the data, its options or the synthetic generator changed). ",
+                  dir_given_ ? "Resume from checkpoints of this data (checkpoint.dir, --resume), or train afresh "
+                               "without them"
+                             : "To train afresh, give the job another run.name (--set run.name=...) or move " +
+                                   repository_.dir() + " away");
     const ConfigNode saved = load_config_string(meta.config_yaml, reader.label() + "@config");
     const ConfigNode current = load_config_string(config_yaml_, "config");
     RF_CHECK_KIND(ErrorKind::kConfig, saved["model"].to_yaml() == current["model"].to_yaml(), reader.label(),

@@ -143,9 +143,11 @@ Version CheckpointRepository::publish(std::int64_t step, const std::function<voi
     const auto bytes = static_cast<std::int64_t>(fs::file_size(h5));
     // Published, it would be refused by every reader, and retention would
     // have deleted the older versions that still load.
-    RF_CHECK_KIND(ErrorKind::kInvalidArgument, bytes <= max_bytes_, "checkpoint step ", step, " is ", bytes,
+    // A config problem (exit 2, final for restart.sh): every save of this model would fail alike.
+    RF_CHECK_KIND(ErrorKind::kConfig, bytes <= max_bytes_, "checkpoint step ", step, " is ", bytes,
                   " bytes, above the ", max_bytes_, " a reader loads; not published (the model and optimizer state "
-                  "are too large for one checkpoint file)");
+                  "are too large for one checkpoint file: fewer factors or a smaller embedding table, or an "
+                  "optimizer with fewer slots)");
     io::fsync_path(h5);
     const Sha256Digest digest = sha256_file(h5);
     manifest.files = {{kCheckpointFile, bytes, Sha256::hex(digest)}};

@@ -104,8 +104,11 @@ void Watchdog::run() {
       const double waited = std::chrono::duration<double>(now - started_).count();
       if (waited > deadline_seconds_) {
         const std::string what = phase_ ? description_ : fmt::format("collective #{} {}", sequence_, description_);
-        failure = fmt::format("rank {}: {} did not complete within {:.0f} s ({})", rank_, what, deadline_seconds_,
-                              deadline_reason_.empty() ? "watchdog timeout" : "comm.io_timeout: " + deadline_reason_);
+        // Named by the key that set the deadline (an I/O wait takes the longer of the two).
+        const bool io = !deadline_reason_.empty() && options_.io_timeout_seconds > options_.timeout_seconds;
+        failure = fmt::format("rank {}: {} did not complete within {:.0f} s ({}{})", rank_, what, deadline_seconds_,
+                              io ? "comm.io_timeout: " : "watchdog timeout",
+                              deadline_reason_.empty() ? "" : (io ? "" : ", while ") + deadline_reason_);
         lock.unlock();
         *failure += "; " + describe_peers();
         lock.lock();

@@ -106,7 +106,7 @@ void ModelWatcher::start() {
       try {
         poll_once();
       } catch (const std::exception& e) {
-        log::warn("checkpoint poll of {} failed: {}", repository_.dir(), e.what());
+        log::warn("checkpoint poll of {} failed: {}", dir(), e.what());
       }
       lock.lock();
       stop_cv_.wait_for(lock, poll_interval_, [this] { return stopping_; });

@@ -6,6 +6,7 @@
 #include <numeric>
 #include <thread>
 
+#include "recforge/checkpoint/checkpointer.hpp"
 #include "recforge/comm/communicator.hpp"
 #include "recforge/config/config_node.hpp"
 #include "recforge/config/job_config.hpp"
@@ -103,6 +104,8 @@ std::shared_ptr<const Snapshot> Snapshot::load(const checkpoint::LoadedVersion& 
       const ConfigNode resolved = resolve_model_section(*model_section);
       auto model = ModelRegistry::instance().get(resolved.get_string("type")).create(resolved);
       if (model->supports_fold_in()) {
+        // Another revision's parameters would fold users in by another function than the stored vectors'.
+        checkpoint::require_model_revision(s->meta_, *model, reader.label());
         s->resources_ = std::make_unique<Resources>(Resources::cpu(1));
         s->comm_ = make_single_communicator();
         model->build(ModelContext{nullptr, s->resources_.get(), s->comm_.get(), s->meta_.seed, s->num_users(),

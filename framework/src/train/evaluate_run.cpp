@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "recforge/checkpoint/checkpoint_file.hpp"
+#include "recforge/checkpoint/checkpointer.hpp"
 #include "recforge/checkpoint/repository.hpp"
 #include "recforge/comm/communicator.hpp"
 #include "recforge/config/job_config.hpp"
@@ -130,6 +131,7 @@ EvaluateResult evaluate_checkpoint(const EvaluateOptions& options, DistributedRu
   const Resources& resources = session.resources();
   const ConfigNode& model_config = job.section("model");
   auto model = ModelRegistry::instance().get(model_config.get_string("type")).create(model_config);
+  checkpoint::require_model_revision(meta, *model, reader.label());
   model->build(ModelContext{&dataset, &resources, &comm, seed});
   for (Parameter* p : model->parameters()) {
     p->value().copy_from(reader.parameter(p->name(), p->value().shape()).value, resources.stream());

@@ -47,6 +47,8 @@ struct Meta {
   std::uint64_t seed = 0;
   std::string dataset_name, dataset_fingerprint;
   std::string config_yaml;
+  // The writer's Model::revision() (/@model_revision; absent before 2026-12-07: 0).
+  std::int64_t model_revision = 0;
 };
 
 struct NamedTensor {

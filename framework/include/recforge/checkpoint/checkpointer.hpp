@@ -38,6 +38,10 @@ Schema checkpoint_schema();
 // The serving tables of a dataset (seen items per user, item popularity).
 Serving serving_tables(const data::Dataset& dataset);
 
+// A checkpoint written by another revision of `model`'s type (Model::revision)
+// holds parameters for another function: an error naming both revisions.
+void require_model_revision(const Meta& meta, const Model& model, const std::string& label);
+
 class Checkpointer {
  public:
   // `section` is the resolved `checkpoint:` section; `run_dir` the run directory
@@ -71,6 +75,7 @@ class Checkpointer {
 
   bool enabled_;
   std::string resume_;
+  bool dir_given_;  // checkpoint.dir (or --resume) names the directory, rather than the run's
   std::int64_t every_steps_, every_epochs_;
   Retention retention_;
   CheckpointRepository repository_;

@@ -94,6 +94,11 @@ class Model {
   // the SASRec paper's evaluation does; a model whose user vectors are
   // trained ignores them. The table outlives the call it is set for.
   virtual void set_extra_history(const data::InteractionTable* rows) { (void)rows; }
+  // Bumped when the same parameters compute another function (SASRec 1:
+  // attention masks the padding keys). Checkpoints record it; resume and
+  // evaluate refuse another revision's, and the server folds in no users with
+  // one (its stored vectors are served as they were computed).
+  virtual std::int64_t revision() const { return 0; }
   // How many trailing columns of the item embeddings carry biases (folded in
   // so that the dot product is the score) rather than features: intra-list
   // diversity and the server's /v1/similar compare items by the other columns
