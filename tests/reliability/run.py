@@ -68,7 +68,7 @@ IDS = [
 GAPS = {
     "F3": "the variants are RF_RESTORE_SKIP switches of a fault-injection build, not separate builds",
     "F4": "rank 0 only (rank 1 writes no checkpoint); 'mid-marker update' is the LATEST write after the rename",
-    "F6": "the NCCL watchdog path (ncclCommAbort) needs a GPU; the communicator's set-up and `recforge preflight` are watched too (ctest mpi.train_stuck_comm_setup, mpi.preflight_stuck_rank)",
+    "F6": "the NCCL watchdog path (ncclCommAbort) needs a GPU; the communicator's set-up, `recforge preflight` and the job's end are watched too (ctest mpi.train_stuck_comm_setup, mpi.preflight_stuck_rank, mpi.train_stuck_at_job_end); a stalled heartbeat directory does not stop the deadline (Watchdog.AStalledHeartbeatDirectoryDoesNotStopTheDeadline); a checkpoint write longer than the watchdog timeout waits under comm.io_timeout (mpi.train_slow_checkpoint_write)",
     "F10": "the ulimit -v case allocates at step S through RF_FAULT=alloc (steady-state training does not grow)",
     "F11": "the read-only case runs as uid 65534 (setpriv as root, else a user namespace; skipped with neither)",
     "C2": "only format version 1 exists, so no N-1 migration yet",
