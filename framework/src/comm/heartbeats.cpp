@@ -15,6 +15,10 @@
 namespace recforge {
 
 struct Heartbeats::State {
+  // (A constructor: clang before 16, the sanitizer build's, has no C++20
+  // parenthesized aggregate initialisation for make_shared.)
+  State(std::string heartbeat_dir, int this_rank, int ranks)
+      : dir(std::move(heartbeat_dir)), rank(this_rank), world_size(ranks) {}
   const std::string dir;
   const int rank, world_size;
   std::atomic<std::uint64_t> completed{0};

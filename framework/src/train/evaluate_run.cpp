@@ -11,6 +11,7 @@
 #include "recforge/checkpoint/checkpointer.hpp"
 #include "recforge/checkpoint/repository.hpp"
 #include "recforge/comm/communicator.hpp"
+#include "recforge/comm/watchdog.hpp"
 #include "recforge/config/job_config.hpp"
 #include "recforge/data/interactions.hpp"
 #include "recforge/eval/evaluator.hpp"
@@ -108,12 +109,18 @@ EvaluateResult evaluate_checkpoint(const EvaluateOptions& options, DistributedRu
   Communicator& comm = session.comm();
 
   // A trainer may publish a version between two ranks' reads: rank 0's wins.
+  // (The first loads precede the communicator's set-up, which waits for the
+  // slowest under comm.watchdog_timeout: the config that names the other
+  // deadline is in the checkpoint.)
   const std::string chosen = comm.allgather_string(loaded.version.name)[0];
-  if (loaded.version.name != chosen) {
-    loaded = repository.load(repository.version(chosen));
-    job = job_config_of(reader_of(loaded), options);
+  {
+    const Watchdog::IoWait io(comm.watchdog(), "a rank loads version " + chosen + " again");
+    if (loaded.version.name != chosen) {
+      loaded = repository.load(repository.version(chosen));
+      job = job_config_of(reader_of(loaded), options);
+    }
+    session.check_same_config(job.to_yaml());
   }
-  session.check_same_config(job.to_yaml());
   const checkpoint::CheckpointReader reader = reader_of(loaded);
   const checkpoint::Meta& meta = reader.meta();
 

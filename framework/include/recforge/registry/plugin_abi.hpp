@@ -21,7 +21,7 @@
 #include "recforge/registry/plugin_registry.hpp"
 
 namespace recforge {
-inline constexpr int kPluginAbiVersion = 8;  // 8: Model::set_extra_history
+inline constexpr int kPluginAbiVersion = 9;  // 9: Model::revision (8: Model::set_extra_history)
 }  // namespace recforge
 
 #ifndef RECFORGE_PLUGIN_ABI_VERSION
