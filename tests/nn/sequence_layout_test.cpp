@@ -51,6 +51,10 @@ TEST(SequenceLayout, PaddedRowsArePositions) {
   const SequenceLayout with_items = SequenceLayout::padded(Resources::cpu(), kItems, 3, 4, 10);
   EXPECT_EQ(with_items.sequence_begin().to_vector<std::int32_t>(), (std::vector<std::int32_t>{2, 4, 0}));
   EXPECT_EQ(with_items.rows(), 12);
+  // Padding is on the left only: a hole after the first item would be attended.
+  RF_EXPECT_ERROR(SequenceLayout::padded(Resources::cpu(), {0, 5, 0, 6}, 1, 4, 0), ErrorKind::kInvalidArgument,
+                  "SequenceLayout: sequence 0 has padding at position 2 after its first item (at 1); sequences are "
+                  "left-padded");
 }
 
 TEST(SequenceLayout, WithoutPaddingThePaddingRowStillExists) {

@@ -14,7 +14,12 @@ std::vector<std::int32_t> first_items(const std::vector<std::int32_t>& items, st
   std::vector<std::int32_t> begin(static_cast<std::size_t>(sequences), static_cast<std::int32_t>(length));
   for (std::size_t p = 0; p < items.size(); ++p) {
     std::int32_t& first = begin[p / static_cast<std::size_t>(length)];
-    if (items[p] != 0) first = std::min(first, static_cast<std::int32_t>(p % static_cast<std::size_t>(length)));
+    const auto position = static_cast<std::int32_t>(p % static_cast<std::size_t>(length));
+    if (items[p] != 0) first = std::min(first, position);
+    // Attention masks the keys before `first` only: padding after it would be attended.
+    RF_CHECK(items[p] != 0 || first == static_cast<std::int32_t>(length), "SequenceLayout: sequence ",
+             p / static_cast<std::size_t>(length), " has padding at position ", position, " after its first item (at ",
+             first, "); sequences are left-padded");
   }
   return begin;
 }
