@@ -139,10 +139,14 @@ class RankingEvaluator final : public Evaluator {
     std::vector<float> self_info;       // item -> -log2 popularity
   };
   void prepare(const data::Dataset& d);
-  // What a user is known to have, so never a candidate: training rows, and the
-  // validation rows too when the test split (which comes after them) is scored.
+  // The rows between training and `heldout` that are history too: the
+  // validation rows when the test split (which comes after them) is scored.
+  static const data::InteractionTable* history_before(const data::Dataset& d, const data::InteractionTable& heldout) {
+    return &heldout == &d.test && !d.valid.empty() ? &d.valid : nullptr;
+  }
+  // What a user is known to have, so never a candidate: training rows and that history.
   const data::Csr& known(const data::Dataset& d, const data::InteractionTable& heldout) const {
-    return &heldout == &d.test && !d.valid.empty() ? prepared_.train_and_valid : prepared_.train;
+    return history_before(d, heldout) ? prepared_.train_and_valid : prepared_.train;
   }
   std::string group_name(std::size_t g) const;
   MetricValues finish(const std::vector<std::int64_t>& sums, const std::vector<std::int64_t>& counts,
@@ -240,9 +244,7 @@ MetricValues RankingEvaluator::evaluate(Model& model, const data::InteractionTab
     for (std::int64_t r = 0; r < heldout.size(); ++r)
       if (is_mine[static_cast<std::size_t>(heldout.user[static_cast<std::size_t>(r)])]) my_rows.push_back(r);
   }
-  // The test split after a validation split: the validation rows are history.
-  const bool after_valid = &heldout == &d.test && !d.valid.empty();
-  model.set_extra_history(after_valid ? &d.valid : nullptr);
+  model.set_extra_history(history_before(d, heldout));
   const struct ClearHistory {
     Model& model;
     ~ClearHistory() { model.set_extra_history(nullptr); }

@@ -298,11 +298,16 @@ bool SasRecModel::embeddings(Tensor& users, Tensor& items) {
     // The whole training sequence and any extra history after it (its latest
     // max_len items), right-aligned.
     std::vector<std::int32_t> ids(static_cast<std::size_t>(n * max_len_), 0);
-    std::vector<std::int32_t> seq;
+    std::vector<std::int32_t> joined;  // training items then extra history, only when there is some
     for (std::int64_t k = 0; k < n; ++k) {
       const auto u = static_cast<std::size_t>(begin + k);
-      seq = sequences_[u];
-      if (!extra_history_.empty()) seq.insert(seq.end(), extra_history_[u].begin(), extra_history_[u].end());
+      const std::vector<std::int32_t>* history = &sequences_[u];
+      if (!extra_history_.empty() && !extra_history_[u].empty()) {
+        joined = sequences_[u];
+        joined.insert(joined.end(), extra_history_[u].begin(), extra_history_[u].end());
+        history = &joined;
+      }
+      const std::vector<std::int32_t>& seq = *history;
       const std::int64_t len = std::min<std::int64_t>(max_len_, static_cast<std::int64_t>(seq.size()));
       for (std::int64_t p = 0; p < len; ++p) {
         ids[static_cast<std::size_t>(k * max_len_ + max_len_ - len + p)] =
