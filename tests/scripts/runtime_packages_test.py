@@ -34,7 +34,7 @@ def stage_packages(dockerfile, stage="runtime"):
         base, inherited = stage_packages(dockerfile, base)
         packages += inherited
     for command in re.findall(r"apt-get install ([^&;\n]*)", body):
-        packages += [w for w in command.split() if not w.startswith("-")]
+        packages += [w.split("=", 1)[0] for w in command.split() if not w.startswith("-")]  # pkg=version: pkg
     return base, packages
 
 
