@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "comm/mpi_abort.hpp"
 #include "comm/mpi_node.hpp"
 #include "core/mpi_check.hpp"
 #include "recforge/comm/communicator.hpp"
@@ -155,8 +156,7 @@ class MpiCommunicator final : public Communicator {
 
   [[noreturn]] void abort(int exit_code, const std::string& reason) override {
     log::error("{}", reason);
-    MPI_Abort(MPI_COMM_WORLD, exit_code);
-    std::_Exit(exit_code);
+    detail::abort_mpi_job(exit_code);
   }
 
  protected:

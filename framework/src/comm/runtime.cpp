@@ -4,12 +4,14 @@
 #ifdef RECFORGE_WITH_MPI
 #include <mpi.h>
 
+#include "comm/mpi_abort.hpp"
 #include "comm/mpi_node.hpp"
 #include "core/mpi_check.hpp"
 #endif
 
 #include <chrono>
 #include <cstdlib>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -58,11 +60,30 @@ bool DistributedRuntime::built_with_mpi() {
 
 bool DistributedRuntime::built_with_nccl() { return cuda::compiled_with_cuda(); }
 
+#ifdef RECFORGE_WITH_MPI
+namespace {
+
+// The thread level asked of MPI: multiple unless RECFORGE_MPI_THREAD_LEVEL
+// says less (some MPI transports are slower with it). Only the watchdog calls
+// MPI off the main thread, and only to end the job (detail::abort_mpi_job).
+int requested_thread_level() {
+  const char* text = std::getenv("RECFORGE_MPI_THREAD_LEVEL");
+  const std::string level = text == nullptr ? "" : text;
+  if (level.empty() || level == "multiple") return MPI_THREAD_MULTIPLE;
+  if (level == "serialized") return MPI_THREAD_SERIALIZED;
+  if (level == "funneled") return MPI_THREAD_FUNNELED;
+  RF_THROW(ErrorKind::kConfig, "RECFORGE_MPI_THREAD_LEVEL='", level, "': expected multiple, serialized or funneled");
+}
+
+}  // namespace
+#endif
+
 DistributedRuntime::DistributedRuntime(int* argc, char*** argv) : launch_(read_launch_env()) {
 #ifdef RECFORGE_WITH_MPI
   if (launch_.under_launcher) {
+    const int requested = requested_thread_level();
     int provided = 0;
-    if (MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided) == MPI_SUCCESS) {
+    if (MPI_Init_thread(argc, argv, requested, &provided) == MPI_SUCCESS) {
       mpi_ = true;
       const int announced = launch_.world_size;
       MPI_Comm_rank(MPI_COMM_WORLD, &launch_.rank);
@@ -82,8 +103,12 @@ DistributedRuntime::DistributedRuntime(int* argc, char*** argv) : launch_(read_l
       const detail::NodePlace place = detail::node_place(MPI_COMM_WORLD, launch_.rank);
       launch_.local_rank = place.local_rank;
       launch_.local_size = place.local_size;
-      if (provided < MPI_THREAD_MULTIPLE) {
-        log::warn("MPI provides thread level {} < MULTIPLE; the watchdog will end stuck jobs by exiting", provided);
+      if (provided < MPI_THREAD_MULTIPLE && launch_.rank == 0) {
+        const std::string what = fmt::format(
+            "MPI thread level {} (below MULTIPLE): the watchdog ends a stuck job by exiting, and mpirun ends the "
+            "other ranks", provided);
+        if (provided < requested) log::warn("{}", what);
+        else log::info("{}", what);
       }
     }
   }
@@ -139,7 +164,7 @@ void DistributedRuntime::fail(int exit_code, const std::string& message) {
   // decision before the first abort takes the job down.
   fault::at_phase(launch_.rank, "job_abort");
 #ifdef RECFORGE_WITH_MPI
-  if (mpi_ && launch_.world_size > 1) MPI_Abort(MPI_COMM_WORLD, exit_code);
+  if (mpi_ && launch_.world_size > 1) detail::abort_mpi_job(exit_code);
 #endif
   std::_Exit(exit_code);
 }
