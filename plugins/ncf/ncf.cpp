@@ -184,8 +184,8 @@ ag::Var NcfModel::forward(ag::Graph& g, const Tensor& users, const Tensor& items
   if (gmf_) parts.push_back(ag::mul(gmf_users_->forward(g, users), gmf_items_->forward(g, items)));
   if (mlp_) {
     const ag::Var x = ag::concat_columns({mlp_users_->forward(g, users), mlp_items_->forward(g, items)});
-    // Streams differ by step; offsets are rows of the global batch (rank-invariant).
-    const kernels::DropoutKey key{context().seed, rng_stream(RngPurpose::kDropout, 0) ^ (step << 16), first_row};
+    // Keys differ by step; offsets are rows of the global batch (rank-invariant).
+    const kernels::DropoutKey key{step_key(context().seed, step), rng_stream(RngPurpose::kDropout), first_row};
     parts.push_back(tower_->forward(g, x, key));
   }
   const ag::Var h = parts.size() == 1 ? parts.front() : ag::concat_columns(parts);

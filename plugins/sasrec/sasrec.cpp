@@ -209,13 +209,14 @@ ag::Var SasRecModel::encode(ag::Graph& g, const std::vector<std::int32_t>& ids, 
     std::fill_n(mask.begin() + r * dim_, dim_, keep);
   }
   const ag::Var padding = g.constant(on_device(mask, Shape{rows, dim_}));
-  const std::uint64_t stream = rng_stream(RngPurpose::kDropout, 0) + (step << 12);
+  const std::uint64_t key = step_key(context().seed, step);
+  const std::uint64_t stream = rng_stream(RngPurpose::kDropout);
   ag::Var x = ag::scale(items_->forward(g, on_device(row_ids)), std::sqrt(static_cast<float>(dim_)));
   x = ag::add(x, ag::gather_rows(g.parameter(*positions_), on_device(row_positions)));
-  x = ag::mul(ag::dropout(x, dropout_, {context().seed, stream, layout.first_row() * static_cast<std::uint64_t>(dim_)}),
+  x = ag::mul(ag::dropout(x, dropout_, {key, stream, layout.first_row() * static_cast<std::uint64_t>(dim_)}),
               padding);
   for (std::size_t b = 0; b < layers_.size(); ++b) {
-    x = ag::mul(layers_[b]->forward(g, x, layout, {context().seed, stream + 128 * (b + 1)}), padding);
+    x = ag::mul(layers_[b]->forward(g, x, layout, {key, stream + 128 * (b + 1)}), padding);
   }
   return final_norm_->forward(g, x);
 }

@@ -54,6 +54,22 @@ TEST(Philox, DifferentSeedsAndStreamsDiffer) {
   EXPECT_EQ(words.size(), 16u);
 }
 
+// Dropout keys per step: one distinct key per step, never the run's own seed
+// (the key its splits, shuffles and initial values use), at any step, the
+// steps 2^16 and 2^32 that overran a stream id's index included.
+TEST(Philox, StepKeysAreDistinctAndNeverTheRunSeed) {
+  const std::uint64_t seed = 42;
+  std::set<std::uint64_t> keys;
+  for (std::uint64_t step : {0ULL, 1ULL, 2ULL, 255ULL, 256ULL, 4095ULL, 4096ULL, 65535ULL, 65536ULL, 1ULL << 20,
+                             1ULL << 24, 1ULL << 32, (1ULL << 32) + 1, ~0ULL - 1}) {
+    const std::uint64_t key = step_key(seed, step);
+    EXPECT_NE(key, seed) << "step " << step;
+    EXPECT_TRUE(keys.insert(key).second) << "step " << step << " repeats another step's key";
+  }
+  // The stream id keeps its purpose whatever the step.
+  EXPECT_EQ(rng_stream(RngPurpose::kDropout) >> 32, static_cast<std::uint64_t>(RngPurpose::kDropout));
+}
+
 TEST(Philox, UniformIsInUnitIntervalWithTheRightMean) {
   double sum = 0;
   const int n = 200000;

@@ -159,4 +159,13 @@ RF_HOST_DEVICE inline std::uint64_t rng_stream(RngPurpose purpose, std::uint32_t
   return (static_cast<std::uint64_t>(purpose) << 32) | index;
 }
 
+// The Philox key of one training step's draws (dropout masks): the run's seed
+// mixed with the step by an odd multiplier, so every step draws independent
+// masks while the stream id keeps its purpose and the model's site (layer,
+// head) in its index. A step folded into the stream id instead reaches the
+// purpose bits (NCF's step << 16 gave step 65,536 the train/test split's stream).
+RF_HOST_DEVICE inline std::uint64_t step_key(std::uint64_t seed, std::uint64_t step) {
+  return seed ^ ((step + 1) * 0x9E3779B97F4A7C15ull);
+}
+
 }  // namespace recforge
