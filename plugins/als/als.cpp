@@ -64,6 +64,7 @@ class AlsModel final : public Model {
         cholesky_(c.get_string("solver") == "cholesky"),
         biases_(c.get_bool("biases")),
         compute_loss_(c.get_bool("compute_loss")) {
+    require_positive_init_std(c);
     options_.reg = static_cast<float>(c.get_double("reg"));
     options_.unobserved_weight = implicit_ ? static_cast<float>(c.get_double("unobserved_weight")) : 0.0f;
     options_.reg_exponent = static_cast<float>(c.get_double("reg_exponent"));

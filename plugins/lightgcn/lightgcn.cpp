@@ -38,7 +38,9 @@ class LightGcnModel final : public Model {
       : dim_(c.get_int("dim")),
         layers_(c.get_int("layers")),
         reg_(static_cast<float>(c.get_double("reg"))),
-        init_std_(static_cast<float>(c.get_double("init_std"))) {}
+        init_std_(static_cast<float>(c.get_double("init_std"))) {
+    require_positive_init_std(c);
+  }
 
   std::string_view type() const override { return "lightgcn"; }
   std::vector<Parameter*> parameters() override { return {embeddings_.get()}; }

@@ -36,7 +36,9 @@ class MfModel final : public Model {
         init_std_(static_cast<float>(c.get_double("init_std"))),
         reg_(static_cast<float>(c.get_double("reg"))),
         popularity_(c.get_string("negatives") == "popularity"),
-        exclude_positives_(c.get_bool("exclude_positives")) {}
+        exclude_positives_(c.get_bool("exclude_positives")) {
+    require_positive_init_std(c);
+  }
 
   std::string_view type() const override { return "mf"; }
 

@@ -51,7 +51,7 @@ class TwoTowerModel final : public Model {
     s.add_int("dim", 64, "ID embedding width", 1, 4096)
         .add_int_list("tower", {}, "MLP widths after the embedding in each tower (empty: the embedding is the output; at most 63)", 1, 4096)
         .add_string("activation", "relu", "tower activation", {"relu", "gelu", "tanh"})
-        .add_float("dropout", 0.0, "dropout after each tower layer", 0.0, 0.95)
+        .add_float("dropout", 0.0, "dropout between tower layers (after each but the output layer)", 0.0, 0.95)
         .add_bool("normalize", true, "L2-normalise both towers' outputs (cosine scores)")
         .add_float("temperature", 0.1, "softmax temperature tau (scores u . v / tau)", 1e-4)
         .add_string("loss", "softmax", "softmax: in-batch sampled softmax; bpr: one sampled negative", {"softmax", "bpr"})
@@ -78,6 +78,12 @@ class TwoTowerModel final : public Model {
         features_mode_(c.get_string("item_features")) {
     RF_CHECK_KIND(ErrorKind::kConfig, tower_.size() < kMaxLayers, c["tower"].where(), ": model.tower lists ",
                   tower_.size(), " widths; at most ", kMaxLayers - 1);
+    // Dropout and the activation act between layers: a tower of one width is
+    // one linear layer, and dropout there would be silently ignored.
+    RF_CHECK_KIND(ErrorKind::kConfig, dropout_ == 0.0f || tower_.size() >= 2, c["dropout"].where(), ": model.dropout ",
+                  dropout_, " has no effect: dropout acts between tower layers, and model.tower lists ", tower_.size(),
+                  tower_.size() == 1 ? " width" : " widths", " (give at least two, or dropout 0)");
+    if (tower_.empty()) require_positive_init_std(c);  // an MLP's random weights break the symmetry
     const std::string& a = c.get_string("activation");
     activation_ = a == "gelu" ? kernels::Activation::kGelu
                   : a == "tanh" ? kernels::Activation::kTanh
@@ -94,8 +100,7 @@ class TwoTowerModel final : public Model {
 
  private:
   // A tower's input rows through its MLP, normalised.
-  ag::Var tower(ag::Graph& g, ag::Var x, const nn::Mlp* mlp, std::uint64_t dropout_stream,
-                std::uint64_t first_row) const;
+  ag::Var tower(ag::Graph& g, ag::Var x, const nn::Mlp* mlp, const kernels::DropoutKey& dropout) const;
   ag::Var user_input(ag::Graph& g, const std::vector<std::int32_t>& ids) const {
     return user_ids_->forward(g, on_device(ids));
   }
@@ -186,9 +191,8 @@ ag::Var TwoTowerModel::item_input(ag::Graph& g, const std::vector<std::int32_t>&
   return ag::add(x, item_features_->forward(g, bags));
 }
 
-ag::Var TwoTowerModel::tower(ag::Graph& g, ag::Var x, const nn::Mlp* mlp, std::uint64_t dropout_stream,
-                             std::uint64_t first_row) const {
-  if (mlp) x = mlp->forward(g, x, {context().seed, dropout_stream, first_row});
+ag::Var TwoTowerModel::tower(ag::Graph& g, ag::Var x, const nn::Mlp* mlp, const kernels::DropoutKey& dropout) const {
+  if (mlp) x = mlp->forward(g, x, dropout);
   return normalize_ ? ag::l2_normalize_rows(x) : x;
 }
 
@@ -203,19 +207,19 @@ StepStats TwoTowerModel::train_step(const TrainBatch& batch) {
     items[static_cast<std::size_t>(k)] = d.train.item[batch.rows[static_cast<std::size_t>(k)]];
   }
   ag::Graph g(res);
-  // Each tower's layer k draws from its stream + k (nn::Mlp): towers kMaxLayers
-  // apart, so that no two layers share masks (1 apart, the user tower's second
-  // layer drew the item tower's first layer's masks, row for row).
-  const auto step_stream = [&](std::uint32_t tower_index) {
-    return rng_stream(RngPurpose::kDropout, tower_index * kMaxLayers) ^
-           (static_cast<std::uint64_t>(batch.global_step) << 8);
-  };
   // Dropout rows are keyed by their index in the global batch (rank-invariant).
   const std::vector<std::int64_t> counts = rows_per_rank(comm, n);
   const std::int64_t offset = first_row(counts, comm.rank());
-  const auto first = static_cast<std::uint64_t>(offset);
-  const ag::Var u = tower(g, user_input(g, users), user_mlp_.get(), step_stream(0), first);
-  const ag::Var v = tower(g, item_input(g, items), item_mlp_.get(), step_stream(1), first);
+  // Each tower's layer k draws from its stream + k (nn::Mlp): towers kMaxLayers
+  // apart, so that no two layers share masks (1 apart, the user tower's second
+  // layer drew the item tower's first layer's masks, row for row).
+  const std::uint64_t key = step_key(context().seed, static_cast<std::uint64_t>(batch.global_step));
+  const auto dropout_of = [&](std::uint32_t tower_index) {
+    return kernels::DropoutKey{key, rng_stream(RngPurpose::kDropout, tower_index * kMaxLayers),
+                               static_cast<std::uint64_t>(offset)};
+  };
+  const ag::Var u = tower(g, user_input(g, users), user_mlp_.get(), dropout_of(0));
+  const ag::Var v = tower(g, item_input(g, items), item_mlp_.get(), dropout_of(1));
   ag::Var losses;
   if (softmax_) {
     // Negatives: the positives of the whole global batch (this rank's rows
@@ -248,7 +252,7 @@ StepStats TwoTowerModel::train_step(const TrainBatch& batch) {
       negatives[static_cast<std::size_t>(k)] = sampler_->sample(users[static_cast<std::size_t>(k)], context().seed,
                                                                 stream, batch.rows[static_cast<std::size_t>(k)]);
     }
-    const ag::Var vj = tower(g, item_input(g, negatives), item_mlp_.get(), step_stream(2), first);
+    const ag::Var vj = tower(g, item_input(g, negatives), item_mlp_.get(), dropout_of(2));
     const ag::Var margin = ag::scale(ag::sub(ag::rowwise_dot(u, v), ag::rowwise_dot(u, vj)), 1.0f / temperature_);
     losses = ag::scale(ag::log_sigmoid(margin), -1.0f);
   }
@@ -269,7 +273,7 @@ Tensor TwoTowerModel::export_all(bool items, std::int32_t rows) const {
     for (std::int32_t r = begin; r < end; ++r) block[static_cast<std::size_t>(r - begin)] = r;
     ag::Graph g(res);
     g.set_training(false);
-    const Tensor values = tower(g, items ? item_input(g, block) : user_input(g, block), mlp, 0, 0)
+    const Tensor values = tower(g, items ? item_input(g, block) : user_input(g, block), mlp, kernels::DropoutKey{})
                               .value()
                               .to(Device::cpu(), res.stream());
     res.synchronize();

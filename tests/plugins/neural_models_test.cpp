@@ -388,9 +388,25 @@ TEST(SasRec, ExtraHistoryIsReadAfterTheTrainingItems) {
   EXPECT_EQ(users.to_vector<float>(), plain_users.to_vector<float>());
 }
 
+// Factors that all start at zero never move (every gradient is a product of
+// them): refused, naming the key, where nothing else breaks the symmetry.
+TEST(FactorModels, ZeroInitStdIsRefusedNamingTheKey) {
+  for (const std::string type : {"mf", "als", "lightgcn", "two_tower"}) {
+    RF_EXPECT_ERROR(build("{type: " + type + ", init_std: 0}"), ErrorKind::kConfig,
+                    "model.init_std 0: factors that all start at zero get zero gradients and never move");
+  }
+  EXPECT_NO_THROW(build("{type: two_tower, tower: [8], init_std: 0}"));  // the MLP's weights are random
+  EXPECT_NO_THROW(build("{type: lightgcn, init_std: 0.001}"));
+}
+
 TEST(TwoTower, BadConfigIsRefusedWithTheKey) {
   EXPECT_THROW(build("{type: two_tower, loss: hinge}"), Error);
   EXPECT_THROW(build("{type: two_tower, temperature: 0}"), Error);
+  // Dropout acts between tower layers: with fewer than two it would do nothing.
+  RF_EXPECT_ERROR(build("{type: two_tower, tower: [16], dropout: 0.3}"), ErrorKind::kConfig,
+                  "model.dropout 0.3 has no effect: dropout acts between tower layers, and model.tower lists 1 width");
+  RF_EXPECT_ERROR(build("{type: two_tower, dropout: 0.3}"), ErrorKind::kConfig, "model.tower lists 0 widths");
+  EXPECT_NO_THROW(build("{type: two_tower, tower: [16, 8], dropout: 0.3}"));
 }
 
 }  // namespace

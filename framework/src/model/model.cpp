@@ -63,4 +63,11 @@ void Model::score(std::span<const std::int32_t>, TensorView) {
   RF_THROW(ErrorKind::kInternal, "model '", type(), "' has neither embeddings nor a score() for evaluation");
 }
 
+void require_positive_init_std(const ConfigNode& model_config) {
+  const ConfigNode& node = model_config["init_std"];
+  RF_CHECK_KIND(ErrorKind::kConfig, node.as_double() > 0, node.where(), ": model.init_std 0: factors that all start at ",
+                "zero get zero gradients and never move, so nothing would be trained; give a positive standard "
+                "deviation");
+}
+
 }  // namespace recforge

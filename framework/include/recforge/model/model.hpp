@@ -133,4 +133,9 @@ class Model {
   ModelContext context_;
 };
 
+// A model whose every gradient is a product of its factors (MF, ALS,
+// LightGCN, an ID-only two-tower) never leaves all-zero factors: refuses
+// model.init_std 0, naming the key, instead of training nothing.
+void require_positive_init_std(const ConfigNode& model_config);
+
 }  // namespace recforge
