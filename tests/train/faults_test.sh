@@ -29,6 +29,8 @@
 #   flip      one mantissa bit of rank 1's parameters flips: the fingerprint check
 #             (every 10 steps) names both ranks within 10 steps, exit code 4 (N2)
 #   sigusr1   SIGUSR1 to mpirun: both ranks finish the step and exit 0 within 10 s (F8)
+#   sigusr1_nosave  the same with checkpoint.enabled false: exit 0, and the log says
+#             that nothing was saved (no --resume advice for a run that cannot)
 #   sigterm   SIGTERM to mpirun (which SIGKILLs the ranks soon after): the job ends
 #             within 10 s and every committed checkpoint still verifies (F8)
 # The fault step S is random per trial (seed printed; RECFORGE_TEST_SEED replays).
@@ -66,7 +68,7 @@ expect_finite_checkpoints() {
 
 seed=${RECFORGE_TEST_SEED:-$RANDOM}
 RANDOM=$seed
-declare -A reliability_id=([oom_limit]=F10 [huge_grad]=N1 [nan_grad]=N1 [nan_param]=N1 [skip]=N1 [clean]=N1 [stop]=F6 [desync]=F7 [sigusr1]=F8 [sigterm]=F8 [oom]=F10 [nan]=N1 [late_stop]=N1 [flip]=N2 [throw]=F2)
+declare -A reliability_id=([oom_limit]=F10 [huge_grad]=N1 [nan_grad]=N1 [nan_param]=N1 [skip]=N1 [clean]=N1 [stop]=F6 [desync]=F7 [sigusr1]=F8 [sigusr1_nosave]=F8 [sigterm]=F8 [oom]=F10 [nan]=N1 [late_stop]=N1 [flip]=N2 [throw]=F2)
 here=$(cd "$(dirname "$0")" && pwd)
 
 # Starts the job (extra arguments go to `recforge train`), sends SIG<$1> to
@@ -245,6 +247,13 @@ one_trial() {
     compgen -G "$work/runs/faults/checkpoints/step-*" >/dev/null || fail "no checkpoint was committed on the graceful stop"
     awk -v t="$took" 'BEGIN {exit !(t < 10)}' || fail "took ${took}s to stop (limit 10)"
     echo "ok (sigusr1): exit 0 ${took}s after the signal, checkpoint committed"
+    ;;
+  sigusr1_nosave)
+    signal_running_job USR1 --set checkpoint.enabled=false
+    [ "$code" -eq 0 ] || fail "exit code $code after SIGUSR1, expected 0"
+    expect_text "checkpoint.enabled false: nothing was saved"
+    ! grep -q -- "--resume" "$work/out" || fail "the log advises --resume though nothing was saved"
+    echo "ok (sigusr1_nosave): exit 0, the log says nothing was saved"
     ;;
   sigterm)
     signal_running_job TERM --set checkpoint.every_steps=20 --set checkpoint.keep_last=2

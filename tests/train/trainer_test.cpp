@@ -165,6 +165,28 @@ TEST(Trainer, AGracefulStopEvaluatesOnlyOnSchedule) {
   EXPECT_EQ(calls, 0);
 }
 
+// A stop that arrives with the run's last step (max_steps mid-epoch, or the
+// last epoch's end) is no interruption: the final evaluation runs and the
+// run ends as planned (stopped_by_signal would skip the test evaluation and
+// eval.json, and a resume would find nothing left to do).
+TEST(Trainer, AGracefulStopAtTheLastStepEndsTheRunAsPlanned) {
+  for (const std::string& job : {std::string("model: {type: mf, factors: 4}\ntrain: {epochs: 5, batch_size: 500, max_steps: 1}\n"),
+                                 std::string("model: {type: als, factors: 4}\ntrain: {epochs: 1}\n")}) {
+    int calls = 0;
+    TrainerHooks hooks;
+    hooks.evaluate = [&](std::int64_t) -> MetricValues {
+      ++calls;
+      return {{"recall@20", 0.1}};
+    };
+    request_stop();
+    const Trained t = train(job, std::move(hooks));
+    clear_stop_request();
+    EXPECT_FALSE(t.summary.stopped_by_signal) << job;
+    EXPECT_EQ(t.summary.steps, 1) << job;
+    EXPECT_EQ(calls, 1) << job;
+  }
+}
+
 // A max_steps beyond the epochs is a cap only: the warm-up/cosine schedule
 // spans the steps the epochs take, and ends at min_lr_ratio.
 TEST(Trainer, ALargerMaxStepsDoesNotStretchTheSchedule) {

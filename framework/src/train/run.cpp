@@ -247,7 +247,10 @@ TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime) 
   TrainRunResult result;
   result.summary = trainer.fit();
   result.run_dir = run_dir;
-  if (result.summary.stopped_by_signal) {
+  if (result.summary.stopped_by_signal && !checkpointer.enabled()) {
+    log::warn("stopped by SIGUSR1 with checkpoint.enabled false: nothing was saved, and the final evaluation is "
+              "skipped; a new run starts from the beginning");
+  } else if (result.summary.stopped_by_signal) {
     log::info("stopped by SIGUSR1: the final evaluation is skipped; continue with --resume {}", checkpointer.dir());
   } else if (evaluator && !dataset.test.empty()) {
     const MetricValues test = evaluator->evaluate(*model, dataset.test, eval_context);

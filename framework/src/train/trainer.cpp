@@ -271,7 +271,7 @@ Trainer::EpochResult Trainer::run_minibatch_epoch(std::int64_t epoch, std::int64
   Progress bar(fmt::format("epoch {}", epoch), steps_per_epoch_, "batch");
   double window_loss = 0;
   std::int64_t window_examples = 0;
-  const auto window_start = std::chrono::steady_clock::now();
+  auto window_start = std::chrono::steady_clock::now();
   bar.update(first_step, {});
   for (std::int64_t step = first_step; step < steps_per_epoch_; ++step) {
     const std::int64_t global_step = epoch * steps_per_epoch_ + step;
@@ -342,11 +342,15 @@ Trainer::EpochResult Trainer::run_minibatch_epoch(std::int64_t epoch, std::int64
       const auto examples = comm_.allreduce_int(window_examples, ReduceOp::kSum);
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start).count();
       const double mean = examples > 0 ? loss / static_cast<double>(examples) : 0.0;
+      // The job's examples over the window's time (every rank's, since the last record).
       log(global_step + 1, epoch, "train",
-          {{"loss", mean}, {"lr", lr.at(global_step)}, {"examples_per_s", seconds > 0 ? result.examples / seconds : 0.0}});
+          {{"loss", mean},
+           {"lr", lr.at(global_step)},
+           {"examples_per_s", seconds > 0 ? static_cast<double>(examples) / seconds : 0.0}});
       bar.update(step + 1, {{"loss", mean}});
       window_loss = 0;
       window_examples = 0;
+      window_start = std::chrono::steady_clock::now();
     }
     if (stop) {
       result.stop = true;
@@ -431,7 +435,9 @@ TrainSummary Trainer::fit() {
     }
     const bool complete = r.next_step >= steps_per_epoch_;
     const bool out_of_steps = summary.steps >= last_step_;
-    if (r.stop && !complete) {
+    // A stop that arrives with the run's last step ends it as planned (its
+    // final evaluation, eval.json): nothing is left to resume.
+    if (r.stop && !complete && !out_of_steps) {
       // A graceful stop inside an epoch: save where we are and leave at once.
       summary.stopped_by_signal = true;
       log::info("stopping at step {} (SIGUSR1)", summary.steps);
@@ -484,11 +490,12 @@ TrainSummary Trainer::fit() {
           complete ? position(epoch + 1, 0, summary.steps, {}) : position(epoch, r.next_step, summary.steps, r);
       hooks_.checkpoint(next, last_metrics_, last_metrics_step_, last);
     }
-    if (r.stop) {
+    if (r.stop && !(summary.stopped_early || epoch + 1 == epochs || out_of_steps)) {
       summary.stopped_by_signal = true;
       log::info("stopping at step {} (SIGUSR1)", summary.steps);
       break;
     }
+    if (r.stop) log::info("SIGUSR1 at the run's last step {}: it ends as planned", summary.steps);
     if (last) break;
   }
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
