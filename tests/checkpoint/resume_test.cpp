@@ -258,6 +258,20 @@ TEST(Resume, KeepBestKeepsOnlyAnEvaluatedState) {
   EXPECT_EQ(last.metrics_step, 273);
 }
 
+// keep_best on an error metric keeps its smallest value (no keep_best_mode:
+// the metric's own direction); with the old max default it kept the worst.
+TEST(Resume, KeepBestOnAnErrorMetricKeepsTheSmallest) {
+  const std::string job = "model: {type: mf, factors: 4}\ntrain: {epochs: 3, batch_size: 64}\n"
+                          "checkpoint: {every_epochs: 1, keep_last: 1, keep_best: rmse}\n";
+  testing::TempDir dir;
+  Observed seen;
+  run_observed(job, dir.path().string(), -1, seen,
+               [](std::int64_t epoch) { return MetricValues{{"rmse", 0.3 + 0.1 * static_cast<double>(epoch)}}; });
+  std::vector<std::int64_t> kept;
+  for (const Version& v : CheckpointRepository((dir.path() / "checkpoints").string()).list()) kept.push_back(v.step);
+  EXPECT_EQ(kept, (std::vector<std::int64_t>{91, 273}));
+}
+
 TEST(Resume, FreshStartIntoAUsedDirectoryIsRefused) {
   testing::TempDir dir;
   run(kAls, dir.path().string());

@@ -144,6 +144,28 @@ TEST(Trainer, EarlyStoppingWaitsForPatience) {
   EXPECT_DOUBLE_EQ(t.summary.best_metrics[0].second, 0.2);
 }
 
+// An error metric improves downwards: without a mode, early stopping on rmse
+// keeps the smallest value; mode max with it is refused, naming the key.
+TEST(Trainer, EarlyStoppingOnAnErrorMetricKeepsTheSmallest) {
+  int calls = 0;
+  TrainerHooks hooks;
+  hooks.evaluate = [&](std::int64_t epoch) -> MetricValues {
+    ++calls;
+    return {{"rmse", epoch < 3 ? 1.0 - 0.1 * static_cast<double>(epoch) : 2.0}};  // best (0.8) at epoch 2
+  };
+  const std::string job = "model: {type: mf, factors: 4}\ntrain:\n  epochs: 20\n  batch_size: 1000\n"
+                          "  early_stopping: {metric: rmse, patience: 2";
+  const Trained t = train(job + "}\n", std::move(hooks));
+  EXPECT_TRUE(t.summary.stopped_early);
+  EXPECT_EQ(t.summary.best_epoch, 2);
+  EXPECT_EQ(calls, 5);
+  EXPECT_DOUBLE_EQ(t.summary.best_metrics[0].second, 0.8);
+  TrainerHooks again;
+  again.evaluate = [](std::int64_t) -> MetricValues { return {{"rmse", 1.0}}; };
+  RF_EXPECT_ERROR(train(job + ", mode: max}\n", std::move(again)), ErrorKind::kConfig,
+                  "train.early_stopping.mode max with rmse, an error that is better smaller");
+}
+
 // A graceful stop (SIGUSR1) at an epoch's end evaluates only when the schedule
 // does: an extra evaluation would move the early-stopping state saved with
 // the checkpoint, and the resumed run would stop elsewhere. ALS's steps are

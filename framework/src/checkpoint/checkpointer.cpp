@@ -14,6 +14,7 @@
 #include "recforge/core/resources.hpp"
 #include "recforge/core/sha256.hpp"
 #include "recforge/data/interactions.hpp"
+#include "recforge/eval/metric_direction.hpp"
 #include "recforge/io/paths.hpp"
 #include "recforge/kernels/rows.hpp"
 #include "recforge/log/logging.hpp"
@@ -40,7 +41,9 @@ Schema checkpoint_schema() {
       .add_int("keep_last", 3, "newest versions kept", 1)
       .add_int("keep_every", 0, "also keep versions whose step is a multiple of N (0: off)", 0)
       .add_optional_string("keep_best", "also keep the best version by this evaluation metric, e.g. recall@20")
-      .add_string("keep_best_mode", "max", "whether larger or smaller keep_best values are better", {"max", "min"})
+      .add_optional_string("keep_best_mode",
+                           "max: larger keep_best values are better, min: smaller (none: min for rmse and mae, else max)",
+                           {"max", "min"})
       .add_string("resume", "auto",
                   "auto: continue from the newest valid version if there is one; required: continue or fail; never: "
                   "start fresh (refused if the directory holds versions)",
@@ -104,7 +107,7 @@ Checkpointer::Checkpointer(const ConfigNode& section, const std::string& run_dir
   retention_.keep_last = section.get_int("keep_last");
   retention_.keep_every = section.get_int("keep_every");
   if (!section["keep_best"].is_null()) retention_.best_metric = section.get_string("keep_best");
-  retention_.maximize = section.get_string("keep_best_mode") == "max";
+  retention_.maximize = retention_.best_metric.empty() || maximize_metric(section["keep_best_mode"], retention_.best_metric);
 }
 
 Contents Checkpointer::contents(const Position& position, const MetricValues& metrics) {

@@ -11,6 +11,7 @@
 #include "recforge/core/fault.hpp"
 #include "recforge/core/philox.hpp"
 #include "recforge/data/sampler.hpp"
+#include "recforge/eval/metric_direction.hpp"
 #include "recforge/kernels/reduce.hpp"
 #include "recforge/kernels/rows.hpp"
 #include "recforge/log/logging.hpp"
@@ -24,7 +25,8 @@ Schema train_schema() {
   Schema early("stop when the validation metric stops improving");
   early.add_optional_string("metric", "metric to watch, e.g. recall@20 (none: no early stopping)")
       .add_int("patience", 5, "evaluations without improvement before stopping", 1)
-      .add_string("mode", "max", "whether larger or smaller is better", {"max", "min"});
+      .add_optional_string("mode", "max: larger is better, min: smaller (none: min for rmse and mae, else max)",
+                           {"max", "min"});
   Schema s("the training loop");
   s.add_int("epochs", 10, "passes over the training data", 1)
       .add_int("batch_size", 1024, "global batch size (split over ranks)", 1)
@@ -387,7 +389,7 @@ TrainSummary Trainer::fit() {
                 "; lower batch_size or set drop_last: false");
   const ConfigNode& early = config_.section("early_stopping");
   const bool early_stopping = !early["metric"].is_null() && hooks_.evaluate;
-  const bool maximize = early.get_string("mode") == "max";
+  const bool maximize = !early_stopping || maximize_metric(early["mode"], early.get_string("metric"));
   last_step_ = epochs * steps_per_epoch_;
   if (!config_["max_steps"].is_null()) last_step_ = std::min(last_step_, config_.get_int("max_steps"));
   RF_CHECK_KIND(ErrorKind::kConfig, start_.step_in_epoch < steps_per_epoch_ || start_.step_in_epoch == 0,
