@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 cmake --preset asan-ubsan >/dev/null
 cmake --build build-asan --target "${targets[@]/%/_fuzzer}"
-export LSAN_OPTIONS=suppressions=$root/tests/fuzz/lsan.supp
+export LSAN_OPTIONS="suppressions='$root/tests/fuzz/lsan.supp'"  # quoted: the options parser splits on spaces
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # The harnesses never call BLAS: without worker threads OpenBLAS adds none to
 # every fuzzing process (a fork-mode child once hung with one beside it).

@@ -11,7 +11,7 @@ packages=(
   openmpi-bin libopenmpi-dev
   libhdf5-dev hdf5-tools libssl-dev
   libyaml-cpp-dev
-  libgtest-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas-dev
   libspdlog-dev libfmt-dev
   libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libfaiss-dev wrk

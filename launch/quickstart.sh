@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash launch/install-deps.sh
 bash launch/build.sh
-exec bash launch/mpirun.sh -np 2 build/bin/recforge train configs/quickstart.yaml "$@"
+exec bash launch/mpirun.sh -np 2 "${RECFORGE_BUILD_DIR:-build}/bin/recforge" train configs/quickstart.yaml "$@"
