@@ -50,13 +50,8 @@ void add_preflight_command(CLI::App& app, const GlobalOptions& global) {
         std::fflush(stdout);
       }
       // The exit code says what failed first: the device (1), the collective
-      // (4), the data (3). Every rank has the same table.
-      const auto failed = std::find_if(checks.begin(), checks.end(), [](const PreflightCheck& c) { return !c.ok; });
-      if (failed == checks.end()) return;
-      const ErrorKind kind = failed->name == "device"       ? ErrorKind::kCuda
-                             : failed->name == "data files" ? ErrorKind::kData
-                                                            : ErrorKind::kCommunication;
-      RF_THROW_AGREED(kind, "preflight failed: ", failed->name, " (see the table above)");
+      // (4), the data (3), a data path that cannot be named (2). Every rank has the same table.
+      require_preflight_passed(checks, /*table_printed=*/true);
     });
   });
 }

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -16,9 +17,9 @@ namespace recforge {
 namespace {
 
 // Gathers one line per rank; the check passes when every rank said "".
-PreflightCheck agree(Communicator& comm, const std::string& name, const std::string& my_problem) {
+PreflightCheck agree(Communicator& comm, const std::string& name, const std::string& my_problem, ErrorKind kind) {
   const auto problems = comm.allgather_string(my_problem);
-  PreflightCheck check{name, true, ""};
+  PreflightCheck check{name, true, "", kind};
   for (std::size_t r = 0; r < problems.size(); ++r) {
     if (problems[r].empty()) continue;
     check.ok = false;
@@ -47,7 +48,7 @@ std::vector<PreflightCheck> run_preflight(const ConfigNode& job, Communicator& c
   if (device.is_cuda() && device.index >= cuda::device_count()) {
     device_problem = "does not see " + device.str() + " (" + std::to_string(cuda::device_count()) + " visible)";
   }
-  PreflightCheck d = agree(comm, "device", device_problem);
+  PreflightCheck d = agree(comm, "device", device_problem, ErrorKind::kCuda);
   if (d.ok) d.detail = device.is_cuda() ? cuda::describe_device(device.index) : "cpu";
   checks.push_back(d);
   if (!d.ok) return checks;
@@ -68,7 +69,8 @@ std::vector<PreflightCheck> run_preflight(const ConfigNode& job, Communicator& c
       wrong = fmt::format("element {} is {} instead of {}", i, back.data_as<float>()[i], expected);
     }
   }
-  PreflightCheck a = agree(comm, std::string("allreduce (") + std::string(comm.backend()) + ")", wrong);
+  PreflightCheck a =
+      agree(comm, std::string("allreduce (") + std::string(comm.backend()) + ")", wrong, ErrorKind::kCommunication);
   if (a.ok) a.detail = fmt::format("{} x f32 sum over {} rank(s) correct", kElements, comm.world_size());
   checks.push_back(a);
 
@@ -93,6 +95,7 @@ std::vector<PreflightCheck> run_preflight(const ConfigNode& job, Communicator& c
   const ConfigNode& data = job.section("data");
   fault::at_phase(comm.rank(), "preflight_data");  // tests stop a rank here (a hung file system)
   std::string data_problem;
+  std::int64_t unnamed = 0;  // a path this rank could not expand (a config error)
   std::vector<std::pair<const ConfigNode*, std::string>> inputs;  // (section, key name for messages)
   if (data.get_string("format") != "synthetic") inputs = {{&data, "data.path"}, {&data, "data.test_path"}};
   inputs.emplace_back(&data.section("item_features"), "data.item_features.path");
@@ -104,12 +107,21 @@ std::vector<PreflightCheck> run_preflight(const ConfigNode& job, Communicator& c
       if (!problem.empty()) data_problem += (data_problem.empty() ? "" : "; ") + problem;
     } catch (const Error& e) {
       data_problem += e.message();
+      if (e.kind() == ErrorKind::kConfig) unnamed = 1;
     }
   }
-  PreflightCheck files = agree(comm, "data files", data_problem);
+  unnamed = comm.allreduce_int(unnamed, ReduceOp::kMax);
+  PreflightCheck files = agree(comm, "data files", data_problem, unnamed > 0 ? ErrorKind::kConfig : ErrorKind::kData);
   if (files.ok) files.detail = data.get_string("format") == "synthetic" ? "synthetic (generated in memory)" : "readable on every rank";
   checks.push_back(files);
   return checks;
+}
+
+void require_preflight_passed(const std::vector<PreflightCheck>& checks, bool table_printed) {
+  const auto failed = std::find_if(checks.begin(), checks.end(), [](const PreflightCheck& c) { return !c.ok; });
+  if (failed == checks.end()) return;
+  RF_THROW_AGREED(failed->kind, "preflight failed: ", failed->name,
+                  table_printed ? " (see the table above)" : ":\n" + format_preflight(checks));
 }
 
 std::string format_preflight(const std::vector<PreflightCheck>& checks) {

@@ -177,8 +177,7 @@ TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime) 
             comm->backend(), device.str(), omp_get_max_threads());
   if (job.section("comm").get_bool("preflight")) {
     const auto checks = run_preflight(job, *comm, device, resources, /*measure_bandwidth=*/false);
-    const bool ok = std::all_of(checks.begin(), checks.end(), [](const PreflightCheck& c) { return c.ok; });
-    RF_CHECK_AGREED(ErrorKind::kCommunication, ok, "preflight failed:\n", format_preflight(checks));
+    require_preflight_passed(checks, /*table_printed=*/false);
     log::debug("preflight:\n{}", format_preflight(checks));
   }
 

@@ -12,6 +12,7 @@
 
 #include "recforge/comm/communicator.hpp"
 #include "recforge/config/config_node.hpp"
+#include "recforge/core/error.hpp"
 
 namespace recforge {
 
@@ -19,6 +20,10 @@ struct PreflightCheck {
   std::string name;
   bool ok = true;
   std::string detail;  // per-rank findings when something failed, the measurement otherwise
+  // What a failure is (its exit code): the device kCuda, a collective
+  // kCommunication, the data files kData, or kConfig where a rank could not
+  // even name them (an unset ${VAR} in a path).
+  ErrorKind kind = ErrorKind::kCommunication;
 };
 
 // Every rank calls this; every rank gets the same report. Never throws for a
@@ -27,5 +32,10 @@ std::vector<PreflightCheck> run_preflight(const ConfigNode& job, Communicator& c
                                           const Resources& resources, bool measure_bandwidth);
 
 std::string format_preflight(const std::vector<PreflightCheck>& checks);
+
+// Throws, alike on every rank, the first failed check's kind, naming it (with
+// the table unless it was printed); returns when all passed. restart.sh reads
+// the exit code: only a collective's failure is worth another attempt.
+void require_preflight_passed(const std::vector<PreflightCheck>& checks, bool table_printed);
 
 }  // namespace recforge
