@@ -35,7 +35,18 @@ endif()
 
 if(RECFORGE_WITH_CUDA)
   find_package(CUDAToolkit REQUIRED)
-  find_package(NCCL REQUIRED)
+  if(RECFORGE_CUDA STREQUAL "ON")
+    find_package(NCCL REQUIRED)
+  else()
+    # AUTO: a toolkit installed without NCCL builds the CPU framework rather
+    # than failing to configure (the GPU backend needs NCCL).
+    find_package(NCCL)
+    if(NOT NCCL_FOUND)
+      message(WARNING "nvcc found, but not NCCL (libnccl-dev, or NCCL_ROOT): building without CUDA. "
+                      "Install NCCL for the GPU build; RECFORGE_CUDA=ON makes this an error.")
+      set(RECFORGE_WITH_CUDA OFF)
+    endif()
+  endif()
 endif()
 
 if(RECFORGE_BUILD_TESTS)
