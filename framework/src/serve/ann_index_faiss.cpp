@@ -20,6 +20,10 @@ class FaissHnswIndex final : public AnnIndex {
     // one-off cost per snapshot.
     index_.hnsw.efConstruction = std::max(80, 2 * neighbors);
     index_.add(n, items);
+    // The beam width: Faiss 1.7 reads it from the index (the per-search
+    // parameter below only sets when the search stops; alone, --ann-ef-search
+    // left the beam at Faiss' default 16). Read-only once built.
+    index_.hnsw.efSearch = ef_search;
   }
 
   std::vector<ScoredItem> search(std::span<const float> query, int k) const override {
