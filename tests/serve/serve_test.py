@@ -352,6 +352,40 @@ def sasrec_checks(recforge, work):
         stop_server(proc)
 
 
+def no_fold_in_checks(recforge, work):
+    """A model without fold-in (MF): a known user who posts items is answered
+    from their trained embedding without the posted and training items
+    (source model); an unknown one gets popularity."""
+    train = subprocess.run([recforge, "train", "configs/mf_tiny.yaml", "--set", f"run.output_dir={work}",
+                            "--set", "train.epochs=1"], capture_output=True, text=True)
+    if train.returncode != 0:
+        sys.exit(f"mf training failed: {train.stderr[-800:]}")
+    ckpt = os.path.join(work, "mf_tiny", "checkpoints")
+    proc, base = start_server(recforge, ["--model-dir", ckpt])
+    if proc is None:
+        sys.exit("the server did not start on the MF checkpoint:\n" + base)
+    try:
+        c = load_checkpoint(ckpt)
+        users, items = [int(x) for x in c["users"]], [int(x) for x in c["items"]]
+        scores = c["V"].astype(np.float64) @ c["U"][0].astype(np.float64)
+        offsets, seen = c["offsets"], c["seen"]
+        status, model = get_json(base, "/v1/model")
+        check(status == 200 and model["model_type"] == "mf" and not model["fold_in"], f"mf model: {model}")
+        posted = [int(i) for i in expected_top(scores, 3)]  # the user's best items: left out now
+        exclude = set(int(i) for i in seen[offsets[0]:offsets[1]]) | set(posted)
+        want = [items[i] for i in expected_top(scores, 5, exclude)]
+        status, body = get_json(base, "/v1/recommend", "POST",
+                                json.dumps({"user": users[0], "items": [items[i] for i in posted], "k": 5}))
+        got = [int(i["item"]) for i in body.get("items", [])]
+        check(status == 200 and body["source"] == "model" and got == want,
+              f"mf: a known user with posted items: {status} {body}, expected model {want}")
+        status, body = get_json(base, "/v1/recommend", "POST",
+                                json.dumps({"user": "nobody", "items": [items[posted[0]]], "k": 5}))
+        check(status == 200 and body["source"] == "popularity", f"mf: an unknown user with items: {status} {body}")
+    finally:
+        stop_server(proc)
+
+
 def main():
     """serve_test.py RECFORGE [--server RECFORGE_UNDER_TSAN]: with --server, that
     binary serves (8 request threads, 8 clients during the hot reloads) while
@@ -395,6 +429,7 @@ def main():
             max_k_and_stop_checks(recforge, ckpt, [int(u) for u in c["users"]])
             ann_checks(recforge, ckpt, [int(u) for u in c["users"]][:100])
             sasrec_checks(recforge, work)
+            no_fold_in_checks(recforge, work)
     finally:
         if server:
             stop_server(server)

@@ -327,6 +327,11 @@ HttpResponse HttpApi::recommend_post(const HttpRequest& r) {
     if (embedding) {
       body["source"] = "fold_in";
       body["items"] = items_json(*s, s->recommend_vector(*embedding, k, exclude, approximate));
+    } else if (known) {
+      // No fold-in: a known user still has a trained vector (popularity
+      // would throw it away); the posted items are left out like seen ones.
+      body["source"] = "model";
+      body["items"] = items_json(*s, s->recommend_vector(s->user_embedding(*known), k, exclude, approximate));
     } else {
       body["source"] = "popularity";
       body["items"] = items_json(*s, s->popular(k, exclude));

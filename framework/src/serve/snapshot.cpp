@@ -177,8 +177,12 @@ std::vector<ScoredItem> Snapshot::recommend(std::int32_t user, int k, bool exclu
     exclude.assign(s.begin(), s.end());
     std::sort(exclude.begin(), exclude.end());
   }
+  return recommend_vector(user_embedding(user), k, exclude, approximate);
+}
+
+std::span<const float> Snapshot::user_embedding(std::int32_t user) const {
   const float* row = serving_.user_embeddings.data_as<float>() + static_cast<std::int64_t>(user) * dim_;
-  return recommend_vector({row, static_cast<std::size_t>(dim_)}, k, exclude, approximate);
+  return {row, static_cast<std::size_t>(dim_)};
 }
 
 std::vector<ScoredItem> Snapshot::popular(int k, std::span<const std::int32_t> exclude) const {

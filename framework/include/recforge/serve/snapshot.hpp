@@ -68,6 +68,8 @@ class Snapshot {
 
   // Top k items for a known user, without their training items (when exclude_seen).
   std::vector<ScoredItem> recommend(std::int32_t user, int k, bool exclude_seen, bool approximate) const;
+  // A known user's trained embedding (has_embeddings() only).
+  std::span<const float> user_embedding(std::int32_t user) const;
   // Top k items for an embedding (fold-in), without the items in `exclude` (sorted).
   std::vector<ScoredItem> recommend_vector(std::span<const float> user, int k, std::span<const std::int32_t> exclude,
                                            bool approximate) const;
