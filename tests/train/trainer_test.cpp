@@ -232,6 +232,12 @@ TEST(Trainer, DropLastDroppingEveryBatchIsAConfigError) {
   EXPECT_EQ(train("model: {type: mf, factors: 4}\ntrain: {epochs: 1, batch_size: 10000}").summary.steps, 1);
 }
 
+TEST(Trainer, AnEpochModelCannotSkipAStep) {
+  RF_EXPECT_ERROR(train("model: {type: als, factors: 4}\ntrain: {epochs: 1, nan_policy: skip_step}"),
+                  ErrorKind::kConfig, "train.nan_policy skip_step: model als trains a whole epoch per step");
+  EXPECT_EQ(train("model: {type: als, factors: 4}\ntrain: {epochs: 2, fingerprint_every: 1}").summary.steps, 2);
+}
+
 TEST(Trainer, BatchSmallerThanRanksIsAConfigError) {
   RF_EXPECT_ERROR(testing::tiny_job("train: {batch_size: 0}"), ErrorKind::kConfig, "train.batch_size");
 }

@@ -42,10 +42,11 @@ Schema train_schema() {
       .add_string("nan_policy", "stop",
                   "on NaN/Inf in the loss, the gradients or the parameter values a step used: stop (exit 5) or skip "
                   "the step (a non-finite parameter found by the fingerprint check always stops: skipping cannot "
-                  "repair it)",
+                  "repair it; epoch models such as ALS only stop)",
                   {"stop", "skip_step"})
       .add_int("fingerprint_every", 100,
-               "compare a hash of all parameters across ranks, and check them all for NaN/Inf, every N steps (0: off)",
+               "compare a hash of all parameters across ranks, and check them all for NaN/Inf, every N steps (0: off; "
+               "epoch models such as ALS: every N epochs)",
                0)
       .add_int("log_every", 50, "log the training loss every N steps", 1)
       .add_int("eval_every", 1, "evaluate every N epochs (needs an eval section)", 1)
@@ -220,6 +221,7 @@ Trainer::EpochResult Trainer::run_full_epoch(std::int64_t epoch) {
   EpochResult result;
   const std::string injected = fault::at_step(comm_.rank(), epoch);  // process-level faults, and nan
   const StepStats stats = model_.train_epoch(epoch);
+  if (injected == "flip") corrupt_value(model_.parameters().front()->value(), 0, Corruption::kBitFlip);
   result.loss_sum = injected == "nan" ? std::nan("") : stats.read_loss(resources_);
   result.examples = stats.examples;
   const std::int64_t bad_loss = std::isfinite(result.loss_sum) ? 0 : 1;
@@ -228,6 +230,9 @@ Trainer::EpochResult Trainer::run_full_epoch(std::int64_t epoch) {
   RF_CHECK_AGREED(ErrorKind::kNumerical, flags[0] == 0 && flags[1] == 0, "epoch ", epoch, ": ", flags[0],
                   " non-finite parameter values after the epoch", flags[1] > 0 ? " and a non-finite loss on " : "",
                   flags[1] > 0 ? std::to_string(flags[1]) + " rank(s)" : "", " (nothing is saved from this state)");
+  // Here a step is an epoch: train.fingerprint_every counts epochs.
+  const std::int64_t fingerprint_every = config_.get_int("fingerprint_every");
+  if (fingerprint_every > 0 && (epoch + 1) % fingerprint_every == 0) check_fingerprints(epoch);
   result.stop = flags[2] > 0;
   return result;
 }
@@ -375,6 +380,10 @@ TrainSummary Trainer::fit() {
   const std::int64_t epochs = config_.get_int("epochs");
   const bool minibatch = model_.training() == Model::Training::kMiniBatch;
   const std::int64_t global_batch = config_.get_int("batch_size");
+  // An epoch model's step is its whole epoch: there is no step to skip.
+  RF_CHECK_KIND(ErrorKind::kConfig, minibatch || config_.get_string("nan_policy") != "skip_step",
+                config_["nan_policy"].where(), ": train.nan_policy skip_step: model ", model_.type(),
+                " trains a whole epoch per step, which cannot be skipped; use stop");
   RF_CHECK_KIND(ErrorKind::kConfig, !minibatch || global_batch >= comm_.world_size(), "train.batch_size ", global_batch,
                 " is smaller than the number of ranks (", comm_.world_size(), ")");
   steps_per_epoch_ = minibatch ? data::BatchSchedule(model_.num_examples(), global_batch, comm_.world_size(),
