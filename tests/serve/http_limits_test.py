@@ -197,6 +197,12 @@ def api_limit_checks(port, items):
     responses, _ = exchange(port, post(body, b"Content-Length: %d\r\n" % len(body)))
     check(responses and responses[0][0] == 413 and "at most 20 interactions" in responses[0][1],
           f"1,000 item ids: {responses[:1]}")
+    # Refused while parsing: many small values (a parsed "{}" takes ~30 times
+    # its 3 bytes), and a nesting deeper than a request's.
+    for body, status, text in ((b"[" + b"{}," * 1000 + b"{}]", 413, "at most 20 interactions"),
+                               (b'{"items": [[[["x"]]]]}', 400, "nests deeper than a request")):
+        responses, _ = exchange(port, post(body, b"Content-Length: %d\r\n" % len(body)))
+        check(responses and responses[0][0] == status and text in responses[0][1], f"{body[:24]}...: {responses[:1]}")
     get = b"GET /v1/recommend?user=no-such-user&k=3 HTTP/1.1\r\nConnection: close\r\n\r\n"
     responses, _ = exchange(port, get)
     check(responses and responses[0][0] == 200 and '"source":"popularity"' in responses[0][1],

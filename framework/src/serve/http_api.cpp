@@ -54,11 +54,23 @@ void check_params(const HttpRequest& r, std::initializer_list<std::string_view> 
 }
 
 // The body as JSON, refusing a key repeated within one object (nlohmann keeps
-// the last silently; the client may have meant the first).
-nlohmann::json parse_body(const std::string& body) {
+// the last silently; the client may have meant the first), and, while it is
+// parsed, more values than `max_interactions` interactions take (each at most
+// an object, its item and its value, plus the request's own fields) or a
+// nesting deeper than a request's (an object of arrays of objects): a parsed
+// value takes some 30 times its bytes ("{}," is three), so a body under the
+// size limit still held tens of megabytes per connection.
+nlohmann::json parse_body(const std::string& body, std::size_t max_interactions) {
+  const std::size_t max_values = 3 * max_interactions + 32;
   using Event = nlohmann::json::parse_event_t;
+  constexpr int kMaxDepth = 4;
   std::vector<std::set<std::string>> open_objects;  // the keys seen in each
-  const auto no_repeated_keys = [&](int, Event event, nlohmann::json& parsed) {
+  std::size_t values = 0;
+  const auto no_repeated_keys = [&](int depth, Event event, nlohmann::json& parsed) {
+    if (event == Event::object_start || event == Event::array_start || event == Event::value) {
+      if (++values > max_values) throw ClientError{413, fmt::format("at most {} interactions per request", max_interactions)};
+      if (depth >= kMaxDepth) throw ClientError{400, "the body nests deeper than a request does"};
+    }
     if (event == Event::object_start) open_objects.emplace_back();
     if (event == Event::object_end) open_objects.pop_back();
     if (event == Event::key && !open_objects.back().insert(parsed.get<std::string>()).second) {
@@ -250,7 +262,7 @@ HttpResponse HttpApi::recommend_get(const HttpRequest& r) {
 
 HttpResponse HttpApi::recommend_post(const HttpRequest& r) {
   check_params(r, {});
-  const nlohmann::json request = parse_body(r.body);
+  const nlohmann::json request = parse_body(r.body, options_.max_interactions);
   if (!request.is_object()) throw ClientError{400, "the body must be a JSON object"};
   check_fields(request, "the request", {"user", "k", "approximate", "items", "interactions"});
   int k = options_.default_k;
