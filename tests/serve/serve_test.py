@@ -179,7 +179,12 @@ def endpoint_checks(base, c):
           "recforge_request_seconds_bucket" in text and "recforge_model_step" in text, "metrics text")
 
 
+def metric(base, name):
+    return int(re.search(rf"^{name} (\d+)$", request(base, "/metrics")[1], re.M).group(1))
+
+
 def hot_reload_checks(base, recforge, config, run_dir, ckpt, users, clients=4):
+    queries_before = metric(base, "recforge_exact_queries_total")
     stop = threading.Event()
     results = []  # per thread: list of (status, version)
 
@@ -244,7 +249,14 @@ def hot_reload_checks(base, recforge, config, run_dir, ckpt, users, clients=4):
     served = sorted({v for r in results for _, v in r})
     _, text = request(base, "/metrics")
     failures_total = int(re.search(r"recforge_reload_failures_total (\d+)", text).group(1))
-    check(failures_total >= 1, "the corrupt version was not counted as refused")
+    check(failures_total >= 1, "the corrupt version was not counted as failed")
+    refused = metric(base, "recforge_refused_versions_total")
+    check(refused == 1 and get_json(base, "/v1/model")[1].get("refused_versions") == 1,
+          f"the corrupt version, and only it, is refused: {refused}")
+    # Every version's exact queries count: the clients' known users were scored
+    # on versions since replaced (the counters went back to 0 at each reload).
+    queries = metric(base, "recforge_exact_queries_total") - queries_before
+    check(queries >= total, f"recforge_exact_queries_total grew by {queries} over {total} exact requests")
     print(f"hot reload: {total} requests, 0 failed, {len(served)} versions served, "
           f"{failures_total} version(s) refused; the last one served {lag * 1000:.0f} ms after it was published")
 

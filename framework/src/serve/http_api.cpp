@@ -394,7 +394,7 @@ HttpResponse HttpApi::model() {
                                  {"ann", s->has_ann()},
                                  {"loaded_at_unix", loaded},
                                  {"reloads", watcher_.reloads()},
-                                 {"refused_versions", watcher_.failures()},
+                                 {"refused_versions", watcher_.refused()},
                                  {"metrics", metrics},
                                  {"server_version", std::string(version())}});
 }
@@ -421,11 +421,15 @@ HttpResponse HttpApi::metrics() {
          "# TYPE recforge_model_step gauge\n";
   out += fmt::format("recforge_model_step {}\n", s ? s->step() : -1);
   out += fmt::format("# TYPE recforge_reloads_total counter\nrecforge_reloads_total {}\n", watcher_.reloads());
-  out += fmt::format("# TYPE recforge_reload_failures_total counter\nrecforge_reload_failures_total {}\n",
+  out += fmt::format("# HELP recforge_reload_failures_total Failed checkpoint loads, each attempt.\n"
+                     "# TYPE recforge_reload_failures_total counter\nrecforge_reload_failures_total {}\n",
                      watcher_.failures());
+  out += fmt::format("# HELP recforge_refused_versions_total Checkpoint versions refused for good (corrupt, "
+                     "incompatible).\n# TYPE recforge_refused_versions_total counter\nrecforge_refused_versions_total {}\n",
+                     watcher_.refused());
   if (s) {
     const auto [requests, batches] = s->exact_batches();
-    out += fmt::format("# HELP recforge_exact_queries_total Exact top-k queries scored by the served version.\n"
+    out += fmt::format("# HELP recforge_exact_queries_total Exact top-k queries scored since the server started.\n"
                        "# TYPE recforge_exact_queries_total counter\nrecforge_exact_queries_total {}\n", requests);
     out += fmt::format("# HELP recforge_exact_batches_total Batches those queries were scored in.\n"
                        "# TYPE recforge_exact_batches_total counter\nrecforge_exact_batches_total {}\n", batches);

@@ -88,6 +88,7 @@ bool ModelWatcher::poll_once() {
       // retention while we looked, or this machine's trouble: tried again.
       ++failures_;
       const bool final = about_the_version(e);
+      if (final) ++refused_;
       rejected_[v.name] = {published, final ? std::chrono::steady_clock::time_point::max()
                                             : std::chrono::steady_clock::now() + retry_interval_};
       log::warn("{} checkpoint version {}: {}{}{}", final ? "refused" : "could not load", v.name, e.what(),

@@ -108,12 +108,13 @@ void dot_block(const float* items, std::int64_t d, std::int64_t begin, std::int6
 }  // namespace
 
 ScoreBatcher::ScoreBatcher(const float* items, std::int64_t num_items, std::int64_t dim, int max_batch,
-                           int max_scoring_threads)
+                           int max_scoring_threads, ScoringCounters* counters)
     : items_(items),
       num_items_(num_items),
       dim_(dim),
       max_batch_(std::max(1, max_batch)),
-      max_scoring_threads_(std::max(1, max_scoring_threads)) {}
+      max_scoring_threads_(std::max(1, max_scoring_threads)),
+      counters_(counters) {}
 
 std::vector<ScoredItem> ScoreBatcher::top_k(const float* query, int k, std::span<const std::int32_t> exclude) {
   Request mine{query, k, exclude, {}, nullptr, false};
@@ -141,6 +142,10 @@ std::vector<ScoredItem> ScoreBatcher::top_k(const float* query, int k, std::span
     --scoring_threads_;
     ++batches_;
     requests_ += static_cast<std::int64_t>(batch.size());
+    if (counters_ != nullptr) {
+      ++counters_->batches;
+      counters_->queries += static_cast<std::int64_t>(batch.size());
+    }
     for (Request* r : batch) r->done = true;
     done_.notify_all();
   }

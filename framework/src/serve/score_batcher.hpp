@@ -17,11 +17,14 @@
 namespace recforge::serve {
 
 struct ScoredItem;
+struct ScoringCounters;
 
 class ScoreBatcher {
  public:
   // `items`: (num_items, dim) row-major, owned by the caller and immutable.
-  ScoreBatcher(const float* items, std::int64_t num_items, std::int64_t dim, int max_batch, int max_scoring_threads);
+  // `counters` (optional) also count what this batcher scores.
+  ScoreBatcher(const float* items, std::int64_t num_items, std::int64_t dim, int max_batch, int max_scoring_threads,
+               ScoringCounters* counters = nullptr);
 
   // The k best items by inner product with `query` (dim floats), without the
   // items in `exclude` (sorted); ties go to the smaller item id.
@@ -55,6 +58,7 @@ class ScoreBatcher {
   std::deque<Request*> queue_;
   int scoring_threads_ = 0;
   std::int64_t requests_ = 0, batches_ = 0;
+  ScoringCounters* counters_;
 };
 
 }  // namespace recforge::serve

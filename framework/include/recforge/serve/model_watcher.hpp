@@ -49,7 +49,10 @@ class ModelWatcher {
   void stop();
 
   std::int64_t reloads() const { return reloads_.load(); }
+  // Failed loads, every attempt (a version this machine could not read is
+  // tried again, and counted again), and the versions refused for good.
   std::int64_t failures() const { return failures_.load(); }
+  std::int64_t refused() const { return refused_.load(); }
   // The checkpoint directory watched now.
   std::string dir() const {
     std::lock_guard<std::mutex> lock(dir_mutex_);
@@ -69,7 +72,7 @@ class ModelWatcher {
   // race), and a request holds the lock only to copy the pointer.
   mutable std::mutex current_mutex_;
   std::shared_ptr<const Snapshot> current_;
-  std::atomic<std::int64_t> reloads_{0}, failures_{0};
+  std::atomic<std::int64_t> reloads_{0}, failures_{0}, refused_{0};
   std::mutex poll_mutex_;          // one poll at a time (thread and /v1/reload)
   // Versions refused: tried again when published anew under the same name
   // (another manifest time), or after retry_at (a failure that may pass).

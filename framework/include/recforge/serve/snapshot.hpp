@@ -3,6 +3,7 @@
 // swaps a shared_ptr, so a request sees one version from start to end.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -30,12 +31,20 @@ struct ScoredItem {
   float score;
 };
 
+// Exact queries and the batches they were scored in over the server's life:
+// every version's batcher adds to the same counters (per version they went
+// back to zero at each reload, which broke /metrics rates).
+struct ScoringCounters {
+  std::atomic<std::int64_t> queries{0}, batches{0};
+};
+
 struct SnapshotOptions {
   bool build_ann = false;     // approximate index over the item embeddings (Faiss HNSW)
   int ann_neighbors = 32;     // HNSW M
   int ann_ef_search = 128;
   int max_batch = 32;         // exact queries scored together (score_batcher.hpp)
   int scoring_threads = 0;    // request threads scoring at once (0: the machine's cores)
+  std::shared_ptr<ScoringCounters> counters = std::make_shared<ScoringCounters>();  // shared by copies
 };
 
 class ScoreBatcher;
@@ -99,6 +108,7 @@ class Snapshot {
   std::unique_ptr<Communicator> comm_;
   std::unique_ptr<Model> model_;  // for fold-in only
   std::unique_ptr<AnnIndex> ann_;
+  std::shared_ptr<ScoringCounters> counters_;
   std::unique_ptr<ScoreBatcher> batcher_;
 };
 
