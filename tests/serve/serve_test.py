@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 
 import h5py
 import numpy as np
@@ -398,6 +399,40 @@ def no_fold_in_checks(recforge, work):
         stop_server(proc)
 
 
+def long_id_checks(recforge, work):
+    """Ids longer than the server's 256-character default (URLs, say) that the
+    training data had: the server returns them and takes them back."""
+    rng = random.Random(5)
+    url = "https://example.org/" + "x" * 300 + "/item-{}"
+    path = os.path.join(work, "long_ids.csv")
+    with open(path, "w") as f:
+        f.write("user,item\n")
+        for u in range(60):
+            for i in rng.sample(range(40), 12):
+                f.write(f"u{u},{url.format(i)}\n")
+    train = subprocess.run([recforge, "train", "configs/als_tiny.yaml", "--set", f"run.output_dir={work}",
+                            "--set", "run.name=long_ids", "--set", "data.format=csv", "--set", f"data.path={path}", "--set", "data.id_type=string", "--set", "data.split.method=random",
+                            "--set", "train.epochs=2"], capture_output=True, text=True)
+    if train.returncode != 0:
+        sys.exit(f"long-id training failed: {train.stderr[-800:]}")
+    proc, base = start_server(recforge, ["--model-dir", os.path.join(work, "long_ids")])
+    if proc is None:
+        sys.exit("the server did not start on the long-id checkpoint:\n" + base)
+    try:
+        status, body = get_json(base, "/v1/recommend?user=u3&k=3")
+        returned = [i["item"] for i in body.get("items", [])]
+        check(status == 200 and len(returned) == 3 and all(len(i) > 256 for i in returned),
+              f"long ids: recommend: {status} {body}")
+        status, similar = get_json(base, "/v1/similar?item=" + urllib.parse.quote(returned[0], safe="") + "&k=2")
+        check(status == 200 and len(similar.get("items", [])) == 2, f"long ids: similar to a returned id: {status} {similar}")
+        status, posted = get_json(base, "/v1/recommend", "POST", json.dumps({"items": returned[:2], "k": 3}))
+        check(status == 200 and posted.get("source") == "fold_in", f"long ids: posted back: {status} {posted}")
+        status, _ = get_json(base, "/v1/similar?item=" + "y" * 2000)
+        check(status == 400, f"an id longer than any the version holds: {status}")
+    finally:
+        stop_server(proc)
+
+
 def main():
     """serve_test.py RECFORGE [--server RECFORGE_UNDER_TSAN]: with --server, that
     binary serves (8 request threads, 8 clients during the hot reloads) while
@@ -442,6 +477,7 @@ def main():
             ann_checks(recforge, ckpt, [int(u) for u in c["users"]][:100])
             sasrec_checks(recforge, work)
             no_fold_in_checks(recforge, work)
+            long_id_checks(recforge, work)
     finally:
         if server:
             stop_server(server)

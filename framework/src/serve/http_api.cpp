@@ -116,9 +116,15 @@ bool parse_bool(const std::string* text, const char* name, bool fallback) {
   throw ClientError{400, fmt::format("{} must be true or false", name)};
 }
 
-std::string checked_id(const std::string& id, const char* what, const ApiOptions& o) {
-  if (id.empty() || id.size() > o.max_id_length) {
-    throw ClientError{400, fmt::format("{} id must be 1 to {} characters", what, o.max_id_length)};
+// A non-empty id no longer than max_id_length, or than the served version's
+// longest (training reads longer ids; the server returns them, and must take
+// them back). Read from the current version: a reload between this check and
+// the lookup changes a bound, not the answer.
+std::string checked_id(const std::string& id, const char* what, const ApiOptions& o, const ModelWatcher& watcher) {
+  const auto current = watcher.current();
+  const std::size_t limit = std::max(o.max_id_length, current ? current->longest_id() : 0);
+  if (id.empty() || id.size() > limit) {
+    throw ClientError{400, fmt::format("{} id must be 1 to {} characters", what, limit)};
   }
   return id;
 }
@@ -236,7 +242,7 @@ HttpResponse HttpApi::recommend_get(const HttpRequest& r) {
   check_params(r, {"user", "k", "exclude_seen", "approximate"});
   const std::string* user = param(r, "user");
   if (user == nullptr) throw ClientError{400, "missing parameter user"};
-  const std::string id = checked_id(*user, "user", options_);
+  const std::string id = checked_id(*user, "user", options_, watcher_);
   const int k = parse_k(param(r, "k"), options_);
   const bool exclude_seen = parse_bool(param(r, "exclude_seen"), "exclude_seen", true);
   const bool approximate = parse_bool(param(r, "approximate"), "approximate", options_.approximate_by_default);
@@ -290,7 +296,7 @@ HttpResponse HttpApi::recommend_post(const HttpRequest& r) {
     }
     for (const auto& entry : list) {
       if (std::string(key) == "items") {
-        ids.push_back(checked_id(json_id(entry, "item"), "item", options_));
+        ids.push_back(checked_id(json_id(entry, "item"), "item", options_, watcher_));
         values.push_back(1.0f);
         continue;
       }
@@ -298,7 +304,7 @@ HttpResponse HttpApi::recommend_post(const HttpRequest& r) {
         throw ClientError{400, "each interaction must be an object with an item"};
       }
       check_fields(entry, "an interaction", {"item", "value"});
-      ids.push_back(checked_id(json_id(entry["item"], "item"), "item", options_));
+      ids.push_back(checked_id(json_id(entry["item"], "item"), "item", options_, watcher_));
       double value = 1.0;
       if (entry.contains("value")) {
         if (!entry["value"].is_number()) throw ClientError{400, "an interaction's value must be a number"};
@@ -312,7 +318,7 @@ HttpResponse HttpApi::recommend_post(const HttpRequest& r) {
     }
   }
   std::optional<std::string> user;
-  if (request.contains("user")) user = checked_id(json_id(request["user"], "user"), "user", options_);
+  if (request.contains("user")) user = checked_id(json_id(request["user"], "user"), "user", options_, watcher_);
   const auto s = require_model(watcher_);
   std::vector<std::int32_t> items;
   for (const std::string& id : ids) {
@@ -359,7 +365,7 @@ HttpResponse HttpApi::similar(const HttpRequest& r) {
   check_params(r, {"item", "k"});
   const std::string* item = param(r, "item");
   if (item == nullptr) throw ClientError{400, "missing parameter item"};
-  const std::string id = checked_id(*item, "item", options_);
+  const std::string id = checked_id(*item, "item", options_, watcher_);
   const int k = parse_k(param(r, "k"), options_);
   const auto s = require_model(watcher_);
   const auto dense = s->items().find(id);

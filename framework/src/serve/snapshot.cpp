@@ -71,6 +71,9 @@ std::shared_ptr<const Snapshot> Snapshot::load(const checkpoint::LoadedVersion& 
   s->metrics_ = reader.metrics();
   s->users_ = reader.users();
   s->items_ = reader.items();
+  for (const data::IdMap* ids : {&s->users_, &s->items_}) {
+    for (const std::string& id : ids->string_ids()) s->longest_id_ = std::max(s->longest_id_, id.size());
+  }
   s->serving_ = reader.serving();
   const checkpoint::Serving& sv = s->serving_;
   RF_CHECK_KIND(ErrorKind::kHdf5,

@@ -48,7 +48,7 @@ struct ApiOptions {
   int default_k = 10;
   int max_k = 1000;
   std::size_t max_interactions = 1000;
-  std::size_t max_id_length = 256;
+  std::size_t max_id_length = 256;  // or the served version's longest id, when longer
   bool approximate_by_default = false;
   std::string admin_token;  // empty: POST /v1/reload is off
 };

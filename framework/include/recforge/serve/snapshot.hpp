@@ -70,6 +70,8 @@ class Snapshot {
 
   const data::IdMap& users() const { return users_; }
   const data::IdMap& items() const { return items_; }
+  // The longest user or item id, in bytes (as text).
+  std::size_t longest_id() const { return longest_id_; }
   std::int32_t num_users() const { return static_cast<std::int32_t>(users_.size()); }
   std::int32_t num_items() const { return static_cast<std::int32_t>(items_.size()); }
   // A user's training items, in training order.
@@ -100,7 +102,8 @@ class Snapshot {
   data::IdMap users_, items_;
   checkpoint::Serving serving_;
   std::int64_t dim_ = 0;
-  std::int64_t feature_dim_ = 0;  // dim_ less the item bias columns (similar() compares these)
+  std::int64_t feature_dim_ = 0;
+  std::size_t longest_id_ = 0;  // dim_ less the item bias columns (similar() compares these)
   std::vector<float> item_norms_;            // for /v1/similar
   std::vector<std::int32_t> by_popularity_;  // item ids, most popular first
   std::chrono::system_clock::time_point loaded_at_;
