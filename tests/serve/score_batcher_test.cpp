@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <thread>
 
 #include "recforge/core/philox.hpp"
@@ -115,6 +117,35 @@ TEST(ScoreBatcher, ConcurrentCallersGetTheirOwnAnswers) {
   for (int t = 0; t < callers; ++t) EXPECT_EQ(wrong[t], 0) << "caller " << t;
   EXPECT_EQ(batcher.requests(), callers * rounds);
   EXPECT_LE(batcher.batches(), batcher.requests());
+}
+
+// Other scoring (/v1/similar) takes the same slots as exact batches: no more
+// than max_scoring_threads run at once, whatever the callers.
+TEST(ScoreBatcher, ScoringSlotsBoundOtherScoringToo) {
+  const std::vector<float> items = random_rows(64, 8, 1);
+  for (const int slots : {1, 2}) {
+    ScoreBatcher batcher(items.data(), 64, 8, 4, slots);
+    std::atomic<int> running{0}, most{0};
+    std::vector<std::thread> callers;
+    for (int t = 0; t < 6; ++t) {
+      callers.emplace_back([&] {
+        for (int r = 0; r < 5; ++r) {
+          batcher.in_scoring_slot([&] {
+            const int now = ++running;
+            int seen = most.load();
+            while (now > seen && !most.compare_exchange_weak(seen, now)) {
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+            --running;
+            return 0;
+          });
+        }
+      });
+    }
+    for (std::thread& t : callers) t.join();
+    EXPECT_LE(most.load(), slots);
+    EXPECT_GE(most.load(), 1);
+  }
 }
 
 }  // namespace

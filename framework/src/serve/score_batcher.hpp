@@ -35,6 +35,26 @@ class ScoreBatcher {
   void score_together(const float* queries, int count, int k, const std::vector<std::vector<std::int32_t>>& exclude,
                       std::vector<std::vector<ScoredItem>>& results) const;
 
+  // Runs `work` (other scoring over the items: /v1/similar) in one of the
+  // max_scoring_threads slots, waiting for one as queued batches do.
+  template <class Work>
+  auto in_scoring_slot(Work&& work) -> decltype(work()) {
+    {
+      std::unique_lock lock(mutex_);
+      done_.wait(lock, [this] { return scoring_threads_ < max_scoring_threads_; });
+      ++scoring_threads_;
+    }
+    struct Release {
+      ScoreBatcher* batcher;
+      ~Release() {
+        std::lock_guard lock(batcher->mutex_);
+        --batcher->scoring_threads_;
+        batcher->done_.notify_all();
+      }
+    } release{this};
+    return work();
+  }
+
   // Requests scored so far and batches they were scored in (for /metrics).
   std::int64_t requests() const;
   std::int64_t batches() const;

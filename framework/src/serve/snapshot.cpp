@@ -200,20 +200,23 @@ std::vector<ScoredItem> Snapshot::popular(int k, std::span<const std::int32_t> e
 }
 
 std::vector<ScoredItem> Snapshot::similar(std::int32_t item, int k) const {
-  thread_local std::vector<float> scores;
-  scores.resize(static_cast<std::size_t>(num_items()));
-  const float* e = serving_.item_embeddings.data_as<float>();
-  const float* q = e + static_cast<std::int64_t>(item) * dim_;
-  const float qn = item_norms_[static_cast<std::size_t>(item)];
-  for (std::int64_t i = 0; i < num_items(); ++i) {
-    float s = 0.0f;
+  // A pass over every item, as an exact query's: it takes a scoring slot
+  // (--scoring-threads), so similar-item requests cannot crowd out the rest.
+  return batcher_->in_scoring_slot([&] {
+    std::vector<float> scores(static_cast<std::size_t>(num_items()));
+    const float* e = serving_.item_embeddings.data_as<float>();
+    const float* q = e + static_cast<std::int64_t>(item) * dim_;
+    const float qn = item_norms_[static_cast<std::size_t>(item)];
+    for (std::int64_t i = 0; i < num_items(); ++i) {
+      float s = 0.0f;
 #pragma omp simd reduction(+ : s)
-    for (std::int64_t c = 0; c < feature_dim_; ++c) s += e[i * dim_ + c] * q[c];
-    const float norm = qn * item_norms_[static_cast<std::size_t>(i)];
-    scores[static_cast<std::size_t>(i)] = norm > 0.0f ? s / norm : 0.0f;
-  }
-  const std::int32_t self[] = {item};
-  return top_k(scores, k, self);
+      for (std::int64_t c = 0; c < feature_dim_; ++c) s += e[i * dim_ + c] * q[c];
+      const float norm = qn * item_norms_[static_cast<std::size_t>(i)];
+      scores[static_cast<std::size_t>(i)] = norm > 0.0f ? s / norm : 0.0f;
+    }
+    const std::int32_t self[] = {item};
+    return top_k(scores, k, self);
+  });
 }
 
 std::optional<std::vector<float>> Snapshot::fold_in(std::span<const std::int32_t> items,
