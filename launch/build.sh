@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Configures and builds recforge into ${RECFORGE_BUILD_DIR:-build} (Release,
-# Ninja, ccache when present). CUDA code is compiled whenever nvcc is found.
+# Ninja, ccache when present). CUDA code is compiled whenever nvcc and NCCL are found.
 # Extra arguments go to the CMake configure step (e.g. -DRECFORGE_CUDA=OFF).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -49,7 +49,7 @@ class AlsModel final : public Model {
         .add_string("solver", "cg", "normal equations: cg (conjugate gradient, warm start) or cholesky (exact)",
                     {"cg", "cholesky"})
         .add_int("cg_steps", 3, "conjugate-gradient steps per row and side", 1, 100)
-        .add_float("init_std", 0.01, "standard deviation of the initial factors", 0.0)
+        .add_float("init_std", 0.01, "standard deviation of the initial factors (> 0: factors that start at zero never move)", 0.0)
         .add_bool("biases", false, "explicit: learn user and item biases (an extra factor pinned to 1)")
         .add_bool("compute_loss", true, "compute the training loss after every epoch (one more pass over the data)");
     return s;

@@ -30,7 +30,7 @@ class LightGcnModel final : public Model {
     s.add_int("dim", 64, "embedding width", 1, 4096)
         .add_int("layers", 3, "propagation layers K", 0, 16)
         .add_float("reg", 1e-4, "L2 weight on the batch's layer-0 embeddings", 0.0)
-        .add_float("init_std", 0.1, "standard deviation of the normal initialisation", 0.0);
+        .add_float("init_std", 0.1, "standard deviation of the normal initialisation (> 0: factors that start at zero never move)", 0.0);
     return s;
   }
 

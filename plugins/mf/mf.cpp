@@ -23,7 +23,7 @@ class MfModel final : public Model {
     s.add_int("factors", 64, "latent dimension D", 1, 4096)
         .add_string("loss", "bpr", "mse: rating prediction; bpr: pairwise ranking with sampled negatives",
                     {"mse", "bpr"})
-        .add_float("init_std", 0.1, "standard deviation of the normal initialisation of the factors", 0.0)
+        .add_float("init_std", 0.1, "standard deviation of the normal initialisation of the factors (> 0: factors that start at zero never move)", 0.0)
         .add_float("reg", 1e-4, "L2 weight on the rows a step touches", 0.0)
         .add_string("negatives", "uniform", "bpr negative sampling distribution", {"uniform", "popularity"})
         .add_bool("exclude_positives", true, "bpr: never draw a user's training items as negatives");

@@ -62,7 +62,7 @@ class SasRecModel final : public Model {
   static Schema config_schema() {
     Schema s("SASRec (Kang & McAuley 2018): causal self-attention over user sequences, BCE with a sampled negative");
     s.add_int("dim", 50, "hidden width d", 1, 4096)
-        .add_int("blocks", 2, "Transformer blocks", 1, 31)  // (dropout streams: 128 a block, 4096 a step)
+        .add_int("blocks", 2, "Transformer blocks", 1, 31)  // (dropout streams: 128 a block)
         .add_int("heads", 1, "attention heads (d must divide by it)", 1, 64)
         .add_int("max_len", 200, "sequence length: the latest items kept", 2, 4096)
         .add_float("dropout", 0.2, "dropout on the input, attention weights and FFN", 0.0, 0.95)

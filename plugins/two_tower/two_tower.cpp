@@ -57,7 +57,7 @@ class TwoTowerModel final : public Model {
         .add_string("loss", "softmax", "softmax: in-batch sampled softmax; bpr: one sampled negative", {"softmax", "bpr"})
         .add_bool("log_q", true, "softmax: subtract log of each in-batch item's sampling probability")
         .add_bool("gather_negatives", true, "softmax: share in-batch negatives across ranks (all-gather)")
-        .add_float("init_std", 0.1, "standard deviation of the ID embeddings' normal initialisation", 0.0)
+        .add_float("init_std", 0.1, "standard deviation of the ID embeddings' normal initialisation (> 0 without a tower)", 0.0)
         .add_string("item_features", "auto",
                     "add the mean embedding of each item's features (data.item_features, e.g. genres) to its ID "
                     "embedding: auto (when the data has them), on (required), off",

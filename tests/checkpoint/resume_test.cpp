@@ -270,6 +270,11 @@ TEST(Resume, KeepBestOnAnErrorMetricKeepsTheSmallest) {
   std::vector<std::int64_t> kept;
   for (const Version& v : CheckpointRepository((dir.path() / "checkpoints").string()).list()) kept.push_back(v.step);
   EXPECT_EQ(kept, (std::vector<std::int64_t>{91, 273}));
+  testing::TempDir other;
+  std::string max_mode = job;
+  max_mode.replace(max_mode.find("keep_best: rmse}"), 16, "keep_best: rmse, keep_best_mode: max}");
+  RF_EXPECT_ERROR(run(max_mode, other.path().string()), ErrorKind::kConfig,
+                  "checkpoint.keep_best_mode max with rmse, an error that is better smaller");
 }
 
 TEST(Resume, FreshStartIntoAUsedDirectoryIsRefused) {

@@ -116,13 +116,16 @@ bool parse_bool(const std::string* text, const char* name, bool fallback) {
   throw ClientError{400, fmt::format("{} must be true or false", name)};
 }
 
-// A non-empty id no longer than max_id_length, or than the served version's
-// longest (training reads longer ids; the server returns them, and must take
-// them back). Read from the current version: a reload between this check and
-// the lookup changes a bound, not the answer.
-std::string checked_id(const std::string& id, const char* what, const ApiOptions& o, const ModelWatcher& watcher) {
+// The longest id a request may name: max_id_length, or the served version's
+// longest id (training reads longer ids; the server returns them, and must
+// take them back). Read once per request from the current version: a reload
+// before the lookup changes a bound, not the answer.
+std::size_t id_limit(const ApiOptions& o, const ModelWatcher& watcher) {
   const auto current = watcher.current();
-  const std::size_t limit = std::max(o.max_id_length, current ? current->longest_id() : 0);
+  return std::max(o.max_id_length, current ? current->longest_id() : 0);
+}
+
+std::string checked_id(const std::string& id, const char* what, std::size_t limit) {
   if (id.empty() || id.size() > limit) {
     throw ClientError{400, fmt::format("{} id must be 1 to {} characters", what, limit)};
   }
@@ -242,7 +245,7 @@ HttpResponse HttpApi::recommend_get(const HttpRequest& r) {
   check_params(r, {"user", "k", "exclude_seen", "approximate"});
   const std::string* user = param(r, "user");
   if (user == nullptr) throw ClientError{400, "missing parameter user"};
-  const std::string id = checked_id(*user, "user", options_, watcher_);
+  const std::string id = checked_id(*user, "user", id_limit(options_, watcher_));
   const int k = parse_k(param(r, "k"), options_);
   const bool exclude_seen = parse_bool(param(r, "exclude_seen"), "exclude_seen", true);
   const bool approximate = parse_bool(param(r, "approximate"), "approximate", options_.approximate_by_default);
@@ -284,6 +287,7 @@ HttpResponse HttpApi::recommend_post(const HttpRequest& r) {
     if (!request["approximate"].is_boolean()) throw ClientError{400, "approximate must be true or false"};
     approximate = request["approximate"].get<bool>();
   }
+  const std::size_t limit = id_limit(options_, watcher_);
   // Interactions: {"interactions": [{"item": id, "value": v}]} or {"items": [id, ...]}.
   std::vector<std::string> ids;
   std::vector<float> values;
@@ -296,7 +300,7 @@ HttpResponse HttpApi::recommend_post(const HttpRequest& r) {
     }
     for (const auto& entry : list) {
       if (std::string(key) == "items") {
-        ids.push_back(checked_id(json_id(entry, "item"), "item", options_, watcher_));
+        ids.push_back(checked_id(json_id(entry, "item"), "item", limit));
         values.push_back(1.0f);
         continue;
       }
@@ -304,7 +308,7 @@ HttpResponse HttpApi::recommend_post(const HttpRequest& r) {
         throw ClientError{400, "each interaction must be an object with an item"};
       }
       check_fields(entry, "an interaction", {"item", "value"});
-      ids.push_back(checked_id(json_id(entry["item"], "item"), "item", options_, watcher_));
+      ids.push_back(checked_id(json_id(entry["item"], "item"), "item", limit));
       double value = 1.0;
       if (entry.contains("value")) {
         if (!entry["value"].is_number()) throw ClientError{400, "an interaction's value must be a number"};
@@ -318,7 +322,7 @@ HttpResponse HttpApi::recommend_post(const HttpRequest& r) {
     }
   }
   std::optional<std::string> user;
-  if (request.contains("user")) user = checked_id(json_id(request["user"], "user"), "user", options_, watcher_);
+  if (request.contains("user")) user = checked_id(json_id(request["user"], "user"), "user", limit);
   const auto s = require_model(watcher_);
   std::vector<std::int32_t> items;
   for (const std::string& id : ids) {
@@ -365,7 +369,7 @@ HttpResponse HttpApi::similar(const HttpRequest& r) {
   check_params(r, {"item", "k"});
   const std::string* item = param(r, "item");
   if (item == nullptr) throw ClientError{400, "missing parameter item"};
-  const std::string id = checked_id(*item, "item", options_, watcher_);
+  const std::string id = checked_id(*item, "item", id_limit(options_, watcher_));
   const int k = parse_k(param(r, "k"), options_);
   const auto s = require_model(watcher_);
   const auto dense = s->items().find(id);

@@ -198,6 +198,7 @@ TrainRunResult run_training(const ConfigNode& job, DistributedRuntime& runtime) 
   auto model = ModelRegistry::instance().get(model_config.get_string("type")).create(model_config);
   model->build(ModelContext{&dataset, &resources, comm, seed});
   if (evaluator) evaluator->check_model(*model);
+  check_training_config(job.section("train"), *model);
 
   checkpoint::Checkpointer checkpointer(job.section("checkpoint"), run_dir, config_text, *model, dataset, *comm,
                                         resources, seed);

@@ -54,6 +54,16 @@ Schema train_schema() {
   return s;
 }
 
+void check_training_config(const ConfigNode& train_config, const Model& model) {
+  // An epoch model's step is its whole epoch: there is no step to skip.
+  RF_CHECK_KIND(ErrorKind::kConfig,
+                model.training() == Model::Training::kMiniBatch || train_config.get_string("nan_policy") != "skip_step",
+                train_config["nan_policy"].where(), ": train.nan_policy skip_step: model ", model.type(),
+                " trains a whole epoch per step, which cannot be skipped; use stop");
+  const ConfigNode& early = train_config.section("early_stopping");
+  if (!early["metric"].is_null()) maximize_metric(early["mode"], early.get_string("metric"));
+}
+
 std::uint64_t parameter_fingerprint(const std::vector<Parameter*>& params, const Resources& res) {
   std::uint64_t hash = 0xcbf29ce484222325ULL;
   for (const Parameter* p : params) {
@@ -380,10 +390,7 @@ TrainSummary Trainer::fit() {
   const std::int64_t epochs = config_.get_int("epochs");
   const bool minibatch = model_.training() == Model::Training::kMiniBatch;
   const std::int64_t global_batch = config_.get_int("batch_size");
-  // An epoch model's step is its whole epoch: there is no step to skip.
-  RF_CHECK_KIND(ErrorKind::kConfig, minibatch || config_.get_string("nan_policy") != "skip_step",
-                config_["nan_policy"].where(), ": train.nan_policy skip_step: model ", model_.type(),
-                " trains a whole epoch per step, which cannot be skipped; use stop");
+  check_training_config(config_, model_);
   RF_CHECK_KIND(ErrorKind::kConfig, !minibatch || global_batch >= comm_.world_size(), "train.batch_size ", global_batch,
                 " is smaller than the number of ranks (", comm_.world_size(), ")");
   steps_per_epoch_ = minibatch ? data::BatchSchedule(model_.num_examples(), global_batch, comm_.world_size(),
@@ -405,7 +412,9 @@ TrainSummary Trainer::fit() {
                 "the checkpoint is at step ", start_.step_in_epoch, " of an epoch of ", steps_per_epoch_,
                 " steps: train.batch_size or the data changed");
   const bool resumed = start_.global_step > 0 || start_.epoch > 0;
-  best_ = resumed ? start_.best_value : (maximize ? -INFINITY : INFINITY);
+  // A checkpoint from before any improvement holds no best (its value is the
+  // start of whichever direction it ran with).
+  best_ = resumed && start_.best_epoch >= 0 ? start_.best_value : (maximize ? -INFINITY : INFINITY);
   best_epoch_ = resumed ? start_.best_epoch : -1;
   evals_since_best_ = resumed ? start_.evals_since_best : 0;
   summary.steps = start_.global_step;

@@ -102,8 +102,8 @@ class Snapshot {
   data::IdMap users_, items_;
   checkpoint::Serving serving_;
   std::int64_t dim_ = 0;
-  std::int64_t feature_dim_ = 0;
-  std::size_t longest_id_ = 0;  // dim_ less the item bias columns (similar() compares these)
+  std::int64_t feature_dim_ = 0;  // dim_ less the item bias columns (similar() compares these)
+  std::size_t longest_id_ = 0;
   std::vector<float> item_norms_;            // for /v1/similar
   std::vector<std::int32_t> by_popularity_;  // item ids, most popular first
   std::chrono::system_clock::time_point loaded_at_;

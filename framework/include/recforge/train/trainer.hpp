@@ -29,6 +29,12 @@ namespace recforge {
 
 Schema train_schema();
 
+// The train section's errors that depend on the model (an epoch model cannot
+// skip a step) or on the watched metric (early_stopping.mode against an error
+// metric's direction): checked before a job writes into its run directory,
+// and again by Trainer::fit.
+void check_training_config(const ConfigNode& train_config, const Model& model);
+
 struct TrainerHooks {
   // Called after epochs selected by train.eval_every; returns metrics (every rank calls it).
   std::function<MetricValues(std::int64_t epoch)> evaluate;
