@@ -166,22 +166,28 @@ TEST(Trainer, EarlyStoppingOnAnErrorMetricKeepsTheSmallest) {
                   "train.early_stopping.mode max with rmse, an error that is better smaller");
 }
 
+// A run stopped by SIGUSR1 from its first step, counting its evaluations.
+Trained train_stopped(const std::string& job, int& evaluations) {
+  TrainerHooks hooks;
+  hooks.evaluate = [&](std::int64_t) -> MetricValues {
+    ++evaluations;
+    return {{"recall@20", 0.1}};
+  };
+  request_stop();
+  Trained t = train(job, std::move(hooks));
+  clear_stop_request();
+  return t;
+}
+
 // A graceful stop (SIGUSR1) at an epoch's end evaluates only when the schedule
 // does: an extra evaluation would move the early-stopping state saved with
 // the checkpoint, and the resumed run would stop elsewhere. ALS's steps are
 // whole epochs, so the stop lands at the end of epoch 0 (eval_every 3).
 TEST(Trainer, AGracefulStopEvaluatesOnlyOnSchedule) {
   int calls = 0;
-  TrainerHooks hooks;
-  hooks.evaluate = [&](std::int64_t) -> MetricValues {
-    ++calls;
-    return {{"recall@20", 0.1}};
-  };
-  request_stop();
-  const Trained t = train("model: {type: als, factors: 4}\ntrain:\n  epochs: 6\n  eval_every: 3\n"
-                          "  early_stopping: {metric: recall@20, patience: 1}\n",
-                          std::move(hooks));
-  clear_stop_request();
+  const Trained t = train_stopped("model: {type: als, factors: 4}\ntrain:\n  epochs: 6\n  eval_every: 3\n"
+                                  "  early_stopping: {metric: recall@20, patience: 1}\n",
+                                  calls);
   EXPECT_TRUE(t.summary.stopped_by_signal);
   EXPECT_EQ(t.summary.epochs, 1);
   EXPECT_EQ(calls, 0);
@@ -195,14 +201,7 @@ TEST(Trainer, AGracefulStopAtTheLastStepEndsTheRunAsPlanned) {
   for (const std::string& job : {std::string("model: {type: mf, factors: 4}\ntrain: {epochs: 5, batch_size: 500, max_steps: 1}\n"),
                                  std::string("model: {type: als, factors: 4}\ntrain: {epochs: 1}\n")}) {
     int calls = 0;
-    TrainerHooks hooks;
-    hooks.evaluate = [&](std::int64_t) -> MetricValues {
-      ++calls;
-      return {{"recall@20", 0.1}};
-    };
-    request_stop();
-    const Trained t = train(job, std::move(hooks));
-    clear_stop_request();
+    const Trained t = train_stopped(job, calls);
     EXPECT_FALSE(t.summary.stopped_by_signal) << job;
     EXPECT_EQ(t.summary.steps, 1) << job;
     EXPECT_EQ(calls, 1) << job;

@@ -108,13 +108,13 @@ void dot_block(const float* items, std::int64_t d, std::int64_t begin, std::int6
 }  // namespace
 
 ScoreBatcher::ScoreBatcher(const float* items, std::int64_t num_items, std::int64_t dim, int max_batch,
-                           int max_scoring_threads, ScoringCounters* counters)
+                           int max_scoring_threads, std::shared_ptr<ScoringCounters> counters)
     : items_(items),
       num_items_(num_items),
       dim_(dim),
       max_batch_(std::max(1, max_batch)),
       max_scoring_threads_(std::max(1, max_scoring_threads)),
-      counters_(counters) {}
+      counters_(counters ? std::move(counters) : std::make_shared<ScoringCounters>()) {}
 
 std::vector<ScoredItem> ScoreBatcher::top_k(const float* query, int k, std::span<const std::int32_t> exclude) {
   Request mine{query, k, exclude, {}, nullptr, false};
@@ -140,12 +140,8 @@ std::vector<ScoredItem> ScoreBatcher::top_k(const float* query, int k, std::span
     }
     lock.lock();
     --scoring_threads_;
-    ++batches_;
-    requests_ += static_cast<std::int64_t>(batch.size());
-    if (counters_ != nullptr) {
-      ++counters_->batches;
-      counters_->queries += static_cast<std::int64_t>(batch.size());
-    }
+    ++counters_->batches;
+    counters_->queries += static_cast<std::int64_t>(batch.size());
     for (Request* r : batch) r->done = true;
     done_.notify_all();
   }
@@ -184,14 +180,8 @@ void ScoreBatcher::score_together(const float* queries, int count, int k,
   for (int q = 0; q < count; ++q) results[static_cast<std::size_t>(q)] = std::move(requests[static_cast<std::size_t>(q)].result);
 }
 
-std::int64_t ScoreBatcher::requests() const {
-  std::lock_guard lock(mutex_);
-  return requests_;
-}
+std::int64_t ScoreBatcher::requests() const { return counters_->queries.load(); }
 
-std::int64_t ScoreBatcher::batches() const {
-  std::lock_guard lock(mutex_);
-  return batches_;
-}
+std::int64_t ScoreBatcher::batches() const { return counters_->batches.load(); }
 
 }  // namespace recforge::serve

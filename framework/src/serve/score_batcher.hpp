@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <deque>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <span>
 #include <vector>
@@ -22,9 +23,10 @@ struct ScoringCounters;
 class ScoreBatcher {
  public:
   // `items`: (num_items, dim) row-major, owned by the caller and immutable.
-  // `counters` (optional) also count what this batcher scores.
+  // What it scores is counted in `counters` (shared across a server's
+  // versions; none: counters of its own).
   ScoreBatcher(const float* items, std::int64_t num_items, std::int64_t dim, int max_batch, int max_scoring_threads,
-               ScoringCounters* counters = nullptr);
+               std::shared_ptr<ScoringCounters> counters = nullptr);
 
   // The k best items by inner product with `query` (dim floats), without the
   // items in `exclude` (sorted); ties go to the smaller item id.
@@ -77,8 +79,7 @@ class ScoreBatcher {
   std::condition_variable done_;
   std::deque<Request*> queue_;
   int scoring_threads_ = 0;
-  std::int64_t requests_ = 0, batches_ = 0;
-  ScoringCounters* counters_;
+  std::shared_ptr<ScoringCounters> counters_;
 };
 
 }  // namespace recforge::serve

@@ -125,9 +125,8 @@ std::shared_ptr<const Snapshot> Snapshot::load(const checkpoint::LoadedVersion& 
   if (s->has_embeddings()) {
     const int threads = options.scoring_threads > 0 ? options.scoring_threads
                                                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    s->counters_ = options.counters ? options.counters : std::make_shared<ScoringCounters>();
     s->batcher_ = std::make_unique<ScoreBatcher>(sv.item_embeddings.data_as<float>(), s->num_items(), s->dim_,
-                                                 options.max_batch, threads, s->counters_.get());
+                                                 options.max_batch, threads, options.counters);
   }
   if (options.build_ann && s->has_embeddings()) {
     s->ann_ = AnnIndex::hnsw(sv.item_embeddings.data_as<float>(), s->num_items(), s->dim_, options.ann_neighbors,
@@ -144,8 +143,8 @@ std::span<const std::int32_t> Snapshot::seen(std::int32_t user) const {
 }
 
 std::pair<std::int64_t, std::int64_t> Snapshot::exact_batches() const {
-  if (!counters_) return {0, 0};
-  return {counters_->queries.load(), counters_->batches.load()};
+  if (!batcher_) return {0, 0};
+  return {batcher_->requests(), batcher_->batches()};
 }
 
 std::vector<ScoredItem> Snapshot::exact_top_k(const float* query, int k, std::span<const std::int32_t> exclude) const {

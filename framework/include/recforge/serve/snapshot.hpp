@@ -111,7 +111,6 @@ class Snapshot {
   std::unique_ptr<Communicator> comm_;
   std::unique_ptr<Model> model_;  // for fold-in only
   std::unique_ptr<AnnIndex> ann_;
-  std::shared_ptr<ScoringCounters> counters_;
   std::unique_ptr<ScoreBatcher> batcher_;
 };
 
